@@ -1,0 +1,225 @@
+"""The function table: everything indexcalc knows about each function, in one place.
+
+Adding a function is adding one entry.  An entry holds the derivative rule (as
+an IR expression), the NumPy implementation (a callable for the reference
+evaluator and a source template for generated code), and the printed names
+(Unicode, ASCII, LaTeX).
+
+Two kinds of function exist:
+
+* ``Elementwise`` functions act on each component: ``exp(z_j)``.  Their rule
+  gives ``f'(x)`` as an expression of the argument ``x``.
+* ``TensorFunction``s act on a whole vector or matrix (``softmax``, ``det``,
+  ``inv``).  In the IR they are ``Apply`` nodes; their rule gives the Jacobian
+  ``J[out, w] = ∂F(X)[out]/∂X[w]`` for fresh indices ``w``.
+
+A function name that is not in the table is *opaque*: its derivative stays
+symbolic (``f'(z)``, ``L'(a)_j``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
+
+import numpy as np
+
+from .ir import (Apply, Expr, Func, Index, MINUS_ONE, ONE, add, const, delta, div, mul,
+                 neg, power, sub)
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    name: str
+    derivative: Callable[[Expr], Expr]     # x -> f'(x)     (identity in the comment)
+    impl: Callable[[np.ndarray], np.ndarray]
+    code: str                              # NumPy source, "{0}" is the argument
+    unicode: str
+    latex: str
+
+
+@dataclass(frozen=True)
+class TensorFunction:
+    name: str
+    rank_in: int                           # 1: vector functions, 2: matrix functions
+    rank_out: int
+    jacobian: Callable[[Apply, tuple[Index, ...]], Expr]
+    impl: Callable[[np.ndarray], np.ndarray]   # acts on the last rank_in axes
+    code: str                              # name of a helper in generated code
+    unicode: str
+    latex: str
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))          # stable for any x
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _heaviside(x):
+    return np.heaviside(x, 0.0)
+
+
+def _f(name: str, x: Expr) -> Expr:
+    return Func(name, x)
+
+
+ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
+    # d exp(x) = exp(x) dx
+    Elementwise("exp", lambda x: _f("exp", x), np.exp, "np.exp({0})", "exp", r"\exp"),
+    # d log(x) = dx / x
+    Elementwise("log", lambda x: power(x, MINUS_ONE), np.log, "np.log({0})", "log", r"\log"),
+    # d sqrt(x) = dx / (2 sqrt(x))
+    Elementwise("sqrt", lambda x: mul(const(Fraction(1, 2)), power(_f("sqrt", x), MINUS_ONE)),
+                np.sqrt, "np.sqrt({0})", "sqrt", r"\sqrt"),
+    # d sin(x) = cos(x) dx
+    Elementwise("sin", lambda x: _f("cos", x), np.sin, "np.sin({0})", "sin", r"\sin"),
+    # d cos(x) = -sin(x) dx
+    Elementwise("cos", lambda x: neg(_f("sin", x)), np.cos, "np.cos({0})", "cos", r"\cos"),
+    # d tanh(x) = (1 - tanh(x)^2) dx
+    Elementwise("tanh", lambda x: sub(ONE, power(_f("tanh", x), const(2))), np.tanh,
+                "np.tanh({0})", "tanh", r"\tanh"),
+    # d σ(x) = σ(x) (1 - σ(x)) dx
+    Elementwise("sigmoid", lambda x: mul(_f("sigmoid", x), sub(ONE, _f("sigmoid", x))),
+                _sigmoid, "_sigmoid({0})", "σ", r"\sigma"),
+    # d relu(x) = step(x) dx
+    Elementwise("relu", lambda x: _f("step", x), lambda x: np.maximum(x, 0.0),
+                "np.maximum({0}, 0.0)", "relu", r"\operatorname{relu}"),
+    # d step(x) = 0 (almost everywhere)
+    Elementwise("step", lambda x: const(0), _heaviside, "np.heaviside({0}, 0.0)", "step",
+                r"\operatorname{step}"),
+    # d |x| = sign(x) dx
+    Elementwise("abs", lambda x: _f("sign", x), np.abs, "np.abs({0})", "abs",
+                r"\operatorname{abs}"),
+    # d sign(x) = 0 (almost everywhere)
+    Elementwise("sign", lambda x: const(0), np.sign, "np.sign({0})", "sign",
+                r"\operatorname{sign}"),
+    # d softplus(x) = σ(x) dx
+    Elementwise("softplus", lambda x: _f("sigmoid", x), _softplus, "np.logaddexp(0.0, {0})",
+                "softplus", r"\operatorname{softplus}"),
+]}
+
+
+# ---------------------------------------------------------------- tensor functions
+
+def _again(node: Apply, fn: str, out: tuple[Index, ...]) -> Apply:
+    return Apply(fn, node.arg, node.over, out)
+
+
+def _softmax_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
+    # ∂s_j/∂z_w = s_j (δ_jw - s_w)
+    (j,), (k,) = node.out, w
+    return mul(node, sub(delta(j, k), _again(node, "softmax", (k,))))
+
+
+def _log_softmax_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
+    # ∂ log s_j/∂z_w = δ_jw - s_w
+    (j,), (k,) = node.out, w
+    return sub(delta(j, k), _again(node, "softmax", (k,)))
+
+
+def _logsumexp_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
+    # ∂ lse(z)/∂z_w = s_w
+    return _again(node, "softmax", w)
+
+
+def _inverse(node: Apply, a: Index, b: Index) -> Apply:
+    return Apply("inv", node.arg, node.over, (a, b))
+
+
+def _det_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
+    # ∂ det X/∂X_ij = det(X) X⁻¹_ji
+    i, j = w
+    return mul(node, _inverse(node, j, i))
+
+
+def _logdet_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
+    # ∂ log|det X|/∂X_ij = X⁻¹_ji
+    i, j = w
+    return _inverse(node, j, i)
+
+
+def _inv_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
+    # ∂X⁻¹_ab/∂X_ij = -X⁻¹_ai X⁻¹_jb
+    (a, b), (i, j) = node.out, w
+    return neg(mul(_inverse(node, a, i), _inverse(node, j, b)))
+
+
+def _softmax(x):
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _logsumexp(x):
+    m = np.max(x, axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return (m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)))[..., 0]
+
+
+def _log_softmax(x):
+    return x - _logsumexp(x)[..., None]
+
+
+def _logdet(x):
+    return np.linalg.slogdet(x)[1]
+
+
+TENSOR: dict[str, TensorFunction] = {t.name: t for t in [
+    TensorFunction("softmax", 1, 1, _softmax_jacobian, _softmax, "_softmax", "softmax",
+                   r"\operatorname{softmax}"),
+    TensorFunction("log_softmax", 1, 1, _log_softmax_jacobian, _log_softmax, "_log_softmax",
+                   "log_softmax", r"\operatorname{log\_softmax}"),
+    TensorFunction("logsumexp", 1, 0, _logsumexp_jacobian, _logsumexp, "_logsumexp",
+                   "logsumexp", r"\operatorname{logsumexp}"),
+    TensorFunction("det", 2, 0, _det_jacobian, np.linalg.det, "np.linalg.det", "det", r"\det"),
+    TensorFunction("logdet", 2, 0, _logdet_jacobian, _logdet, "_logdet", "logdet",
+                   r"\log\left|\det\right|"),
+    TensorFunction("inv", 2, 2, _inv_jacobian, np.linalg.inv, "np.linalg.inv", "inv",
+                   r"\operatorname{inv}"),
+]}
+
+# Other spellings users type for the same functions.
+ALIASES = {"σ": "sigmoid", "sigma": "sigmoid", "lse": "logsumexp", "logsoftmax": "log_softmax",
+           "heaviside": "step", "ln": "log"}
+
+# Functions that are rewritten into other nodes while lowering (see lower.py).
+LOWERED = ("sum", "tr", "trace", "diag", "norm", "dot", "outer")
+
+
+def canonical_name(name: str) -> str:
+    return ALIASES.get(name, name)
+
+
+def known(name: str) -> bool:
+    name = canonical_name(name)
+    return name in ELEMENTWISE or name in TENSOR or name in LOWERED
+
+
+def is_opaque(name: str) -> bool:
+    return not known(name)
+
+
+def elementwise_derivative(node: Func) -> Expr:
+    """f'(x) for a Func node (opaque functions get one more prime)."""
+    entry = ELEMENTWISE.get(node.name)
+    if entry is None:
+        return Func(node.name, node.arg, node.order + 1)
+    return entry.derivative(node.arg)
+
+
+def tensor_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
+    """∂F(X)[out]/∂X[w] for an Apply node (opaque functions: one more derivative)."""
+    entry = TENSOR.get(node.fn)
+    if entry is None:
+        return Apply(node.fn, node.arg, node.over, node.out + w, node.order + 1)
+    return entry.jacobian(node, w)
+
+
+def opaque_is_scalar_valued(name: str) -> bool:
+    """Convention: an opaque function named with a capital (``L``, ``E``, ``Φ``) is a
+    scalar function of its whole argument; a lowercase one (``f``, ``g``) acts
+    elementwise.  The README states this."""
+    return name[:1].isupper()

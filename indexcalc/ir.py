@@ -1,0 +1,653 @@
+"""The index-form intermediate representation.
+
+Every expression indexcalc handles -- what the user typed, in index or matrix
+notation, and every derivative -- is a tree of the small, immutable nodes below.
+Each node denotes one scalar component of a tensor: its *free* indices say which
+component.  Contraction is always explicit (a ``Sum`` node), however the user
+wrote it, and every ``Index`` carries the dimension it ranges over.
+
+Nodes are frozen, slotted dataclasses with structural equality.  Each caches its
+free indices, a hash and a sort key when it is built, so equality, hashing and
+canonical ordering are cheap.  Build nodes with the smart constructors
+(``add``, ``mul``, ``power``, ``summation``, ``delta``...): they flatten, fold
+constants, drop zeros and order commutative children, so canonical form lives
+in one place.  Fresh index names come from one helper, ``fresh_index``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable, Iterable, Iterator, Union
+
+Dim = Union[str, int]          # a symbolic dimension ("n") or a number (3)
+Number = Union[Fraction, float]
+
+
+def dim_key(dim: Dim) -> tuple:
+    return (0, str(dim)) if isinstance(dim, int) else (1, dim)
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """An index name together with the dimension it ranges over."""
+    name: str
+    dim: Dim
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def key(self) -> tuple:
+        return (self.name, dim_key(self.dim))
+
+
+class Expr:
+    """Base of all IR nodes.  Subclasses set ``free``, ``key`` and ``_hash``."""
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return self is other or (type(self) is type(other) and self._hash == other._hash
+                                 and self.key == other.key)
+
+    def __str__(self) -> str:
+        from .printing import to_text
+        return to_text(self)
+
+    @property
+    def children(self) -> tuple["Expr", ...]:
+        return ()
+
+
+def _finish(node: Expr, free: frozenset, key: tuple) -> None:
+    object.__setattr__(node, "free", free)
+    object.__setattr__(node, "key", key)
+    object.__setattr__(node, "_hash", hash(key))
+
+
+def _ix(indices: Iterable[Index]) -> tuple:
+    return tuple(i.key for i in indices)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Const(Expr):
+    """A number: exact (Fraction) where the input was exact, else float."""
+    value: Number
+    free: frozenset = field(init=False, repr=False)
+    key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        _finish(self, frozenset(), (0, float(self.value), str(self.value)))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DimSize(Expr):
+    """The size of a dimension as a number in an expression (``Σ_i 1 = n``)."""
+    dim: Dim
+    free: frozenset = field(init=False, repr=False)
+    key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        _finish(self, frozenset(), (1, dim_key(self.dim)))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Var(Expr):
+    """One component ``X_ij`` of a named tensor (an input or a definition)."""
+    name: str
+    indices: tuple[Index, ...]
+    free: frozenset = field(init=False, repr=False)
+    key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        _finish(self, frozenset(self.indices), (2, self.name, _ix(self.indices)))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Delta(Expr):
+    """The Kronecker delta ``δ_ab``: 1 where a = b, else 0."""
+    a: Index
+    b: Index
+    free: frozenset = field(init=False, repr=False)
+    key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        _finish(self, frozenset((self.a, self.b)), (3, self.a.key, self.b.key))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Func(Expr):
+    """An elementwise function of a scalar argument: ``exp(z_j)``.
+
+    ``name`` is an entry of the function table or an opaque function (``f``);
+    ``order`` counts derivatives of an opaque function (``f'`` has order 1).
+    """
+    name: str
+    arg: Expr
+    order: int = 0
+    free: frozenset = field(init=False, repr=False)
+    key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        _finish(self, self.arg.free, (4, self.name, self.order, self.arg.key))
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Apply(Expr):
+    """A function of a whole tensor: ``softmax``, ``logsumexp``, ``det``, ``inv``...
+
+    The argument is read as a tensor over the indices ``over`` (bound here, like
+    a sum); its other free indices are batch indices and pass through.  The
+    result's own indices are ``out``.  For an opaque function (``L(a)``),
+    ``order`` counts derivatives and ``out`` holds one group of ``len(over)``
+    indices per derivative: ``L'(a)_j`` is ``∂L/∂a_j`` evaluated at ``a``.
+    """
+    fn: str
+    arg: Expr
+    over: tuple[Index, ...]
+    out: tuple[Index, ...] = ()
+    order: int = 0
+    free: frozenset = field(init=False, repr=False)
+    key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        free = (self.arg.free - frozenset(self.over)) | frozenset(self.out)
+        key = (5, self.fn, self.order, _ix(self.over), _ix(self.out), self.arg.key)
+        _finish(self, free, key)
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Pow(Expr):
+    """``base ^ exponent``; division is a product with a negative power."""
+    base: Expr
+    exponent: Expr
+    free: frozenset = field(init=False, repr=False)
+    key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        _finish(self, self.base.free | self.exponent.free,
+                (6, self.base.key, self.exponent.key))
+
+    @property
+    def children(self):
+        return (self.base, self.exponent)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Mul(Expr):
+    """A product of factors, component by component (no implicit summation)."""
+    factors: tuple[Expr, ...]
+    free: frozenset = field(init=False, repr=False)
+    key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        free = frozenset().union(*(f.free for f in self.factors))
+        _finish(self, free, (7, tuple(f.key for f in self.factors)))
+
+    @property
+    def children(self):
+        return self.factors
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Add(Expr):
+    """A sum of terms.  A term without free indices broadcasts (``x_i + 1``)."""
+    terms: tuple[Expr, ...]
+    free: frozenset = field(init=False, repr=False)
+    key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        free = frozenset().union(*(t.free for t in self.terms))
+        _finish(self, free, (8, tuple(t.key for t in self.terms)))
+
+    @property
+    def children(self):
+        return self.terms
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Sum(Expr):
+    """Explicit contraction: ``Σ_{indices} body``; the indices are bound here."""
+    indices: tuple[Index, ...]
+    body: Expr
+    free: frozenset = field(init=False, repr=False)
+    key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        _finish(self, self.body.free - frozenset(self.indices),
+                (9, _ix(self.indices), self.body.key))
+
+    @property
+    def children(self):
+        return (self.body,)
+
+
+ZERO = Const(Fraction(0))
+ONE = Const(Fraction(1))
+MINUS_ONE = Const(Fraction(-1))
+
+
+def const(value) -> Const:
+    if isinstance(value, Const):
+        return value
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 2**53:
+            return Const(Fraction(int(value)))
+        return Const(value)
+    return Const(Fraction(value))
+
+
+def is_const(e: Expr, value=None) -> bool:
+    return isinstance(e, Const) and (value is None or e.value == value)
+
+
+# ---------------------------------------------------------------- traversal
+
+def rebuild(e: Expr, children: tuple[Expr, ...]) -> Expr:
+    """The node ``e`` with new children, through the smart constructors."""
+    if isinstance(e, Add):
+        return add(*children)
+    if isinstance(e, Mul):
+        return mul(*children)
+    if isinstance(e, Pow):
+        return power(children[0], children[1])
+    if isinstance(e, Sum):
+        return summation(e.indices, children[0])
+    if isinstance(e, Func):
+        return Func(e.name, children[0], e.order)
+    if isinstance(e, Apply):
+        return Apply(e.fn, children[0], e.over, e.out, e.order)
+    return e
+
+
+def walk(e: Expr) -> Iterator[Expr]:
+    """Every node of ``e``, parents before children."""
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(node.children))
+
+
+def size(e: Expr) -> int:
+    return sum(1 for _ in walk(e))
+
+
+def binders(e: Expr) -> tuple[Index, ...]:
+    """Indices bound at the top of node ``e`` (by a sum or a tensor function)."""
+    if isinstance(e, Sum):
+        return e.indices
+    if isinstance(e, Apply):
+        return e.over
+    return ()
+
+
+def index_names(e: Expr) -> set[str]:
+    """Every index name that occurs in ``e``, free or bound."""
+    names: set[str] = set()
+    for node in walk(e):
+        if isinstance(node, Var):
+            names.update(i.name for i in node.indices)
+        elif isinstance(node, Delta):
+            names.update((node.a.name, node.b.name))
+        elif isinstance(node, Apply):
+            names.update(i.name for i in node.over + node.out)
+        elif isinstance(node, Sum):
+            names.update(i.name for i in node.indices)
+    return names
+
+
+def var_names(e: Expr) -> set[str]:
+    return {node.name for node in walk(e) if isinstance(node, Var)}
+
+
+# ---------------------------------------------------------------- fresh names
+
+INDEX_POOL = "ijklmnpqrsabcdefghotuvwxyz"
+
+
+def fresh_name(avoid: Iterable[str], prefer: str | None = None) -> str:
+    """The first index name not in ``avoid``: ``prefer`` if free, else from the pool."""
+    avoid = set(avoid)
+    if prefer and prefer not in avoid:
+        return prefer
+    for letter in INDEX_POOL:
+        if letter not in avoid:
+            return letter
+    n = 1
+    while True:
+        for letter in INDEX_POOL:
+            if f"{letter}{n}" not in avoid:
+                return f"{letter}{n}"
+        n += 1
+
+
+def fresh_index(avoid: Iterable[str], dim: Dim, prefer: str | None = None) -> Index:
+    return Index(fresh_name(avoid, prefer), dim)
+
+
+# ---------------------------------------------------------------- renaming
+
+def rename(e: Expr, mapping: dict[Index, Index]) -> Expr:
+    """Rename free indices of ``e`` by ``mapping``.
+
+    Bound indices that would capture a new name are renamed first, so the
+    result always means what ``e`` meant with its free indices renamed.
+    """
+    mapping = {k: v for k, v in mapping.items() if k != v and k in e.free}
+    if not mapping:
+        return e
+    if isinstance(e, Var):
+        return Var(e.name, tuple(mapping.get(i, i) for i in e.indices))
+    if isinstance(e, Delta):
+        return delta(mapping.get(e.a, e.a), mapping.get(e.b, e.b))
+    bound = binders(e)
+    if bound:
+        targets = {v.name for v in mapping.values()}
+        clash = [i for i in bound if i.name in targets]
+        if clash:
+            avoid = targets | index_names(e) | {k.name for k in mapping}
+            fix = {}
+            for i in clash:
+                new = fresh_index(avoid, i.dim)
+                avoid.add(new.name)
+                fix[i] = new
+            e = rename_bound(e, fix)
+            bound = binders(e)
+        inner = {k: v for k, v in mapping.items() if k not in bound}
+        if isinstance(e, Sum):
+            return summation(e.indices, rename(e.body, inner))
+        out = tuple(mapping.get(i, i) for i in e.out)
+        return Apply(e.fn, rename(e.arg, inner), e.over, out, e.order)
+    return rebuild(e, tuple(rename(c, mapping) for c in e.children))
+
+
+def rename_bound(e: Expr, fix: dict[Index, Index]) -> Expr:
+    """Rename the indices bound at the top of ``e`` (a Sum or an Apply)."""
+    if isinstance(e, Sum):
+        return Sum(tuple(fix.get(i, i) for i in e.indices), rename(e.body, fix))
+    assert isinstance(e, Apply)
+    return Apply(e.fn, rename(e.arg, fix), tuple(fix.get(i, i) for i in e.over),
+                 e.out, e.order)
+
+
+def unique_binders(e: Expr, avoid: set[str] | None = None) -> Expr:
+    """Rename every bound index so that all binders are distinct from each other
+    and from every free index.  Passes that move factors across sums rely on it."""
+    avoid = set(avoid or ()) | {i.name for i in e.free}
+    return _unique(e, avoid)
+
+
+def _unique(e: Expr, avoid: set[str]) -> Expr:
+    bound = binders(e)
+    if bound:
+        fix = {}
+        for i in bound:
+            new = fresh_index(avoid, i.dim, prefer=i.name)
+            avoid.add(new.name)
+            if new != i:
+                fix[i] = new
+        if fix:
+            e = rename_bound(e, fix)
+        if isinstance(e, Sum):
+            return Sum(e.indices, _unique(e.body, avoid))
+        return Apply(e.fn, _unique(e.arg, avoid), e.over, e.out, e.order)
+    if not e.children:
+        return e
+    return rebuild(e, tuple(_unique(c, avoid) for c in e.children))
+
+
+def canonical(e: Expr) -> Expr:
+    """``e`` with bound indices renamed in order of appearance, so that two
+    expressions equal up to renaming bound indices become equal."""
+    counter = [0]
+    taken = {i.name for i in e.free}
+
+    def go(node: Expr) -> Expr:
+        bound = binders(node)
+        if bound:
+            fix = {}
+            for i in bound:
+                while f"_{counter[0]}" in taken:
+                    counter[0] += 1
+                fix[i] = Index(f"_{counter[0]}", i.dim)
+                counter[0] += 1
+            node = rename_bound(node, fix)
+            if isinstance(node, Sum):
+                return Sum(node.indices, go(node.body))
+            return Apply(node.fn, go(node.arg), node.over, node.out, node.order)
+        if not node.children:
+            return node
+        return rebuild(node, tuple(go(c) for c in node.children))
+
+    return go(e)
+
+
+def substitute(e: Expr, name: str, indices: tuple[Index, ...], body: Expr) -> Expr:
+    """Replace every ``Var(name, J)`` in ``e`` by ``body`` with ``indices`` renamed to J."""
+    if name not in var_names(e):
+        return e
+
+    def go(node: Expr) -> Expr:
+        if isinstance(node, Var) and node.name == name:
+            return instantiate(body, indices, node.indices)
+        if not node.children:
+            return node
+        return rebuild(node, tuple(go(c) for c in node.children))
+
+    return go(e)
+
+
+def instantiate(body: Expr, params: tuple[Index, ...], args: tuple[Index, ...]) -> Expr:
+    """``body`` with its parameter indices replaced by ``args``.
+
+    A repeated argument (``X_ii`` of a definition ``X_ab = ...``) renames one
+    occurrence to a fresh index tied to the other by a delta.
+    """
+    if len(set(args)) == len(args):
+        return rename(body, dict(zip(params, args)))
+    avoid = index_names(body) | {a.name for a in args}
+    seen: set[Index] = set()
+    mapping, ties = {}, []
+    for p, a in zip(params, args):
+        if a in seen:
+            tmp = fresh_index(avoid, a.dim)
+            avoid.add(tmp.name)
+            mapping[p] = tmp
+            ties.append((tmp, a))
+        else:
+            seen.add(a)
+            mapping[p] = a
+    inner = rename(body, mapping)
+    return summation([t for t, _ in ties], mul(inner, *(delta(t, a) for t, a in ties)))
+
+
+# ---------------------------------------------------------------- smart constructors
+
+def _coeff_rest(term: Expr) -> tuple[Number, Expr]:
+    if isinstance(term, Const):
+        return term.value, ONE
+    if isinstance(term, Mul) and isinstance(term.factors[0], Const):
+        rest = term.factors[1:]
+        return term.factors[0].value, rest[0] if len(rest) == 1 else Mul(rest)
+    return Fraction(1), term
+
+
+def add(*terms: Expr) -> Expr:
+    """Flattened, constant-folded sum with exactly equal terms collected."""
+    collected: dict[Expr, Number] = {}
+    for t in terms:
+        parts = t.terms if isinstance(t, Add) else (t,)
+        for p in parts:
+            c, rest = _coeff_rest(p)
+            if c == 0:
+                continue
+            collected[rest] = collected.get(rest, 0) + c
+    out = []
+    for rest, c in collected.items():
+        if c == 0:
+            continue
+        out.append(mul(const(c), rest) if rest != ONE else const(c))
+    if not out:
+        return ZERO
+    if len(out) == 1:
+        return out[0]
+    out.sort(key=lambda t: t.key)
+    return Add(tuple(out))
+
+
+def _base_exp(f: Expr) -> tuple[Expr, Expr]:
+    if isinstance(f, Pow):
+        return f.base, f.exponent
+    return f, ONE
+
+
+def mul(*factors: Expr) -> Expr:
+    """Flattened, constant-folded product; equal bases have their powers combined."""
+    coeff: Number = Fraction(1)
+    powers: dict[Expr, Expr] = {}
+    for f in factors:
+        parts = f.factors if isinstance(f, Mul) else (f,)
+        for p in parts:
+            if isinstance(p, Const):
+                coeff = coeff * p.value
+                continue
+            base, exp = _base_exp(p)
+            powers[base] = add(powers[base], exp) if base in powers else exp
+    if coeff == 0:
+        return ZERO
+    out = []
+    for base, exp in powers.items():
+        f = power(base, exp)
+        if isinstance(f, Const):
+            coeff = coeff * f.value
+        elif isinstance(f, Mul):       # power() may split a product
+            for g in f.factors:
+                if isinstance(g, Const):
+                    coeff = coeff * g.value
+                else:
+                    out.append(g)
+        else:
+            out.append(f)
+    if coeff == 0:
+        return ZERO
+    out.sort(key=lambda t: t.key)
+    if coeff != 1 or not out:
+        out.insert(0, const(coeff))
+    if len(out) == 1:
+        return out[0]
+    return Mul(tuple(out))
+
+
+def _is_int(e: Expr) -> bool:
+    return isinstance(e, Const) and isinstance(e.value, Fraction) and e.value.denominator == 1
+
+
+def power(base: Expr, exponent: Expr) -> Expr:
+    if is_const(exponent, 0):
+        return ONE
+    if is_const(exponent, 1):
+        return base
+    if is_const(base, 1):
+        return ONE
+    if isinstance(base, Delta) and _is_int(exponent) and exponent.value > 0:
+        return base                                     # δ^n = δ
+    if isinstance(base, Const) and _is_int(exponent):
+        if base.value == 0 and exponent.value < 0:
+            return Pow(base, exponent)
+        return const(base.value ** int(exponent.value))
+    if isinstance(base, Pow) and _is_int(exponent) and isinstance(base.exponent, Const):
+        return power(base.base, const(base.exponent.value * exponent.value))
+    if isinstance(base, Mul) and _is_int(exponent):
+        return mul(*(power(f, exponent) for f in base.factors))
+    return Pow(base, exponent)
+
+
+def neg(e: Expr) -> Expr:
+    return mul(MINUS_ONE, e)
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    return add(a, neg(b))
+
+
+def div(a: Expr, b: Expr) -> Expr:
+    return mul(a, power(b, MINUS_ONE))
+
+
+def delta(a: Index, b: Index) -> Expr:
+    assert a.dim == b.dim, f"delta between dimensions {a.dim} and {b.dim}"
+    if a == b:
+        return ONE
+    return Delta(*sorted((a, b), key=lambda i: i.key))
+
+
+def dim_size(dim: Dim) -> Expr:
+    return const(dim) if isinstance(dim, int) else DimSize(dim)
+
+
+def summation(indices: Iterable[Index], body: Expr) -> Expr:
+    """``Σ_indices body``: drops indices the body does not use (multiplying by
+    their dimension) and merges nested sums."""
+    indices = tuple(dict.fromkeys(indices))
+    if is_const(body, 0):
+        return ZERO
+    unused = [i for i in indices if i not in body.free]
+    used = tuple(i for i in indices if i in body.free)
+    scale = [dim_size(i.dim) for i in unused]
+    if isinstance(body, Sum) and used:
+        clash = {i.name for i in used} & {i.name for i in body.indices}
+        if clash:
+            avoid = index_names(body) | {i.name for i in used}
+            fix = {}
+            for i in body.indices:
+                if i.name in clash:
+                    fix[i] = fresh_index(avoid, i.dim)
+                    avoid.add(fix[i].name)
+            body = rename_bound(body, fix)
+        used, body = used + body.indices, body.body
+    if not used:
+        return mul(*scale, body)
+    used = tuple(sorted(used, key=lambda i: i.key))
+    return mul(*scale, Sum(used, body))
+
+
+def func(name: str, arg: Expr, order: int = 0) -> Expr:
+    return Func(name, arg, order)
+
+
+def map_indices(e: Expr, fn: Callable[[Index], Index]) -> Expr:
+    """Apply ``fn`` to every index in ``e``, free and bound (used to settle dimensions)."""
+    if isinstance(e, Var):
+        return Var(e.name, tuple(fn(i) for i in e.indices))
+    if isinstance(e, Delta):
+        return delta(fn(e.a), fn(e.b))
+    if isinstance(e, Sum):
+        return summation(tuple(fn(i) for i in e.indices), map_indices(e.body, fn))
+    if isinstance(e, Apply):
+        return Apply(e.fn, map_indices(e.arg, fn), tuple(fn(i) for i in e.over),
+                     tuple(fn(i) for i in e.out), e.order)
+    if not e.children:
+        return e
+    return rebuild(e, tuple(map_indices(c, fn) for c in e.children))
