@@ -1,0 +1,227 @@
+"""The reference evaluator: what an IR expression or a program means, in NumPy.
+
+This module is the oracle the compiler is tested against, so it is written to
+be obviously right rather than fast: every node is evaluated to an array whose
+axes are its free indices, every product term is one ``np.einsum``, deltas are
+materialised as identity matrices, and nothing is cached or reordered.
+
+Dimensions are bound from the arrays passed (``bind_dims``); a missing array,
+a shape that does not match its declaration, or two sizes for one dimension
+is an ``EvaluationError`` naming the variable and the shapes involved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from opt_einsum import get_symbol
+
+from .errors import EvaluationError
+from .functions import ELEMENTWISE, TENSOR
+from .ir import (Add, Apply, Const, Delta, Dim, DimSize, Expr, Func, Index, Mul, Pow, Sum,
+                 Var, walk)
+from .model import Program
+
+Labelled = tuple[np.ndarray, tuple[Index, ...]]   # an array and the index of each axis
+
+
+# ---------------------------------------------------------------- dimensions
+
+def _show(shape: tuple) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def bind_dims(shapes: dict[str, tuple[Dim, ...]], arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    """The size of every symbolic dimension, read from the arrays passed.
+
+    ``shapes`` names the arrays expected (and their declared shapes); each must
+    be in ``arrays`` with that rank, its integer dimensions equal and its
+    symbolic dimensions consistent across all arrays.
+    """
+    dims: dict[str, int] = {}
+    source: dict[str, str] = {}
+    for name, shape in shapes.items():
+        if name not in arrays:
+            raise EvaluationError(f"missing array for {name!r}: expected shape {_show(shape)}")
+        actual = np.shape(arrays[name])
+        if len(actual) != len(shape) or any(
+                isinstance(d, int) and d != a for d, a in zip(shape, actual)):
+            raise EvaluationError(_mismatch(name, shape, actual, dims))
+        for d, a in zip(shape, actual):
+            if isinstance(d, int):
+                continue
+            if d in dims and dims[d] != a:
+                raise EvaluationError(
+                    f"dimension {d} is {dims[d]} from {source[d]!r} but {a} from {name!r}: "
+                    f"{name!r} has shape {_show(actual)}, expected {_show(shape)}")
+            dims.setdefault(d, int(a))
+            source.setdefault(d, name)
+    return dims
+
+
+def _mismatch(name: str, shape: tuple, actual: tuple, dims: dict[str, int]) -> str:
+    known = tuple(dims.get(d, d) if isinstance(d, str) else d for d in shape)
+    numeric = f" = {_show(known)}" if known != shape else ""
+    return (f"array {name!r} has shape {_show(actual)}, expected {_show(shape)}{numeric}"
+            + (f" (rank {len(shape)}, got rank {len(actual)})" if len(actual) != len(shape)
+               else ""))
+
+
+def _size(dim: Dim, dims: dict[str, int]) -> int:
+    if isinstance(dim, int):
+        return dim
+    if dim not in dims:
+        raise EvaluationError(f"the size of dimension {dim} is not known from the arrays passed")
+    return dims[dim]
+
+
+def var_shapes(exprs) -> dict[str, tuple[Dim, ...]]:
+    """Shapes of the tensors read in ``exprs``, from the dimensions of their indices."""
+    shapes: dict[str, tuple[Dim, ...]] = {}
+    for e in exprs:
+        for node in walk(e):
+            if isinstance(node, Var):
+                shapes.setdefault(node.name, tuple(i.dim for i in node.indices))
+    return shapes
+
+
+# ---------------------------------------------------------------- expressions
+
+def evaluate_expr(expr: Expr, env: dict[str, np.ndarray], indices: tuple[Index, ...],
+                  dims: dict[str, int] | None = None) -> np.ndarray:
+    """The value of ``expr`` as an array with one axis per index of ``indices``.
+
+    ``indices`` must cover the free indices of ``expr``; an index that is not
+    free in ``expr`` broadcasts (the value does not depend on it).
+    """
+    missing = expr.free - set(indices)
+    if missing:
+        names = ", ".join(sorted(i.name for i in missing))
+        raise EvaluationError(f"free indices {names} are not among the requested axes")
+    if dims is None:
+        needed = var_shapes([expr])
+        dims = bind_dims(needed, {n: env[n] for n in needed if n in env})
+    arr, idx = _eval(expr, env, dims)
+    return _align(arr, idx, tuple(indices), dims, full=True)
+
+
+def _align(arr: np.ndarray, idx: tuple[Index, ...], target: tuple[Index, ...],
+           dims: dict[str, int], full: bool = False) -> np.ndarray:
+    """``arr`` (axes ``idx``) with axes ordered as ``target``; missing axes have
+    size 1, or their full size when ``full``."""
+    arr = np.asarray(arr)
+    order = [idx.index(t) for t in target if t in idx]
+    arr = np.transpose(arr, order) if order != list(range(len(order))) else arr
+    shape, k = [], 0
+    for t in target:
+        if t in idx:
+            shape.append(arr.shape[k])
+            k += 1
+        else:
+            shape.append(1)
+    arr = arr.reshape(shape)
+    if full:
+        arr = np.broadcast_to(arr, tuple(_size(t.dim, dims) for t in target)).copy()
+    return arr
+
+
+def _eval(e: Expr, env: dict, dims: dict) -> Labelled:
+    if isinstance(e, Const):
+        return np.asarray(float(e.value)), ()
+    if isinstance(e, DimSize):
+        return np.asarray(float(_size(e.dim, dims))), ()
+    if isinstance(e, Var):
+        return _read(e, env)
+    if isinstance(e, Delta):
+        return np.eye(_size(e.a.dim, dims)), (e.a, e.b)
+    if isinstance(e, Func):
+        return _func(e, env, dims)
+    if isinstance(e, Apply):
+        return _apply(e, env, dims)
+    if isinstance(e, Pow):
+        return _elementwise(np.power, (e.base, e.exponent), env, dims)
+    if isinstance(e, Add):
+        return _elementwise(_add, e.terms, env, dims)
+    if isinstance(e, Mul):
+        return _contract(e.factors, tuple(sorted(e.free, key=lambda i: i.key)), env, dims)
+    if isinstance(e, Sum):
+        out = tuple(sorted(e.free, key=lambda i: i.key))
+        factors = e.body.factors if isinstance(e.body, Mul) else (e.body,)
+        return _contract(factors, out, env, dims)
+    raise TypeError(f"unknown IR node {type(e).__name__}")
+
+
+def _add(*arrays):
+    total = arrays[0]
+    for a in arrays[1:]:
+        total = total + a
+    return total
+
+
+def _read(e: Var, env: dict) -> Labelled:
+    if e.name not in env:
+        raise EvaluationError(f"missing array for {e.name!r}")
+    arr = np.asarray(env[e.name], dtype=float)
+    if arr.ndim != len(e.indices):
+        raise EvaluationError(f"array {e.name!r} has rank {arr.ndim}, "
+                              f"but is used with {len(e.indices)} indices")
+    unique = tuple(dict.fromkeys(e.indices))
+    if len(unique) == len(e.indices):
+        return arr, e.indices
+    letters = {i: get_symbol(k) for k, i in enumerate(unique)}
+    spec = "".join(letters[i] for i in e.indices) + "->" + "".join(letters[i] for i in unique)
+    return np.einsum(spec, arr), unique                       # A_ii: the diagonal
+
+
+def _contract(factors, out: tuple[Index, ...], env: dict, dims: dict) -> Labelled:
+    """One einsum over the values of ``factors``, keeping the indices ``out``."""
+    values = [_eval(f, env, dims) for f in factors]
+    letters: dict[Index, str] = {}
+    for _, idx in values:
+        for i in idx:
+            letters.setdefault(i, get_symbol(len(letters)))
+    spec = ",".join("".join(letters[i] for i in idx) for _, idx in values)
+    spec += "->" + "".join(letters[i] for i in out)
+    return np.einsum(spec, *(v for v, _ in values)), out
+
+
+def _elementwise(fn, children, env: dict, dims: dict) -> Labelled:
+    values = [_eval(c, env, dims) for c in children]
+    idx = tuple(dict.fromkeys(i for _, ix in values for i in ix))
+    return fn(*(_align(v, ix, idx, dims) for v, ix in values)), idx
+
+
+def _opaque(name: str) -> EvaluationError:
+    return EvaluationError(f"{name} is an opaque function; indexcalc cannot evaluate it")
+
+
+def _func(e: Func, env: dict, dims: dict) -> Labelled:
+    entry = ELEMENTWISE.get(e.name)
+    if entry is None or e.order:
+        raise _opaque(e.name + "'" * e.order)
+    arr, idx = _eval(e.arg, env, dims)
+    return entry.impl(arr), idx
+
+
+def _apply(e: Apply, env: dict, dims: dict) -> Labelled:
+    """A tensor function on the ``over`` axes (moved last); other axes are a batch."""
+    entry = TENSOR.get(e.fn)
+    if entry is None or e.order:
+        raise _opaque(e.fn + "'" * e.order)
+    arr, idx = _eval(e.arg, env, dims)
+    batch = tuple(i for i in idx if i not in e.over)
+    arr = _align(arr, idx, batch + e.over, dims, full=True)
+    return np.asarray(entry.impl(arr)), batch + e.out
+
+
+# ---------------------------------------------------------------- programs
+
+def evaluate_program(program: Program, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Evaluate the bindings of ``program`` in order; the values of its outputs."""
+    inputs = program.inputs
+    declared = var_shapes(b.expr for b in program.bindings)
+    shapes = {n: program.shapes.get(n, declared.get(n)) for n in inputs}
+    dims = bind_dims(shapes, arrays)
+    env = {n: np.asarray(arrays[n], dtype=float) for n in inputs}
+    for b in program.bindings:
+        env[b.name] = evaluate_expr(b.expr, env, b.indices, dims)
+    return {name: env[name] for name in program.outputs}
