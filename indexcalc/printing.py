@@ -1,0 +1,332 @@
+"""Printing IR as index notation that indexcalc parses back.
+
+Printing is the product: a derivative is only useful if a person can read it
+and paste it back.  So the text printed here is valid input (``parse(print(e))``
+gives ``e`` again, up to renaming bound indices) and is laid out the way a
+person writes it: constants first, then tensors in the order of their indices,
+then function calls, parenthesised sums and explicit ``Σ`` sums last; factors
+with negative powers go to a denominator; a positive term leads a sum.
+
+The traversal lives in ``Printer`` and decides *what* goes where (order,
+signs, parentheses, denominators).  *How* each piece is spelt is a handful of
+hooks (``subscript``, ``paren``, ``division``, ``power``, ``sum_sign``...) that
+``TextPrinter`` (Unicode or ASCII) and ``latex.LatexPrinter`` fill in, so the
+two printers share one traversal.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Iterable
+
+from . import ir
+from .functions import ELEMENTWISE, TENSOR
+from .ir import Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var
+
+# Precedence levels of printed forms: a context asks for a minimum level and
+# parenthesises anything printed below it.
+SIGNED, PRODUCT, POWER, ATOM = 0, 1, 2, 3
+
+# ASCII spellings of the non-ASCII letters that may occur in names.
+ASCII_NAMES = {
+    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta",
+    "η": "eta", "θ": "theta", "ι": "iota", "κ": "kappa", "λ": "lambda", "μ": "mu",
+    "ν": "nu", "ξ": "xi", "π": "pi", "ρ": "rho", "σ": "sigma", "τ": "tau", "υ": "upsilon",
+    "φ": "phi", "χ": "chi", "ψ": "psi", "ω": "omega", "Γ": "Gamma", "Δ": "Delta",
+    "Θ": "Theta", "Λ": "Lambda", "Ξ": "Xi", "Π": "Pi", "Σ": "Sigma", "Υ": "Upsilon",
+    "Φ": "Phi", "Ψ": "Psi", "Ω": "Omega", "∂": "d", "ŷ": "yhat", "ϕ": "phi", "ϵ": "epsilon",
+}
+
+
+def to_ascii(name: str) -> str:
+    """``name`` with every non-ASCII letter spelt out (``θ1`` -> ``theta1``)."""
+    return "".join(ASCII_NAMES.get(c, c) for c in name)
+
+
+class Printer:
+    """The shared traversal.  Subclasses spell the pieces; see the module docstring."""
+
+    minus = "-"
+    space = " "
+
+    def __init__(self, order: Iterable[Index] = ()):
+        self.rank: dict[str, int] = {i.name: n for n, i in enumerate(order)}
+
+    # ---------------------------------------------------------------- entry point
+
+    def print(self, e: Expr) -> str:
+        e = ir.unique_binders(e)
+        for i in sorted(e.free, key=lambda i: i.key):
+            self.rank.setdefault(i.name, len(self.rank))
+        for node in ir.walk(e):
+            for i in ir.binders(node):
+                self.rank.setdefault(i.name, len(self.rank))
+        return self.expr(e)
+
+    # ---------------------------------------------------------------- hooks
+
+    def ident(self, name: str) -> str:
+        raise NotImplementedError
+
+    def subscript(self, indices: tuple[Index, ...], *, var: bool = False,
+                  compact: bool = True) -> str:
+        raise NotImplementedError
+
+    def paren(self, s: str) -> str:
+        return f"({s})"
+
+    def number(self, value) -> str:
+        raise NotImplementedError
+
+    def division(self, num: list[Expr], den: list[Expr], coeff) -> str:
+        raise NotImplementedError
+
+    def power(self, base: str, exponent: Expr) -> str:
+        raise NotImplementedError
+
+    def sum_sign(self, indices: tuple[Index, ...]) -> str:
+        raise NotImplementedError
+
+    def delta_name(self) -> str:
+        raise NotImplementedError
+
+    def func_name(self, name: str, order: int) -> str:
+        raise NotImplementedError
+
+    def call(self, name: str, arg: str) -> str:
+        return f"{name}{self.paren(arg)}"
+
+    # ---------------------------------------------------------------- dispatch
+
+    def expr(self, e: Expr) -> str:
+        method = getattr(self, "print_" + type(e).__name__)
+        return method(e)
+
+    def at(self, e: Expr, level: int) -> str:
+        """``e`` printed, in parentheses if its form binds looser than ``level``."""
+        s = self.expr(e)
+        return self.paren(s) if self.level(e) < level else s
+
+    def level(self, e: Expr) -> int:
+        if isinstance(e, Add):
+            return SIGNED
+        if isinstance(e, Const):
+            v = e.value
+            if v < 0:
+                return SIGNED
+            return ATOM if not isinstance(v, Fraction) or v.denominator == 1 else PRODUCT
+        if isinstance(e, Mul):
+            coeff, _, _ = self.split(e)
+            return SIGNED if coeff < 0 else PRODUCT
+        if isinstance(e, Sum):
+            return PRODUCT
+        if isinstance(e, Pow):
+            return PRODUCT if self.negative_exponent(e) else POWER
+        return ATOM
+
+    # ---------------------------------------------------------------- leaves
+
+    def print_Const(self, e: Const) -> str:
+        return self.signed(e.value < 0, self.number(abs(e.value)))
+
+    def print_DimSize(self, e: DimSize) -> str:
+        return str(e.dim) if isinstance(e.dim, int) else self.ident(e.dim)
+
+    def print_Var(self, e: Var) -> str:
+        return self.ident(e.name) + self.subscript(e.indices, var=True)
+
+    def print_Delta(self, e: Delta) -> str:
+        return self.delta_name() + self.subscript((e.a, e.b), var=True)
+
+    def signed(self, negative: bool, s: str) -> str:
+        return self.minus + s if negative else s
+
+    # ---------------------------------------------------------------- functions
+
+    def print_Func(self, e: Func) -> str:
+        return self.call(self.func_name(e.name, e.order), self.expr(e.arg))
+
+    def print_Apply(self, e: Apply) -> str:
+        name = self.func_name(e.fn, e.order)
+        out = self.subscript(e.out, compact=True)
+        if isinstance(e.arg, Var) and e.arg.indices == e.over:
+            return self.call(name, self.ident(e.arg.name)) + out
+        over = self.subscript(e.over, compact=False)
+        return self.call(name + over, self.expr(e.arg)) + out
+
+    # ---------------------------------------------------------------- sums
+
+    def print_Sum(self, e: Sum) -> str:
+        body = e.body
+        if isinstance(body, Add) or self.level(body) < PRODUCT:
+            return self.sum_sign(e.indices) + self.paren(self.expr(body))
+        return self.sum_sign(e.indices) + self.expr(body)
+
+    def print_Add(self, e: Add) -> str:
+        terms = [self.term(t) for t in e.terms]
+        lead = next((n for n, (neg, _) in enumerate(terms) if not neg), 0)
+        terms.insert(0, terms.pop(lead))
+        first_neg, first = terms[0]
+        out = [self.signed(first_neg, first)]
+        for neg, s in terms[1:]:
+            out.append(f" {self.minus} {s}" if neg else f" + {s}")
+        return "".join(out)
+
+    def term(self, t: Expr) -> tuple[bool, str]:
+        """A term of a sum as (negative?, its text without the sign)."""
+        if isinstance(t, Const) and t.value < 0:
+            return True, self.number(-t.value)
+        if isinstance(t, Mul):
+            coeff, num, den = self.split(t)
+            if coeff < 0:
+                return True, self.division(num, den, -coeff)
+        return False, self.expr(t)
+
+    # ---------------------------------------------------------------- products
+
+    def print_Mul(self, e: Mul) -> str:
+        coeff, num, den = self.split(e)
+        return self.signed(coeff < 0, self.division(num, den, abs(coeff)))
+
+    def print_Pow(self, e: Pow) -> str:
+        if self.negative_exponent(e):
+            return self.division([], [ir.power(e.base, ir.neg(e.exponent))], Fraction(1))
+        return self.power(self.at(e.base, ATOM), e.exponent)
+
+    @staticmethod
+    def negative_exponent(e: Pow) -> bool:
+        x = e.exponent
+        if isinstance(x, Mul) and isinstance(x.factors[0], Const):
+            x = x.factors[0]
+        return isinstance(x, Const) and x.value < 0
+
+    def split(self, e: Mul) -> tuple:
+        """(coefficient, numerator factors, denominator factors), each list in
+        reading order; denominator factors are given with positive powers."""
+        coeff, num, den = Fraction(1), [], []
+        for f in e.factors:
+            if isinstance(f, Const):
+                coeff = coeff * f.value
+            elif isinstance(f, Pow) and self.negative_exponent(f):
+                den.append(ir.power(f.base, ir.neg(f.exponent)))
+            else:
+                num.append(f)
+        return coeff, self.reading_order(num), self.reading_order(den)
+
+    def reading_order(self, factors: list[Expr]) -> list[Expr]:
+        return sorted(factors, key=self.factor_key)      # stable: IR order breaks ties
+
+    def factor_key(self, f: Expr) -> tuple:
+        base = f.base if isinstance(f, Pow) else f
+        if isinstance(base, (Const, DimSize)):
+            return (0,)
+        if isinstance(base, (Var, Delta)):
+            first = base.indices[0].name if isinstance(base, Var) and base.indices else None
+            if isinstance(base, Delta):
+                first = base.a.name
+            rank = self.rank.get(first, len(self.rank)) if first else len(self.rank) + 1
+            name = base.name if isinstance(base, Var) else "δ"
+            return (1, rank, name.lower(), name)
+        if isinstance(base, (Func, Apply)):
+            return (2,)
+        if isinstance(base, Sum) and base is f:
+            return (4,)
+        return (3,)
+
+    def factors(self, factors: list[Expr], trailing_sum: bool) -> list[str]:
+        """Each factor printed for juxtaposition.  A ``Σ`` reaches to the end of its
+        product, so only a last one may go without parentheses."""
+        out = []
+        for n, f in enumerate(factors):
+            last = n == len(factors) - 1
+            if isinstance(f, Sum):
+                s = self.expr(f)
+                out.append(s if last and trailing_sum else self.paren(s))
+            else:
+                out.append(self.at(f, POWER))
+        return out
+
+    def juxtapose(self, parts: list[str]) -> str:
+        out = parts[0] if parts else ""
+        for p in parts[1:]:
+            digits = out[-1:].isdigit() and p[:1].isdigit()
+            out += self.number_sep if digits else self.space
+            out += p
+        return out
+
+    number_sep = " * "
+
+
+class TextPrinter(Printer):
+    """Index notation as a user types it: Unicode by default, ASCII on request."""
+
+    def __init__(self, ascii: bool = False, order: Iterable[Index] = ()):
+        super().__init__(order)
+        self.ascii = ascii
+        self.minus = "-" if ascii else "−"
+
+    def ident(self, name: str) -> str:
+        return to_ascii(name) if self.ascii else name
+
+    def subscript(self, indices, *, var=False, compact=True) -> str:
+        names = [self.ident(i.name) for i in indices]
+        if not names:
+            return ""
+        short = all(len(n) == 1 for n in names)
+        if short and (compact or len(names) == 1):
+            return "_" + "".join(names)
+        if var:
+            return "[" + ",".join(names) + "]"
+        return "_{" + ",".join(names) + "}"
+
+    def number(self, value) -> str:
+        if isinstance(value, Fraction):
+            return str(value)
+        return repr(value)
+
+    def division(self, num, den, coeff) -> str:
+        top = self.factors(num, trailing_sum=not den)
+        if isinstance(coeff, Fraction):
+            p, q = coeff.numerator, coeff.denominator
+        else:
+            p, q = coeff, 1
+        if p != 1 or not top:
+            top.insert(0, self.number(Fraction(p) if isinstance(p, int) else p))
+        bottom = self.factors(den, trailing_sum=True)
+        if q != 1:
+            bottom.insert(0, str(q))
+        if not bottom:
+            return self.juxtapose(top)
+        if len(bottom) == 1 and (q != 1 or self.level(den[0]) >= POWER or isinstance(den[0], Sum)):
+            return f"{self.juxtapose(top)} / {bottom[0]}"
+        return f"{self.juxtapose(top)} / {self.paren(self.juxtapose(bottom))}"
+
+    def power(self, base: str, exponent: Expr) -> str:
+        simple = (isinstance(exponent, DimSize) or ir._is_int(exponent)
+                  or (isinstance(exponent, Var) and not exponent.indices))
+        x = self.expr(exponent)
+        return f"{base}^{x}" if simple and self.level(exponent) == ATOM else f"{base}^({x})"
+
+    def sum_sign(self, indices) -> str:
+        return ("sum" if self.ascii else "Σ") + self.subscript(indices, compact=False) + " "
+
+    def delta_name(self) -> str:
+        return "delta" if self.ascii else "δ"
+
+    def func_name(self, name: str, order: int) -> str:
+        entry = ELEMENTWISE.get(name) or TENSOR.get(name)
+        shown = name if entry is None or self.ascii else entry.unicode
+        return self.ident(shown) + "'" * order
+
+
+def to_text(expr: Expr, ascii: bool = False) -> str:
+    """``expr`` in index notation (Unicode, or ASCII with ``ascii=True``)."""
+    return TextPrinter(ascii).print(expr)
+
+
+def definition_text(name: str, indices: tuple[Index, ...], expr: Expr,
+                    ascii: bool = False) -> str:
+    """A definition line ``z_k = Σ_i W_ik y_i + b_k`` that parses back."""
+    printer = TextPrinter(ascii, order=indices)
+    lhs = printer.ident(name) + printer.subscript(tuple(indices), var=True)
+    return f"{lhs} = {printer.print(expr)}"
