@@ -297,7 +297,7 @@ class TextPrinter(Printer):
             bottom.insert(0, str(q))
         if not bottom:
             return self.juxtapose(top)
-        if len(bottom) == 1 and (q != 1 or self.level(den[0]) >= POWER or isinstance(den[0], Sum)):
+        if len(bottom) == 1:                 # already parenthesised where needed
             return f"{self.juxtapose(top)} / {bottom[0]}"
         return f"{self.juxtapose(top)} / {self.paren(self.juxtapose(bottom))}"
 
