@@ -4,8 +4,14 @@ Write a model the way you write it on paper, in index notation, matrix
 notation or both, and get back its derivatives: simplified, printed in index
 form, matrix form and LaTeX, explained step by step, checked numerically, and
 compiled to einsum contractions.
+
+    >>> import indexcalc
+    >>> d = indexcalc.derivative("z_k = W_ik y_i + b_k", wrt="W")
 """
 
+from .api import derivative, evaluate, latex, parse
+from .derivative import Derivative
 from .errors import IndexcalcError
+from .model import Model
 
-__all__ = ["IndexcalcError"]
+__all__ = ["Derivative", "IndexcalcError", "Model", "derivative", "evaluate", "latex", "parse"]

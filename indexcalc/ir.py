@@ -526,7 +526,7 @@ def _base_exp(f: Expr) -> tuple[Expr, Expr]:
 def mul(*factors: Expr) -> Expr:
     """Flattened, constant-folded product; equal bases have their powers combined."""
     coeff: Number = Fraction(1)
-    powers: dict[Expr, Expr] = {}
+    powers: dict[Expr, list] = {}       # key (bound indices canonical) -> [base, exponent]
     for f in factors:
         parts = f.factors if isinstance(f, Mul) else (f,)
         for p in parts:
@@ -534,11 +534,15 @@ def mul(*factors: Expr) -> Expr:
                 coeff = coeff * p.value
                 continue
             base, exp = _base_exp(p)
-            powers[base] = add(powers[base], exp) if base in powers else exp
+            key = base if isinstance(base, (Var, Delta, DimSize)) else canonical(base)
+            if key in powers:
+                powers[key][1] = add(powers[key][1], exp)
+            else:
+                powers[key] = [base, exp]
     if coeff == 0:
         return ZERO
     out = []
-    for base, exp in powers.items():
+    for base, exp in powers.values():
         f = power(base, exp)
         if isinstance(f, Const):
             coeff = coeff * f.value

@@ -1,0 +1,242 @@
+"""Derivatives of a model: the object users hold.
+
+``derivative(model, wrt, of)`` chains the passes in one visible place:
+
+    parse -> reverse mode over the definitions (reverse.py) -> simplify with the
+    model's definitions folded back and its assumptions (simplify.py, rewrite.py)
+    -> inline the adjoints while the formula stays small -> factor -> name sums
+
+and returns a ``Derivative``: its closed form (``expr``, printed by ``str``), the
+program that computes it (``program``: the model's definitions, the adjoints
+still needed, the result), and the ways of reading and running it.
+
+Layout convention: the derivative of Y (indices I) with respect to X (indices
+J) has indices I followed by J; as an array its shape is ``Y.shape + X.shape``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .errors import DerivativeError
+from .ir import (Expr, Index, Var, add, const, fresh_index, mul, rename, var_names)
+from .model import Binding, Model, Program, Wrt
+from .reverse import inline, reverse
+from .rewrite import Rule, definition_rule
+from .simplify import factor, name_sums, simplify
+
+INLINE_BUDGET = 160        # nodes: a closed formula larger than this keeps its adjoints named
+WRT_POOL = "pqrsuvwxyzabcdefghijklmnot"
+
+
+def model_rules(model: Model) -> list[Rule]:
+    """Assumptions, then every definition as a folding rule."""
+    rules = [Rule(simplify(a.lhs), simplify(a.rhs)) for a in model.assumptions]
+    for d in model.definitions.values():
+        rule = definition_rule(d.name, d.indices, simplify(d.expr))
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+@dataclass
+class Derivative:
+    """``∂of/∂wrt``: a closed form to read and a program to run."""
+    model: Model
+    of: str
+    wrt: tuple[str, ...]
+    out: tuple[Index, ...]              # the indices of ``of``
+    wrt_indices: tuple[tuple[Index, ...], ...]
+    expr: Expr                          # closed form (may use the adjoints in ``adjoints``)
+    adjoints: tuple[Binding, ...]
+    sums: list[tuple[str, Expr]] = field(default_factory=list)   # named sums: τ = Σ_j t_j
+    _compiled: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # ------------------------------------------------------------ naming
+    @property
+    def indices(self) -> tuple[Index, ...]:
+        return self.out + tuple(i for group in self.wrt_indices for i in group)
+
+    @property
+    def name(self) -> str:
+        return _derivative_name(self.of, self.wrt)
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(i.dim for i in self.indices)
+
+    @cached_property
+    def unnamed_expr(self) -> Expr:
+        """The closed form with named sums (τ) written out."""
+        e = self.expr
+        for symbol, body in self.sums:
+            from .ir import substitute
+            e = substitute(e, symbol, (), body)
+        return e
+
+    def lhs(self, ascii: bool = False) -> str:
+        from .printing import to_text
+        top = to_text(Var(self.of, self.out), ascii=ascii)
+        parts = [to_text(Var(n, ix), ascii=ascii) for n, ix in zip(self.wrt, self.wrt_indices)]
+        d = "d" if ascii else "∂"
+        order = len(self.wrt)
+        if order == 1:
+            return f"{d}{top}/{d}{parts[0]}"
+        power = f"^{order}" if ascii else "²³⁴⁵⁶⁷⁸⁹"[order - 2] if order <= 9 else f"^{order}"
+        return f"{d}{power}{top}/" + "".join(f"{d}{p}" for p in parts)
+
+    def text(self, ascii: bool = False) -> str:
+        from .printing import definition_text, to_text
+        lines = [definition_text(b.name, b.indices, b.expr, ascii=ascii) for b in self.adjoints]
+        main = f"{self.lhs(ascii)} = {to_text(self.expr, ascii=ascii)}"
+        if self.sums:
+            where = ", ".join(f"{s} = {to_text(b, ascii=ascii)}" for s, b in self.sums)
+            main += f"   where {where}"
+        return "\n".join(lines + [main])
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return f"<Derivative {self.text()}>"
+
+    # ------------------------------------------------------------ running
+    @cached_property
+    def program(self) -> Program:
+        """The model's definitions, the adjoints and the result, as one program."""
+        result = Binding(self.name, self.indices, self.unnamed_expr)
+        bindings = tuple(self.model.program().bindings) + self.adjoints + (result,)
+        return Program(_needed(bindings, self.name), (self.name,), dict(self.model.shapes))
+
+    def evaluate(self, **arrays) -> np.ndarray:
+        """The derivative as an array of shape ``of.shape + wrt.shape``."""
+        return self.compile()(**arrays)
+
+    def evaluate_reference(self, **arrays) -> np.ndarray:
+        """The same, by the simple reference evaluator (one einsum per term)."""
+        from .evaluate import evaluate_program
+        return evaluate_program(self.program, arrays)[self.name]
+
+    def compile(self, backend: str = "numpy"):
+        """A callable ``f(**arrays) -> ndarray``, compiled once per backend."""
+        if backend not in self._compiled:
+            from .compile import compile_program
+            self._compiled[backend] = compile_program(self.program, backend=backend)
+        return self._compiled[backend]
+
+    def einsum(self):
+        from .compile import einsum_steps
+        return einsum_steps(self.program)
+
+    def python(self, backend: str = "numpy") -> str:
+        from .compile import python_source
+        return python_source(self.program, backend=backend)
+
+
+def _needed(bindings: tuple[Binding, ...], output: str) -> tuple[Binding, ...]:
+    by_name = {b.name: b for b in bindings}
+    wanted, stack = set(), [output]
+    while stack:
+        n = stack.pop()
+        if n in wanted or n not in by_name:
+            continue
+        wanted.add(n)
+        stack.extend(var_names(by_name[n].expr))
+    return tuple(b for b in bindings if b.name in wanted)
+
+
+def _derivative_name(of: str, wrt: tuple[str, ...]) -> str:
+    if len(wrt) == 1:
+        return f"∂{of}/∂{wrt[0]}"
+    return f"∂{len(wrt)}{of}/" + "".join(f"∂{w}" for w in wrt)
+
+
+# ---------------------------------------------------------------- building
+
+
+def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None) -> Derivative:
+    """The derivative of definition ``of`` with respect to each of ``wrt`` in turn."""
+    defs = model.definitions
+    if of not in model.shapes:
+        raise DerivativeError(f"'{of}' is not defined in the model; definitions: "
+                              f"{', '.join(defs) or 'none'}")
+    rules = model_rules(model)
+    bindings = tuple(model.program().bindings)
+    if of in defs:
+        out = tuple(of_indices) if of_indices else defs[of].indices
+    else:
+        out = tuple(of_indices) if of_indices else _choose(model.shapes[of], set(), "ijkl")
+    taken = {i.name for i in out}
+    current, current_name, current_out = bindings, of, out
+    adjoints: tuple[Binding, ...] = ()
+    names, groups = [], []
+    expr = None
+    for w in wrt:
+        if w.name not in model.shapes:
+            raise DerivativeError(f"cannot differentiate with respect to '{w.name}': it is not "
+                                  f"a variable of the model (variables: "
+                                  f"{', '.join(model.shapes)})")
+        shape = model.shapes[w.name]
+        if w.indices is not None:
+            if len(w.indices) != len(shape):
+                raise DerivativeError(f"'{w.name}' has {len(shape)} indices, "
+                                      f"not {len(w.indices)}")
+            idx = tuple(Index(i.name, d) for i, d in zip(w.indices, shape))
+            clash = {i.name for i in idx} & taken
+            if clash:
+                raise DerivativeError(f"index {sorted(clash)[0]} is used twice in the question")
+        else:
+            idx = _choose(shape, taken, WRT_POOL)
+        taken |= {i.name for i in idx}
+        adj, value = reverse(current, current_name, w.name, idx, current_out, rules)
+        if w.name in model.symmetric and len(idx) == 2:
+            value = _symmetrize(value, idx)
+        left, value = inline(adj, value, rules, INLINE_BUDGET)
+        adjoints = adjoints + tuple(left)
+        names.append(w.name)
+        groups.append(idx)
+        step_name = _derivative_name(of, tuple(names))
+        current_out = current_out + idx
+        current = tuple(current) + tuple(left) + (Binding(step_name, current_out, value),)
+        current_name = step_name
+        expr = value
+    shown = factor(expr)
+    shown, sums = name_sums(shown, set(model.shapes) | set(var_names(shown)))
+    return Derivative(model, of, tuple(names), out, tuple(groups), shown, adjoints, sums)
+
+
+def _symmetrize(g: Expr, idx: tuple[Index, Index]) -> Expr:
+    """The gradient with respect to a symmetric matrix: sym(G) = (G + Gᵀ)/2."""
+    p, q = idx
+    return simplify(mul(const(0.5), add(g, rename(g, {p: q, q: p}))))
+
+
+def _choose(shape, taken: set[str], pool: str) -> tuple[Index, ...]:
+    out = []
+    for d in shape:
+        name = next((c for c in pool if c not in taken), None)
+        idx = Index(name, d) if name else fresh_index(taken, d)
+        taken = taken | {idx.name}
+        out.append(idx)
+    return tuple(out)
+
+
+_WRT = re.compile(r"^\s*([^\s_\[\]{}]+)\s*(?:_\{?([^\]}]*)\}?|\[([^\]]*)\])?\s*$")
+
+
+def parse_wrt(spec) -> Wrt:
+    """``"W"``, ``"W_pq"``, ``"W[p,q]"`` or a Wrt."""
+    if isinstance(spec, Wrt):
+        return spec
+    m = _WRT.match(str(spec))
+    if not m:
+        raise DerivativeError(f"cannot read the variable '{spec}' (write W, W_pq or W[p,q])")
+    name, sub, br = m.groups()
+    if sub is None and br is None:
+        return Wrt(name)
+    names = [s.strip() for s in (br or sub).split(",")] if "," in (br or sub) or br else list(sub)
+    return Wrt(name, tuple(Index(n, "?") for n in names if n))

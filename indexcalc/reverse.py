@@ -1,0 +1,128 @@
+"""Reverse-mode differentiation over the definitions of a model: backprop.
+
+A model is a program of definitions ``B[I] = expr``.  To differentiate the
+output ``E[K]`` with respect to ``X[J]`` we walk the definitions backwards and
+give each one an *adjoint* ``∂E/∂B[K, I]``, computed once and reused by every
+definition below it:
+
+    ∂E/∂B[K, I] = Σ_C Σ_{I_C} ∂E/∂C[K, I_C] ∂C[I_C]/∂B[I]        (C uses B)
+
+where ``∂C/∂B`` is the local derivative of one definition (diff.py), written
+back in terms of the model's own names (``σ'(r) -> h (1 − h)``, rewrite.py).
+The adjoints are exactly the δ's of backprop, and the size of the result
+grows linearly with the depth of the model.  Inlining the adjoints into one
+closed formula is a display choice, made by the caller when it stays small.
+
+The seed is ``∂E/∂E[K', K] = δ_K'K`` (1 for a scalar E), so Jacobians and,
+applied again to a gradient, Hessians come out of the same pass.
+"""
+
+from __future__ import annotations
+
+from .diff import diff
+from .ir import (ONE, ZERO, Expr, Index, Var, add, delta, fresh_index, index_names, mul, rename,
+                 substitute, summation, var_names, size)
+from .model import Binding
+from .rewrite import Rule
+from .simplify import simplify
+
+
+def adjoint_name(of: str, name: str) -> str:
+    return f"∂{of}/∂{name}"
+
+
+def reverse(bindings: tuple[Binding, ...], of: str, target: str, wrt: tuple[Index, ...],
+            out: tuple[Index, ...], rules: list[Rule]) -> tuple[list[Binding], Expr]:
+    """Adjoint bindings (in evaluation order) and the expression of
+    ``∂of[out]/∂target[wrt]`` (free indices ``out + wrt``) that uses them."""
+    defs = {b.name: b for b in bindings}
+    taken = {i.name for i in out + wrt}
+    if of == target:
+        return [], mul(*(delta(o, w) for o, w in zip(out, wrt)))
+    chain = _between(bindings, of, target)
+    if not chain:
+        return [], ZERO
+    adjoints: list[Binding] = []
+    adjoint_indices: dict[str, tuple[Index, ...]] = {}
+    for name in [n for n in reversed(chain) if n != of] + [target]:
+        own = wrt if name == target else _fresh_like(defs[name].indices, taken)
+        terms = []
+        for consumer in chain:
+            c = defs[consumer]
+            if consumer == target or name not in var_names(c.expr):
+                continue
+            cidx = _fresh_like(c.indices, taken | {i.name for i in own})
+            body = rename(c.expr, dict(zip(c.indices, cidx)))
+            local = simplify(diff(body, name, own), rules)
+            if consumer == of:
+                seed = mul(*(delta(o, i) for o, i in zip(out, cidx)))
+            else:
+                seed = Var(adjoint_name(of, consumer), out + cidx)
+            terms.append(summation(cidx, mul(seed, local)))
+        value = simplify(add(*terms), rules)
+        if name == target:
+            return adjoints, value
+        adjoints.append(Binding(adjoint_name(of, name), out + own, value))
+        adjoint_indices[name] = own
+    raise AssertionError("unreachable")
+
+
+def _fresh_like(indices: tuple[Index, ...], taken: set[str]) -> tuple[Index, ...]:
+    out = []
+    avoid = set(taken)
+    for i in indices:
+        new = fresh_index(avoid, i.dim, prefer=i.name)
+        avoid.add(new.name)
+        out.append(new)
+    return tuple(out)
+
+
+def _between(bindings: tuple[Binding, ...], of: str, target: str) -> list[str]:
+    """Names of the definitions on a path from ``target`` to ``of``, in model order
+    (``target`` itself is a variable here, whatever its definition says)."""
+    names = [b.name for b in bindings]
+    uses = {b.name: var_names(b.expr) & set(names) | ({target} & var_names(b.expr))
+            for b in bindings}
+    depends: dict[str, bool] = {target: True}
+    for b in bindings:
+        depends[b.name] = b.name == target or any(depends.get(u, False) for u in uses[b.name]
+                                                  if u != b.name)
+    if not depends.get(of, False):
+        return []
+    needed, stack = set(), [of]
+    while stack:
+        n = stack.pop()
+        if n in needed or n == target:
+            continue
+        needed.add(n)
+        stack.extend(u for u in uses.get(n, ()) if depends.get(u, False))
+    return [n for n in names if n in needed]
+
+
+def inline(adjoints: list[Binding], result: Expr, rules: list[Rule], budget: int
+           ) -> tuple[list[Binding], Expr]:
+    """Substitute adjoints into the result while it stays within ``budget`` nodes.
+    Returns the adjoints still needed and the new result."""
+    remaining = list(adjoints)
+    while remaining:
+        last = remaining[-1]
+        if last.name not in var_names(result):
+            remaining.pop()
+            continue
+        candidate = simplify(substitute(result, last.name, last.indices, last.expr), rules)
+        if size(candidate) > budget:
+            break
+        result = candidate
+        remaining.pop()
+    still = _needed(remaining, result)
+    return still, result
+
+
+def _needed(adjoints: list[Binding], result: Expr) -> list[Binding]:
+    wanted = var_names(result)
+    keep = []
+    for b in reversed(adjoints):
+        if b.name in wanted:
+            keep.append(b)
+            wanted |= var_names(b.expr)
+    return list(reversed(keep))

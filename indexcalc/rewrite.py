@@ -1,0 +1,182 @@
+"""Rewriting with rules ``pattern -> replacement``, matched up to index renaming.
+
+Two passes use it:
+
+* folding definitions back: after differentiating ``o_j = exp(z_j) / Σ_i exp(z_i)``
+  the derivative contains ``exp(z_k) / Σ_i exp(z_i)``, which a careful person
+  writes ``o_k``.  Each definition is a rule ``body -> name[indices]``.
+* assumptions: ``assume sum_j t_j = 1`` is the rule ``Σ_j t_j -> 1``.
+
+A pattern's free indices are variables that bind to any index of the same
+dimension; its bound indices match bound indices.  A product pattern also
+matches part of a larger product, with powers split: ``exp(z_j) Ω^-1`` is
+found inside ``-exp(z_j) exp(z_k) Ω^-2`` (twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import permutations
+from typing import Iterator
+
+from .ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
+                 _base_exp, add, const, mul, power, rebuild, rename, var_names)
+
+Env = dict[Index, Index]
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: Expr
+    replacement: Expr          # its free indices are among the pattern's
+
+
+def definition_rule(name: str, indices: tuple[Index, ...], body: Expr) -> Rule | None:
+    """The rule folding ``body`` back into ``name[indices]``, if worth having."""
+    if not var_names(body) or isinstance(body, Var) or len(set(indices)) != len(indices):
+        return None
+    return Rule(body, Var(name, indices))
+
+
+# ---------------------------------------------------------------- matching
+
+def _bind(p: Index, t: Index, env: Env) -> Env | None:
+    if p in env:
+        return env if env[p] == t else None
+    if p.dim != t.dim or t in env.values():
+        return None
+    new = dict(env)
+    new[p] = t
+    return new
+
+
+def _bind_all(ps, ts, env: Env) -> Env | None:
+    for p, t in zip(ps, ts):
+        env = _bind(p, t, env)
+        if env is None:
+            return None
+    return env
+
+
+def matches(p: Expr, t: Expr, env: Env) -> Iterator[Env]:
+    """Every way ``p`` matches ``t`` extending ``env``."""
+    if type(p) is not type(t):
+        return
+    if isinstance(p, (Const, DimSize)):
+        if p == t:
+            yield env
+    elif isinstance(p, Var):
+        if p.name == t.name and len(p.indices) == len(t.indices):
+            new = _bind_all(p.indices, t.indices, env)
+            if new is not None:
+                yield new
+    elif isinstance(p, Delta):
+        for a, b in ((t.a, t.b), (t.b, t.a)):
+            new = _bind_all((p.a, p.b), (a, b), env)
+            if new is not None:
+                yield new
+    elif isinstance(p, Func):
+        if p.name == t.name and p.order == t.order:
+            yield from matches(p.arg, t.arg, env)
+    elif isinstance(p, Apply):
+        if (p.fn, p.order, len(p.over), len(p.out)) == (t.fn, t.order, len(t.over), len(t.out)):
+            new = _bind_all(p.over + p.out, t.over + t.out, env)
+            if new is not None:
+                yield from matches(p.arg, t.arg, new)
+    elif isinstance(p, Pow):
+        for new in matches(p.base, t.base, env):
+            yield from matches(p.exponent, t.exponent, new)
+    elif isinstance(p, Sum):
+        if len(p.indices) == len(t.indices):
+            for perm in permutations(t.indices):
+                new = _bind_all(p.indices, perm, env)
+                if new is not None:
+                    yield from matches(p.body, t.body, new)
+    elif isinstance(p, (Mul, Add)):
+        if len(p.children) == len(t.children):
+            yield from _match_multiset(list(p.children), list(t.children), env)
+
+
+def _match_multiset(ps: list[Expr], ts: list[Expr], env: Env) -> Iterator[Env]:
+    if not ps:
+        yield env
+        return
+    first, rest = ps[0], ps[1:]
+    for k, t in enumerate(ts):
+        for new in matches(first, t, env):
+            yield from _match_multiset(rest, ts[:k] + ts[k + 1:], new)
+
+
+def _free_ok(pattern: Expr, env: Env, target_free: frozenset) -> bool:
+    return all(env.get(i, i) in target_free for i in pattern.free)
+
+
+# ---------------------------------------------------------------- product patterns
+
+def _split_power(p_exp: Expr, t_exp: Expr) -> Expr | None:
+    """What is left of ``x^t_exp`` after taking ``x^p_exp`` out, or None."""
+    if p_exp == t_exp:
+        return const(0)
+    if isinstance(p_exp, Const) and isinstance(t_exp, Const):
+        p, t = p_exp.value, t_exp.value
+        if p * t > 0 and abs(t) > abs(p):
+            return const(t - p)
+    return None
+
+
+def _match_product(ps: list[tuple[Expr, Expr]], ts: list[tuple[Expr, Expr]], env: Env
+                   ) -> Iterator[tuple[Env, list[tuple[Expr, Expr]]]]:
+    """Match pattern factors (base, exponent) inside target factors; yield the
+    environment and the target factors left over."""
+    if not ps:
+        yield env, ts
+        return
+    (pb, pe), rest = ps[0], ps[1:]
+    for k, (tb, te) in enumerate(ts):
+        left = _split_power(pe, te)
+        if left is None:
+            continue
+        for new in matches(pb, tb, env):
+            remaining = ts[:k] + ([(tb, left)] if left != const(0) else []) + ts[k + 1:]
+            yield from _match_product(rest, remaining, new)
+
+
+def _rewrite_product(rule: Rule, e: Mul) -> Expr | None:
+    ps = [_base_exp(f) for f in rule.pattern.factors]
+    ts = [_base_exp(f) for f in e.factors]
+    for env, left in _match_product(ps, ts, {}):
+        used_free = frozenset().union(*(b.free for b, _ in ts))
+        if _free_ok(rule.pattern, env, used_free):
+            return mul(_instantiate(rule, env), *(power(b, x) for b, x in left))
+    return None
+
+
+def _instantiate(rule: Rule, env: Env) -> Expr:
+    return rename(rule.replacement, {i: env[i] for i in rule.replacement.free})
+
+
+# ---------------------------------------------------------------- application
+
+def rewrite(e: Expr, rules: list[Rule], limit: int = 1000) -> Expr:
+    """Apply the rules bottom-up, repeatedly, wherever a pattern matches."""
+    for _ in range(limit):
+        new = _rewrite_once(e, rules)
+        if new == e:
+            return e
+        e = new
+    return e
+
+
+def _rewrite_once(e: Expr, rules: list[Rule]) -> Expr:
+    if e.children:
+        e = rebuild(e, tuple(_rewrite_once(c, rules) for c in e.children))
+    for rule in rules:
+        if isinstance(rule.pattern, Mul) and isinstance(e, Mul):
+            new = _rewrite_product(rule, e)
+            if new is not None:
+                return new
+        elif type(rule.pattern) is type(e):
+            for env in matches(rule.pattern, e, {}):
+                if _free_ok(rule.pattern, env, e.free):
+                    return _instantiate(rule, env)
+    return e

@@ -1,0 +1,297 @@
+"""Simplification: what a careful person does to a derivative before writing it down.
+
+``simplify`` rewrites bottom-up, to a fixpoint:
+
+    Σ_i (a + b)         -> Σ_i a + Σ_i b                  (sums distribute)
+    Σ_i δ_ij a_i        -> a_j                            (i bound: the delta goes)
+    Σ_i δ_ii            -> n                              (via δ_ii = 1, Σ_i 1 = n)
+    Σ_i (δ_ij + c) a_i  -> Σ_i δ_ij a_i + Σ_i c a_i       (expand only to reach a delta)
+    Σ_i c a_i           -> c Σ_i a_i                      (c free of i)
+    Σ_i a_i Σ_j b_ij    -> Σ_{i,j} a_i b_ij               (nested sums merge ...)
+    Σ_{i,j} a_i b_j     -> (Σ_i a_i)(Σ_j b_j)             (... and independent ones split)
+    2 Σ_i a_i + Σ_j a_j -> 3 Σ_i a_i                      (like terms, up to bound renaming)
+    log(exp(x)) -> x,  exp(log(x)) -> x,  log(softmax(z)_j) -> log_softmax(z)_j
+
+A delta between two free indices is never removed: it means a diagonal.
+Constants fold and zeros vanish in the smart constructors of ir.py.
+
+Termination: every rewrite either removes a delta or a bound index (contraction),
+moves a factor or a binder strictly outward (pulling out, merging), replaces a
+sum over an Add by sums over its strictly smaller terms (distribution, applied
+only to a sum whose Add factor holds a contractible delta, so the delta goes at
+the next step), or lowers the number of terms (collection).  No rule moves
+anything inward, so the lexicographic measure (deltas, bound-index depth,
+terms) decreases and the fixpoint is reached; an iteration cap guards it anyway.
+
+``expand`` multiplies everything out (used to compare two formulas), and
+``factor`` takes common factors out of sums (used for display).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .errors import LimitError
+from .ir import (ONE, ZERO, Add, Apply, Const, Delta, Expr, Func, Index, Mul, Pow, Sum, Var,
+                 _coeff_rest, add, canonical, const, fresh_index, index_names, mul, rebuild,
+                 rename, rename_bound, summation, unique_binders)
+from .rewrite import Rule, rewrite
+
+MAX_TERMS = 20000          # expansion beyond this is refused with a LimitError
+
+
+def simplify(e: Expr, rules: list[Rule] | tuple = (), limit: int = 60) -> Expr:
+    """The simplified form of ``e``; ``rules`` (assumptions, folded definitions)
+    are applied between rounds."""
+    e = unique_binders(e)
+    for _ in range(limit):
+        new = _pass(e)
+        if rules:
+            new = rewrite(new, list(rules))
+            new = unique_binders(new)
+        if new == e:
+            break
+        e = new
+    return e
+
+
+def _pass(e: Expr) -> Expr:
+    if e.children:
+        e = rebuild(e, tuple(_pass(c) for c in e.children))
+    if isinstance(e, Sum):
+        return _sum(e)
+    if isinstance(e, Func):
+        return _func(e)
+    if isinstance(e, Add):
+        return collect(e)
+    return e
+
+
+# ---------------------------------------------------------------- sums
+
+def _sum(e: Sum) -> Expr:
+    bound = list(e.indices)
+    if isinstance(e.body, Add):                                  # Σ (a + b) -> Σ a + Σ b
+        return add(*(summation(bound, t) for t in e.body.terms))
+    factors = list(e.body.factors) if isinstance(e.body, Mul) else [e.body]
+    factors, bound = _merge_nested(factors, bound)
+    factors, bound = _contract(factors, bound)
+    for k, f in enumerate(factors):                              # expand to reach a delta
+        if isinstance(f, Add) and any(_bound_delta(t, bound) for t in f.terms):
+            rest = factors[:k] + factors[k + 1:]
+            return add(*(summation(bound, mul(*rest, t)) for t in f.terms))
+    inside = [f for f in factors if f.free & set(bound)]
+    outside = [f for f in factors if not f.free & set(bound)]
+    groups = _components(inside, bound)
+    return mul(*outside, *(summation(ix, mul(*fs)) for ix, fs in groups),
+               *_unused_dims(inside, bound))
+
+
+def _merge_nested(factors: list[Expr], bound: list[Index]):
+    """Σ_I a (Σ_J b) -> Σ_{I,J} a b, renaming J where it clashes with other names."""
+    if not any(isinstance(f, Sum) for f in factors):
+        return factors, bound
+    taken = {i.name for i in bound}.union(*(index_names(f) for f in factors))
+    out, seen = [], {i.name for i in bound}
+    for f in factors:
+        if isinstance(f, Sum):
+            fix = {}
+            for i in f.indices:
+                if i.name in seen:
+                    fix[i] = fresh_index(taken, i.dim)
+                    taken.add(fix[i].name)
+                seen.add(fix.get(i, i).name)
+            if fix:
+                f = rename_bound(f, fix)
+            bound = bound + list(f.indices)
+            out.extend(f.body.factors if isinstance(f.body, Mul) else [f.body])
+        else:
+            out.append(f)
+    return out, bound
+
+
+def _contract(factors: list[Expr], bound: list[Index]):
+    """Remove every delta with a bound index, renaming that index to the other."""
+    changed = True
+    while changed:
+        changed = False
+        for k, f in enumerate(factors):
+            if not isinstance(f, Delta):
+                continue
+            if f.a in bound:
+                gone, keep = f.a, f.b
+            elif f.b in bound:
+                gone, keep = f.b, f.a
+            else:
+                continue
+            rest = factors[:k] + factors[k + 1:]
+            factors = [rename(g, {gone: keep}) for g in rest]
+            factors = [g for g in factors if not (isinstance(g, Const) and g.value == 1)]
+            bound = [i for i in bound if i != gone]
+            changed = True
+            break
+    return factors, bound
+
+
+def _bound_delta(term: Expr, bound: list[Index]) -> bool:
+    parts = term.factors if isinstance(term, Mul) else (term,)
+    return any(isinstance(p, Delta) and (p.a in bound or p.b in bound) for p in parts)
+
+
+def _components(factors: list[Expr], bound: list[Index]) -> list[tuple[list[Index], list[Expr]]]:
+    """Group factors that share bound indices (independent sums split apart)."""
+    groups: list[tuple[set[Index], list[Expr]]] = []
+    for f in factors:
+        mine = set(f.free) & set(bound)
+        joined = [g for g in groups if g[0] & mine]
+        for g in joined:
+            groups.remove(g)
+            mine |= g[0]
+        groups.append((mine, [f] + [h for g in joined for h in g[1]]))
+    return [([i for i in bound if i in ix], fs) for ix, fs in groups]
+
+
+def _unused_dims(inside: list[Expr], bound: list[Index]) -> list[Expr]:
+    """Σ_i c = n c for a bound index no factor uses."""
+    used = set().union(*(f.free for f in inside)) if inside else set()
+    return [summation([i], ONE) for i in bound if i not in used]
+
+
+# ---------------------------------------------------------------- functions
+
+def _func(e: Func) -> Expr:
+    arg = e.arg
+    if e.order:
+        return e
+    if e.name == "log" and isinstance(arg, Func) and arg.name == "exp" and not arg.order:
+        return arg.arg                                           # log(exp(x)) -> x
+    if e.name == "exp" and isinstance(arg, Func) and arg.name == "log" and not arg.order:
+        return arg.arg                                           # exp(log(x)) -> x
+    if e.name == "log" and isinstance(arg, Apply) and arg.fn == "softmax":
+        return Apply("log_softmax", arg.arg, arg.over, arg.out)  # log softmax -> log_softmax
+    if e.name in ("exp", "log", "sin", "tanh", "sqrt") and isinstance(arg, Const):
+        if e.name == "log" and arg.value == 1:
+            return ZERO
+        if e.name != "log" and arg.value == 0:
+            return ONE if e.name == "exp" else ZERO
+    return e
+
+
+# ---------------------------------------------------------------- like terms
+
+def collect(e: Expr) -> Expr:
+    """Combine terms of a sum that are equal up to renaming bound indices."""
+    if not isinstance(e, Add):
+        return e
+    groups: dict[Expr, list] = {}
+    for t in e.terms:
+        c, rest = _coeff_rest(t)
+        key = canonical(rest)
+        if key in groups:
+            groups[key][0] += c
+        else:
+            groups[key] = [c, rest]
+    if len(groups) == len(e.terms):
+        return e
+    return add(*(mul(const(c), rest) for c, rest in groups.values()))
+
+
+# ---------------------------------------------------------------- expansion
+
+def expand(e: Expr) -> Expr:
+    """Multiply everything out into a sum of products, then simplify."""
+    e = simplify(_expand(unique_binders(e)))
+    if isinstance(e, Add) and len(e.terms) > MAX_TERMS:
+        raise LimitError(f"the expression expands to more than {MAX_TERMS} terms")
+    return e
+
+
+def _expand(e: Expr) -> Expr:
+    if not e.children:
+        return e
+    e = rebuild(e, tuple(_expand(c) for c in e.children))
+    if isinstance(e, Mul):
+        terms = [ONE]
+        for f in e.factors:
+            parts = f.terms if isinstance(f, Add) else (f,)
+            terms = [mul(t, p) for t in terms for p in parts]
+            if len(terms) > MAX_TERMS:
+                raise LimitError(f"the expression expands to more than {MAX_TERMS} terms")
+        return add(*terms)
+    if isinstance(e, Pow) and isinstance(e.base, Add) and isinstance(e.exponent, Const):
+        n = e.exponent.value
+        if isinstance(n, Fraction) and n.denominator == 1 and 1 < n <= 8:
+            return _expand(Mul((e.base,) * int(n)))
+    if isinstance(e, Sum) and isinstance(e.body, Add):
+        return add(*(summation(e.indices, t) for t in e.body.terms))
+    return e
+
+
+# ---------------------------------------------------------------- factoring
+
+def factor(e: Expr) -> Expr:
+    """Take factors common to every term of a sum out of it, bottom-up:
+    ``y_p o_q τ − y_p t_q -> y_p (o_q τ − t_q)``."""
+    if not e.children:
+        return e
+    e = rebuild(e, tuple(factor(c) for c in e.children))
+    if not isinstance(e, Add):
+        return e
+    lists = []
+    for t in e.terms:
+        c, rest = _coeff_rest(t)
+        lists.append((c, list(rest.factors) if isinstance(rest, Mul) else [rest]))
+    common = list(lists[0][1])
+    for _, fs in lists[1:]:
+        remaining = list(fs)
+        keep = []
+        for f in common:
+            if f in remaining and f != ONE:
+                remaining.remove(f)
+                keep.append(f)
+        common = keep
+    if not common:
+        return e
+    inner = []
+    for c, fs in lists:
+        left = list(fs)
+        for f in common:
+            left.remove(f)
+        inner.append(mul(const(c), *left))
+    return mul(*common, factor(add(*inner)))
+
+
+def name_sums(e: Expr, taken: set[str]) -> tuple[Expr, list[tuple[str, Expr]]]:
+    """Name each closed sum of one variable (``τ = Σ_j t_j``), as the golden
+    derivations do.  Returns the expression using the names, and the names."""
+    found: dict[Expr, str] = {}
+
+    def go(node: Expr) -> Expr:
+        if (isinstance(node, Sum) and not node.free and isinstance(node.body, Var)
+                and len(node.indices) == len(node.body.indices)):
+            key = canonical(node)
+            if key not in found:
+                symbol = _sum_symbol(node.body.name, taken | {s for s, _ in found.values()})
+                if symbol is None:
+                    return node
+                found[key] = (symbol, node)
+            return Var(found[key][0], ())
+        if not node.children:
+            return node
+        return rebuild(node, tuple(go(c) for c in node.children))
+
+    out = go(e)
+    return out, list(found.values())
+
+
+_GREEK = {"t": "τ", "y": "υ", "x": "ξ", "z": "ζ", "p": "π", "r": "ρ", "m": "μ", "n": "ν",
+          "l": "λ", "k": "κ", "e": "ε", "g": "γ", "a": "α", "b": "β", "h": "η", "w": "ω",
+          "c": "χ", "f": "φ", "q": "ψ", "o": "ο"}
+
+
+def _sum_symbol(name: str, taken: set[str]) -> str | None:
+    symbol = _GREEK.get(name[:1].lower())
+    if symbol is None:
+        return None
+    symbol += name[1:]
+    return None if symbol in taken else symbol
