@@ -267,7 +267,7 @@ GOLDEN = {
         o_j = exp(z_j) / sum_i exp(z_i)
         E = -sum_j t_j log(o_j)
         q = x A x + s
-        u_j = T_ijk x_i b_j
+        u_jk = T_ijk x_i b_j
     """,
     "matrix": """
         X : matrix[N, d]
@@ -372,3 +372,17 @@ def test_hand_built_round_trip(e, ascii):
     back = parse(text).definitions["result"]
     assert back.indices == free, text
     assert ir.canonical(back.expr) == ir.canonical(e), text
+
+
+def test_printed_text_is_accepted_by_the_grammar():
+    """Syntax only, straight from the .lark file: holds even before name resolution."""
+    from pathlib import Path
+
+    import indexcalc
+    from lark import Lark
+    grammar = Path(indexcalc.__file__).parent / "grammar" / "indexcalc.lark"
+    parser = Lark(grammar.read_text(encoding="utf-8"), parser="lalr")
+    for e in HAND_BUILT:
+        free = tuple(sorted(e.free, key=lambda x: x.key))
+        for ascii in (False, True):
+            parser.parse(definition_text("result", free, e, ascii=ascii))
