@@ -50,12 +50,14 @@ class Printer:
     space = " "
 
     def __init__(self, order: Iterable[Index] = ()):
+        order = tuple(order)
+        self.lhs = {i.name for i in order}
         self.rank: dict[str, int] = {i.name: n for n, i in enumerate(order)}
 
     # ---------------------------------------------------------------- entry point
 
     def print(self, e: Expr) -> str:
-        e = ir.unique_binders(e)
+        e = ir.unique_binders(e, self.lhs)           # no Σ_i inside a Σ_i, no i both free and bound
         for i in sorted(e.free, key=lambda i: i.key):
             self.rank.setdefault(i.name, len(self.rank))
         for node in ir.walk(e):
