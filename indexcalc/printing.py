@@ -47,7 +47,8 @@ class Printer:
     """The shared traversal.  Subclasses spell the pieces; see the module docstring."""
 
     minus = "-"
-    space = " "
+    space = " "              # between juxtaposed factors
+    number_sep = " * "       # between two numbers, which juxtaposition would run together
 
     def __init__(self, order: Iterable[Index] = ()):
         order = tuple(order)
@@ -57,7 +58,7 @@ class Printer:
     # ---------------------------------------------------------------- entry point
 
     def print(self, e: Expr) -> str:
-        e = ir.unique_binders(e, self.lhs)           # no Σ_i inside a Σ_i, no i both free and bound
+        e = ir.unique_binders(e, self.lhs)     # no Σ_i in a Σ_i, no i both free and bound
         for i in sorted(e.free, key=lambda i: i.key):
             self.rank.setdefault(i.name, len(self.rank))
         for node in ir.walk(e):
@@ -223,11 +224,10 @@ class Printer:
         if isinstance(base, (Const, DimSize)):
             return (0,)
         if isinstance(base, (Var, Delta)):
-            first = base.indices[0].name if isinstance(base, Var) and base.indices else None
-            if isinstance(base, Delta):
-                first = base.a.name
-            rank = self.rank.get(first, len(self.rank)) if first else len(self.rank) + 1
+            indices = base.indices if isinstance(base, Var) else (base.a, base.b)
             name = base.name if isinstance(base, Var) else "δ"
+            last = len(self.rank)                # tensors without indices come after
+            rank = self.rank.get(indices[0].name, last) if indices else last + 1
             return (1, rank, name.lower(), name)
         if isinstance(base, (Func, Apply)):
             return (2,)
@@ -255,8 +255,6 @@ class Printer:
             out += self.number_sep if digits else self.space
             out += p
         return out
-
-    number_sep = " * "
 
 
 class TextPrinter(Printer):
