@@ -9,9 +9,11 @@ compiled to einsum contractions.
     >>> d = indexcalc.derivative("z_k = W_ik y_i + b_k", wrt="W")
 """
 
-from .api import derivative, evaluate, latex, parse
+from . import testing
+from .api import answer, check, compile, derivative, evaluate, latex, parse
 from .derivative import Derivative
 from .errors import IndexcalcError
 from .model import Model
 
-__all__ = ["Derivative", "IndexcalcError", "Model", "derivative", "evaluate", "latex", "parse"]
+__all__ = ["Derivative", "IndexcalcError", "Model", "answer", "check", "compile", "derivative",
+           "evaluate", "latex", "parse", "testing"]

@@ -63,6 +63,64 @@ def evaluate(model: str | Model, of: str | None = None, **arrays) -> np.ndarray:
     return compile_program(program)(**arrays)
 
 
+def check(model: str | Model, claim: str):
+    """Is the claimed formula the derivative?  ``claim`` is a check statement
+    without the keyword: ``"dE/dz_k == o_k - t_k"``.  Returns a CheckResult
+    (``.holds``; ``str()`` is the verdict)."""
+    from .check import check_statement
+    from .model import Check
+    text = model.text if isinstance(model, Model) else model
+    claim = claim.strip()
+    if not claim.startswith("check"):
+        claim = "check " + claim
+    m = parse(f"{text}\n{claim}")
+    return check_statement(m, m.statements[-1]) if isinstance(m.statements[-1], Check) else \
+        _not_a_check(claim)
+
+
+def _not_a_check(claim: str):
+    raise DerivativeError(f"not a check: {claim!r} (write e.g. dE/dz_k == o_k - t_k)")
+
+
+def answer(model: Model, question) -> Derivative:
+    """The derivative a Question statement asks for."""
+    from .derivative import differentiate
+    return differentiate(model, question.of, list(question.wrt), question.of_indices)
+
+
+def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
+    """One compiled program computing several outputs with shared work:
+    definitions by name (``"E"``) and derivatives as questions (``"dE/dW"``).
+    Returns a callable ``f(**arrays) -> dict``."""
+    from .compile import compile_program
+    from .model import Binding, Question
+    m = _model(model)
+    bindings: dict[str, Binding] = {b.name: b for b in m.program().bindings}
+    names = []
+    for spec in outputs:
+        if spec in m.definitions:
+            names.append(spec)
+            continue
+        q = parse(f"{m.text}\n{spec}").statements[-1]
+        if not isinstance(q, Question):
+            raise DerivativeError(f"{spec!r} is neither a definition nor a derivative question")
+        d = answer(m, q)
+        for b in d.program.bindings:
+            bindings.setdefault(b.name, b)
+        names.append(d.name)
+    program = Program(tuple(bindings.values()), tuple(names), dict(m.shapes))
+    run = compile_program(program, backend=backend)
+    labels = list(outputs)
+
+    def compiled(**arrays):
+        values = run(**arrays)
+        if not isinstance(values, dict):
+            values = {names[0]: values}
+        return {label: values[name] for label, name in zip(labels, names)}
+
+    return compiled
+
+
 def latex(node: Expr | Derivative) -> str:
     """LaTeX for an IR node or a derivative."""
     if isinstance(node, Derivative):

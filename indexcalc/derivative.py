@@ -101,6 +101,37 @@ class Derivative:
     def __str__(self) -> str:
         return self.text()
 
+    def latex(self) -> str:
+        """LaTeX of the result (and of named sums and adjoints), one line each."""
+        from .latex import latex as tex, latex_definition
+        lhs = self.lhs()
+        lines = [latex_definition(b.name, b.indices, b.expr) for b in self.adjoints]
+        top = tex(Var(self.of, self.out))
+        bottom = " ".join(r"\partial " + tex(Var(n, ix))
+                          for n, ix in zip(self.wrt, self.wrt_indices))
+        order = len(self.wrt)
+        d = r"\partial" if order == 1 else rf"\partial^{{{order}}}"
+        lines.append(rf"\frac{{{d} {top}}}{{{bottom}}} = {tex(self.expr)}")
+        lines += [f"{tex(Var(s, ()))} = {tex(b)}" for s, b in self.sums]
+        del lhs
+        return r" \\ ".join(lines) if len(lines) > 1 else lines[0]
+
+    def matrix(self, layout: str = "column"):
+        """The result in matrix notation (or the index form, saying why not)."""
+        from .matrix import matrix_form
+        return matrix_form(self, layout=layout)
+
+    def explain(self) -> str:
+        """The derivation step by step."""
+        from .explain import explain
+        return explain(self)
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex()}$$"
+
+    def _repr_markdown_(self) -> str:
+        return f"$${self.latex()}$$"
+
     def __repr__(self) -> str:
         return f"<Derivative {self.text()}>"
 

@@ -19,6 +19,8 @@ applied again to a gradient, Hessians come out of the same pass.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .diff import diff
 from .ir import (ONE, ZERO, Expr, Index, Var, add, delta, fresh_index, index_names, mul, rename,
                  substitute, summation, var_names, size)
@@ -31,10 +33,26 @@ def adjoint_name(of: str, name: str) -> str:
     return f"∂{of}/∂{name}"
 
 
+@dataclass(frozen=True)
+class Step:
+    """One use of the chain rule: definition ``consumer`` (renamed to indices
+    ``cidx``) differentiated with respect to ``variable[own]``."""
+    consumer: str
+    cidx: tuple[Index, ...]
+    body: Expr                  # the consumer's definition, with indices cidx
+    variable: str
+    own: tuple[Index, ...]
+    raw: Expr                   # ∂body/∂variable[own] before simplification
+    local: Expr                 # ... simplified, definitions folded back
+    seed: Expr                  # ∂of/∂consumer (a delta or the adjoint's name)
+
+
 def reverse(bindings: tuple[Binding, ...], of: str, target: str, wrt: tuple[Index, ...],
-            out: tuple[Index, ...], rules: list[Rule]) -> tuple[list[Binding], Expr]:
+            out: tuple[Index, ...], rules: list[Rule], steps: list[Step] | None = None
+            ) -> tuple[list[Binding], Expr]:
     """Adjoint bindings (in evaluation order) and the expression of
-    ``∂of[out]/∂target[wrt]`` (free indices ``out + wrt``) that uses them."""
+    ``∂of[out]/∂target[wrt]`` (free indices ``out + wrt``) that uses them.
+    Each chain-rule step is appended to ``steps`` when a list is given."""
     defs = {b.name: b for b in bindings}
     taken = {i.name for i in out + wrt}
     if of == target:
@@ -43,7 +61,6 @@ def reverse(bindings: tuple[Binding, ...], of: str, target: str, wrt: tuple[Inde
     if not chain:
         return [], ZERO
     adjoints: list[Binding] = []
-    adjoint_indices: dict[str, tuple[Index, ...]] = {}
     for name in [n for n in reversed(chain) if n != of] + [target]:
         own = wrt if name == target else _fresh_like(defs[name].indices, taken)
         terms = []
@@ -53,17 +70,19 @@ def reverse(bindings: tuple[Binding, ...], of: str, target: str, wrt: tuple[Inde
                 continue
             cidx = _fresh_like(c.indices, taken | {i.name for i in own})
             body = rename(c.expr, dict(zip(c.indices, cidx)))
-            local = simplify(diff(body, name, own), rules)
+            raw = diff(body, name, own)
+            local = simplify(raw, rules)
             if consumer == of:
                 seed = mul(*(delta(o, i) for o, i in zip(out, cidx)))
             else:
                 seed = Var(adjoint_name(of, consumer), out + cidx)
+            if steps is not None:
+                steps.append(Step(consumer, cidx, body, name, own, raw, local, seed))
             terms.append(summation(cidx, mul(seed, local)))
         value = simplify(add(*terms), rules)
         if name == target:
             return adjoints, value
         adjoints.append(Binding(adjoint_name(of, name), out + own, value))
-        adjoint_indices[name] = own
     raise AssertionError("unreachable")
 
 

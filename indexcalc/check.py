@@ -1,0 +1,219 @@
+"""Checking a hand derivation: is the user's formula the derivative?
+
+The claim is compared with indexcalc's derivative twice: symbolically, after
+expanding both into canonical sums of products, and numerically at several
+random points, the numbers deciding when the symbolic side cannot.  Opaque
+functions (``f``, ``L``) get concrete stand-ins for the numbers (``f(x) =
+sin(x + c)``), so general backprop rules are checked too.
+
+The verdict is one of: holds; holds only under an assumption (one the model
+declares, or a value of a named sum that makes the difference vanish: S1's
+``o_k − t_k`` holds when ``Σ_j t_j = 1``); does not hold, with the simplified
+difference and one numeric counterexample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from .derivative import Derivative, differentiate
+from .errors import IndexcalcError
+from .functions import ELEMENTWISE, TENSOR
+from .ir import (Apply, Expr, Func, Index, Var, ZERO, add, canonical, const, delta, mul,
+                 rebuild, rename, sub, substitute, var_names)
+from .model import Binding, Check, Model, Program
+from .printing import to_text
+from .simplify import expand, factor, name_sums, simplify
+
+SEEDS = (0, 1, 2)
+
+
+@dataclass
+class CheckResult:
+    holds: bool
+    derivative: Derivative
+    claim: Expr
+    symbolic: bool = False                   # equal after canonicalisation
+    assumption: str | None = None            # holds only under this
+    declared: bool = False                   # ... which the model declares
+    difference: Expr | None = None
+    counterexample: str | None = None
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if not self.holds:
+            return "does not hold"
+        return "holds" if self.assumption is None else "holds under an assumption"
+
+    def __str__(self) -> str:
+        d = self.derivative
+        lines = [f"check {d.lhs()} == {to_text(self.claim)}"]
+        if self.holds and self.assumption is None:
+            how = "symbolically and numerically" if self.symbolic else "numerically"
+            lines.append(f"✓ holds ({how}, at {len(SEEDS)} random points)")
+        elif self.holds:
+            why = ("declared with `assume`" if self.declared
+                   else "not declared: add it with `assume` if it is true of your data")
+            lines.append(f"✓ holds when {self.assumption} ({why})")
+        else:
+            lines.append("✗ does not hold")
+        lines.append(f"  derivative:  {d}")
+        lines.append(f"  your claim:  {to_text(self.claim)}")
+        if self.difference is not None and not self.holds or self.assumption and not self.declared:
+            if self.difference is not None:
+                lines.append(f"  difference (derivative − claim):  {self.difference_text()}")
+        if self.counterexample and not self.holds:
+            lines.append(f"  counterexample: {self.counterexample}")
+        if self.note:
+            lines.append(f"  {self.note}")
+        return "\n".join(lines)
+
+    def difference_text(self) -> str:
+        shown, sums = name_sums(factor(self.difference), set(self.derivative.model.shapes))
+        text = to_text(shown)
+        if sums:
+            text += "   where " + ", ".join(f"{s} = {to_text(b)}" for s, b in sums)
+        return text
+
+
+def check_statement(model: Model, stmt: Check) -> CheckResult:
+    q = stmt.question
+    with_assumptions = differentiate(model, q.of, list(q.wrt), q.of_indices)
+    plain_model = Model(tuple(s for s in model.statements if not _is_assume(s)), model.shapes,
+                        model.symmetric, model.functions, model.dims, model.text)
+    plain = differentiate(plain_model, q.of, list(q.wrt), q.of_indices)
+    claim = stmt.claim
+    result = _compare(plain, claim, model)
+    if result.holds:
+        return result
+    if model.assumptions:
+        under = _compare(with_assumptions, claim, model)
+        if under.holds:
+            facts = "; ".join(a.source or f"{to_text(a.lhs)} = {to_text(a.rhs)}"
+                              for a in model.assumptions)
+            return CheckResult(True, with_assumptions, claim, under.symbolic,
+                               assumption=facts.removeprefix("assume ").strip(), declared=True,
+                               difference=result.difference)
+    guess = _vanishing_sum(result, model)
+    if guess:
+        result.holds, result.assumption = True, guess
+    return result
+
+
+def _is_assume(s) -> bool:
+    from .model import Assume
+    return isinstance(s, Assume)
+
+
+def _compare(d: Derivative, claim: Expr, model: Model) -> CheckResult:
+    target = d.unnamed_expr
+    missing = claim.free - frozenset(d.indices)
+    if missing:
+        raise IndexcalcError(f"the claim has free indices {sorted(i.name for i in missing)} "
+                             f"that {d.lhs()} does not have")
+    difference = simplify(sub(target, claim))
+    symbolic = False
+    try:
+        symbolic = expand(difference) == ZERO
+    except IndexcalcError:
+        pass
+    result = CheckResult(symbolic, d, claim, symbolic, difference=difference)
+    if symbolic:
+        return result
+    worst = _numeric(d, claim, model)
+    if worst is None:
+        result.holds = True
+        result.note = "the symbolic forms differ, but the numbers agree everywhere we looked"
+    else:
+        result.counterexample = worst
+    return result
+
+
+def _numeric(d: Derivative, claim: Expr, model: Model) -> str | None:
+    """None if derivative and claim agree at every random point, else a description."""
+    from .evaluate import evaluate_program
+    from .testing import random_arrays
+    program = Program(d.program.bindings + (Binding("claim", d.indices, claim),),
+                      (d.name, "claim"), d.program.shapes)
+    program = _concrete(program)
+    for seed in SEEDS:
+        arrays = random_arrays(model, seed=seed, names=_inputs(program, model))
+        values = evaluate_program(program, arrays)
+        got, want = np.asarray(values[d.name]), np.asarray(values["claim"])
+        want = np.broadcast_to(want, got.shape)
+        err = np.abs(got - want)
+        if not np.all(err <= 1e-7 + 1e-6 * np.abs(got)):
+            pos = np.unravel_index(int(np.argmax(err)), err.shape) if err.shape else ()
+            where = ", ".join(f"{i.name} = {p}" for i, p in zip(d.indices, pos))
+            at = f" at {where}" if where else ""
+            return (f"with random inputs (seed {seed}){at}, the derivative is "
+                    f"{got[pos]:.6g} but the claim gives {want[pos]:.6g}")
+    return None
+
+
+def _inputs(program: Program, model: Model) -> list[str]:
+    return [n for n in program.inputs if n in model.shapes]
+
+
+# ---------------------------------------------------------------- opaque stand-ins
+
+def _concrete(program: Program) -> Program:
+    """Replace opaque functions by concrete ones with consistent derivatives:
+    f^(k)(x) = sin^(k)(x + c_f); L(A) = Σ sin(A + c_L), so L' = cos(A + c_L)."""
+    bindings = tuple(Binding(b.name, b.indices, _concrete_expr(b.expr))
+                     for b in program.bindings)
+    return Program(bindings, program.outputs, program.shapes)
+
+
+def _shift(name: str) -> Expr:
+    return const(Fraction(sum(map(ord, name)) % 7 + 1, 10))
+
+
+def _sin_derivative(x: Expr, order: int) -> Expr:
+    # sin, cos, −sin, −cos, ...
+    base = Func("sin" if order % 2 == 0 else "cos", x)
+    return mul(const(-1), base) if order % 4 >= 2 else base
+
+
+def _concrete_expr(e: Expr) -> Expr:
+    if e.children:
+        e = rebuild(e, tuple(_concrete_expr(c) for c in e.children))
+    if isinstance(e, Func) and e.name not in ELEMENTWISE:
+        return _sin_derivative(add(e.arg, _shift(e.name)), e.order)
+    if isinstance(e, Apply) and e.fn not in TENSOR:
+        k = len(e.over)
+        groups = [e.out[m * k:(m + 1) * k] for m in range(e.order)]
+        if e.order == 0:
+            from .ir import summation
+            return summation(e.over, _sin_derivative(add(e.arg, _shift(e.fn)), 0))
+        # all derivative index groups sit on one component: deltas tie them together
+        first = groups[0]
+        ties = [delta(a, b) for g in groups[1:] for a, b in zip(first, g)]
+        value = rename(add(e.arg, _shift(e.fn)), dict(zip(e.over, first)))
+        return mul(_sin_derivative(value, e.order), *ties)
+    return e
+
+
+# ---------------------------------------------------------------- assumptions
+
+def _vanishing_sum(result: CheckResult, model: Model) -> str | None:
+    """If the difference vanishes when one named sum takes a constant value
+    (``o_k (τ − 1)`` with ``τ = 1``), say which."""
+    diff = result.difference
+    if diff is None:
+        return None
+    shown, sums = name_sums(diff, set(model.shapes))
+    for symbol, body in sums:
+        from .diff import diff as differentiate_expr
+        slope = simplify(differentiate_expr(shown, symbol, ()))
+        if slope == ZERO or symbol in var_names(slope):
+            continue
+        at_zero = simplify(substitute(shown, symbol, (), const(0)))
+        for guess in (1, 0, -1):
+            if expand(add(at_zero, mul(const(guess), slope))) == ZERO:
+                return f"{to_text(body)} = {guess}"
+    return None
