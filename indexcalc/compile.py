@@ -1,0 +1,108 @@
+"""The compiler: a Program -> a fast callable, planned once per shape signature.
+
+``compile_program`` runs the shape-independent passes once (``optimize.prepare``:
+dead bindings, stable log-softmax, opaque functions).  The returned ``Compiled``
+keeps a cache keyed by the inputs' shapes; on the first call with new shapes
+it binds the dimensions, has ``codegen`` write a straight-line Python function
+specialised to those sizes (contraction orders chosen by opt_einsum, pairs
+lowered to ``@``/``tensordot``), and compiles it with ``compile()`` into a
+namespace holding only the backend's modules and helpers.  Later calls with
+the same shapes look the function up and call it: no planning, no checks
+beyond the cache lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import backends
+from .codegen import generate
+from .errors import EvaluationError
+from .evaluate import bind_dims, var_shapes
+from .model import Program
+from .optimize import prepare
+
+
+@dataclass
+class Plan:
+    """What was generated for one shape signature."""
+    fn: object
+    source: str
+    dims: dict[str, int]
+    contractions: list          # (einsum spec, opt_einsum PathInfo), in program order
+
+
+class Compiled:
+    """``Compiled(**arrays)``: the single output's array, or a dict name -> array."""
+
+    def __init__(self, program: Program, backend: str = "numpy"):
+        self.program = prepare(program)
+        self.backend = backends.get_backend(backend)
+        self.inputs = tuple(self.program.inputs)
+        declared = var_shapes(b.expr for b in self.program.bindings)
+        self.shapes = {n: tuple(program.shapes.get(n, declared.get(n, ()))) for n in self.inputs}
+        self.plans: dict[tuple, Plan] = {}
+
+    def __call__(self, **arrays):
+        try:
+            args = [arrays[n] for n in self.inputs]
+            key = tuple([a.shape for a in args])
+        except (KeyError, AttributeError):
+            args, key = self._checked(arrays)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plan(dict(zip(self.inputs, args)), key)
+        return plan.fn(*args)
+
+    def _checked(self, arrays) -> tuple[list, tuple]:
+        """The slow path: missing arrays are errors, non-arrays become arrays."""
+        bind_dims(self.shapes, arrays)
+        args = [arrays[n] if hasattr(arrays[n], "shape") else np.asarray(arrays[n], dtype=float)
+                for n in self.inputs]
+        return args, tuple(a.shape for a in args)
+
+    def plan(self, arrays: dict, key: tuple) -> Plan:
+        """Generate and compile the function for one shape signature (cached)."""
+        dims = bind_dims(self.shapes, arrays)
+        source, gen = generate(self.program, self.backend, dims, shapes=self.shapes)
+        plan = Plan(_load(self.backend, source, "derivative"), source, dims, gen.plans)
+        self.plans[key] = plan
+        return plan
+
+    @property
+    def source(self) -> str:
+        """The source of the most recently planned function."""
+        if not self.plans:
+            raise EvaluationError("nothing compiled yet: call the function with arrays first")
+        return list(self.plans.values())[-1].source
+
+
+def compile_program(program: Program, backend: str = "numpy") -> Compiled:
+    """A callable computing ``program``'s outputs, planned per shape signature."""
+    backends.require(backend)
+    return Compiled(program, backend)
+
+
+def _load(backend, source: str, fname: str):
+    """Execute generated source (ours, built from sanitised IR names) in a fresh namespace."""
+    helpers = backends.helpers_needed(backend, source)
+    text = "\n".join(backend.imports) + "\n\n" + "\n".join(helpers) + "\n" + source
+    namespace: dict = {"__builtins__": __builtins__}
+    exec(compile(text, f"<indexcalc {fname}>", "exec"), namespace)
+    return namespace[fname]
+
+
+def explain_plan(compiled: Compiled, **arrays) -> list[tuple[str, object]]:
+    """opt_einsum's PathInfo (FLOPs, largest intermediate) for each contraction.
+
+    With arrays, plans for their shapes first; without, the last plan made."""
+    if arrays:
+        args, key = compiled._checked(arrays)
+        plan = compiled.plans.get(key) or compiled.plan(dict(zip(compiled.inputs, args)), key)
+    elif compiled.plans:
+        plan = list(compiled.plans.values())[-1]
+    else:
+        raise EvaluationError("nothing compiled yet: pass arrays to explain_plan")
+    return list(plan.contractions)
