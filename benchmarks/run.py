@@ -1,0 +1,438 @@
+"""Benchmark indexcalc's compiled derivatives against hand-written NumPy and AD peers.
+
+Run from the repository root::
+
+    python benchmarks/run.py                     # all problems, small + medium, writes RESULTS.md
+    python benchmarks/run.py --quick --problems G1,H1    # smoke run: small sizes, few repeats
+
+For every problem in ``problems.py`` and every size, each implementation
+(hand-written NumPy, indexcalc, jax.jit(grad/hessian), torch.func, HIPS
+autograd) is built, warmed up, checked against the NumPy baseline and timed:
+median over repeats of the per-call time, each repeat a loop long enough
+(≥ 20 ms) for ``time.perf_counter`` to be accurate.  Times are reported as
+ratios to NumPy.  Then the symbolic side (parse + differentiate + simplify +
+compile) is timed for S1–S4 and H1–H3, with SymPy as the peer.
+
+This exists so that the performance targets of issue 4 are measured, in one
+run, on one machine, the same way every time; see ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes only, fewer repeats (smoke run); writes no file unless --out")
+    ap.add_argument("--out", default=None,
+                    help="Markdown file to write (default: benchmarks/RESULTS.md for a full run)")
+    ap.add_argument("--problems", default="",
+                    help="comma-separated problem names (G1,G2,G3,H1,H2,H3); default all")
+    ap.add_argument("--sizes", default="", help="comma-separated: small,medium")
+    ap.add_argument("--peers", default="numpy,indexcalc,jax,torch,autograd",
+                    help="implementations to run (numpy is always run: it is the baseline)")
+    ap.add_argument("--repeats", type=int, default=None, help="timing repeats (default 7, quick 3)")
+    ap.add_argument("--min-sample", type=float, default=0.02,
+                    help="minimum duration of one timing sample in seconds (default 0.02)")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="seconds of timing per implementation and problem before repeats "
+                         "are cut (default 20, quick 3)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="threads for BLAS / torch / XLA (default: all cores)")
+    ap.add_argument("--no-symbolic", action="store_true", help="skip the symbolic-side table")
+    ap.add_argument("--no-sympy", action="store_true", help="skip SymPy in the symbolic table")
+    ap.add_argument("--sympy-cap", type=float, default=None,
+                    help="seconds before a SymPy task is abandoned (default 60, quick 10)")
+    return ap.parse_args(argv)
+
+
+ARGS = _parse_args() if __name__ == "__main__" else None
+
+if ARGS is not None:
+    # Thread counts must be set before NumPy / torch / jax are imported.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ[var] = str(ARGS.threads)
+    # JAX/XLA has no stable thread-count flag; its CPU client uses all cores.
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+if os.path.isdir(os.path.join(ROOT, "indexcalc")):
+    sys.path.insert(0, ROOT)            # benchmark the working tree's indexcalc
+
+import gc                                # noqa: E402
+import json                              # noqa: E402
+import math                              # noqa: E402
+import platform                          # noqa: E402
+import statistics                        # noqa: E402
+import subprocess                        # noqa: E402
+import time                              # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+
+import numpy as np                       # noqa: E402
+
+import peers                             # noqa: E402
+import problems as P                     # noqa: E402
+
+PEER_LABEL = {"numpy": "NumPy (hand)", "indexcalc": "indexcalc", "jax": "JAX jit",
+              "torch": "torch.func", "autograd": "autograd"}
+TOL = 1e-8                                # max relative error that counts as agreement
+
+
+# ---------------------------------------------------------------------------
+# timing
+
+def time_call(call, repeats: int, min_sample: float, budget: float) -> tuple[float, int, int]:
+    """Median seconds per call: warm-up, then ``repeats`` samples of ``inner`` calls each,
+    ``inner`` chosen so a sample lasts ≥ ``min_sample``.  Repeats are cut (to no fewer
+    than 3, or 1 for calls longer than a third of the budget) to stay within ``budget``.
+    Returns (seconds per call, repeats, inner)."""
+    call()                                            # warm-up (JIT compile, caches, planning)
+    t0 = time.perf_counter()
+    call()
+    once = time.perf_counter() - t0
+    inner = max(1, math.ceil(min_sample / max(once, 1e-9)))
+    if inner > 1:                                     # calibrate on a real loop
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            call()
+        per = (time.perf_counter() - t0) / inner
+        inner = max(1, math.ceil(min_sample / max(per, 1e-9)))
+    else:
+        per = once
+    fit = int(budget // max(per * inner, 1e-9))
+    reps = min(repeats, max(fit, 3 if per * 3 <= budget else 1))
+    samples = []
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                call()
+            samples.append((time.perf_counter() - t0) / inner)
+    finally:
+        if gc_was:
+            gc.enable()
+    return statistics.median(samples), reps, inner
+
+
+def rel_error(got: tuple, ref: tuple) -> tuple[float, str]:
+    """Worst relative error over the outputs (max |got − ref| / max |ref|); a shape
+    mismatch is reported as such."""
+    if len(got) != len(ref):
+        return math.inf, f"{len(got)} outputs, expected {len(ref)}"
+    worst = 0.0
+    for g, r in zip(got, ref):
+        g, r = np.asarray(g, dtype=np.float64), np.asarray(r, dtype=np.float64)
+        if g.shape != r.shape:
+            if g.size == r.size:
+                return math.inf, f"shape {g.shape}, expected {r.shape}"
+            return math.inf, f"shape {g.shape}, expected {r.shape}"
+        scale = max(float(np.max(np.abs(r))) if r.size else 0.0, 1e-300)
+        err = float(np.max(np.abs(g - r))) / scale if r.size else 0.0
+        if not np.isfinite(err):
+            return math.inf, "non-finite values"
+        worst = max(worst, err)
+    return worst, ""
+
+
+# ---------------------------------------------------------------------------
+# running
+
+def fmt_time(s: float) -> str:
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def fmt_ratio(r: float) -> str:
+    return f"{r:.2f}×" if r < 10 else f"{r:.0f}×" if r < 1000 else f"{r:.1e}×"
+
+
+class Notes:
+    """Numbered footnotes, so long error texts stay out of the table cells."""
+
+    def __init__(self):
+        self.items: list[str] = []
+
+    def add(self, text: str) -> str:
+        if text in self.items:
+            return f"[{self.items.index(text) + 1}]"
+        self.items.append(text)
+        return f"[{len(self.items)}]"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_eval(probs, sizes, impls, repeats, min_sample, budget, notes: Notes):
+    rows = []
+    times: dict[tuple[str, str, str], float] = {}
+    ratios: dict[tuple[str, str, str], float] = {}
+    for p in probs:
+        for size in sizes:
+            rng = np.random.default_rng(20261123)
+            arrays = p.make(p.sizes[size], rng)
+            ref_impl = peers.build_numpy(p, arrays)
+            ref = ref_impl.result(ref_impl.call())
+            t_np, reps, inner = time_call(ref_impl.call, repeats, min_sample, budget)
+            times[(p.name, size, "numpy")] = t_np
+            log(f"{p.name:10s} {size:6s} numpy     {fmt_time(t_np):>10s}  ({reps}×{inner})")
+            np_times = [t_np]
+            cells, errs = {}, {}
+            for name in impls:
+                if name == "numpy":
+                    continue
+                try:
+                    impl = peers.BUILDERS[name](p, arrays)
+                    out = impl.result(impl.call())
+                except peers.Unavailable as e:
+                    cells[name] = "—" + notes.add(f"{PEER_LABEL[name]} skipped: {e}")
+                    continue
+                except Exception as e:        # noqa: BLE001 - recorded in the table
+                    msg = peers._short(e, 400)
+                    cells[name] = "error" + notes.add(f"{PEER_LABEL[name]} on {p.name}: "
+                                                      f"{type(e).__name__}: {msg}")
+                    log(f"{p.name:10s} {size:6s} {name:9s} ERROR {type(e).__name__}: {msg}")
+                    continue
+                err, why = rel_error(out, ref)
+                errs[name] = (err, why)
+                try:
+                    t, reps, inner = time_call(impl.call, repeats, min_sample, budget)
+                except Exception as e:        # noqa: BLE001
+                    cells[name] = "error" + notes.add(f"{PEER_LABEL[name]} on {p.name} "
+                                                      f"(timing): {type(e).__name__}: {e}")
+                    continue
+                # the machine is shared: re-time the baseline right after, and take the
+                # ratio to the adjacent baseline time, so load drift cancels out
+                t_adj, _, _ = time_call(ref_impl.call, repeats, min_sample, budget)
+                ratio = t / (0.5 * (np_times[-1] + t_adj))     # baseline before and after
+                np_times.append(t_adj)
+                times[(p.name, size, name)] = t
+                ratios[(p.name, size, name)] = ratio
+                cell = fmt_ratio(ratio)
+                if err > TOL:
+                    cell += " ✗"
+                for n in impl.notes:
+                    cell += notes.add(f"indexcalc on {p.name}: {n}")
+                cells[name] = cell
+                log(f"{p.name:10s} {size:6s} {name:9s} {fmt_time(t):>10s}  "
+                    f"{ratio:7.2f}×  err {err:.1e} ({reps}×{inner}) {why}")
+            rows.append((p, size, statistics.median(np_times), cells, errs))
+    return rows, times
+
+
+def agreement_cell(errs: dict) -> str:
+    if not errs:
+        return "—"
+    worst = max(e for e, _ in errs.values())
+    bad = [f"{PEER_LABEL[n]}: {why or f'{e:.1e}'}" for n, (e, why) in errs.items() if e > TOL]
+    if bad:
+        return f"✗ {'; '.join(bad)}"
+    return f"✓ {worst:.0e}"
+
+
+def eval_table(rows, impls, notes: Notes) -> str:
+    peer_cols = [n for n in impls if n != "numpy"]
+    head = (["problem", "size", "NumPy (hand)"] + [PEER_LABEL[n] for n in peer_cols]
+            + ["agreement (max rel err)"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for p, size, t_np, cells, errs in rows:
+        line = [p.name, f"{size}: {p.size_label(size)}", fmt_time(t_np)]
+        line += [cells.get(n, "") for n in peer_cols]
+        line.append(agreement_cell(errs))
+        lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines)
+
+
+def grad_vs_loss(times, sizes, impls) -> str:
+    out = []
+    for size in sizes:
+        parts = []
+        for n in impls:
+            g, f = times.get(("G2", size, n)), times.get(("G2-loss", size, n))
+            if g and f:
+                parts.append(f"{PEER_LABEL[n]} {g / f:.2f}×")
+        if parts:
+            out.append(f"- G2 {size}: gradient time / loss time — " + ", ".join(parts))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# symbolic side
+
+def _indexcalc_symbolic(text, of, wrt, dims, name, repeats):
+    """(derive+compile seconds: cold, warm median; first-call seconds; note)."""
+    import indexcalc
+    if not hasattr(indexcalc, "derivative"):
+        raise RuntimeError("API not ready: indexcalc.derivative missing")
+
+    def once(k):
+        # a distinct comment per run defeats any cache keyed on the text
+        t0 = time.perf_counter()
+        d = indexcalc.derivative(text + f"\n# run {k}", wrt=wrt, of=of)
+        t1 = time.perf_counter()
+        try:
+            f = d.compile()
+            err = None
+        except Exception as e:              # noqa: BLE001 - e.g. opaque functions
+            f, err = None, f"compile: {type(e).__name__}: {peers._short(e, 200)}"
+        t2 = time.perf_counter()
+        return t1 - t0, t2 - t0, f, err
+
+    cold_d, cold, f, err = once(0)
+    warm = [once(k + 1) for k in range(repeats)]
+    warm_d = statistics.median(w[0] for w in warm)
+    warm_t = statistics.median(w[1] for w in warm)
+    first = None
+    if f is not None and dims is not None:
+        arrays = P.symbolic_inputs(dims, name, np.random.default_rng(0))
+        f = warm[-1][2]
+        t0 = time.perf_counter()
+        f(**arrays)
+        first = time.perf_counter() - t0
+    return cold, warm_d, warm_t, first, err
+
+
+def _sympy_task(name, cap):
+    cmd = [sys.executable, os.path.join(HERE, "sympy_side.py"), name]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=cap)
+    except subprocess.TimeoutExpired:
+        return None, f"> {cap:.0f} s (abandoned)"
+    try:
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+    except Exception:                       # noqa: BLE001
+        return None, f"failed: {peers._short(RuntimeError(r.stderr[-300:]), 200)}"
+    if "error" in res:
+        return None, res["error"]
+    note = "; ".join([f"`{res['result'][:60]}`"] + res.get("notes", []))
+    return res["seconds"], note
+
+
+def run_symbolic(notes: Notes, want_sympy: bool, cap: float, repeats: int, only=None) -> str:
+    head = ["model", "indexcalc derive+compile (cold)", "warm: derive", "warm: +compile",
+            "first call (small arrays)", "SymPy", "SymPy result / note"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, text, of, wrt, dims in P.SYMBOLIC:
+        if only and name.upper() not in only:
+            continue
+        row = [name]
+        try:
+            cold, warm_d, warm_t, first, err = _indexcalc_symbolic(text, of, wrt, dims, name,
+                                                                    repeats)
+            row += [fmt_time(cold), fmt_time(warm_d),
+                    fmt_time(warm_t) + (notes.add(f"indexcalc {name}: {err}") if err else ""),
+                    fmt_time(first) if first is not None else "—"]
+            log(f"symbolic {name}: indexcalc cold {fmt_time(cold)} warm {fmt_time(warm_t)}")
+        except Exception as e:              # noqa: BLE001
+            msg = f"{type(e).__name__}: {peers._short(e, 300)}"
+            row += ["error" + notes.add(f"indexcalc symbolic {name}: {msg}"), "", "", ""]
+            log(f"symbolic {name}: indexcalc ERROR {msg}")
+        if want_sympy:
+            secs, note = _sympy_task(name, cap)
+            row += [fmt_time(secs) if secs is not None else "✗", note.replace("|", "\\|")]
+            log(f"symbolic {name}: sympy {secs} {note}")
+        else:
+            row += ["not run", ""]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+
+def versions() -> str:
+    from importlib import metadata
+    parts = [f"Python {platform.python_version()}", f"NumPy {np.__version__}"]
+    for mod in ("indexcalc", "jax", "torch", "autograd", "sympy", "opt_einsum"):
+        try:
+            parts.append(f"{mod} {metadata.version(mod)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{mod} not installed")
+    return ", ".join(parts)
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main(args) -> int:
+    names = [n.strip().upper() for n in args.problems.split(",") if n.strip()]
+    sym_names = {s[0] for s in P.SYMBOLIC}
+    eval_names = [n for n in names if n not in sym_names or n[0] != "S"]
+    probs = P.select(eval_names) if eval_names or not names else []
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()] or (
+        ["small"] if args.quick else ["small", "medium"])
+    impls = ["numpy"] + [n for n in args.peers.split(",") if n and n != "numpy"]
+    for n in impls:
+        if n not in peers.BUILDERS:
+            raise SystemExit(f"unknown implementation {n!r}; known: {', '.join(peers.BUILDERS)}")
+    repeats = args.repeats or (3 if args.quick else 7)
+    budget = args.budget or (3.0 if args.quick else 20.0)
+    cap = args.sympy_cap or (10.0 if args.quick else 60.0)
+    try:
+        import torch
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        pass
+
+    for p in probs:                          # the baselines must be right before timing them
+        P.fd_check(p, "small")
+    log(f"hand-written baselines agree with finite differences ({len(probs)} problems)")
+
+    notes = Notes()
+    rows, times = run_eval(probs, sizes, impls, repeats, args.min_sample, budget, notes)
+    parts = [
+        "## Evaluation: time of one derivative call, as a ratio to hand-written NumPy",
+        "",
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {cpu_name()}, {os.cpu_count()} "
+        f"cores, {args.threads} thread(s) · {versions()}",
+        f"float64 · median of up to {repeats} samples, each ≥ {args.min_sample * 1e3:.0f} ms "
+        f"of calls, after warm-up · agreement: max |x − ref| / max |ref| against NumPy, "
+        f"✗ if > {TOL:g}" + (" · **quick run**" if args.quick else ""),
+        "",
+        eval_table(rows, impls, notes),
+    ]
+    gl = grad_vs_loss(times, sizes, impls)
+    if gl:
+        parts += ["", gl]
+    if not args.no_symbolic:
+        only = names or None
+        parts += ["", "## Symbolic side: parse + differentiate + simplify + compile", "",
+                  f"indexcalc: `derivative(text, ...)` then `.compile()`; cold = first in the "
+                  f"process, warm = median of {repeats} (text varied by a comment, so no "
+                  f"cache hit); first call = one evaluation on small arrays (per-shape "
+                  f"planning). SymPy: own process, capped at {cap:.0f} s, import not counted.",
+                  "", run_symbolic(notes, not args.no_sympy, cap, repeats, only)]
+    if notes.items:
+        parts += ["", "Notes:", ""] + [f"{i + 1}. {t}" for i, t in enumerate(notes.items)]
+    text = "\n".join(parts) + "\n"
+    print(text)
+    out = args.out or (None if args.quick else os.path.join(HERE, "RESULTS.md"))
+    if out:
+        with open(out, "w") as fh:
+            fh.write("# Benchmark results\n\nProduced by `python benchmarks/run.py`; see "
+                     "`benchmarks/README.md` for what is measured and how.\n\n" + text)
+        log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(ARGS))
