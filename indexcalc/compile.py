@@ -21,6 +21,7 @@ from . import backends
 from .codegen import generate
 from .errors import EvaluationError
 from .evaluate import bind_dims, var_shapes
+from .export import einsum_steps, python_source          # noqa: F401  (re-exported)
 from .model import Program
 from .optimize import prepare
 

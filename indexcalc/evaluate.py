@@ -216,7 +216,12 @@ def _apply(e: Apply, env: dict, dims: dict) -> Labelled:
 # ---------------------------------------------------------------- programs
 
 def evaluate_program(program: Program, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Evaluate the bindings of ``program`` in order; the values of its outputs."""
+    """Evaluate the bindings of ``program`` in order; the values of its outputs.
+
+    ``log`` of a softmax is read as ``log_softmax`` (``optimize.stable_logs``):
+    the same value, finite for logits of ±1000."""
+    from .optimize import stable_logs
+    program = stable_logs(program)
     inputs = program.inputs
     declared = var_shapes(b.expr for b in program.bindings)
     shapes = {n: program.shapes.get(n, declared.get(n)) for n in inputs}
