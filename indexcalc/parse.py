@@ -1,0 +1,423 @@
+"""Text to model: the public ``parse``, the Lark parser and the surface-tree builder.
+
+This module owns the boundary between a user's text and indexcalc.  It checks
+the size limits and the bracket balance first (so that pathological input is
+refused quickly, with a message pointing at the culprit, before Lark sees
+it), runs the LALR parser built once from ``grammar/indexcalc.lark``, turns
+Lark's tree into the surface nodes of ``syntax.py`` without recursion, and
+hands them to ``lower.py``, which resolves names and builds the index-form
+IR.  Every failure leaves here as an ``IndexcalcError`` with line, column and
+caret; no Lark or Python exception escapes ``parse``.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import syntax as S
+from .errors import IndexcalcError, LimitError, ParseError
+from .model import Model
+
+# ---------------------------------------------------------------- limits (all in one place)
+
+MAX_INPUT_CHARS = 256 * 1024      # longer texts are refused before parsing
+MAX_NESTING = 200                 # open brackets at once: ( [ {
+MAX_DEPTH = 400                   # nesting of the surface tree (powers, minus signs, sums...)
+MAX_NUMBER_DIGITS = 60            # digits in one numeric literal
+MAX_EXPONENT = 60                 # |e| in 1.5e-3 style literals
+
+GRAMMAR = Path(__file__).parent / "grammar" / "indexcalc.lark"
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+_CLOSE = {v: k for k, v in _OPEN.items()}
+_NAME = re.compile(r"[A-Za-z\u0391-\u03A1\u03A4-\u03A9\u03B1-\u03C9\u03D1\u03D5\u03F5]"
+                   r"[A-Za-z0-9\u0391-\u03A1\u03A4-\u03A9\u03B1-\u03C9\u03D1\u03D5\u03F5]*")
+
+
+@lru_cache(maxsize=1)
+def parser() -> Lark:
+    """The LALR parser, built once."""
+    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr",
+                propagate_positions=True, maybe_placeholders=True)
+
+
+def parse(text: str) -> Model:
+    """Parse and lower a model written in indexcalc's notation (see DESIGN.md)."""
+    from .lower import lower
+    source = parse_source(text)
+    try:
+        return lower(source)
+    except IndexcalcError:
+        raise
+    except RecursionError:
+        raise LimitError("the expression is nested too deeply to process",
+                         text=text, line=1, column=1) from None
+
+
+def parse_source(text: str) -> S.Source:
+    """The surface statements of ``text`` (syntax only; names are not resolved)."""
+    if not isinstance(text, str):
+        raise ParseError(f"parse() needs a str, not {type(text).__name__}")
+    text = prescan(text)
+    try:
+        tree = parser().parse(text)
+    except UnexpectedInput as e:
+        raise syntax_error(text, e) from None
+    try:
+        statements = Build(text).transform(tree)
+    except VisitError as e:
+        if isinstance(e.orig_exc, IndexcalcError):
+            raise e.orig_exc from None
+        raise ParseError(f"cannot read this text ({e.orig_exc})") from None
+    if not statements:
+        raise ParseError("nothing to parse: the text has no statements "
+                         "(write declarations, definitions or questions)",
+                         text=text, line=1, column=1)
+    for stmt in statements:
+        for node in _expressions(stmt):
+            if S.depth(node) > MAX_DEPTH:
+                raise LimitError(f"the expression is nested more than {MAX_DEPTH} levels deep",
+                                 text=text, line=node.pos.line, column=node.pos.column)
+    return S.Source(statements, text)
+
+
+def _expressions(stmt) -> list:
+    if isinstance(stmt, (S.DefStmt, S.AssumeStmt)):
+        return [stmt.lhs, stmt.rhs]
+    if isinstance(stmt, S.ExprStmt):
+        return [stmt.expr]
+    if isinstance(stmt, S.CheckStmt):
+        return [stmt.question, stmt.claim]
+    return []
+
+
+# ---------------------------------------------------------------- before Lark
+
+def prescan(text: str) -> str:
+    """Refuse oversized input and unbalanced brackets with a pointed message.
+
+    Returns the text with newlines inside brackets turned into spaces, so an
+    expression may continue over several lines inside parentheses.
+    """
+    if len(text) > MAX_INPUT_CHARS:
+        raise LimitError(f"the input has {len(text):,} characters; the limit is "
+                         f"{MAX_INPUT_CHARS:,}", text=text[:200], line=1, column=1)
+    stack: list[tuple[str, int, int]] = []
+    out = list(text)
+    line, col, comment = 1, 0, False
+    for k, ch in enumerate(text):
+        col += 1
+        if ch == "\n":
+            line, col, comment = line + 1, 0, False
+            if stack:
+                out[k] = " "
+            continue
+        if comment or ch not in "#()[]{}":
+            continue
+        if ch == "#":
+            comment = True
+        elif ch in _OPEN:
+            stack.append((ch, line, col))
+            if len(stack) > MAX_NESTING:
+                raise LimitError(f"brackets are nested more than {MAX_NESTING} deep",
+                                 text=text, line=line, column=col)
+        elif not stack:
+            raise ParseError(f"unexpected '{ch}': no '{_CLOSE[ch]}' is open here",
+                             text=text, line=line, column=col)
+        else:
+            opener, l0, c0 = stack.pop()
+            if _OPEN[opener] != ch:
+                raise ParseError(f"'{ch}' does not match the '{opener}' opened at line {l0}, "
+                                 f"column {c0}", text=text, line=line, column=col)
+    if stack:
+        opener, l0, c0 = stack[-1]
+        raise ParseError(f"unclosed '{opener}' opened at line {l0}, column {c0}: "
+                         f"add a '{_OPEN[opener]}'", text=text, line=l0, column=c0)
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- Lark errors
+
+_DESCRIBE = {
+    "NAME": "a name", "NUMBER": "a number", "CALLHEAD": "a function call", "LPAR": "'('",
+    "RPAR": "')'", "SUBSCRIPT": "a subscript", "BRACKET": "'[...]'", "MULOP": "an operator",
+    "PLUS": "'+'", "MINUS": "'-'", "EQUAL": "'='", "COLON": "':'", "_SEP": "a new line",
+    "$END": "the end of the text", "CARET": "'^'", "TRANSPOSE": "a transpose",
+    "NORM": "'||'", "COMMA": "','", "RBRACE": "'}'", "__ANON_0": "'=='",
+}
+
+
+def _describe(token_type: str) -> str:
+    return _DESCRIBE.get(token_type, token_type.lower())
+
+
+def syntax_error(text: str, e: UnexpectedInput) -> ParseError:
+    line, column = max(e.line, 1), max(e.column, 1)
+    if isinstance(e, UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
+        return ParseError(f"unexpected character {ch!r}{_char_hint(text, e.pos_in_stream)}",
+                          text=text, line=line, column=column)
+    if isinstance(e, UnexpectedToken):
+        tok = e.token
+        if tok.type == "$END":
+            lines = text.splitlines() or [""]
+            line, column = len(lines), len(lines[-1]) + 1
+            return ParseError("the text ends in the middle of an expression",
+                              text=text, line=line, column=column)
+        shown = "a new line" if tok.type == "_SEP" and tok.value != ";" else repr(str(tok))
+        return ParseError(f"unexpected {shown}{_token_hint(tok, e.expected)}",
+                          text=text, line=line, column=column)
+    return ParseError("this text is not in the notation", text=text, line=line, column=column)
+
+
+def _char_hint(text: str, pos: int) -> str:
+    ch = text[pos] if pos < len(text) else ""
+    if ch == "_":
+        return ": a subscript needs index letters after '_' (W_ij, W_{i,j}, W[i,j])"
+    if ch == "|":
+        return ": write a norm as ||x||"
+    if ch == "=" and text[pos - 1:pos] == "=":
+        return ""
+    return ""
+
+
+def _token_hint(tok: Token, expected: set[str]) -> str:
+    if "RPAR" in expected and len(expected) <= 3:
+        return "; expected ')'"
+    if tok.type in ("EQUAL", "__ANON_0") and "EQUAL" not in expected:
+        return ": '=' starts a definition (name = ...) and '==' belongs in check statements"
+    wanted = sorted({_describe(t) for t in expected if not t.startswith("__")})
+    if not wanted:
+        return ""
+    if "a name" in wanted and "a number" in wanted:
+        return "; expected an expression here"
+    return "; expected " + ", ".join(wanted[:6])
+
+
+# ---------------------------------------------------------------- Lark tree -> surface tree
+
+def _pos(meta_or_token) -> S.Pos:
+    m = meta_or_token
+    if isinstance(m, Token):
+        return S.Pos(m.line, m.column, m.start_pos, m.end_pos)
+    return S.Pos(m.line, m.column, m.start_pos, m.end_pos)
+
+
+def _span(a: S.Pos, b: S.Pos) -> S.Pos:
+    return S.Pos(a.line, a.column, a.start, b.end)
+
+
+@v_args(meta=True)
+class Build(Transformer_NonRecursive):
+    """One method per grammar rule; each returns a surface node (syntax.py)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def fail(self, message: str, pos: S.Pos) -> IndexcalcError:
+        return ParseError(message, text=self.text, line=pos.line, column=pos.column)
+
+    # -------------------------------------------------------- statements
+
+    def start(self, meta, children):
+        return [c for c in children if c is not None]
+
+    def expr_stmt(self, meta, c):
+        return S.ExprStmt(c[0], _pos(meta))
+
+    def definition(self, meta, c):
+        return S.DefStmt(c[0], c[1], _pos(meta))
+
+    def check(self, meta, c):
+        return S.CheckStmt(c[0], c[1], _pos(meta))
+
+    def assume(self, meta, c):
+        return S.AssumeStmt(c[0], c[1], _pos(meta))
+
+    def declaration(self, meta, c):
+        name, shape, sym = c
+        return S.DeclStmt(str(name), shape, sym is not None, _pos(meta))
+
+    def declaration_in(self, meta, c):
+        return self.declaration(meta, c)
+
+    def scalar_shape(self, meta, c):
+        return ()
+
+    def vector_shape(self, meta, c):
+        return self._shape(c[0], 1, "vector")
+
+    def matrix_shape(self, meta, c):
+        return self._shape(c[0], 2, "matrix")
+
+    def tensor_shape(self, meta, c):
+        return self._shape(c[0], None, "tensor")
+
+    def _shape(self, tok: Token, rank: int | None, kind: str) -> tuple:
+        items = [s.strip() for s in str(tok)[1:-1].split(",")]
+        dims = tuple(self._dim_text(s, tok) for s in items)
+        if rank is not None and len(dims) != rank:
+            raise self.fail(f"a {kind} has {rank} dimension{'s' * (rank > 1)}, "
+                            f"not {len(dims)}: {kind}{tok}", _pos(tok))
+        return dims
+
+    def _dim_text(self, s: str, tok: Token):
+        if s.isdigit():
+            return _dim_number(s, self, _pos(tok))
+        if _NAME.fullmatch(s):
+            return s
+        raise self.fail(f"a dimension is a name or a whole number, not {s!r}", _pos(tok))
+
+    def space_scalar(self, meta, c):
+        return ()
+
+    def space_dims(self, meta, c):
+        return tuple(c[2:])
+
+    def reals(self, meta, c):
+        tok = c[0]
+        if tok.type == "NAME" and str(tok) != "R":
+            raise self.fail(f"expected ℝ or R after ∈, not {str(tok)!r}", _pos(tok))
+        return tok
+
+    def dim(self, meta, c):
+        tok = c[0]
+        if tok.type == "NUMBER":
+            return _dim_number(str(tok), self, _pos(tok))
+        return str(tok)
+
+    # -------------------------------------------------------- sums and products
+
+    def add(self, meta, c):
+        return self._terms(meta, c[0], +1, c[2])
+
+    def sub(self, meta, c):
+        return self._terms(meta, c[0], -1, c[2])
+
+    def _terms(self, meta, left, sign, right):
+        if isinstance(left, S.Terms):
+            left.terms.append((sign, right))
+            left.pos = _span(left.pos, _pos(meta))
+            return left
+        return S.Terms([(+1, left), (sign, right)], _pos(meta))
+
+    def neg(self, meta, c):
+        return S.Neg(c[1], _pos(meta))
+
+    def pos(self, meta, c):
+        return c[1]
+
+    def juxt(self, meta, c):
+        return self._chain(meta, c[0], "", c[1])
+
+    def binop(self, meta, c):
+        op = str(c[1])
+        return self._chain(meta, c[0], ".*" if op == "⊙" else op, c[2])
+
+    def _chain(self, meta, left, op, right):
+        if isinstance(left, S.Chain):
+            left.factors.append((op, right))
+            left.pos = _span(left.pos, _pos(meta))
+            return left
+        return S.Chain([("", left), (op, right)], _pos(meta))
+
+    def sumexpr(self, meta, c):
+        return S.SumOver(c[0][0], c[1], _pos(meta))
+
+    def power(self, meta, c):
+        return S.Power(c[0], c[2], _pos(meta))
+
+    def transpose(self, meta, c):
+        return S.Transpose(c[0], _pos(meta))
+
+    # -------------------------------------------------------- atoms
+
+    def name(self, meta, c):
+        return S.Name(str(c[0]), None, _pos(meta))
+
+    def indexed(self, meta, c):
+        return S.Name(str(c[0]), c[1][0], _pos(meta))
+
+    def number(self, meta, c):
+        return S.Num(_number(str(c[0]), self, _pos(meta)), _pos(meta))
+
+    def paren(self, meta, c):
+        return S.Paren(c[0], c[1][0] if len(c) > 1 else None, _pos(meta))
+
+    def norm(self, meta, c):
+        return S.Norm(c[1], _pos(meta))
+
+    def partial(self, meta, c):
+        return S.Partial(c[1], _pos(meta))
+
+    def args(self, meta, c):
+        return list(c)
+
+    def call(self, meta, c):
+        head: Token = c[0]
+        raw = str(head)[:-1]
+        m = re.match(r"([^'_]+)('*)(_.*)?$", raw)
+        name, primes, over = m.group(1), len(m.group(2)), m.group(3)
+        over_ix = self._indices(over, _pos(head)) if over else None
+        out = c[2][0] if len(c) > 2 else None
+        head_pos = S.Pos(head.line, head.column, head.start_pos, head.start_pos + len(name))
+        return S.Call(name, primes, over_ix, c[1], out, _pos(meta), head_pos)
+
+    def subs(self, meta, c):
+        tok = c[0]
+        return (self._indices(str(tok), _pos(tok)),)
+
+    # -------------------------------------------------------- subscripts
+
+    def _indices(self, raw: str, pos: S.Pos) -> tuple[str, ...]:
+        return subscript_indices(raw, lambda msg: self.fail(msg, pos))
+
+
+def subscript_indices(raw: str, fail) -> tuple[str, ...]:
+    """Index names of a subscript: ``_ik`` and ``_{ik}`` (a letter each), ``_{i,k}`` and
+    ``[i1,k]`` (comma-separated names); ``[ab]`` is one index named ``ab``."""
+    if raw.startswith("["):
+        items = raw[1:-1].split(",")
+    elif raw.startswith("_{"):
+        inner = raw[2:-1]
+        items = inner.split(",") if "," in inner else list(inner.replace(" ", ""))
+    else:
+        items = list(raw[1:])
+    names = tuple(s.strip() for s in items)
+    if not names or any(not s for s in names):
+        raise fail(f"empty index in the subscript {raw!r}")
+    for s in names:
+        if s.isdigit():
+            raise fail(f"indices are names, not numbers: {raw!r}; "
+                       f"for multi-letter index names write W[i1,k]")
+        if not _NAME.fullmatch(s):
+            raise fail(f"{s!r} is not an index name (in {raw!r}); "
+                       f"for multi-letter index names write W[i1,k]")
+    return names
+
+
+def _dim_number(s: str, b: Build, pos: S.Pos) -> int:
+    if not s.isdigit() or len(s) > MAX_NUMBER_DIGITS:
+        raise b.fail(f"a dimension must be a whole number of at most {MAX_NUMBER_DIGITS} "
+                     f"digits, not {s[:20]!r}", pos)
+    value = int(s)
+    if value < 1:
+        raise b.fail("a dimension must be at least 1", pos)
+    return value
+
+
+def _number(s: str, b: Build, pos: S.Pos) -> Fraction:
+    mantissa, _, exp = s.lower().partition("e")
+    if len(mantissa) > MAX_NUMBER_DIGITS:
+        raise LimitError(f"the number has more than {MAX_NUMBER_DIGITS} digits",
+                         text=b.text, line=pos.line, column=pos.column)
+    if exp and (len(exp.lstrip("+-")) > 4 or abs(int(exp)) > MAX_EXPONENT):
+        raise LimitError(f"the exponent of {s[:30]} is beyond ±{MAX_EXPONENT}",
+                         text=b.text, line=pos.line, column=pos.column)
+    return Fraction(s)
