@@ -74,8 +74,20 @@ _JAX_HELPERS = {
 }
 
 
+# The same stable algorithms as functions.py, spelled with array methods and in-place
+# operations: a few microseconds cheaper per call on small arrays.
+_FAST_NUMPY = {
+    "_softmax": "def _softmax(x):\n    e = np.exp(x - x.max(axis=-1, keepdims=True))\n"
+                "    e /= e.sum(axis=-1, keepdims=True)\n    return e\n",
+    "_logsumexp": "def _logsumexp(x):\n    m = x.max(axis=-1, keepdims=True)\n"
+                  "    m[~np.isfinite(m)] = 0.0\n"
+                  "    return (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True)))[..., 0]\n",
+}
+
+
 def _numpy() -> Backend:
-    return Backend("numpy", ("import numpy as np",), "np", blas=True, helpers=_numpy_helpers())
+    return Backend("numpy", ("import numpy as np",), "np", blas=True,
+                   helpers={**_numpy_helpers(), **_FAST_NUMPY})
 
 
 def _torch() -> Backend:

@@ -45,16 +45,16 @@ class Compiled:
         declared = var_shapes(b.expr for b in self.program.bindings)
         self.shapes = {n: tuple(program.shapes.get(n, declared.get(n, ()))) for n in self.inputs}
         self.plans: dict[tuple, Plan] = {}
+        self._fns: dict[tuple, object] = {}
+        self._call = _dispatcher(len(self.inputs), self.inputs, self._fns, self._slow)
 
     def __call__(self, **arrays):
-        try:
-            args = [arrays[n] for n in self.inputs]
-            key = tuple([a.shape for a in args])
-        except (KeyError, AttributeError):
-            args, key = self._checked(arrays)
-        plan = self.plans.get(key)
-        if plan is None:
-            plan = self.plan(dict(zip(self.inputs, args)), key)
+        return self._call(arrays)
+
+    def _slow(self, arrays):
+        """First call for a shape signature, or arrays that need checking."""
+        args, key = self._checked(arrays)
+        plan = self.plans.get(key) or self.plan(dict(zip(self.inputs, args)), key)
         return plan.fn(*args)
 
     def _checked(self, arrays) -> tuple[list, tuple]:
@@ -70,6 +70,7 @@ class Compiled:
         source, gen = generate(self.program, self.backend, dims, shapes=self.shapes)
         plan = Plan(_load(self.backend, source, "derivative"), source, dims, gen.plans)
         self.plans[key] = plan
+        self._fns[key] = plan.fn
         return plan
 
     @property
@@ -84,6 +85,24 @@ def compile_program(program: Program, backend: str = "numpy") -> Compiled:
     """A callable computing ``program``'s outputs, planned per shape signature."""
     backends.require(backend)
     return Compiled(program, backend)
+
+
+def _dispatcher(n: int, inputs, fns: dict, slow):
+    """``call(arrays)``: look the planned function up by the inputs' shapes and call it.
+
+    Generated so that a call does no more Python work than it must; input
+    names appear only as string literals (``repr``), never as code."""
+    args = ", ".join(f"a{k}" for k in range(n))
+    reads = "; ".join(f"a{k} = arrays[{name!r}]" for k, name in enumerate(inputs)) or "pass"
+    key = "(" + "".join(f"a{k}.shape, " for k in range(n)) + ")"
+    src = (f"def call(arrays):\n"
+           f"    try:\n        {reads}\n        fn = get({key})\n"
+           f"    except (KeyError, AttributeError):\n        return slow(arrays)\n"
+           f"    if fn is None:\n        return slow(arrays)\n"
+           f"    return fn({args})\n")
+    namespace = {"get": fns.get, "slow": slow}
+    exec(compile(src, "<indexcalc dispatch>", "exec"), namespace)
+    return namespace["call"]
 
 
 def _load(backend, source: str, fname: str):
