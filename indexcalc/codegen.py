@@ -129,7 +129,8 @@ class Generator:
         if isinstance(dim, int):
             return dim
         if dim not in self.dims and self.literal_dims:
-            raise EvaluationError(f"the size of dimension {dim} is not known from the arrays passed")
+            raise EvaluationError(f"the size of dimension {dim} is not known "
+                                  "from the arrays passed")
         return self.dims.get(dim, 64)
 
     def dim_code(self, dim) -> str:
@@ -154,7 +155,8 @@ class Generator:
         present = [t for t in target if t in v.axes]
         perm = [v.axes.index(t) for t in present]
         if perm != sorted(perm):
-            code = f"{code}.T" if len(perm) == 2 else self.b.permute.format(x=code, perm=tuple(perm))
+            code = (f"{code}.T" if len(perm) == 2
+                    else self.b.permute.format(x=code, perm=tuple(perm)))
         index = [":" if t in v.axes else "None" for t in target]
         while index and index[0] == "None":
             index.pop(0)                                   # leading axes broadcast anyway
