@@ -101,7 +101,7 @@ def numeric_derivative(model: Model, of: str, wrt: list[str], arrays: dict,
         prog = Program(prog.bindings, (of,), prog.shapes)
         return finite_difference(lambda a: evaluate_program(prog, a)[of], arrays, wrt[0], eps)
     lower = differentiate(model, of, [parse_wrt(w) for w in wrt[:-1]])
-    return finite_difference(lower.evaluate_reference, arrays, wrt[-1], eps)
+    return finite_difference(lambda a: lower.evaluate_reference(**a), arrays, wrt[-1], eps)
 
 
 def check_grad(model, wrt, of: str | None = None, arrays: dict | None = None, seed: int = 0,
