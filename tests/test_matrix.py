@@ -1,0 +1,144 @@
+"""Matrix form: expected spellings, and every form parsed back and checked numerically.
+
+Each matrix form produced here is appended to its model text, parsed with the
+grammar, and its last definition evaluated on random arrays (distinct sizes
+per dimension, so a misplaced transpose cannot hide) against the index form
+evaluated by the reference evaluator.  Opaque functions (f, L) are replaced on
+both sides by the same concrete functions, so the check stays exact.
+"""
+
+import numpy as np
+import pytest
+
+import indexcalc
+from indexcalc.evaluate import evaluate_expr, evaluate_program
+from indexcalc.ir import (ONE, Apply, Func, Index, Var, add, delta, func, mul, neg, rebuild,
+                          sub, summation)
+from indexcalc.matrix import MatrixForm, NoMatrixForm, expr_form, matrix_form, to_matrix
+from indexcalc.model import Binding, Program
+from indexcalc.testing import random_arrays
+
+# ---------------------------------------------------------------- the numeric oracle
+
+CONCRETE = {0: "tanh", 1: "sigmoid", 2: "exp", 3: "sin"}      # stand-ins for f, f', f''...
+CONCRETE_APPLY = {0: "logsumexp", 1: "softmax"}                # ... and for L, L'
+
+
+def concrete(e):
+    """``e`` with opaque functions replaced by known ones (the same on both sides)."""
+    if isinstance(e, Func) and e.name not in indexcalc.functions.ELEMENTWISE:
+        return Func(CONCRETE[e.order], concrete(e.arg))
+    if isinstance(e, Apply) and e.fn not in indexcalc.functions.TENSOR:
+        return Apply(CONCRETE_APPLY[e.order], concrete(e.arg), e.over, e.out)
+    if not e.children:
+        return e
+    return rebuild(e, tuple(concrete(c) for c in e.children))
+
+
+def run(program: Program, arrays: dict) -> dict:
+    bindings = tuple(Binding(b.name, b.indices, concrete(b.expr)) for b in program.bindings)
+    return evaluate_program(Program(bindings, program.outputs, program.shapes), arrays)
+
+
+def arrays_for(model, seed=0):
+    sizes = {d: 3 + k for k, d in enumerate(sorted(str(d) for d in model.dims))}
+    return random_arrays(model, seed=seed, sizes=sizes)
+
+
+def matrix_value(model_text: str, form: MatrixForm, arrays: dict) -> np.ndarray:
+    """Parse the model with the form's lines appended; the value of the last line."""
+    m = indexcalc.parse(model_text + "\n" + form.text)
+    name = list(m.definitions)[-1]
+    program = m.program()
+    return run(Program(program.bindings, (name,), program.shapes), arrays)[name]
+
+
+def check_derivative(model_text: str, wrt, layout="column", seeds=(0, 1)):
+    """The derivative's matrix form, after checking it against its index form."""
+    d = indexcalc.derivative(model_text, wrt=wrt)
+    form = matrix_form(d, layout=layout)
+    model = indexcalc.parse(model_text)
+    for seed in seeds:
+        arrays = arrays_for(model, seed)
+        want = run(d.program, arrays)[d.name]
+        got = matrix_value(model_text, form, arrays)
+        assert got.shape == want.shape, (form.text, got.shape, want.shape)
+        assert np.allclose(got, want), form.text
+    return form
+
+
+def rhs(form: MatrixForm) -> str:
+    return form.result
+
+
+# ---------------------------------------------------------------- the seeds
+
+S2 = """
+y : vector[n]
+W : matrix[n, k]
+b : vector[k]
+t : vector[k]
+z_k = sum_i W_ik y_i + b_k
+o_j = exp(z_j) / sum_i exp(z_i)
+E = -sum_j t_j log(o_j)
+"""
+
+S3 = """
+x : vector[Dx]
+W1 : matrix[Dx, H]
+b1 : vector[H]
+W2 : matrix[H, C]
+b2 : vector[C]
+y : vector[C]
+r    = x W1 + b1
+h    = sigmoid(r)
+θ    = h W2 + b2
+yhat = softmax(θ)
+J    = -sum_i y_i log(yhat_i)
+"""
+
+S4 = """
+a1 : vector[n]
+W1 : matrix[n, m]
+b1 : vector[m]
+z2 = W1ᵀ a1 + b1
+a2 = f(z2)
+E  = L(a2)
+"""
+
+
+def test_s2_outer_product():
+    form = check_derivative(S2, "W")
+    assert form.exact
+    assert form.lines[-1] == "dEdW = y (τ o − t)ᵀ"
+    assert form.lines[:-1] == ("τ = sum(t)",)
+    assert str(form) == "τ = sum(t)\ndEdW = y (τ o − t)ᵀ"
+
+
+def test_s1_s2_gradient_wrt_logits():
+    assert rhs(check_derivative(S2, "z")) == "τ o − t"
+
+
+def test_s3_row_layout():
+    form = check_derivative(S3, "x", layout="row")
+    sym = form.lines[0].split(" = ")[0]            # the named Σ_i y_i
+    assert form.lines[0] == f"{sym} = sum(y)"
+    assert rhs(form) == f"(({sym} yhat − y) W2ᵀ ⊙ h ⊙ (1 − h)) W1ᵀ"
+
+
+def test_s3_column_layout():
+    form = check_derivative(S3, "x")
+    sym = form.lines[0].split(" = ")[0]
+    assert rhs(form) == f"W1 (W2 ({sym} yhat − y) ⊙ h ⊙ (1 − h))"
+
+
+def test_s4_backprop():
+    assert rhs(check_derivative(S4, "W1")) == "a1 (f'(z2) ⊙ L'(a2))ᵀ"
+    assert rhs(check_derivative(S4, "a1")) == "W1 (f'(z2) ⊙ L'(a2))"
+    assert rhs(check_derivative(S4, "b1")) == "f'(z2) ⊙ L'(a2)"
+
+
+def test_s4_one_layer_further():
+    text = "a0 : vector[k]\nW0 : matrix[k, n]\nz1 = W0ᵀ a0\na1 = f(z1)\n" + S4
+    form = check_derivative(text, "z1")
+    assert rhs(form) in ("f'(z1) ⊙ (W1 (f'(z2) ⊙ L'(a2)))", "f'(z1) ⊙ W1 δ2")
