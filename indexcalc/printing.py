@@ -154,8 +154,18 @@ class Printer:
         out = self.subscript(e.out, compact=True)
         if isinstance(e.arg, Var) and e.arg.indices == e.over:
             return self.call(name, self.ident(e.arg.name)) + out
+        if len(e.over) == 1 and len(self.ident(e.over[0].name)) > 1:
+            e = self.short_binder(e)             # `softmax[i1](` is not a call head
         over = self.subscript(e.over, compact=False)
         return self.call(name + over, self.expr(e.arg)) + out
+
+    def short_binder(self, e: Apply) -> Apply:
+        taken = ir.index_names(e) | self.lhs
+        letter = next((c for c in ir.INDEX_POOL if c not in taken), None)
+        if letter is None:
+            return e
+        (i,) = e.over
+        return ir.rename_bound(e, {i: Index(letter, i.dim)})
 
     # ---------------------------------------------------------------- sums
 
@@ -269,14 +279,14 @@ class TextPrinter(Printer):
         return to_ascii(name) if self.ascii else name
 
     def subscript(self, indices, *, var=False, compact=True) -> str:
+        """``_ik`` (or ``_{i,k}`` for binders); any multi-letter name: ``[i1,k]``."""
         names = [self.ident(i.name) for i in indices]
         if not names:
             return ""
-        short = all(len(n) == 1 for n in names)
-        if short and (compact or len(names) == 1):
-            return "_" + "".join(names)
-        if var:
+        if any(len(n) != 1 for n in names):
             return "[" + ",".join(names) + "]"
+        if compact or len(names) == 1:
+            return "_" + "".join(names)
         return "_{" + ",".join(names) + "}"
 
     def number(self, value) -> str:
@@ -285,11 +295,11 @@ class TextPrinter(Printer):
         return repr(value)
 
     def division(self, num, den, coeff) -> str:
-        top = self.factors(num, trailing_sum=not den)
         if isinstance(coeff, Fraction):
             p, q = coeff.numerator, coeff.denominator
         else:
             p, q = coeff, 1
+        top = self.factors(num, trailing_sum=not den and q == 1)    # `Σ_j x_j / 2` sums x_j/2
         if p != 1 or not top:
             top.insert(0, self.number(Fraction(p) if isinstance(p, int) else p))
         bottom = self.factors(den, trailing_sum=True)
