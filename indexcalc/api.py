@@ -6,6 +6,8 @@ this string boundary, so asking several questions of one text parses it once.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from functools import lru_cache
 from typing import Iterable
 
@@ -59,7 +61,7 @@ def evaluate(model: str | Model, of: str | None = None, **arrays) -> np.ndarray:
     m = _model(model)
     name = _default_of(m, of)
     program = m.program()
-    program = Program(program.bindings, (name,), program.shapes)
+    program = replace(program, outputs=(name,))
     return compile_program(program)(**arrays)
 
 

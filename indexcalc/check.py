@@ -14,7 +14,7 @@ difference and one numeric counterexample.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
@@ -137,8 +137,9 @@ def _numeric(d: Derivative, claim: Expr, model: Model) -> str | None:
     """None if derivative and claim agree at every random point, else a description."""
     from .evaluate import evaluate_program
     from .testing import random_arrays
-    program = Program(d.program.bindings + (Binding("claim", d.indices, claim),),
-                      (d.name, "claim"), d.program.shapes)
+    claimed = Binding("claim", d.indices, claim)
+    program = replace(d.program, bindings=d.program.bindings + (claimed,),
+                      outputs=(d.name, "claim"))
     program = _concrete(program)
     for seed in SEEDS:
         arrays = random_arrays(model, seed=seed, names=_inputs(program, model))
@@ -166,7 +167,7 @@ def _concrete(program: Program) -> Program:
     f^(k)(x) = sin^(k)(x + c_f); L(A) = Σ sin(A + c_L), so L' = cos(A + c_L)."""
     bindings = tuple(Binding(b.name, b.indices, _concrete_expr(b.expr))
                      for b in program.bindings)
-    return Program(bindings, program.outputs, program.shapes)
+    return replace(program, bindings=bindings)
 
 
 def _shift(name: str) -> Expr:

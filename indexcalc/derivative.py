@@ -140,8 +140,13 @@ class Derivative:
     def program(self) -> Program:
         """The model's definitions, the adjoints and the result, as one program."""
         result = Binding(self.name, self.indices, self.unnamed_expr)
-        bindings = tuple(self.model.program().bindings) + self.adjoints + (result,)
-        return Program(_needed(bindings, self.name), (self.name,), dict(self.model.shapes))
+        forward = tuple(self.model.program().bindings)
+        bindings = forward + self.adjoints + (result,)
+        # the derivative takes the arrays its function needs, and the variables
+        arguments = [n for n in Program(_needed(forward, self.of), ()).inputs]
+        arguments += [w for w in self.wrt if w not in arguments and w not in self.model.definitions]
+        return Program(_needed(bindings, self.name), (self.name,), dict(self.model.shapes),
+                       tuple(a for a in arguments if a in self.model.shapes))
 
     def evaluate(self, **arrays) -> np.ndarray:
         """The derivative as an array of shape ``of.shape + wrt.shape``."""

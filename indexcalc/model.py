@@ -144,10 +144,13 @@ class Binding:
 @dataclass(frozen=True)
 class Program:
     """Bindings evaluated in order; ``outputs`` names the bindings wanted;
-    ``shapes`` gives the shape of every input (and may give bindings' too)."""
+    ``shapes`` gives the shape of every input (and may give bindings' too);
+    ``arguments`` names inputs taken even where no binding reads them (they fix
+    the dimensions of a result such as ``∂tr(X)/∂X = I``)."""
     bindings: tuple[Binding, ...]
     outputs: tuple[str, ...]
     shapes: dict[str, tuple[Dim, ...]] = field(default_factory=dict)
+    arguments: tuple[str, ...] = ()
 
     def binding(self, name: str) -> Binding:
         for b in self.bindings:
@@ -164,4 +167,7 @@ class Program:
             for n in sorted(var_names(b.expr)):
                 if n not in bound:
                     seen[n] = None
+        for n in self.arguments:
+            if n not in bound:
+                seen[n] = None
         return list(seen)

@@ -15,6 +15,8 @@ cheaper and safer to run:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .errors import EvaluationError
 from .functions import ELEMENTWISE, TENSOR
 from .ir import Apply, Expr, Func, Var, instantiate, rebuild, unique_binders, var_names, walk
@@ -40,7 +42,7 @@ def prune(program: Program) -> Program:
         if b.name in needed:
             needed |= var_names(b.expr) & defs.keys()
     kept = tuple(b for b in program.bindings if b.name in needed)
-    return Program(kept, program.outputs, program.shapes)
+    return replace(program, bindings=kept)
 
 
 def stable_logs(program: Program) -> Program:
@@ -52,7 +54,7 @@ def stable_logs(program: Program) -> Program:
         out.append(Binding(b.name, b.indices, expr))
         if isinstance(expr, Apply) and expr.fn == "softmax" and not expr.order:
             softmaxes[b.name] = b
-    return Program(tuple(out), program.outputs, program.shapes)
+    return replace(program, bindings=tuple(out))
 
 
 def _rewrite_logs(e: Expr, softmaxes: dict[str, Binding]) -> Expr:

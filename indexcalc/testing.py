@@ -9,6 +9,8 @@ largest discrepancy when they disagree.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import Callable
 
 import numpy as np
@@ -98,7 +100,7 @@ def numeric_derivative(model: Model, of: str, wrt: list[str], arrays: dict,
     from .derivative import differentiate, parse_wrt
     if len(wrt) == 1:
         prog = model.program()
-        prog = Program(prog.bindings, (of,), prog.shapes)
+        prog = replace(prog, outputs=(of,))
         return finite_difference(lambda a: evaluate_program(prog, a)[of], arrays, wrt[0], eps)
     lower = differentiate(model, of, [parse_wrt(w) for w in wrt[:-1]])
     return finite_difference(lambda a: lower.evaluate_reference(**a), arrays, wrt[-1], eps)
