@@ -159,7 +159,7 @@ class Lowerer(ExprLowering):
             free = ", ".join(sorted(i.name for i in val.expr.free))
             raise self.err(IndexMismatchError, f"{name} has no indices but the right side "
                            f"has free indices {free}; write {name}_{free.replace(', ', '')} "
-                           "= ... (or {name}[...] for multi-letter indices)", st.pos)
+                           f"= ... (or {name}[...] for multi-letter indices)", st.pos)
         return (val.axes or ()), True
 
     def index_definition(self, lhs: S.Name, val: Val, st: S.DefStmt) -> None:
@@ -199,6 +199,7 @@ class Lowerer(ExprLowering):
     def expr_statement(self, st: S.ExprStmt) -> None:
         q = self.question(st.expr, st.pos)
         if q is None:
+            self.lower_value(st.expr, self.new_ctx(st.expr))     # report errors inside first
             raise self.err(ParseError, "this expression is not a statement; a statement is a "
                            "declaration (x : vector[n]), a definition (z_k = ...), a question "
                            "(dE/dz_k, grad(E, W)), `check QUESTION == CLAIM` or "

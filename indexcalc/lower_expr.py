@@ -17,19 +17,22 @@ The rules here are the meaning of the notation:
 from __future__ import annotations
 
 import difflib
+import math
 from collections import Counter
 from dataclasses import dataclass
 
 from . import syntax as S
-from .errors import DerivativeError, IndexMismatchError, ParseError, ShapeError, UnknownNameError
+from .errors import (IndexMismatchError, LimitError, ParseError, ShapeError,
+                     UnknownNameError)
 from .functions import (ALIASES, ELEMENTWISE, LOWERED, TENSOR, canonical_name, known,
                         opaque_is_scalar_valued)
-from .ir import (Apply, DimSize, Expr, Func, Index, MINUS_ONE, Var, add, const, delta,
+from .ir import (Apply, Const, DimSize, Expr, Func, Index, MINUS_ONE, Var, add, const, delta,
                  fresh_name, mul, neg, power, rename, summation)
 
 PENDING = "?"                       # the dimension every index carries until settled
 QUESTION_WORDS = ("grad", "jacobian", "hessian")
 DELTA_NAMES = ("δ", "delta")
+MAX_POWER_BITS = 4096              # constant powers are folded exactly up to this size
 FUNCTION_NAMES = sorted(set(ELEMENTWISE) | set(TENSOR) | set(ALIASES) | set(LOWERED)
                         | {"trace"} | set(QUESTION_WORDS))
 
@@ -329,7 +332,16 @@ class ExprLowering:
             raise self.err(ShapeError, "an exponent must be a scalar", node.exponent.pos)
         if base.matrix and base.rank == 2:
             return self.matrix_power(base, exp.expr, ctx, node.pos)
+        if isinstance(base.expr, Const) and isinstance(exp.expr, Const):
+            self.check_number_power(base.expr.value, exp.expr.value, node.pos)
         return Val(power(base.expr, exp.expr), base.axes, base.row)
+
+    def check_number_power(self, base, exp, pos: S.Pos) -> None:
+        """Refuse constant powers whose exact value would be astronomically large."""
+        size = abs(float(exp)) * max(math.log2(abs(float(base))), 1.0) if base else 0.0
+        if size > MAX_POWER_BITS:
+            raise self.err(LimitError, f"{self.src(pos)}: the number is too large to compute "
+                           "exactly", pos)
 
     def matrix_power(self, base: Val, exp: Expr, ctx: Ctx, pos: S.Pos) -> Val:
         value = getattr(exp, "value", None)

@@ -13,6 +13,7 @@ caret; no Lark or Python exception escapes ``parse``.
 from __future__ import annotations
 
 import re
+import sys
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,7 @@ MAX_NESTING = 200                 # open brackets at once: ( [ {
 MAX_DEPTH = 400                   # nesting of the surface tree (powers, minus signs, sums...)
 MAX_NUMBER_DIGITS = 60            # digits in one numeric literal
 MAX_EXPONENT = 60                 # |e| in 1.5e-3 style literals
+RECURSION_LIMIT = 20_000          # lowering recurses over the (depth-limited) surface tree
 
 GRAMMAR = Path(__file__).parent / "grammar" / "indexcalc.lark"
 _OPEN = {"(": ")", "[": "]", "{": "}"}
@@ -50,13 +52,20 @@ def parse(text: str) -> Model:
     """Parse and lower a model written in indexcalc's notation (see DESIGN.md)."""
     from .lower import lower
     source = parse_source(text)
+    limit = sys.getrecursionlimit()
     try:
+        sys.setrecursionlimit(max(limit, RECURSION_LIMIT))
         return lower(source)
     except IndexcalcError:
         raise
     except RecursionError:
         raise LimitError("the expression is nested too deeply to process",
                          text=text, line=1, column=1) from None
+    except (OverflowError, MemoryError):
+        raise LimitError("a number in the text is too large to compute with",
+                         text=text, line=1, column=1) from None
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def parse_source(text: str) -> S.Source:
@@ -187,6 +196,9 @@ def _char_hint(text: str, pos: int) -> str:
 
 
 def _token_hint(tok: Token, expected: set[str]) -> str:
+    if "VECTOR" in expected or "SCALAR" in expected:
+        return ("; after ':' comes a shape: scalar, vector[n], matrix[n, m] or "
+                "tensor[n, m, k]")
     if "RPAR" in expected and len(expected) <= 3:
         return "; expected ')'"
     if tok.type in ("EQUAL", "__ANON_0") and "EQUAL" not in expected:
@@ -362,7 +374,7 @@ class Build(Transformer_NonRecursive):
     def call(self, meta, c):
         head: Token = c[0]
         raw = str(head)[:-1]
-        m = re.match(r"([^'_]+)('*)(_.*)?$", raw)
+        m = re.match(r"(log_softmax|[^'_]+)('*)(_.*)?$", raw)
         name, primes, over = m.group(1), len(m.group(2)), m.group(3)
         over_ix = self._indices(over, _pos(head)) if over else None
         out = c[2][0] if len(c) > 2 else None
