@@ -1,0 +1,182 @@
+"""The ``indexcalc`` command: the REPL, scripts, pipes and one-shot derivatives.
+
+    indexcalc                         the REPL (statements from standard input when it is a pipe)
+    indexcalc run FILE.ic ...         run files of statements, print every answer
+    indexcalc -c "TEXT"               the same for a string
+    indexcalc diff TEXT_OR_FILE --wrt W [--of E] [--format index|matrix|latex|einsum|python|json]
+
+Exit status: 0 on success, 1 when a ``check`` fails, 2 on an input error (the
+message, with its caret, goes to standard error).  Everything that reads
+statements goes through ``session.Session``, so a script, a pipe and the REPL
+answer the same text in the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .errors import IndexcalcError
+from .session import Session, einsum_text, matrix_text
+
+FORMATS = ("index", "matrix", "latex", "einsum", "python", "json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    _utf8_streams()
+    args = _parser().parse_args(argv)
+    try:
+        if args.text is not None:
+            return _run_text(args.text, "<-c>", args)
+        if args.command == "run":
+            return _run_files(args)
+        if args.command == "diff":
+            return _diff(args)
+        if args.command == "repl" or sys.stdin.isatty():
+            from .repl import repl
+            return repl(layout=args.layout)
+        return _pipe(sys.stdin, args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="indexcalc",
+        description="Tensor derivatives in index and matrix notation. Without arguments, "
+                    "a REPL (or, when standard input is a pipe, its statements are run).",
+        epilog="Exit status: 0 success, 1 a check failed, 2 input error.")
+    p.add_argument("-c", dest="text", metavar="TEXT", help="run the statements of TEXT")
+    _common(p)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="run files of statements and print every answer")
+    run.add_argument("files", nargs="+", metavar="FILE.ic")
+    _common(run)
+    diff = sub.add_parser("diff", help="print one derivative")
+    diff.add_argument("model", metavar="TEXT_OR_FILE", help="model text, or a file holding it")
+    diff.add_argument("--wrt", action="append", required=True, metavar="W",
+                      help="variable (W, W_pq, W[p,q]); repeat for higher derivatives")
+    diff.add_argument("--of", help="the function differentiated (default: last definition)")
+    diff.add_argument("--format", choices=FORMATS, default="index")
+    diff.add_argument("--backend", choices=("numpy", "torch", "jax"), default="numpy",
+                      help="for --format python")
+    diff.add_argument("--ascii", action="store_true", help="ASCII instead of Unicode")
+    _common(diff)
+    sub.add_parser("repl", help="the interactive session (the default on a terminal)")
+    return p
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--layout", choices=("column", "row"), default=argparse.SUPPRESS,
+                   help="print vectors as columns (default) or rows in matrix forms")
+
+
+def _session(args) -> Session:
+    return Session(layout=getattr(args, "layout", "column"))
+
+
+def _report(e: IndexcalcError, where: str | None = None) -> None:
+    prefix = f"{where}: " if where else ""
+    print(f"{prefix}{e}", file=sys.stderr)
+
+
+def _answer(text: str) -> None:
+    print(text)
+    print()
+
+
+def _run_text(text: str, where: str | None, args, session: Session | None = None) -> int:
+    session = session or _session(args)
+    return session.run(text, on_answer=_answer, on_error=lambda e: _report(e, where))
+
+
+def _run_files(args) -> int:
+    status = 0
+    for path in args.files:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            print(f"indexcalc: cannot read {path}: {e.strerror}", file=sys.stderr)
+            return 2
+        status = max(status, _run_text(text, path, args))
+        if status == 2:
+            return 2
+    return status
+
+
+def _pipe(stream, args) -> int:
+    """Statements from a pipe: like the REPL without prompts; errors do not stop it."""
+    from .session import Quit
+    session = _session(args)
+    try:
+        return session.run(stream.read(), on_answer=_answer,
+                           on_error=lambda e: _report(e, "<stdin>"), keep_going=True)
+    except Quit:
+        return 1 if session.failed_checks else 0
+
+
+def _diff(args) -> int:
+    from .api import derivative, parse
+    text = args.model
+    if os.path.isfile(text):
+        with open(text, encoding="utf-8") as f:
+            text = f.read()
+    try:
+        d = derivative(parse(text), args.wrt if len(args.wrt) > 1 else args.wrt[0], of=args.of)
+        print(_format(d, args.format, args))
+    except IndexcalcError as e:
+        _report(e)
+        return 2
+    return 0
+
+
+def _format(d, fmt: str, args) -> str:
+    layout = getattr(args, "layout", "column")
+    if fmt == "index":
+        return d.text(ascii=args.ascii)
+    if fmt == "matrix":
+        m = matrix_text(d, layout)
+        return m if m is not None else f"(no matrix form)\n{d.text(ascii=args.ascii)}"
+    if fmt == "latex":
+        return d.latex()
+    if fmt == "einsum":
+        return einsum_text(d)
+    if fmt == "python":
+        return d.python(backend=args.backend).rstrip()
+    return json.dumps(_json(d, layout), ensure_ascii=False, indent=2)
+
+
+def _json(d, layout: str) -> dict:
+    out = {
+        "of": d.of,
+        "wrt": list(d.wrt),
+        "indices": [i.name for i in d.indices],
+        "shape": [str(i.dim) if not isinstance(i.dim, int) else i.dim for i in d.indices],
+        "index": d.text(),
+        "ascii": d.text(ascii=True),
+        "matrix": matrix_text(d, layout),
+        "einsum": [{"out": s[0], "spec": s[1], "operands": list(s[2])} for s in d.einsum()],
+    }
+    if hasattr(d, "latex"):
+        out["latex"] = d.latex()
+    return out
+
+
+def _utf8_streams() -> None:
+    """Unicode output (∂, Σ, ᵀ) even where the locale says ASCII."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and (stream.encoding or "").lower() != "utf-8":
+            try:
+                stream.reconfigure(encoding="utf-8")
+            except (OSError, ValueError):
+                pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""The command line as a shell sees it: ``run``, ``-c``, pipes and ``diff``, with exit
+statuses (0 success, 1 a check failed, 2 input error, message on stderr).
+
+Exit statuses are tested through a real process (``python -m indexcalc``); the
+formats of ``diff`` are tested in-process and then used: the einsum lines are
+fed to ``np.einsum``, the Python source is run and compared with indexcalc's
+own numbers.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from indexcalc.api import derivative as ic_derivative, parse as ic_parse
+from indexcalc.cli import main
+from indexcalc.testing import random_arrays
+
+S1 = """z : vector[C]
+t : vector[C]
+o_j = exp(z_j) / sum_i exp(z_i)
+E = -sum_j t_j log(o_j)
+"""
+S2 = """y : vector[n]
+W : matrix[n, C]
+b : vector[C]
+t : vector[C]
+z_k = sum_i W_ik y_i + b_k
+o_j = exp(z_j) / sum_i exp(z_i)
+E = -sum_j t_j log(o_j)
+"""
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "indexcalc", *args], input=stdin,
+                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+
+
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# ---------------------------------------------------------------- exit statuses
+
+
+def test_c_prints_every_answer_and_exits_0():
+    p = cli("-c", S1 + "dE/dz_k; dE/dt_k")
+    assert p.returncode == 0, p.stderr
+    assert "∂E/∂z_k = o_k τ − t_k" in p.stdout
+    assert "∂E/∂t_k" in p.stdout
+    assert p.stderr == ""
+
+
+def test_failed_check_exits_1():
+    p = cli("-c", S1 + "check dE/dz_k == t_k (o_k - 1)")
+    assert p.returncode == 1
+    assert "does not hold" in p.stdout
+
+
+def test_passing_check_exits_0():
+    p = cli("-c", S1 + "assume sum_j t_j = 1\ncheck dE/dz_k == o_k - t_k")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "holds" in p.stdout
+
+
+def test_syntax_error_exits_2_with_caret_on_stderr():
+    p = cli("-c", "x : vector[n]\ny = x +* 2")
+    assert p.returncode == 2
+    assert p.stdout == ""
+    assert "line 2" in p.stderr
+    assert re.search(r"\n\s+y = x \+\* 2\n\s+\^", p.stderr), p.stderr
+
+
+def test_run_file_reports_file_line_numbers(tmp_path):
+    f = tmp_path / "bad.ic"
+    f.write_text(S1 + "dE/dz_k\n:einsum\nF = E +\n", encoding="utf-8")
+    p = cli("run", str(f))
+    assert p.returncode == 2
+    assert "∂E/∂z_k" in p.stdout                          # answers before the error print
+    assert "einsum(" in p.stdout
+    assert str(f) in p.stderr and "line 7" in p.stderr
+    assert "F = E +" in p.stderr
+
+
+def test_run_missing_file_exits_2(tmp_path):
+    p = cli("run", str(tmp_path / "nope.ic"))
+    assert p.returncode == 2 and "cannot read" in p.stderr
+
+
+def test_question_about_unknown_variable_exits_2():
+    p = cli("-c", S1 + "dE/dq")
+    assert p.returncode == 2
+    assert "q" in p.stderr and "line 5" in p.stderr
+
+
+def test_pipe_reads_statements_without_prompts():
+    p = cli(stdin=S1 + "dE/dz_k\n:matrix\n")
+    assert p.returncode == 0, p.stderr
+    assert "∂E/∂z_k = o_k τ − t_k" in p.stdout
+    assert "∂>" not in p.stdout
+
+
+def test_pipe_goes_on_after_an_error_and_exits_2():
+    p = cli(stdin=S1 + "F = E +\ndE/dz_k\n")
+    assert p.returncode == 2
+    assert "line 5" in p.stderr
+    assert "∂E/∂z_k = o_k τ − t_k" in p.stdout
+
+
+def test_pipe_continuation_lines():
+    p = cli(stdin="x : vector[n]\nq = (x_i \\\n  x_i)\ndq/dx_k\n")
+    assert p.returncode == 0, p.stderr
+    assert "∂q/∂x_k = 2 x_k" in p.stdout
+
+
+# ---------------------------------------------------------------- diff
+
+
+def test_diff_index_form(capsys):
+    status, out, _ = run_main(capsys, "diff", S2, "--wrt", "W_pq")
+    assert status == 0
+    assert out.strip() == "∂E/∂W_pq = y_p (o_q τ − t_q)   where τ = Σ_j t_j"
+
+
+def test_diff_reads_a_file_and_ascii(tmp_path, capsys):
+    f = tmp_path / "s2.ic"
+    f.write_text(S2, encoding="utf-8")
+    status, out, _ = run_main(capsys, "diff", str(f), "--wrt", "W", "--of", "E", "--ascii")
+    assert status == 0
+    assert out.startswith("dE/dW_pq = y_p (o_q tau - t_q)")
+
+
+def test_diff_hessian(capsys):
+    status, out, _ = run_main(capsys, "diff", "x : vector[n]\nA : matrix[n,n]\nq = x_i A_ij x_j",
+                              "--wrt", "x", "--wrt", "x")
+    assert status == 0
+    assert "A" in out and "∂²q" in out
+
+
+def test_diff_input_error_exits_2(capsys):
+    status, out, err = run_main(capsys, "diff", S2, "--wrt", "V")
+    assert status == 2 and out == "" and "V" in err
+
+
+def test_diff_json(capsys):
+    status, out, _ = run_main(capsys, "diff", S2, "--wrt", "W", "--format", "json")
+    data = json.loads(out)
+    assert data["of"] == "E" and data["wrt"] == ["W"]
+    assert data["index"].startswith("∂E/∂W")
+    assert data["einsum"] and all("->" in s["spec"] for s in data["einsum"])
+
+
+@pytest.mark.parametrize("fmt", ["matrix", "latex"])
+def test_diff_other_formats(capsys, fmt):
+    status, out, _ = run_main(capsys, "diff", S2, "--wrt", "W", "--format", fmt)
+    assert status == 0 and out.strip()
+
+
+EINSUM_LINE = re.compile(r'^(?P<out>.+?) = einsum\("(?P<spec>[^"]*)", (?P<ops>.*)\)$')
+
+
+@pytest.mark.parametrize("model,wrt", [(S2, "W"), (S1, "z"),
+                                       ("x : vector[n]\nA : matrix[n,n]\nq = x_i A_ij x_j", "x")])
+def test_diff_einsum_is_valid_np_einsum_input(capsys, model, wrt):
+    status, out, _ = run_main(capsys, "diff", model, "--wrt", wrt, "--format", "einsum")
+    assert status == 0
+    assert any(EINSUM_LINE.match(line) for line in out.splitlines()), out
+    for line in out.strip().splitlines():
+        m = EINSUM_LINE.match(line)
+        if not m:
+            continue                      # a step that is not a contraction (exp, softmax...)
+        spec, ops = m["spec"], [o.strip() for o in m["ops"].split(",")]
+        inputs, output = spec.split("->")
+        terms = inputs.split(",")
+        assert len(terms) == len(ops), line
+        arrays = [np.ones([3] * len(t)) for t in terms]
+        result = np.einsum(spec, *arrays)
+        assert result.ndim == len(output)
+
+
+def test_diff_python_runs_and_agrees(capsys):
+    status, out, _ = run_main(capsys, "diff", S2, "--wrt", "W", "--format", "python")
+    assert status == 0
+    ast.parse(out)                                 # valid Python
+    namespace: dict = {}
+    exec(compile(out, "<indexcalc diff>", "exec"), namespace)   # our generated code, not user text
+    function = namespace["derivative"]
+    # the docstring maps each argument to the model's name: "v_W: W [n, C]"
+    names = dict(re.findall(r"^\s+(\w+): (\S+) \[", function.__doc__, re.M))
+    model = ic_parse(S2)
+    d = ic_derivative(model, "W")
+    arrays = random_arrays(model, seed=3, sizes={"n": 4, "C": 3})
+    want = d.evaluate(**arrays)
+    got = function(**{arg: arrays[name] for arg, name in names.items()})
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "run" in out and "diff" in out and "-c" in out
