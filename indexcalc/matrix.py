@@ -12,7 +12,7 @@ a tensor network whose nodes are the factors (each with 0–2 indices):
     δ_ab with a bound                   -> rename it away (Σ_a δ_ab x_a = x_b)
     δ_pq with p, q the two axes         -> diag(v_p), v the rest of the term
     x_i, y_i, … on one index            -> one vector x ⊙ y ⊙ …
-    v_p on an axis p, M_p… elsewhere    -> v ⊙ (rest)  or  diag(v) (rest)
+    v_p on an axis p, M_p… elsewhere    -> v ⊙ (M …)  or  diag(v) M …
     A_pq, B_pq on the two axes          -> A ⊙ B
     A_ii, i bound only there            -> tr(A)
 
@@ -202,11 +202,7 @@ def _product(e: Expr, axes: tuple[Index, ...]) -> MExpr:
             if f.a not in inner.free:
                 raise NoMatrixForm(f"the identity δ_{f.a}{f.b} has no spelling of its own here")
             return diag(convert(inner, (f.a,)))
-    term = _split(bound, factors, axes)
-    for p in axes:                                     # v_p M_p…: pull v out
-        if p in term.vectors and any(p in pair for _, pair in term.mats):
-            return _scale_axis(p, bound, factors, axes)
-    return _network(term, axes)
+    return _network(_split(bound, factors, axes), axes)
 
 
 def _split(bound: list[Index], factors: list[Expr], axes: tuple[Index, ...]) -> Term:
@@ -252,17 +248,6 @@ def _merge_matrices(term: Term, axes: tuple[Index, ...]) -> None:
         term.mats.append((mul(*(f for f, _ in on_axes)), axes))
 
 
-def _scale_axis(p: Index, bound, factors, axes) -> MExpr:
-    """v_p (rest)_p…: ``v ⊙ rest`` for a vector, ``diag(v) rest`` for a matrix."""
-    mine = [f for f in factors if f.free == {p}]
-    rest = [f for f in factors if f.free != {p}]
-    v = convert(mul(*mine), (p,))
-    r = convert(summation(bound, mul(*rest)), axes)
-    if len(axes) == 1:
-        return hadamard(v, r)
-    return prod(diag(v), r) if p == axes[0] else prod(r, diag(v))
-
-
 # ---------------------------------------------------------------- the network
 
 def _network(term: Term, axes: tuple[Index, ...]) -> MExpr:
@@ -276,10 +261,12 @@ def _network(term: Term, axes: tuple[Index, ...]) -> MExpr:
     opened: list[MExpr] = []
     closed = list(term.scalars) + term.traces
     for p in axes:
-        if p in term.vectors:
+        if not incident.get(p):
             opened.append(_vector(term, p))
         elif incident[p][0] not in seen:
             elems, end = _walk(term, incident, incident[p][0], p, axes, seen)
+            if p in term.vectors:                     # v_p M_p…: v ⊙ (M …) or diag(v) M …
+                elems.insert(0, ("diag", p))
             opened.append(_open_path(term, elems, end))
     for i in term.bound:
         if i in term.vectors and not incident.get(i):
@@ -297,8 +284,8 @@ def _network(term: Term, axes: tuple[Index, ...]) -> MExpr:
 
 def _check_degrees(term: Term, axes, incident) -> None:
     for p in axes:
-        count = len(incident.get(p, ())) + (p in term.vectors)
-        if count == 0:
+        count = len(incident.get(p, ()))
+        if count + (p in term.vectors) == 0:
             raise NoMatrixForm(f"the term does not depend on {p}")
         if count > 1:
             raise NoMatrixForm(f"index {p} is kept by {count} factors that are not vectors "
@@ -323,6 +310,8 @@ def _walk(term: Term, incident, k: int, enter: Index, axes, seen: set[int]):
         out = pair[1] if pair[0] == enter else pair[0]
         elems.append(("mat", k, enter, out))
         if out in axes:
+            if out in term.vectors:
+                elems.append(("diag", out))
             return elems, out
         others = [m for m in incident[out] if m != k]
         if not others:
@@ -351,8 +340,10 @@ def _open_path(term: Term, elems: list[tuple], end) -> MExpr:
     if not isinstance(end, tuple):
         return prod(*(_piece(term, el) for el in elems))
     acc = _vector(term, end[1])
-    for el in reversed(elems):
-        if el[0] == "diag":
+    for k, el in reversed(list(enumerate(elems))):
+        if el[0] == "diag" and k == 0:                # on the axis itself: v ⊙ (…)
+            acc = hadamard(_vector(term, el[1]), acc)
+        elif el[0] == "diag":
             acc = hadamard(acc, _vector(term, el[1]))
         else:
             acc = prod(_piece(term, el), acc)

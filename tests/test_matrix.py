@@ -142,3 +142,67 @@ def test_s4_one_layer_further():
     text = "a0 : vector[k]\nW0 : matrix[k, n]\nz1 = W0ᵀ a0\na1 = f(z1)\n" + S4
     form = check_derivative(text, "z1")
     assert rhs(form) in ("f'(z1) ⊙ (W1 (f'(z2) ⊙ L'(a2)))", "f'(z1) ⊙ W1 δ2")
+
+
+# ---------------------------------------------------------------- derivatives from model text
+
+TR = "A : matrix[k, n]\nX : matrix[n, m]\nB : matrix[m, k]\nf = tr(A X B)"
+QUAD = "x : vector[n]\nA : matrix[n, n]\nf = xᵀ A x"
+LOGREG = """
+X : matrix[N, D]
+w : vector[D]
+y : vector[N]
+m = X w
+E = sum_i softplus(m_i) - y_i m_i
+"""
+MATFN = """
+A : matrix[n, n]
+x : vector[n]
+b : vector[n]
+c : scalar
+g = log(det(A)) + xᵀ inv(A) b + c sum(softmax(A x))
+"""
+MLP = """
+x : vector[n]
+W : matrix[m, n]
+v : vector[m]
+h = σ(W x)
+s = vᵀ h
+"""
+
+DERIVATIONS = [
+    # model, wrt, column form, row form
+    (TR, "X", "Aᵀ Bᵀ", "Aᵀ Bᵀ"),
+    (QUAD, "x", "Aᵀ x + A x", "x A + x Aᵀ"),
+    (QUAD, ["x", "x"], "A + Aᵀ", "A + Aᵀ"),
+    (QUAD, "A", "x xᵀ", "outer(x, x)"),
+    (LOGREG, "w", "Xᵀ (σ(m) − y)", "(σ(m) − y) X"),
+    (LOGREG, ["w", "w"], "Xᵀ diag(σ(m) ⊙ (1 − σ(m))) X", "Xᵀ diag(σ(m) ⊙ (1 − σ(m))) X"),
+    (MATFN, "b", "inv(A)ᵀ x", "x inv(A)"),
+    (MATFN, "c", "sum(softmax(A x))", "sum(softmax(x Aᵀ))"),
+    (MLP, "v", "h", "h"),
+    (MLP, "W", "(h ⊙ v ⊙ (1 − h)) xᵀ", "outer(h ⊙ v ⊙ (1 − h), x)"),
+    (MLP, "x", "Wᵀ (h ⊙ v ⊙ (1 − h))", "(h ⊙ v ⊙ (1 − h)) W"),
+]
+
+
+@pytest.mark.parametrize("model, wrt, column, row", DERIVATIONS)
+def test_derivation_forms(model, wrt, column, row):
+    assert rhs(check_derivative(model, wrt)) == column
+    assert rhs(check_derivative(model, wrt, layout="row")) == row
+
+
+@pytest.mark.parametrize("wrt", ["A", "x", ["x", "x"], ["x", "b"]])
+def test_matrix_functions_check_numerically(wrt):
+    for layout in ("column", "row"):
+        form = check_derivative(MATFN, wrt, layout=layout)
+        assert form.exact, form.reason
+
+
+def test_rank_three_results_come_back_in_index_form():
+    text = "T : tensor[n, m, k]\nx : vector[k]\nW : matrix[n, m]\ng = sum_{i,j,k} T_ijk W_ij x_k"
+    for wrt in ("T", "W", "x"):
+        form = check_derivative(text, wrt)
+        assert not form.exact and form.reason
+        assert "_" in form.lines[-1].split(" = ")[0]            # an index-form definition
+    assert "rank above two" in check_derivative(text, "T").reason
