@@ -156,7 +156,7 @@ class Term:
     coeff: Fraction
     scalars: list[MExpr]
     vectors: dict[Index, list[Expr]]          # index -> factors with only that index
-    mats: list[tuple[Expr, tuple[Index, Index]]]
+    mats: list[tuple[tuple[Expr, ...], tuple[Index, Index]]]   # factors ⊙ on two indices
     traces: list[MExpr]
     bound: list[Index]
 
@@ -221,7 +221,7 @@ def _split(bound: list[Index], factors: list[Expr], axes: tuple[Index, ...]) -> 
             (i,) = f.free
             term.vectors.setdefault(i, []).append(f)
         elif len(f.free) == 2:
-            term.mats.append((f, _order(f)))
+            term.mats.append(((f,), _order(f)))
         else:
             raise NoMatrixForm(f"a factor with {len(f.free)} indices "
                                f"({_names(sorted(f.free, key=str))})")
@@ -245,7 +245,7 @@ def _merge_matrices(term: Term, axes: tuple[Index, ...]) -> None:
     on_axes = [m for m in term.mats if set(m[1]) == set(axes)]
     if len(on_axes) > 1:
         term.mats = [m for m in term.mats if m not in on_axes]
-        term.mats.append((mul(*(f for f, _ in on_axes)), axes))
+        term.mats.append((tuple(f for fs, _ in on_axes for f in fs), axes))
 
 
 # ---------------------------------------------------------------- the network
@@ -270,7 +270,7 @@ def _network(term: Term, axes: tuple[Index, ...]) -> MExpr:
             opened.append(_open_path(term, elems, end))
     for i in term.bound:
         if i in term.vectors and not incident.get(i):
-            closed.append(total(_vector(term, i)))
+            closed.append(_closed_vector(term, i))
         elif i in term.vectors and len(incident[i]) == 1 and incident[i][0] not in seen:
             elems, end = _walk(term, incident, incident[i][0], i, axes, seen)
             closed.append(prod(_vector(term, i), _open_path(term, elems, end)))
@@ -326,8 +326,14 @@ def _walk(term: Term, incident, k: int, enter: Index, axes, seen: set[int]):
 def _piece(term: Term, el: tuple) -> MExpr:
     if el[0] == "diag":
         return diag(_vector(term, el[1]))
-    f, _ = term.mats[el[1]]
-    return convert(f, (el[2], el[3]))
+    fs, _ = term.mats[el[1]]
+    return hadamard(*(convert(f, (el[2], el[3])) for f in fs))
+
+
+def _closed_vector(term: Term, i: Index) -> MExpr:
+    """Σ_i of vectors alone: ``sum(x)``, ``xᵀ y``, ``xᵀ (y ⊙ z)``."""
+    vs = [convert(f, (i,)) for f in term.vectors[i]]
+    return total(vs[0]) if len(vs) == 1 else prod(vs[0], hadamard(*vs[1:]))
 
 
 def _vector(term: Term, i: Index) -> MExpr:

@@ -206,3 +206,89 @@ def test_rank_three_results_come_back_in_index_form():
         assert not form.exact and form.reason
         assert "_" in form.lines[-1].split(" = ")[0]            # an index-form definition
     assert "rank above two" in check_derivative(text, "T").reason
+
+
+# ---------------------------------------------------------------- hand-built index forms
+
+DECLS = """
+A : matrix[n, n]
+B : matrix[n, n]
+C : matrix[n, m]
+D : matrix[m, n]
+x : vector[n]
+y : vector[n]
+u : vector[m]
+s : scalar
+"""
+n_, m_ = "n", "m"
+i, j, k, l, p, q = (Index(c, n_) for c in "ijklpq")
+a, b, r = (Index(c, m_) for c in "abr")
+SIZES = {"n": 3, "m": 4}
+
+
+def V(name, *ix):
+    return Var(name, tuple(ix))
+
+
+def check_expr(expr, axes, layout="column"):
+    """The form of ``expr`` with ``axes``, after checking it numerically."""
+    form = expr_form(expr, tuple(axes), layout=layout)
+    model = indexcalc.parse(DECLS)
+    for seed in (0, 1):
+        arrays = random_arrays(model, seed=seed, sizes=SIZES)
+        want = evaluate_expr(concrete(expr), arrays, tuple(axes), SIZES)
+        got = matrix_value(DECLS, form, arrays)
+        assert got.shape == want.shape and np.allclose(got, want), form.text
+    return form
+
+
+def both(expr, axes):
+    return check_expr(expr, axes).result, check_expr(expr, axes, "row").result
+
+
+AX = summation([j], mul(V("A", i, j), V("x", j)))            # (A x)_i
+
+FORMS = [
+    # expression, axes, column form, row form
+    (AX, (i,), "A x", "x Aᵀ"),
+    (summation([i], mul(V("A", i, j), V("x", i))), (j,), "Aᵀ x", "x A"),
+    (V("A", p, q), (q, p), "Aᵀ", "Aᵀ"),
+    (summation([k], mul(V("A", p, k), V("B", k, q))), (p, q), "A B", "A B"),
+    (summation([k], mul(V("A", p, k), V("B", k, q))), (q, p), "Bᵀ Aᵀ", "Bᵀ Aᵀ"),
+    (summation([k], mul(V("C", k, a), V("A", k, p))), (a, p), "Cᵀ A", "Cᵀ A"),
+    (summation([i, j], mul(V("x", i), V("A", i, j), V("y", j))), (), "xᵀ A y", "x A y"),
+    (summation([i], mul(V("x", i), V("y", i))), (), "xᵀ y", "x y"),
+    (summation([i], V("x", i)), (), "sum(x)", "sum(x)"),
+    (summation([i], V("A", i, i)), (), "tr(A)", "tr(A)"),
+    (summation([i, j], mul(V("A", i, j), V("B", j, i))), (), "tr(A B)", "tr(A B)"),
+    (summation([i, j], mul(V("A", i, j), V("B", i, j))), (), "tr(A Bᵀ)", "tr(A Bᵀ)"),
+    (summation([i, a], mul(V("C", i, a), V("D", a, i))), (), "tr(C D)", "tr(C D)"),
+    (mul(V("x", p), V("u", a)), (p, a), "x uᵀ", "outer(x, u)"),
+    (mul(V("x", p), V("u", a)), (a, p), "u xᵀ", "outer(u, x)"),
+    (mul(AX.__class__(AX.indices, AX.body), V("u", a)), (i, a), "(A x) uᵀ",
+     "outer(x Aᵀ, u)"),
+    (mul(V("u", a), summation([j], mul(V("A", i, j), V("x", j)))), (a, i), "u (A x)ᵀ",
+     "outer(u, x Aᵀ)"),
+    (mul(delta(p, q), V("x", p)), (p, q), "diag(x)", "diag(x)"),
+    (mul(delta(p, q), V("x", p), V("y", q)), (p, q), "diag(x ⊙ y)", "diag(x ⊙ y)"),
+    (summation([k], mul(V("A", p, k), V("x", k), V("B", k, q))), (p, q),
+     "A diag(x) B", "A diag(x) B"),
+    (summation([k], mul(V("A", p, k), V("x", k), V("y", k))), (p,), "A (x ⊙ y)",
+     "(x ⊙ y) Aᵀ"),
+    (mul(V("y", p), summation([k], mul(V("A", p, k), V("x", k)))), (p,), "y ⊙ (A x)",
+     "y ⊙ (x Aᵀ)"),
+    (mul(V("x", p), V("A", p, q)), (p, q), "diag(x) A", "diag(x) A"),
+    (mul(V("x", q), V("A", p, q)), (p, q), "A diag(x)", "A diag(x)"),
+    (mul(V("A", p, q), V("B", q, p)), (p, q), "A ⊙ Bᵀ", "A ⊙ Bᵀ"),
+    (add(V("A", p, q), V("A", q, p)), (p, q), "A + Aᵀ", "A + Aᵀ"),
+    (sub(ONE, V("x", i)), (i,), "1 − x", "1 − x"),
+    (mul(V("s", ), V("x", i)), (i,), "s x", "s x"),
+    (neg(mul(V("s", ), V("C", p, a))), (a, p), "−s Cᵀ", "−s Cᵀ"),
+    (func("sigmoid", AX), (i,), "σ(A x)", "σ(x Aᵀ)"),
+    (func("exp", V("A", p, q)), (q, p), "exp(Aᵀ)", "exp(Aᵀ)"),
+]
+
+
+@pytest.mark.parametrize("expr, axes, column, row", FORMS)
+def test_forms(expr, axes, column, row):
+    assert both(expr, axes) == (column, row)
