@@ -66,6 +66,8 @@ def _finish(node: Expr, free: frozenset, key: tuple) -> None:
     object.__setattr__(node, "free", free)
     object.__setattr__(node, "key", key)
     object.__setattr__(node, "_hash", hash(key))
+    binds = isinstance(node, (Sum, Apply)) or any(c.binds for c in node.children)
+    object.__setattr__(node, "binds", binds)
 
 
 def _ix(indices: Iterable[Index]) -> tuple:
@@ -79,6 +81,7 @@ class Const(Expr):
     free: frozenset = field(init=False, repr=False)
     key: tuple = field(init=False, repr=False)
     _hash: int = field(init=False, repr=False)
+    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, frozenset(), (0, float(self.value), str(self.value)))
@@ -91,6 +94,7 @@ class DimSize(Expr):
     free: frozenset = field(init=False, repr=False)
     key: tuple = field(init=False, repr=False)
     _hash: int = field(init=False, repr=False)
+    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, frozenset(), (1, dim_key(self.dim)))
@@ -104,6 +108,7 @@ class Var(Expr):
     free: frozenset = field(init=False, repr=False)
     key: tuple = field(init=False, repr=False)
     _hash: int = field(init=False, repr=False)
+    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, frozenset(self.indices), (2, self.name, _ix(self.indices)))
@@ -117,6 +122,7 @@ class Delta(Expr):
     free: frozenset = field(init=False, repr=False)
     key: tuple = field(init=False, repr=False)
     _hash: int = field(init=False, repr=False)
+    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, frozenset((self.a, self.b)), (3, self.a.key, self.b.key))
@@ -135,6 +141,7 @@ class Func(Expr):
     free: frozenset = field(init=False, repr=False)
     key: tuple = field(init=False, repr=False)
     _hash: int = field(init=False, repr=False)
+    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, self.arg.free, (4, self.name, self.order, self.arg.key))
@@ -162,6 +169,7 @@ class Apply(Expr):
     free: frozenset = field(init=False, repr=False)
     key: tuple = field(init=False, repr=False)
     _hash: int = field(init=False, repr=False)
+    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         free = (self.arg.free - frozenset(self.over)) | frozenset(self.out)
@@ -181,6 +189,7 @@ class Pow(Expr):
     free: frozenset = field(init=False, repr=False)
     key: tuple = field(init=False, repr=False)
     _hash: int = field(init=False, repr=False)
+    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, self.base.free | self.exponent.free,
@@ -198,6 +207,7 @@ class Mul(Expr):
     free: frozenset = field(init=False, repr=False)
     key: tuple = field(init=False, repr=False)
     _hash: int = field(init=False, repr=False)
+    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         free = frozenset().union(*(f.free for f in self.factors))
@@ -215,6 +225,7 @@ class Add(Expr):
     free: frozenset = field(init=False, repr=False)
     key: tuple = field(init=False, repr=False)
     _hash: int = field(init=False, repr=False)
+    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         free = frozenset().union(*(t.free for t in self.terms))
@@ -233,6 +244,7 @@ class Sum(Expr):
     free: frozenset = field(init=False, repr=False)
     key: tuple = field(init=False, repr=False)
     _hash: int = field(init=False, repr=False)
+    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, self.body.free - frozenset(self.indices),
@@ -265,7 +277,11 @@ def is_const(e: Expr, value=None) -> bool:
 # ---------------------------------------------------------------- traversal
 
 def rebuild(e: Expr, children: tuple[Expr, ...]) -> Expr:
-    """The node ``e`` with new children, through the smart constructors."""
+    """The node ``e`` with new children, through the smart constructors
+    (``e`` itself when the children are the same objects)."""
+    old = e.children
+    if len(old) == len(children) and all(a is b for a, b in zip(old, children)):
+        return e
     if isinstance(e, Add):
         return add(*children)
     if isinstance(e, Mul):
@@ -420,28 +436,44 @@ def _unique(e: Expr, avoid: set[str]) -> Expr:
 
 def canonical(e: Expr) -> Expr:
     """``e`` with bound indices renamed in order of appearance, so that two
-    expressions equal up to renaming bound indices become equal."""
+    expressions equal up to renaming bound indices become equal.  Built
+    directly (no smart constructors): the structure is only relabelled."""
+    if not e.binds:
+        return e
     counter = [0]
     taken = {i.name for i in e.free}
 
-    def go(node: Expr) -> Expr:
-        bound = binders(node)
-        if bound:
-            fix = {}
-            for i in bound:
-                while f"_{counter[0]}" in taken:
-                    counter[0] += 1
-                fix[i] = Index(f"_{counter[0]}", i.dim)
-                counter[0] += 1
-            node = rename_bound(node, fix)
-            if isinstance(node, Sum):
-                return Sum(node.indices, go(node.body))
-            return Apply(node.fn, go(node.arg), node.over, node.out, node.order)
-        if not node.children:
-            return node
-        return rebuild(node, tuple(go(c) for c in node.children))
+    def fresh(i: Index) -> Index:
+        while f"_{counter[0]}" in taken:
+            counter[0] += 1
+        counter[0] += 1
+        return Index(f"_{counter[0] - 1}", i.dim)
 
-    return go(e)
+    def go(node: Expr, env: dict) -> Expr:
+        if isinstance(node, Var):
+            return Var(node.name, tuple(env.get(i, i) for i in node.indices)) if env else node
+        if isinstance(node, Delta):
+            a, b = env.get(node.a, node.a), env.get(node.b, node.b)
+            return Delta(*sorted((a, b), key=lambda i: i.key))
+        if isinstance(node, Sum):
+            inner = dict(env)
+            inner.update({i: fresh(i) for i in node.indices})
+            return Sum(tuple(inner[i] for i in node.indices), go(node.body, inner))
+        if isinstance(node, Apply):
+            inner = dict(env)
+            inner.update({i: fresh(i) for i in node.over})
+            return Apply(node.fn, go(node.arg, inner), tuple(inner[i] for i in node.over),
+                         tuple(env.get(i, i) for i in node.out), node.order)
+        if isinstance(node, (Mul, Add)):
+            kids = sorted((go(c, env) for c in node.children), key=lambda t: t.key)
+            return type(node)(tuple(kids))
+        if isinstance(node, Pow):
+            return Pow(go(node.base, env), go(node.exponent, env))
+        if isinstance(node, Func):
+            return Func(node.name, go(node.arg, env), node.order)
+        return node
+
+    return go(e, {})
 
 
 def substitute(e: Expr, name: str, indices: tuple[Index, ...], body: Expr) -> Expr:
@@ -534,7 +566,7 @@ def mul(*factors: Expr) -> Expr:
                 coeff = coeff * p.value
                 continue
             base, exp = _base_exp(p)
-            key = base if isinstance(base, (Var, Delta, DimSize)) else canonical(base)
+            key = canonical(base) if base.binds else base
             if key in powers:
                 powers[key][1] = add(powers[key][1], exp)
             else:

@@ -328,8 +328,11 @@ class ExprLowering:
     def ex_Power(self, node: S.Power, ctx: Ctx) -> Val:
         base = self.lower_value(node.base, ctx)
         exp = self.lower_value(node.exponent, ctx)
+        if exp.indexed and base.axes is None:               # x_i^y_i: componentwise
+            return Val(power(base.expr, exp.expr), None)
         if not exp.scalar:
-            raise self.err(ShapeError, "an exponent must be a scalar", node.exponent.pos)
+            raise self.err(ShapeError, "an exponent must be a scalar (or, in index form, "
+                           "carry the base's indices: x_i^y_i)", node.exponent.pos)
         if base.matrix and base.rank == 2:
             return self.matrix_power(base, exp.expr, ctx, node.pos)
         if isinstance(base.expr, Const) and isinstance(exp.expr, Const):
