@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             return _diff(args)
         if args.command == "repl" or sys.stdin.isatty():
             from .repl import repl
-            return repl(layout=args.layout)
+            return repl(layout=getattr(args, "layout", "column"))
         return _pipe(sys.stdin, args)
     except KeyboardInterrupt:
         return 130

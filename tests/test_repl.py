@@ -1,0 +1,231 @@
+"""The REPL driven for real: keystrokes through prompt_toolkit's pipe input, and one
+session in a pseudo-terminal.
+
+A user types a model, asks derivatives, uses every command, makes a mistake,
+sees the message with its caret, and goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.document import Document
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from indexcalc.repl import NotationCompleter, repl, tokens
+from indexcalc.session import Session
+
+MODEL = [
+    "z : vector[C]",
+    "t : vector[C]",
+    "o_j = exp(z_j) / sum_i exp(z_i)",
+    "E = -sum_j t_j log(o_j)",
+]
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    """History goes to a temporary data directory, never the user's."""
+    monkeypatch.setenv("INDEXCALC_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def drive(lines: list[str], capsys) -> tuple[int, str]:
+    """Type ``lines`` (each followed by Enter) into the REPL, then Ctrl-D."""
+    with create_pipe_input() as inp:
+        inp.send_text("".join(line + "\r" for line in lines))
+        inp.send_text("\x04")
+        with create_app_session(input=inp, output=DummyOutput()):
+            status = repl()
+    return status, capsys.readouterr().out
+
+
+def test_model_question_and_answer(capsys):
+    status, out = drive(MODEL + ["dE/dz_k"], capsys)
+    assert status == 0
+    assert "∂E/∂z_k = o_k τ − t_k" in out
+    assert "τ = Σ_j t_j" in out
+
+
+def test_mistake_shows_caret_and_session_goes_on(capsys):
+    status, out = drive(MODEL + ["h_k = z_k + + )", "dE/dz_k"], capsys)
+    assert "error:" in out
+    assert "^" in out and "line 1" in out
+    assert "∂E/∂z_k = o_k τ − t_k" in out
+
+
+def test_unknown_name_error_then_recovery(capsys):
+    status, out = drive(MODEL + ["dE/dq_k", "dE/dz_k"], capsys)
+    assert "error:" in out and "q" in out
+    assert "∂E/∂z_k" in out
+
+
+def test_every_command(tmp_path, capsys):
+    saved = tmp_path / "model.ic"
+    lines = MODEL + ["dE/dz_k", ":help", ":show", ":matrix", ":latex", ":explain", ":einsum",
+                     ":python", ":python torch", ":eval", f":save {saved}", ":reset", ":show",
+                     f":load {saved}", "dE/dz_k", ":nonsense", ":python fortran", ":quit",
+                     "this line is never read"]
+    status, out = drive(lines, capsys)
+    assert ":explain" in out and ":eval" in out                  # help lists the commands
+    assert "o_j = exp(z_j) / sum_i exp(z_i)" in out              # :show
+    assert r"\frac" in out                                       # :latex
+    assert "einsum(" in out                                      # :einsum
+    assert "def " in out and "import torch" in out               # :python, :python torch
+    assert "finite differences agree" in out                     # :eval
+    assert saved.read_text().splitlines() == MODEL               # :save
+    assert "(the model is empty)" in out                         # :reset then :show
+    assert out.count("∂E/∂z_k = o_k τ − t_k") >= 2               # after :load
+    assert "unknown command ':nonsense'" in out
+    assert "backend 'fortran'" in out
+    assert status == 0
+
+
+def test_redefinition_replaces_in_place(capsys):
+    status, out = drive(MODEL + ["E = -sum_j t_j log(o_j) + sum_j z_j z_j", "dE/dz_k",
+                                 "E = 2 q", ":show"], capsys)
+    assert "E redefined (it replaces: E = -sum_j t_j log(o_j))" in out
+    assert "∂E/∂z_k = 2 z_k − t_k + o_k τ" in out
+    assert "cannot infer the rank of q" in out and "line 1" in out   # a bad one is refused
+    assert out.rstrip().endswith("E = -sum_j t_j log(o_j) + sum_j z_j z_j")
+
+
+def test_commands_before_a_question_say_so(capsys):
+    status, out = drive([":matrix", ":eval"], capsys)
+    assert out.count("no derivative yet") == 2
+
+
+def test_check_statement_and_assume(capsys):
+    status, out = drive(MODEL + ["check dE/dz_k == t_k (o_k - 1)", "assume sum_j t_j = 1",
+                                 "dE/dz_k", "check dE/dz_k == o_k - t_k"], capsys)
+    assert "does not hold" in out
+    assert "∂E/∂z_k = o_k − t_k" in out
+    assert status == 1                    # a check failed during the session
+
+
+def test_continuation_lines(capsys):
+    status, out = drive(["z : vector[C]", "t : vector[C]", "E = -sum_j t_j log(exp(z_j) / (",
+                         "sum_i exp(z_i)))", "q = 2 \\", "  * E", "dq/dz_k"], capsys)
+    assert "error" not in out
+    assert "∂q/∂z_k" in out
+
+
+def test_ctrl_c_cancels_the_line(capsys):
+    with create_pipe_input() as inp:
+        inp.send_text("x : vector[n]\rgarbage garbage\x03dq/dx\x7f\x7f\x7f\x7f\x7f")
+        inp.send_text("q = x_i x_i\rdq/dx_k\r\x04")
+        with create_app_session(input=inp, output=DummyOutput()):
+            repl()
+    out = capsys.readouterr().out
+    assert "error" not in out
+    assert "∂q/∂x_k = 2 x_k" in out
+
+
+def test_history_is_kept_across_sessions(data_dir, capsys):
+    drive(["x : vector[n]"], capsys)
+    history = (data_dir / "history").read_text(encoding="utf-8")
+    assert "x : vector[n]" in history
+
+
+def test_completion_of_names_functions_and_commands():
+    session = Session()
+    session.run("\n".join(MODEL), on_answer=lambda a: None)
+    completer = NotationCompleter(session)
+
+    def complete(text):
+        doc = Document(text, len(text))
+        return {c.text for c in completer.get_completions(doc, None)}
+    assert "softmax" in complete("y = soft")
+    assert "sigmoid" in complete("sig")
+    assert "o" in complete("E + ") or complete("E + ") == set()
+    assert "exp" in complete("ex")
+    assert {"explain", "einsum", "eval", "exit"} & complete(":e") >= {"explain", "einsum", "eval"}
+    assert complete(":python t") == {"torch"}
+    assert "E" not in complete("E")                 # nothing to add to a complete name
+    session.run("Energy = 2 E", on_answer=lambda a: None)
+    assert "Energy" in complete("En")
+
+
+def test_highlighting_classes():
+    styled = dict((text, style) for style, text in tokens("o_j = exp(z_j) # c"))
+    assert styled["exp"] == "class:function"
+    assert styled["_j"] == "class:index"
+    assert styled["# c"] == "class:comment"
+    assert tokens(":matrix row")[0] == ("class:command", ":matrix")
+    assert dict((t, s) for s, t in tokens("check x"))["check"] == "class:keyword"
+
+
+class Terminal:
+    """A child process on a pseudo-terminal (stdlib only): send keys, expect output."""
+
+    def __init__(self, args: list[str], env: dict):
+        import pty
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     close_fds=True, start_new_session=True)
+        os.close(slave)
+        self.seen = ""
+
+    def send(self, keys: str) -> None:
+        os.write(self.master, keys.encode("utf-8"))
+
+    def expect(self, pattern: str, timeout: float = 60) -> str:
+        end = time.monotonic() + timeout
+        while not re.search(pattern, self.seen):
+            left = end - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None and not self._read(0.1):
+                raise AssertionError(f"never saw {pattern!r}; the terminal shows:\n{self.seen}")
+            self._read(min(left, 1.0))
+        found = re.search(pattern, self.seen)
+        shown, self.seen = self.seen[:found.end()], self.seen[found.end():]
+        return shown
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:
+            return False
+        self.seen += data.decode("utf-8", "replace")
+        return bool(data)
+
+    def close(self) -> int:
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            os.close(self.master)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_in_a_pseudo_terminal(data_dir):
+    env = {**os.environ, "INDEXCALC_DATA_DIR": str(data_dir), "TERM": "xterm",
+           "COLUMNS": "120", "LINES": "40"}
+    term = Terminal([sys.executable, "-m", "indexcalc"], env)
+    try:
+        term.expect("Ctrl-D to leave")
+        for line in MODEL:
+            term.send(line + "\r")
+        term.send("dE/dz_k\r")
+        term.expect("o_k τ − t_k")
+        term.send("E = = 1\r")
+        term.expect(r"\^")
+        term.send(":expl\t")                     # tab completes the command
+        term.expect(":explain")
+        term.send("\r")
+        term.expect("delta|δ")
+        term.send("\x04")                        # Ctrl-D leaves
+        status = term.close()
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+    assert status == 0
