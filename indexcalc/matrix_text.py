@@ -193,6 +193,15 @@ def transpose(m: MExpr) -> MExpr:
 
 # ---------------------------------------------------------------- printing
 
+def _denominator(f: MExpr) -> bool:
+    return isinstance(f, MPow) and isinstance(f.exponent, MNum) and f.exponent.value < 0
+
+
+def _reciprocal(f: MPow) -> MExpr:
+    power = -f.exponent.value
+    return f.base if power == 1 else MPow(f.base, MNum(power))
+
+
 ADD, PROD, POW, ATOM = 0, 1, 2, 3
 COL, ROW = "col", "row"
 
@@ -313,21 +322,30 @@ class MatrixPrinter:
         return self.tee(*self.show(v, self.natural))[0]
 
     def show_MHad(self, e: MHad, way):
+        num = [f for f in e.factors if not _denominator(f)]
         out = []
-        for k, f in enumerate(e.factors):
+        for k, f in enumerate(num):
             lead = k == 0 and isinstance(f, (MProd, MHad))
             out.append(self.at(f, way, PROD if lead else POW))
-        return " ⊙ ".join(out), PROD
+        return self.over(" ⊙ ".join(out) or "1", e.factors, way), PROD
+
+    def over(self, top: str, factors, way) -> str:
+        """``top / d1 / d2 …`` for the factors of ``factors`` with negative powers."""
+        dens = [_reciprocal(f) for f in factors if _denominator(f)]
+        return top + "".join(" / " + self.at(d, way if d.rank else None, POW) for d in dens)
 
     def show_MScale(self, e: MScale, way):
         neg = e.coeff < 0
         c = -e.coeff if neg else e.coeff
-        parts = [] if c == 1 and (e.scalars or e.arg is not None) else [number_text(c)]
-        parts += [self.at(s, None, POW) for s in e.scalars]
-        if e.arg is not None:
-            loose = isinstance(e.arg, MProd) or not parts
-            parts.append(self.at(e.arg, way, PROD if loose else POW))
-        s = " ".join(parts)
+        factors = e.scalars + ((e.arg,) if e.arg is not None else ())
+        num = [f for f in e.scalars if not _denominator(f)]
+        arg = e.arg if e.arg is not None and not _denominator(e.arg) else None
+        parts = [] if c == 1 and (num or arg is not None) else [number_text(c)]
+        parts += [self.at(f, None, POW) for f in num]
+        if arg is not None:
+            loose = isinstance(arg, (MProd, MOuter)) or not parts
+            parts.append(self.at(arg, way, PROD if loose else POW))
+        s = self.over(" ".join(parts), factors, way)
         return ("−" + s, ADD) if neg else (s, PROD)
 
     def show_MAdd(self, e: MAdd, way):

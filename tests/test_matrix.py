@@ -24,12 +24,20 @@ CONCRETE = {0: "tanh", 1: "sigmoid", 2: "exp", 3: "sin"}      # stand-ins for f,
 CONCRETE_APPLY = {0: "logsumexp", 1: "softmax"}                # ... and for L, L'
 
 
+def concrete_apply(e):
+    """L(a) -> logsumexp(a), L'(a)_p -> softmax(a)_p, L''(a)_pq -> softmax(a)_p softmax(a)_q."""
+    arg = concrete(e.arg)
+    if e.order < 2:
+        return Apply(CONCRETE_APPLY[e.order], arg, e.over, e.out)
+    return mul(*(Apply("softmax", arg, e.over, (o,)) for o in e.out))
+
+
 def concrete(e):
     """``e`` with opaque functions replaced by known ones (the same on both sides)."""
     if isinstance(e, Func) and e.name not in indexcalc.functions.ELEMENTWISE:
         return Func(CONCRETE[e.order], concrete(e.arg))
     if isinstance(e, Apply) and e.fn not in indexcalc.functions.TENSOR:
-        return Apply(CONCRETE_APPLY[e.order], concrete(e.arg), e.over, e.out)
+        return concrete_apply(e)
     if not e.children:
         return e
     return rebuild(e, tuple(concrete(c) for c in e.children))
@@ -292,3 +300,50 @@ FORMS = [
 @pytest.mark.parametrize("expr, axes, column, row", FORMS)
 def test_forms(expr, axes, column, row):
     assert both(expr, axes) == (column, row)
+
+
+def test_matrix_and_vector_functions():
+    inv_ab = Apply("inv", V("A", i, j), (i, j), (p, q))
+    assert both(inv_ab, (p, q)) == ("inv(A)", "inv(A)")
+    assert both(inv_ab, (q, p)) == ("inv(A)ᵀ", "inv(A)ᵀ")
+    assert both(Apply("det", V("A", j, i), (i, j)), ()) == ("det(Aᵀ)", "det(Aᵀ)")
+    assert both(Apply("logdet", V("B", i, j), (i, j)), ()) == ("logdet(B)", "logdet(B)")
+    assert both(Apply("softmax", AX.__class__(AX.indices, AX.body), (i,), (p,)), (p,)) == (
+        "softmax(A x)", "softmax(x Aᵀ)")
+    hess = Apply("L", V("x", i), (i,), (p, q), order=2)
+    assert both(hess, (p, q)) == ("L''(x)", "L''(x)")
+    grad = Apply("L", V("x", i), (i,), (p,), order=1)
+    assert both(mul(grad, func("f", V("y", p), 1)), (p,)) == ("f'(y) ⊙ L'(x)",) * 2
+
+
+def test_powers_and_quotients_of_vectors():
+    from indexcalc.ir import const, div, power
+    assert both(power(V("x", i), const(2)), (i,)) == ("x^2", "x^2")
+    assert both(div(V("x", i), V("y", i)), (i,)) == ("x / y", "x / y")
+    assert both(div(V("s"), V("y", i)), (i,)) == ("s / y", "s / y")
+    assert both(div(V("x", i), V("s")), (i,)) == ("x / s", "x / s")
+
+
+REFUSED = [
+    # expression, axes, words in the reason, whether its index form is valid input to check
+    (summation([j], V("A", i, j)), (i,), "sums a matrix along one axis", True),
+    (summation([j], mul(V("A", p, j), V("B", p, j))), (p,), "kept by 2 factors", True),
+    (summation([k], mul(V("A", p, k), V("B", k, q), V("B", k, i))), (p, q, i), "rank above two",
+     False),
+    (summation([k, a], mul(V("A", p, k), V("B", k, q), V("C", k, a), V("u", a))), (p, q),
+     "shared by 3 matrices", True),
+    (V("A", i, i), (i,), "diagonal", True),
+    (mul(V("x", p), V("y", p)), (p, q), "does not depend on q", False),   # not valid input
+    (add(V("x", p), V("y", q)), (p, q), "added to terms", False),         # not valid input
+    (delta(p, q), (p, q), "identity", False),                              # no array binds n
+]
+
+
+@pytest.mark.parametrize("expr, axes, words, valid", REFUSED)
+def test_no_matrix_form_says_why_and_gives_the_index_form(expr, axes, words, valid):
+    with pytest.raises(NoMatrixForm, match=words):
+        to_matrix(expr, axes)
+    form = expr_form(expr, axes)
+    assert not form.exact and words in form.reason
+    if valid:                                # the index-form fallback parses and agrees
+        check_expr(expr, axes)
