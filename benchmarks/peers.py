@@ -13,6 +13,7 @@ failure of that implementation on that problem, which the harness records.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -131,11 +132,26 @@ def build_autograd(p: P.Problem, arrays: dict) -> Impl:
 
 # ---------------------------------------------------------------------------
 
+def _compile_api():
+    """``indexcalc.compile``, or ``indexcalc.api.compile`` (with a note) when the package
+    attribute has been shadowed by the ``indexcalc.compile`` submodule."""
+    import importlib
+    import indexcalc
+    c = getattr(indexcalc, "compile", None)
+    if callable(c):
+        return c, None
+    return (importlib.import_module("indexcalc.api").compile,
+            "`indexcalc.compile` is the submodule, not the function (shadowed on import); "
+            "used `indexcalc.api.compile`")
+
+
 def _indexcalc_one(p: P.Problem, text: str, arrays: dict) -> Impl:
     import indexcalc
+    note = None
     if p.kind == "value" or len(p.wrt) > 1:
         names = p.indexcalc_outputs()
-        fn = indexcalc.compile(text, outputs=names)
+        compile_, note = _compile_api()
+        fn = compile_(text, outputs=names)
 
         def result(out):
             if isinstance(out, dict):
@@ -145,7 +161,10 @@ def _indexcalc_one(p: P.Problem, text: str, arrays: dict) -> Impl:
         wrt = p.wrt[0] if p.kind == "grad" else [p.wrt[0], p.wrt[0]]
         fn = indexcalc.derivative(text, wrt=wrt, of=p.of).compile()
         result = _as_tuple
-    impl = Impl(lambda: fn(**arrays), result)
+    if p.extra:                          # only the extra inputs this spelling declares
+        declared = set(re.findall(r"^\s*(\w+)\s*:", text, re.M))
+        arrays = {**arrays, **{k: v for k, v in p.extra(arrays).items() if k in declared}}
+    impl = Impl(lambda: fn(**arrays), result, [note] if note else [])
     impl.result(impl.call())             # must run once on these arrays to count as working
     return impl
 
@@ -156,10 +175,9 @@ def build_indexcalc(p: P.Problem, arrays: dict) -> Impl:
         import indexcalc
     except ImportError as e:
         raise Unavailable(f"indexcalc not importable ({e})") from None
-    need = ["compile"] if p.kind == "value" or len(p.wrt) > 1 else ["derivative"]
-    missing = [n for n in need if not hasattr(indexcalc, n)]
-    if missing:
-        raise RuntimeError(f"API not ready: indexcalc.{'/'.join(missing)} missing")
+    api = "compile" if p.kind == "value" or len(p.wrt) > 1 else "derivative"
+    if not hasattr(indexcalc, api):
+        raise RuntimeError(f"API not ready: indexcalc.{api} missing")
     refused = []
     for k, text in enumerate(p.models):
         try:

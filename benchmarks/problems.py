@@ -90,6 +90,7 @@ class Problem:
     kind: str = "grad"             # "grad", "hessian" or "value" (the loss itself)
     note: str = ""
     args: tuple[str, ...] = field(default=())     # positional order of the loss's arrays
+    extra: Callable | None = None  # arrays -> extra inputs some model spellings declare
 
     def size_label(self, size: str) -> str:
         return " ".join(f"{k}={v}" for k, v in self.sizes[size].items())
@@ -195,26 +196,37 @@ def g2_numpy(X, W1, b1, W2, b2, Y):
 
 G2_DECL = ("X : matrix[B, D]\nW1 : matrix[D, H]\nb1 : vector[H]\nW2 : matrix[H, C]\n"
            "b2 : vector[C]\nY : matrix[B, C]\n")
+G2_ONES = "u : vector[B]\n"       # all ones: for the bias rows, if broadcasting is refused
 G2_MODELS = (
     G2_DECL + "Hd = sigmoid(X W1 + b1)\nT = Hd W2 + b2\nL = log_softmax(T)\n"
               "E = -sum_{b,c} Y_bc L_bc\nassume sum_c Y_bc = 1",
-    G2_DECL + "Hd = sigmoid(X W1 + b1)\nT = Hd W2 + b2\nL = log_softmax(T)\n"
-              "E = -sum_{b,c} Y_bc L_bc",
     G2_DECL + "R_bj = X_bi W1_ij + b1_j\nHd_bj = sigmoid(R_bj)\nT_bc = Hd_bj W2_jc + b2_c\n"
-              "L = log_softmax(T)\nE = -sum_{b,c} Y_bc L_bc",
-    G2_DECL + "R_bj = X_bi W1_ij + b1_j\nHd_bj = sigmoid(R_bj)\nT_bc = Hd_bj W2_jc + b2_c\n"
-              "P = softmax(T)\nE = -sum_{b,c} Y_bc log(P_bc)",
+              "L = log_softmax(T)\nE = -sum_{b,c} Y_bc L_bc\nassume sum_c Y_bc = 1",
+    G2_DECL + G2_ONES + "R_bj = X_bi W1_ij + u_b b1_j\nHd_bj = sigmoid(R_bj)\n"
+                        "T_bc = Hd_bj W2_jc + u_b b2_c\nL = log_softmax(T)\n"
+                        "E = -sum_{b,c} Y_bc L_bc\nassume sum_c Y_bc = 1",
+    G2_DECL + G2_ONES + "R_bj = X_bi W1_ij + u_b b1_j\nHd_bj = sigmoid(R_bj)\n"
+                        "T_bc = Hd_bj W2_jc + u_b b2_c\nL = log_softmax(T)\n"
+                        "E = -sum_{b,c} Y_bc L_bc",
 )
+
+
+def g2_extra(arrays):
+    """Inputs only some model spellings declare (the all-ones ``u``)."""
+    return {"u": np.ones(arrays["X"].shape[0])}
+
+
 G2_SIZES = {"small": {"B": 16, "D": 32, "H": 64, "C": 10},
             "medium": {"B": 256, "D": 784, "H": 512, "C": 10}}
 G2 = Problem(
     "G2", "2-layer MLP (σ hidden, softmax-CE), dE/dW1, dE/dW2, dE/dX",
     G2_SIZES, g2_make, g2_loss, g2_numpy, ("W1", "W2", "X"),
-    models=G2_MODELS, of="E", args=("X", "W1", "b1", "W2", "b2", "Y"))
+    models=G2_MODELS, of="E", args=("X", "W1", "b1", "W2", "b2", "Y"), extra=g2_extra)
 G2_LOSS = Problem(
     "G2-loss", "the same MLP loss E itself (forward only)",
     G2_SIZES, g2_make, g2_loss, g2_numpy_loss, (),
     models=G2_MODELS, of="E", kind="value", args=("X", "W1", "b1", "W2", "b2", "Y"),
+    extra=g2_extra,
     note="for the target 'gradient ≤ 3× the loss'; peers run the loss (JAX jitted).")
 
 

@@ -88,39 +88,72 @@ TOL = 1e-8                                # max relative error that counts as ag
 # ---------------------------------------------------------------------------
 # timing
 
-def time_call(call, repeats: int, min_sample: float, budget: float) -> tuple[float, int, int]:
-    """Median seconds per call: warm-up, then ``repeats`` samples of ``inner`` calls each,
-    ``inner`` chosen so a sample lasts ≥ ``min_sample``.  Repeats are cut (to no fewer
-    than 3, or 1 for calls longer than a third of the budget) to stay within ``budget``.
-    Returns (seconds per call, repeats, inner)."""
+def _calibrate(call, min_sample: float) -> tuple[int, float]:
+    """Warm up, then pick an inner loop count so one sample lasts ≥ ``min_sample``;
+    returns (inner, seconds per call)."""
     call()                                            # warm-up (JIT compile, caches, planning)
     t0 = time.perf_counter()
     call()
-    once = time.perf_counter() - t0
-    inner = max(1, math.ceil(min_sample / max(once, 1e-9)))
+    per = time.perf_counter() - t0
+    inner = max(1, math.ceil(min_sample / max(per, 1e-9)))
     if inner > 1:                                     # calibrate on a real loop
         t0 = time.perf_counter()
         for _ in range(inner):
             call()
         per = (time.perf_counter() - t0) / inner
         inner = max(1, math.ceil(min_sample / max(per, 1e-9)))
-    else:
-        per = once
-    fit = int(budget // max(per * inner, 1e-9))
-    reps = min(repeats, max(fit, 3 if per * 3 <= budget else 1))
-    samples = []
+    return inner, per
+
+
+def _sample(call, inner: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        call()
+    return (time.perf_counter() - t0) / inner
+
+
+def _repeats(repeats: int, cost: float, budget: float) -> int:
+    """Cut repeats (to no fewer than 3, or 1 for very slow calls) to fit ``budget``."""
+    fit = int(budget // max(cost, 1e-9))
+    return min(repeats, max(fit, 3 if cost * 3 <= budget else 1))
+
+
+def time_call(call, repeats: int, min_sample: float, budget: float) -> tuple[float, int, int]:
+    """Median seconds per call: warm-up, then ``repeats`` samples of ``inner`` calls each,
+    ``inner`` chosen so a sample lasts ≥ ``min_sample``.  Returns (seconds, repeats, inner)."""
+    inner, per = _calibrate(call, min_sample)
+    reps = _repeats(repeats, per * inner, budget)
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                call()
-            samples.append((time.perf_counter() - t0) / inner)
+        samples = [_sample(call, inner) for _ in range(reps)]
     finally:
         if gc_was:
             gc.enable()
     return statistics.median(samples), reps, inner
+
+
+def time_paired(ref, call, repeats: int, min_sample: float, budget: float):
+    """Time ``call`` against the baseline ``ref`` in alternating samples (ref, call, ref,
+    call, ...), so load from other processes hits both alike.  Returns (median seconds
+    per call, median of the per-pair ratios, the ref samples, repeats, inner)."""
+    r_inner, _ = _calibrate(ref, min_sample)
+    inner, per = _calibrate(call, min_sample)
+    reps = _repeats(repeats, per * inner, budget)
+    times, ratios, refs = [], [], []
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(reps):
+            r = _sample(ref, r_inner)
+            t = _sample(call, inner)
+            refs.append(r)
+            times.append(t)
+            ratios.append(t / r)
+    finally:
+        if gc_was:
+            gc.enable()
+    return statistics.median(times), statistics.median(ratios), refs, reps, inner
 
 
 def rel_error(got: tuple, ref: tuple) -> tuple[float, str]:
@@ -208,16 +241,13 @@ def run_eval(probs, sizes, impls, repeats, min_sample, budget, notes: Notes):
                 err, why = rel_error(out, ref)
                 errs[name] = (err, why)
                 try:
-                    t, reps, inner = time_call(impl.call, repeats, min_sample, budget)
+                    t, ratio, refs, reps, inner = time_paired(ref_impl.call, impl.call, repeats,
+                                                              min_sample, budget)
                 except Exception as e:        # noqa: BLE001
                     cells[name] = "error" + notes.add(f"{PEER_LABEL[name]} on {p.name} "
                                                       f"(timing): {type(e).__name__}: {e}")
                     continue
-                # the machine is shared: re-time the baseline right after, and take the
-                # ratio to the adjacent baseline time, so load drift cancels out
-                t_adj, _, _ = time_call(ref_impl.call, repeats, min_sample, budget)
-                ratio = t / (0.5 * (np_times[-1] + t_adj))     # baseline before and after
-                np_times.append(t_adj)
+                np_times += refs
                 times[(p.name, size, name)] = t
                 ratios[(p.name, size, name)] = ratio
                 cell = fmt_ratio(ratio)
@@ -228,6 +258,7 @@ def run_eval(probs, sizes, impls, repeats, min_sample, budget, notes: Notes):
                 cells[name] = cell
                 log(f"{p.name:10s} {size:6s} {name:9s} {fmt_time(t):>10s}  "
                     f"{ratio:7.2f}×  err {err:.1e} ({reps}×{inner}) {why}")
+            times[(p.name, size, "numpy")] = statistics.median(np_times)
             rows.append((p, size, statistics.median(np_times), cells, errs))
     return rows, times
 
@@ -398,6 +429,7 @@ def main(args) -> int:
     log(f"hand-written baselines agree with finite differences ({len(probs)} problems)")
 
     notes = Notes()
+    load0 = os.getloadavg()[0]
     rows, times = run_eval(probs, sizes, impls, repeats, args.min_sample, budget, notes)
     parts = [
         "## Evaluation: time of one derivative call, as a ratio to hand-written NumPy",
@@ -407,6 +439,8 @@ def main(args) -> int:
         f"float64 · median of up to {repeats} samples, each ≥ {args.min_sample * 1e3:.0f} ms "
         f"of calls, after warm-up · agreement: max |x − ref| / max |ref| against NumPy, "
         f"✗ if > {TOL:g}" + (" · **quick run**" if args.quick else ""),
+        f"load average (1 min) at start {load0:.2f}, at end {os.getloadavg()[0]:.2f} "
+        f"(the machine is shared; ratios come from alternating samples, see README)",
         "",
         eval_table(rows, impls, notes),
     ]
