@@ -278,20 +278,26 @@ COMMANDS = {
 COMMAND_NAMES = {**{c: c for c in COMMANDS}, "q": "quit", "exit": "quit", "h": "help",
                  "?": "help"}
 
+HELP_EXAMPLE = """\
+y : vector[n]                  # declare: also  y ∈ ℝ^n,  W in R^(n,C),  A : matrix[n,n] symmetric
+W : matrix[n, C]
+t : vector[C]
+z_k = W_ik y_i                 # define in index form (Einstein summation over i)
+o_j = exp(z_j) / sum_i exp(z_i)
+h = sigmoid(Wᵀ y)              # define in matrix form
+E = -sum_j t_j log(o_j)
+dE/dz_k                        # ask a derivative: also dE/dW, grad(E, W), hessian(f, x)
+check dE/dz_k == o_k - t_k     # check your own derivation
+assume sum_j t_j = 1           # a fact simplification may use (one-hot labels)"""
+
 HELP = """\
 Type the model the way you write it on paper, one statement per line (or separated by ;):
 
-  x : vector[n]                  declare (also  x ∈ ℝ^n,  W in R^(n,m),  A : matrix[n,n] symmetric)
-  z_k = W_ik y_i + b_k           define in index form (Einstein summation over i)
-  o_j = exp(z_j) / sum_i exp(z_i)
-  h = sigmoid(x W1 + b1)         define in matrix form
-  E = -sum_j t_j log(o_j)
-  dE/dz_k                        ask a derivative (also grad(E, W), hessian(f, x), dE/dW)
-  check dE/dz_k == o_k - t_k     check your own derivation
-  assume sum_j t_j = 1           a fact simplification may use (one-hot labels)
+""" + "\n".join("  " + line for line in HELP_EXAMPLE.splitlines()) + """
 
-A line ending in \\ or with an open parenthesis continues on the next line.
-The derivative of Y_I with respect to X_J has indices I then J (shape Y.shape + X.shape).
+A line ending in \\ or with an open parenthesis continues on the next line.  Typing a
+definition again (E = ...) replaces the old one.  The derivative of Y_I with respect to X_J
+has indices I then J: as an array its shape is Y.shape + X.shape.
 
 Commands (they act on the last derivative asked):
 """ + "\n".join(f"  :{name:<8} {what}" for name, what in COMMANDS.items())

@@ -209,3 +209,47 @@ def test_help_lists_subcommands(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "run" in out and "diff" in out and "-c" in out
+
+
+# ---------------------------------------------------------------- the session core
+
+
+def test_help_example_runs_cleanly_and_alternative_declarations_parse():
+    from indexcalc.session import HELP_EXAMPLE, Session
+    answers: list[str] = []
+    assert Session().run(HELP_EXAMPLE, on_answer=answers.append) == 0
+    assert len(answers) == 2 and "holds when Σ_j t_j = 1" in answers[1]
+    alt = "y ∈ ℝ^n\nW in R^(n,C)\nA : matrix[n,n] symmetric\nq = yᵀ A y\ndq/dy"
+    assert Session().run(alt, on_answer=answers.append) == 0
+
+
+def test_eval_on_arrays_from_an_npz_file(tmp_path):
+    z, t = np.array([0.5, -1.0, 2.0]), np.array([0.0, 1.0, 1.0])
+    path = tmp_path / "data.npz"
+    np.savez(path, z=z, t=t)
+    p = cli(stdin=S1 + f"dE/dz_k\n:eval {path}\n:eval {tmp_path / 'missing.npz'}\n")
+    o = np.exp(z) / np.exp(z).sum()
+    want = o * t.sum() - t
+    assert p.returncode == 2                               # the missing file
+    assert "no such file" in p.stderr
+    numbers = re.search(r"shape \(3,\)\) =\n\s+\[([^\]]*)\]", p.stdout)
+    assert numbers, p.stdout
+    np.testing.assert_allclose([float(v) for v in numbers[1].split()], want, atol=1e-4)
+    assert "finite differences agree" in p.stdout
+
+
+def test_load_reports_the_file_and_line_of_an_error(tmp_path):
+    bad = tmp_path / "bad.ic"
+    bad.write_text("x : vector[n]\ny = x +\n", encoding="utf-8")
+    p = cli(stdin=f":load {bad}\n:show\n")
+    assert str(bad) in p.stderr and "line 2" in p.stderr
+    assert "x : vector[n]" in p.stdout                     # the good line was kept
+
+
+def test_continuation_joins_lines_but_not_comments():
+    from indexcalc.session import incomplete, logical_lines
+    lines = logical_lines("q = (x_i  # first\n  x_i)\nr = 2 \\\n * q\n:show")
+    assert [ln.text for ln in lines] == ["q = (x_i     x_i)", "r = 2   * q", ":show"]
+    assert [ln.number for ln in lines] == [1, 3, 5]
+    assert incomplete("f(x") and incomplete("a + \\") and not incomplete("f(x)")
+    assert not incomplete(":load (odd name")
