@@ -127,6 +127,8 @@ def _diff(args) -> int:
     if os.path.isfile(text):
         with open(text, encoding="utf-8") as f:
             text = f.read()
+    # a file made for `run` may hold :commands; blank them, keeping the line numbers
+    text = "\n".join("" if ln.lstrip().startswith(":") else ln for ln in text.splitlines())
     try:
         d = derivative(parse(text), args.wrt if len(args.wrt) > 1 else args.wrt[0], of=args.of)
         print(_format(d, args.format, args))

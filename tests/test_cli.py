@@ -253,3 +253,11 @@ def test_continuation_joins_lines_but_not_comments():
     assert [ln.number for ln in lines] == [1, 3, 5]
     assert incomplete("f(x") and incomplete("a + \\") and not incomplete("f(x)")
     assert not incomplete(":load (odd name")
+
+
+def test_diff_reads_an_example_file_with_commands(capsys):
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "examples" / "mlp_backprop.ic"
+    status, out, err = run_main(capsys, "diff", str(path), "--wrt", "W3", "--of", "E")
+    assert status == 0, err
+    assert out.startswith("∂E/∂W3_pq = a2_p")
