@@ -498,20 +498,21 @@ def statement_text(stmt) -> str:
 
 def relocate(e: IndexcalcError, lines: list[Line], base: int,
              fallback: int | None = None) -> IndexcalcError:
-    """``e`` with its line and caret moved from the combined text to the input's own lines."""
+    """``e`` moved from the combined text (session + input) to the input's own lines.
+
+    An error with a place gets its caret in the input; one without (a question
+    that cannot be answered) gets the line of the statement that raised it."""
     line = e.line if e.line is not None else fallback
     if line is None or line <= base or line - base > len(lines):
         return e
     ln = lines[line - base - 1]
-    column = e.column if e.line is not None else 1
-    text = "\n" * (ln.number - 1) + ln.text
     try:
-        moved = type(e)(e.problem, text=text, line=ln.number, column=column)
-    except TypeError:
+        if e.line is not None:
+            return type(e)(e.problem, text="\n" * (ln.number - 1) + ln.text,
+                           line=ln.number, column=e.column)
+        moved = type(e)(e.problem)
+    except TypeError:                       # a subclass with another constructor
         return e
-    if e.line is None:
-        moved = type(e)(e.problem)          # a question that failed: no caret to show
-        moved.line = ln.number
-        moved.args = (f"{e.problem}\n  at line {ln.number}:\n    {ln.text.strip()}",)
+    moved.line = ln.number
+    moved.args = (f"{e.problem}\n  at line {ln.number}:\n    {ln.text.strip()}",)
     return moved
-
