@@ -37,7 +37,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .functions import TENSOR
 from .ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
                  mul, rename, summation, unique_binders)
 from .matrix_text import (MAdd, MCall, MExpr, MName, MNum, MOuter, MPow, MatrixPrinter,

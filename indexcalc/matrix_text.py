@@ -9,7 +9,8 @@ the outer product.  Only the printer knows about layouts: with column vectors
 ``A x``, ``uᵀ A v`` and ``u vᵀ``; with row vectors the same nodes print
 ``x Aᵀ``, ``u A v`` and ``outer(u, v)``.  The grammar's vectors are 1-D, with
 ``u vᵀ`` the one spelling of an outer product, so a row-layout form never
-transposes a vector (``uᵀ v`` would read as a dot product).  Printed text is valid indexcalc input (Unicode spellings ``ᵀ ⊙ − σ``).
+transposes a vector (``uᵀ v`` would read as a dot product).  Printed text is
+valid indexcalc input (Unicode spellings ``ᵀ ⊙ − σ``).
 
 Products, ``⊙`` and juxtaposition share one left-associative precedence level
 in the grammar, so the printer parenthesises every product that is not the
