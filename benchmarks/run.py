@@ -41,8 +41,9 @@ def _parse_args(argv=None):
     ap.add_argument("--budget", type=float, default=None,
                     help="seconds of timing per implementation and problem before repeats "
                          "are cut (default 20, quick 3)")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                    help="threads for BLAS / torch / XLA (default: all cores)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads for BLAS / torch, and cores the process is pinned to "
+                         "(default 1: reproducible on a shared machine; 0 = all cores)")
     ap.add_argument("--no-symbolic", action="store_true", help="skip the symbolic-side table")
     ap.add_argument("--no-sympy", action="store_true", help="skip SymPy in the symbolic table")
     ap.add_argument("--sympy-cap", type=float, default=None,
@@ -51,13 +52,18 @@ def _parse_args(argv=None):
 
 
 ARGS = _parse_args() if __name__ == "__main__" else None
+if ARGS is not None and ARGS.threads <= 0:
+    ARGS.threads = os.cpu_count() or 1
 
 if ARGS is not None:
     # Thread counts must be set before NumPy / torch / jax are imported.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ[var] = str(ARGS.threads)
-    # JAX/XLA has no stable thread-count flag; its CPU client uses all cores.
+    # JAX/XLA has no stable thread-count flag: with fewer threads than cores, pin the
+    # whole process (every library's pool) to that many cores instead.
+    if ARGS.threads < (os.cpu_count() or 1) and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:ARGS.threads])
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -260,7 +266,7 @@ def run_eval(probs, sizes, impls, repeats, min_sample, budget, notes: Notes):
                     f"{ratio:7.2f}×  err {err:.1e} ({reps}×{inner}) {why}")
             times[(p.name, size, "numpy")] = statistics.median(np_times)
             rows.append((p, size, statistics.median(np_times), cells, errs))
-    return rows, times
+    return rows, times, ratios
 
 
 def agreement_cell(errs: dict) -> str:
@@ -296,6 +302,56 @@ def grad_vs_loss(times, sizes, impls) -> str:
                 parts.append(f"{PEER_LABEL[n]} {g / f:.2f}×")
         if parts:
             out.append(f"- G2 {size}: gradient time / loss time — " + ", ".join(parts))
+    return "\n".join(out)
+
+
+def targets(ratios, times, warm_times, sizes) -> str:
+    """Each target of issue 4 as met / MISSED / not measured, with the numbers."""
+    out = []
+
+    def line(ok, text):
+        mark = "not measured" if ok is None else "met" if ok else "**MISSED**"
+        out.append(f"- {mark}: {text}")
+
+    evals = sorted({(p, s) for (p, s, n) in ratios if n == "indexcalc"})
+    for size, limit in (("small", 1.5), ("medium", 1.1)):
+        if size not in sizes:
+            continue
+        got = {p: ratios[(p, s, "indexcalc")] for (p, s) in evals if s == size}
+        if not got:
+            line(None, f"indexcalc ≤ {limit}× NumPy at {size} size (no indexcalc timings)")
+            continue
+        worse = {p: r for p, r in got.items() if r > limit}
+        detail = (", ".join(f"{p} {r:.2f}×" for p, r in worse.items()) if worse
+                  else f"worst {max(got.values()):.2f}×")
+        line(not worse, f"indexcalc ≤ {limit}× NumPy at {size} size on {len(got)} problems "
+                        f"— {detail}")
+    for prob, want in (("H1", 10.0), ("H3", 10.0), ("H2", 2.5)):
+        for size in sizes:
+            if (prob, size, "numpy") not in times:
+                continue
+            ix, jx = ratios.get((prob, size, "indexcalc")), ratios.get((prob, size, "jax"))
+            if ix is None or jx is None:
+                line(None, f"{prob} {size}: indexcalc ≥ {want:g}× faster than JAX jit(hessian)")
+                continue
+            line(jx / ix >= want, f"{prob} {size}: indexcalc {jx / ix:.1f}× faster than JAX "
+                                  f"jit(hessian) (target ≥ {want:g}×)")
+    for size in sizes:
+        if ("G2", size, "numpy") not in times:
+            continue
+        g, f = times.get(("G2", size, "indexcalc")), times.get(("G2-loss", size, "indexcalc"))
+        if g and f:
+            line(g / f <= 3.0, f"G2 {size}: indexcalc gradient = {g / f:.2f}× its loss (≤ 3×)")
+        else:
+            line(None, f"G2 {size}: indexcalc gradient ≤ 3× its loss")
+    if warm_times:
+        slow = {k: v for k, v in warm_times.items() if v > 0.010}
+        detail = (", ".join(f"{k} {fmt_time(v)}" for k, v in slow.items()) if slow
+                  else f"worst {fmt_time(max(warm_times.values()))}")
+        line(not slow, f"symbolic side ≤ 10 ms (warm derive + compile) on {len(warm_times)} "
+                       f"models — {detail}")
+    else:
+        line(None, "symbolic side ≤ 10 ms")
     return "\n".join(out)
 
 
@@ -351,7 +407,8 @@ def _sympy_task(name, cap):
     return res["seconds"], note
 
 
-def run_symbolic(notes: Notes, want_sympy: bool, cap: float, repeats: int, only=None) -> str:
+def run_symbolic(notes: Notes, want_sympy: bool, cap: float, repeats: int, only=None,
+                 warm_times: dict | None = None) -> str:
     head = ["model", "indexcalc derive+compile (cold)", "warm: derive", "warm: +compile",
             "first call (small arrays)", "SymPy", "SymPy result / note"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -366,6 +423,8 @@ def run_symbolic(notes: Notes, want_sympy: bool, cap: float, repeats: int, only=
                     fmt_time(warm_t) + (notes.add(f"indexcalc {name}: {err}") if err else ""),
                     fmt_time(first) if first is not None else "—"]
             log(f"symbolic {name}: indexcalc cold {fmt_time(cold)} warm {fmt_time(warm_t)}")
+            if warm_times is not None:
+                warm_times[name] = warm_t
         except Exception as e:              # noqa: BLE001
             msg = f"{type(e).__name__}: {peers._short(e, 300)}"
             row += ["error" + notes.add(f"indexcalc symbolic {name}: {msg}"), "", "", ""]
@@ -430,12 +489,15 @@ def main(args) -> int:
 
     notes = Notes()
     load0 = os.getloadavg()[0]
-    rows, times = run_eval(probs, sizes, impls, repeats, args.min_sample, budget, notes)
+    rows, times, ratios = run_eval(probs, sizes, impls, repeats, args.min_sample, budget, notes)
     parts = [
         "## Evaluation: time of one derivative call, as a ratio to hand-written NumPy",
         "",
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {cpu_name()}, {os.cpu_count()} "
-        f"cores, {args.threads} thread(s) · {versions()}",
+        f"cores, {args.threads} thread(s)"
+        + (f" (process pinned to {len(os.sched_getaffinity(0))} core(s))"
+           if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) < (os.cpu_count() or 1)
+           else "") + f" · {versions()}",
         f"float64 · median of up to {repeats} samples, each ≥ {args.min_sample * 1e3:.0f} ms "
         f"of calls, after warm-up · agreement: max |x − ref| / max |ref| against NumPy, "
         f"✗ if > {TOL:g}" + (" · **quick run**" if args.quick else ""),
@@ -444,6 +506,7 @@ def main(args) -> int:
         "",
         eval_table(rows, impls, notes),
     ]
+    warm_times: dict[str, float] = {}
     gl = grad_vs_loss(times, sizes, impls)
     if gl:
         parts += ["", gl]
@@ -454,7 +517,9 @@ def main(args) -> int:
                   f"process, warm = median of {repeats} (text varied by a comment, so no "
                   f"cache hit); first call = one evaluation on small arrays (per-shape "
                   f"planning). SymPy: own process, capped at {cap:.0f} s, import not counted.",
-                  "", run_symbolic(notes, not args.no_sympy, cap, repeats, only)]
+                  "", run_symbolic(notes, not args.no_sympy, cap, repeats, only, warm_times)]
+    parts += ["", "## Targets (issue 4), as measured in this run", "",
+              targets(ratios, times, warm_times, sizes)]
     if notes.items:
         parts += ["", "Notes:", ""] + [f"{i + 1}. {t}" for i, t in enumerate(notes.items)]
     text = "\n".join(parts) + "\n"
