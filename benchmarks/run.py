@@ -393,8 +393,10 @@ def _sympy_task(name, cap):
     cmd = [sys.executable, os.path.join(HERE, "sympy_side.py"), name]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=cap)
-    except subprocess.TimeoutExpired:
-        return None, f"> {cap:.0f} s (abandoned)"
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        said = [json.loads(line)["note"] for line in out.splitlines() if '"note"' in line]
+        return None, "; ".join([f"> {cap:.0f} s (abandoned)"] + said)
     try:
         res = json.loads(r.stdout.strip().splitlines()[-1])
     except Exception:                       # noqa: BLE001

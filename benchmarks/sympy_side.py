@@ -20,13 +20,19 @@ import time
 NOTES: list[str] = []
 
 
+def note(text: str) -> None:
+    """Record a note, and print it at once so it survives the process being killed."""
+    NOTES.append(text)
+    print(json.dumps({"note": text}), flush=True)
+
+
 def _simplify(expr):
     """``sympy.simplify``, falling back to the unsimplified derivative if it raises."""
     import sympy as sp
     try:
         return sp.simplify(expr)
     except Exception as e:          # noqa: BLE001 - a SymPy bug is a result, not a crash
-        NOTES.append(f"simplify raised {type(e).__name__}; derivative left unsimplified")
+        note(f"simplify raised {type(e).__name__}; derivative left unsimplified")
         return expr
 
 
@@ -56,8 +62,27 @@ def task_S2():
     return _simplify(E.diff(W[p, q]))
 
 
+def _s3_matrix_form():
+    """S3 with MatrixSymbol row vectors; SymPy 1.14 fails on it (noted, then index form)."""
+    import sympy as sp
+    Dx, H, C = sp.symbols("Dx H C", integer=True, positive=True)
+    x, W1 = sp.MatrixSymbol("x", 1, Dx), sp.MatrixSymbol("W1", Dx, H)
+    b1, W2 = sp.MatrixSymbol("b1", 1, H), sp.MatrixSymbol("W2", H, C)
+    b2, y = sp.MatrixSymbol("b2", 1, C), sp.MatrixSymbol("y", 1, C)
+    t = sp.Dummy("t")
+    h = (x * W1 + b1).applyfunc(sp.Lambda(t, 1 / (1 + sp.exp(-t))))
+    th = h * W2 + b2
+    lse = (th.applyfunc(sp.exp) * sp.OneMatrix(C, 1)).applyfunc(sp.log)
+    J = -(y * th.T) + (y * sp.OneMatrix(C, 1)) * lse          # −y·log softmax(θ)
+    return _simplify(J.diff(x))
+
+
 def task_S3():
     import sympy as sp
+    try:
+        return _s3_matrix_form()
+    except Exception as e:          # noqa: BLE001
+        note(f"MatrixSymbol form raised {type(e).__name__}; index form used")
     Dx, H, C = sp.symbols("Dx H C", integer=True, positive=True)
     x, W1, b1, W2, b2, y = (sp.IndexedBase(s) for s in ("x", "W1", "b1", "W2", "b2", "y"))
     i, j, c, l, p = sp.symbols("i j c l p", integer=True)
