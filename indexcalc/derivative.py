@@ -27,7 +27,7 @@ from .ir import (Expr, Index, Var, add, const, fresh_index, mul, rename, var_nam
 from .model import Binding, Model, Program, Wrt
 from .reverse import inline, reverse
 from .rewrite import Rule, definition_rule
-from .simplify import factor, name_sums, simplify
+from .simplify import factor, name_sums, orient_deltas, simplify
 
 INLINE_BUDGET = 160        # nodes: a closed formula larger than this keeps its adjoints named
 WRT_POOL = "pqrsuvwxyzabcdefghijklmnot"
@@ -240,7 +240,7 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None) -> Der
         current = tuple(current) + tuple(left) + (Binding(step_name, current_out, value),)
         current_name = step_name
         expr = value
-    shown = factor(expr)
+    shown = factor(orient_deltas(expr, out + tuple(i for g in groups for i in g)))
     shown, sums = name_sums(shown, set(model.shapes) | set(var_names(shown)))
     return Derivative(model, of, tuple(names), out, tuple(groups), shown, adjoints, sums)
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .diff import diff
-from .ir import (ONE, ZERO, Expr, Index, Var, add, delta, fresh_index, index_names, mul, rename,
-                 substitute, summation, var_names, size)
+from .ir import (ZERO, Expr, Index, Sum, Var, add, delta, fresh_index, mul, rename, size,
+                 substitute, summation, var_names, walk)
 from .model import Binding
 from .rewrite import Rule
 from .simplify import simplify
@@ -118,10 +118,16 @@ def _between(bindings: tuple[Binding, ...], of: str, target: str) -> list[str]:
     return [n for n in names if n in needed]
 
 
+MAX_BOUND = 4       # a closed form summing more indices at once keeps its adjoints named
+
+
 def inline(adjoints: list[Binding], result: Expr, rules: list[Rule], budget: int
            ) -> tuple[list[Binding], Expr]:
-    """Substitute adjoints into the result while it stays within ``budget`` nodes.
+    """Substitute adjoints into the result while it stays readable: at most
+    ``budget`` nodes and at most MAX_BOUND indices summed in one product.
+    Trivial adjoints (a number or a single factor) are substituted everywhere.
     Returns the adjoints still needed and the new result."""
+    adjoints, result = _inline_trivial(list(adjoints), result, rules)
     remaining = list(adjoints)
     while remaining:
         last = remaining[-1]
@@ -129,12 +135,31 @@ def inline(adjoints: list[Binding], result: Expr, rules: list[Rule], budget: int
             remaining.pop()
             continue
         candidate = simplify(substitute(result, last.name, last.indices, last.expr), rules)
-        if size(candidate) > budget:
+        if size(candidate) > budget or _widest_sum(candidate) > MAX_BOUND:
             break
         result = candidate
         remaining.pop()
     still = _needed(remaining, result)
     return still, result
+
+
+def _inline_trivial(adjoints: list[Binding], result: Expr, rules: list[Rule]):
+    kept: list[Binding] = []
+    for b in adjoints:
+        if size(b.expr) <= 2:
+            kept = [Binding(k.name, k.indices, simplify(substitute(k.expr, b.name, b.indices,
+                                                                     b.expr), rules))
+                    for k in kept]
+            result = simplify(substitute(result, b.name, b.indices, b.expr), rules)
+            adjoints = [Binding(a.name, a.indices, substitute(a.expr, b.name, b.indices, b.expr))
+                        for a in adjoints]
+        else:
+            kept.append(b)
+    return [a for a in adjoints if a.name in {k.name for k in kept}], result
+
+
+def _widest_sum(e: Expr) -> int:
+    return max((len(n.indices) for n in walk(e) if isinstance(n, Sum)), default=0)
 
 
 def _needed(adjoints: list[Binding], result: Expr) -> list[Binding]:

@@ -261,6 +261,24 @@ def factor(e: Expr) -> Expr:
     return mul(*common, factor(add(*inner)))
 
 
+def orient_deltas(e: Expr, order: tuple[Index, ...]) -> Expr:
+    """In a product with a delta between two free indices, write the other
+    factors with the index that comes first in ``order`` (the function's indices
+    before the variable's): ``h_b δ_bi`` -> ``δ_bi h_i``.  Equal by the delta."""
+    rank = {i: k for k, i in enumerate(order)}
+    if not e.children:
+        return e
+    e = rebuild(e, tuple(orient_deltas(c, order) for c in e.children))
+    if not isinstance(e, Mul):
+        return e
+    for f in e.factors:
+        if isinstance(f, Delta) and f.a in rank and f.b in rank:
+            keep, gone = sorted((f.a, f.b), key=rank.get)
+            others = [rename(g, {gone: keep}) if g is not f else g for g in e.factors]
+            return mul(*others)
+    return e
+
+
 def name_sums(e: Expr, taken: set[str]) -> tuple[Expr, list[tuple[str, Expr]]]:
     """Name each closed sum of one variable (``τ = Σ_j t_j``), as the golden
     derivations do.  Returns the expression using the names, and the names."""
