@@ -9,10 +9,9 @@ compiled to einsum contractions.
     >>> d = indexcalc.derivative("z_k = W_ik y_i + b_k", wrt="W")
 """
 
-from . import parse as _parse_module  # load the submodule first: the name is the function
 from . import testing
 from .api import answer, check, compile, derivative, evaluate, latex, parse
-from .derivative import Derivative
+from .derivatives import Derivative
 from .errors import IndexcalcError
 from .model import Model
 

@@ -13,15 +13,15 @@ from typing import Iterable
 
 import numpy as np
 
-from .derivative import Derivative, differentiate, parse_wrt
-from .errors import DerivativeError
+from .derivatives import Derivative, differentiate, parse_wrt
+from .errors import DerivativeError, ShapeError
 from .ir import Expr
 from .model import Model, Program
 
 
 @lru_cache(maxsize=64)
 def _parse_cached(text: str) -> Model:
-    from .parse import parse as _parse
+    from .parser import parse as _parse
     return _parse(text)
 
 
@@ -57,7 +57,7 @@ def derivative(model: str | Model, wrt: str | Iterable[str], of: str | None = No
 
 def evaluate(model: str | Model, of: str | None = None, **arrays) -> np.ndarray:
     """The value of one definition of the model on the given arrays."""
-    from .compile import compile_program
+    from .compiler import compile_program
     m = _model(model)
     name = _default_of(m, of)
     program = m.program()
@@ -69,24 +69,30 @@ def check(model: str | Model, claim: str):
     """Is the claimed formula the derivative?  ``claim`` is a check statement
     without the keyword: ``"dE/dz_k == o_k - t_k"``.  Returns a CheckResult
     (``.holds``; ``str()`` is the verdict)."""
-    from .check import check_statement
-    from .model import Check
+    from .checking import check_statement, shape_mismatch
+    from .model import Check, Question
     text = model.text if isinstance(model, Model) else model
     claim = claim.strip()
     if not claim.startswith("check"):
         claim = "check " + claim
-    m = parse(f"{text}\n{claim}")
-    return check_statement(m, m.statements[-1]) if isinstance(m.statements[-1], Check) else \
-        _not_a_check(claim)
-
-
-def _not_a_check(claim: str):
-    raise DerivativeError(f"not a check: {claim!r} (write e.g. dE/dz_k == o_k - t_k)")
+    try:
+        m = parse(f"{text}\n{claim}")
+    except ShapeError as error:
+        question_text, sep, claimed = claim.removeprefix("check").partition("==")
+        if not sep:
+            raise
+        m = parse(f"{text}\n{question_text}")
+        if not isinstance(m.statements[-1], Question):
+            raise
+        return shape_mismatch(m, m.statements[-1], claimed.strip(), error)
+    if not isinstance(m.statements[-1], Check):
+        raise DerivativeError(f"not a check: {claim!r} (write e.g. dE/dz_k == o_k - t_k)")
+    return check_statement(m, m.statements[-1])
 
 
 def answer(model: Model, question) -> Derivative:
     """The derivative a Question statement asks for."""
-    from .derivative import differentiate
+    from .derivatives import differentiate
     return differentiate(model, question.of, list(question.wrt), question.of_indices)
 
 
@@ -94,7 +100,7 @@ def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
     """One compiled program computing several outputs with shared work:
     definitions by name (``"E"``) and derivatives as questions (``"dE/dW"``).
     Returns a callable ``f(**arrays) -> dict``."""
-    from .compile import compile_program
+    from .compiler import compile_program
     from .model import Binding, Question
     m = _model(model)
     bindings: dict[str, Binding] = {b.name: b for b in m.program().bindings}

@@ -23,7 +23,7 @@ from .simplify import simplify
 
 def explain(d) -> str:
     """The explanation of a Derivative ``d`` (see derivative.py)."""
-    from .derivative import model_rules
+    from .derivatives import model_rules
     model = d.model
     rules = model_rules(model)
     lines = [f"{d.lhs()}: the chain rule over the model's definitions, backwards from "
@@ -65,12 +65,27 @@ def _narrate(n: int, step: Step, d, rules, bindings) -> list[str]:
     for a, b in contractions:
         out.append(f"   the delta δ_{a.name}{b.name} is summed over {a.name}: "
                    f"{a.name} is renamed to {b.name}")
-    seed = to_text(step.seed)
+    if _diagonal(step):
+        out.append(f"   {step.consumer} is elementwise in {step.variable}: its Jacobian is diagonal "
+                   f"(the delta), so multiplying by it is an elementwise product ⊙")
+    adjoint = to_text(Var(adjoint_name(d.of, step.variable), d.out + step.own))
+    total = ", ".join(i.name for i in step.cidx)
+    value = simplify(summation(step.cidx, mul(step.seed, step.local)), rules)
     if isinstance(step.seed, Var):
-        total = ", ".join(i.name for i in step.cidx) or "nothing"
-        out.append(f"   chain: {to_text(Var(adjoint_name(d.of, step.variable), d.out + step.own))}"
-                   f" collects Σ over {total} of {seed} · ∂{top}/∂{var}")
+        out.append(f"   chain: {adjoint} gets Σ_{{{total}}} {to_text(step.seed)} "
+                   f"∂{top}/∂{var} = {to_text(value)}")
+    else:
+        out.append(f"   so {adjoint} = {to_text(value)}")
     return out
+
+
+def _diagonal(step: Step) -> bool:
+    """Is the local derivative diagonal: a delta tying the definition's index to the
+    variable's, next to a function (the Jacobian of an elementwise function)?"""
+    parts = step.local.factors if isinstance(step.local, Mul) else (step.local,)
+    ties = any(isinstance(p, Delta) and {p.a, p.b} & set(step.cidx) and {p.a, p.b} & set(step.own)
+               for p in parts)
+    return ties and any(isinstance(n, (Func, Apply)) for n in walk(step.body))
 
 
 def _identity(use: str, step: Step) -> Expr:
@@ -136,36 +151,57 @@ def _only_under_log(name: str, bindings) -> bool:
 
 
 def _index_roles(d) -> list[str]:
-    """One line per index of the result's products: contracted, kept, or free."""
+    """One line per index of the result: contracted (a matrix product), shared and
+    kept (⊙), or free (an outer product, or simply the result's axis)."""
     expr = d.unnamed_expr
-    lines = []
     roles: dict[str, str] = {}
     for node in walk(expr):
         if isinstance(node, Sum):
             for i in node.indices:
-                roles.setdefault(i.name, f"{i.name} is contracted (summed): a matrix product")
+                roles.setdefault(i.name, _bound_role(node, i))
+    free_in_factors = [i for i in d.indices if _carriers(expr, i)]
     for i in d.indices:
-        count = _factor_count(expr, i)
-        if count >= 2:
-            roles[i.name] = (f"{i.name} is shared and kept: an elementwise product ⊙ — the "
-                             "Jacobian of an elementwise function is diagonal, and its delta "
-                             "turned a matrix product into ⊙")
-        elif count == 1:
-            roles[i.name] = f"{i.name} is free in one factor: an outer product along it"
+        carriers = _carriers(expr, i)
+        if len(carriers) >= 2:
+            roles[i.name] = (f"{i.name} is shared by {', '.join(carriers)} and kept: an "
+                             "elementwise product ⊙ (the Jacobian of an elementwise function "
+                             "is diagonal; its delta made the product elementwise)")
+        elif carriers and len(free_in_factors) > 1:
+            roles[i.name] = (f"{i.name} is free, carried by {carriers[0]} alone: "
+                             "an outer product along it")
+        elif carriers:
+            roles[i.name] = f"{i.name} is the result's free index, carried by {carriers[0]}"
         else:
             roles[i.name] = f"{i.name} does not occur: the derivative is constant along it"
-    if roles:
-        lines.append("Indices:")
-        lines.extend(f"  {r}" for r in roles.values())
-    return lines
+    return ["Indices:"] + [f"  {r}" for r in roles.values()] if roles else []
 
 
-def _factor_count(e: Expr, i: Index) -> int:
-    """The largest number of factors of one product term that carry index ``i``."""
-    best = 0
-    for node in walk(e):
-        if isinstance(node, Mul):
-            best = max(best, sum(1 for f in node.factors if i in f.free))
-        elif i in node.free and not isinstance(node, (Add, Mul)):
-            best = max(best, 1)
+def _bound_role(node: Sum, i: Index) -> str:
+    parts = node.body.factors if isinstance(node.body, Mul) else (node.body,)
+    carriers = [p for p in parts if i in p.free]
+    tensors = [p for p in carriers if isinstance(p, Var) and len(p.indices) >= 2]
+    riders = [p for p in carriers if p not in tensors]
+    if not tensors:
+        return f"{i.name} is summed: Σ_{i.name} {to_text(mul(*riders))}"
+    text = f"{i.name} is contracted (summed)"
+    if len(tensors) >= 2:
+        text += f" between {to_text(tensors[0])} and {to_text(tensors[1])}: a matrix product"
+    else:
+        text += f" against {to_text(tensors[0])}: a matrix–vector product"
+    if riders:
+        text += f"; {to_text(mul(*riders))} multiplies along it elementwise (⊙) before the sum"
+    return text
+
+
+def _carriers(e: Expr, i: Index) -> list[str]:
+    """The factors carrying free index ``i`` in the term of the result where most do."""
+    terms = e.terms if isinstance(e, Add) else (e,)
+    best: list[str] = []
+    for t in terms:
+        while isinstance(t, Sum):
+            t = t.body
+        parts = t.factors if isinstance(t, Mul) else (t,)
+        found = [to_text(p) for p in parts if i in p.free]
+        if len(found) > len(best):
+            best = found
     return best

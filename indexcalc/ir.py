@@ -435,45 +435,82 @@ def _unique(e: Expr, avoid: set[str]) -> Expr:
 
 
 def canonical(e: Expr) -> Expr:
-    """``e`` with bound indices renamed in order of appearance, so that two
+    """``e`` with bound indices renamed ``_0, _1, ...`` in order of first
+    appearance, children visited in an order that ignores bound names, so that
     expressions equal up to renaming bound indices become equal.  Built
     directly (no smart constructors): the structure is only relabelled."""
     if not e.binds:
         return e
     counter = [0]
     taken = {i.name for i in e.free}
+    env: dict[Index, Index] = {}
 
-    def fresh(i: Index) -> Index:
+    def name(i: Index, bound: frozenset) -> Index:
+        if i in env:
+            return env[i]
+        if i not in bound:
+            return i
         while f"_{counter[0]}" in taken:
             counter[0] += 1
+        env[i] = Index(f"_{counter[0]}", i.dim)
         counter[0] += 1
-        return Index(f"_{counter[0] - 1}", i.dim)
+        return env[i]
 
-    def go(node: Expr, env: dict) -> Expr:
+    def scoped(indices, bound, inner):
+        saved = {i: env.pop(i) for i in indices if i in env}
+        result = inner(bound | frozenset(indices))
+        named = tuple(name(i, bound | frozenset(indices)) for i in indices)
+        for i in indices:
+            env.pop(i, None)
+        env.update(saved)
+        return named, result
+
+    def go(node: Expr, bound: frozenset) -> Expr:
         if isinstance(node, Var):
-            return Var(node.name, tuple(env.get(i, i) for i in node.indices)) if env else node
+            return Var(node.name, tuple(name(i, bound) for i in node.indices))
         if isinstance(node, Delta):
-            a, b = env.get(node.a, node.a), env.get(node.b, node.b)
+            a, b = sorted((node.a, node.b), key=lambda i: _erased(i, bound))
+            a, b = name(a, bound), name(b, bound)
             return Delta(*sorted((a, b), key=lambda i: i.key))
         if isinstance(node, Sum):
-            inner = dict(env)
-            inner.update({i: fresh(i) for i in node.indices})
-            return Sum(tuple(inner[i] for i in node.indices), go(node.body, inner))
+            named, body = scoped(node.indices, bound, lambda inner: go(node.body, inner))
+            return Sum(tuple(sorted(named, key=lambda i: i.key)), body)
         if isinstance(node, Apply):
-            inner = dict(env)
-            inner.update({i: fresh(i) for i in node.over})
-            return Apply(node.fn, go(node.arg, inner), tuple(inner[i] for i in node.over),
-                         tuple(env.get(i, i) for i in node.out), node.order)
+            named, arg = scoped(node.over, bound, lambda inner: go(node.arg, inner))
+            return Apply(node.fn, arg, named, tuple(name(i, bound) for i in node.out),
+                         node.order)
         if isinstance(node, (Mul, Add)):
-            kids = sorted((go(c, env) for c in node.children), key=lambda t: t.key)
+            order = sorted(node.children, key=lambda c: _erased_key(c, bound))
+            kids = sorted((go(c, bound) for c in order), key=lambda t: t.key)
             return type(node)(tuple(kids))
         if isinstance(node, Pow):
-            return Pow(go(node.base, env), go(node.exponent, env))
+            return Pow(go(node.base, bound), go(node.exponent, bound))
         if isinstance(node, Func):
-            return Func(node.name, go(node.arg, env), node.order)
+            return Func(node.name, go(node.arg, bound), node.order)
         return node
 
-    return go(e, {})
+    return go(e, frozenset())
+
+
+def _erased(i: Index, bound: frozenset) -> tuple:
+    return ("", dim_key(i.dim)) if i in bound else i.key
+
+
+def _erased_key(e: Expr, bound: frozenset) -> tuple:
+    """A sort key that does not see the names of bound indices."""
+    if isinstance(e, Var):
+        return (2, e.name, tuple(_erased(i, bound) for i in e.indices))
+    if isinstance(e, Delta):
+        return (3, tuple(sorted(_erased(i, bound) for i in (e.a, e.b))))
+    inner = bound | frozenset(binders(e))
+    kids = tuple(sorted(_erased_key(c, inner) for c in e.children))
+    if isinstance(e, Func):
+        return (4, e.name, e.order, kids)
+    if isinstance(e, Apply):
+        return (5, e.fn, e.order, len(e.over), tuple(_erased(i, bound) for i in e.out), kids)
+    if isinstance(e, Sum):
+        return (9, len(e.indices), kids)
+    return (e.key[0], kids) if e.children else e.key
 
 
 def substitute(e: Expr, name: str, indices: tuple[Index, ...], body: Expr) -> Expr:

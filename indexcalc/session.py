@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .errors import IndexcalcError
+from .errors import IndexcalcError, ShapeError
 from .model import Assume, Check, Declaration, Definition, Model, Question
 
 BACKENDS = ("numpy", "torch", "jax")
@@ -86,6 +86,12 @@ class Session:
         combined = "\n".join(self.lines + [ln.text for ln in lines])
         try:
             model = parse(combined)
+        except ShapeError as e:
+            verdict = self.misshapen_check(lines)
+            if verdict is None:
+                raise relocate(e, lines, base) from None
+            yield verdict
+            return
         except IndexcalcError as e:
             raise relocate(e, lines, base) from None
         new = [(k, s) for k, s in enumerate(model.statements)
@@ -98,6 +104,17 @@ class Session:
                 raise relocate(e, lines, base, _line_of(stmt, base + 1)) from None
             if out is not None:
                 yield out
+
+    def misshapen_check(self, lines: list[Line]) -> str | None:
+        """A lone ``check`` whose claim has the wrong shape is a check that fails."""
+        text = " ".join(_code(ln.text) for ln in lines).strip()
+        if not text.startswith("check") or ";" in text:
+            return None
+        from .api import check
+        result = check(self.text, text)
+        if not result.holds:
+            self.failed_checks += 1
+        return str(result)
 
     def redefinition(self, text: str) -> str | None:
         """In the REPL, typing ``E = ...`` again replaces the line that defined ``E``
@@ -131,11 +148,11 @@ class Session:
             return None
         before = dataclasses.replace(model, statements=model.statements[:k])
         if isinstance(stmt, Question):
-            from .derivative import differentiate
+            from .derivatives import differentiate
             d = differentiate(before, stmt.of, list(stmt.wrt), stmt.of_indices)
             self.last, self.last_source = d, stmt.source
             return self.show_derivative(d)
-        from .check import check_statement
+        from .checking import check_statement
         result = check_statement(before, stmt)
         if not result.holds:
             self.failed_checks += 1

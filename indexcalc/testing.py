@@ -97,7 +97,7 @@ def numeric_derivative(model: Model, of: str, wrt: list[str], arrays: dict,
     """The derivative by finite differences: of the value for a gradient, of the
     (symbolic) gradient for a Hessian, and so on."""
     from .evaluate import evaluate_program
-    from .derivative import differentiate, parse_wrt
+    from .derivatives import differentiate, parse_wrt
     if len(wrt) == 1:
         prog = model.program()
         prog = replace(prog, outputs=(of,))

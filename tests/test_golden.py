@@ -103,8 +103,8 @@ def test_s3_input_gradient():
     d = indexcalc.derivative(S3, wrt="x")
     text = str(d)
     assert "δ" not in text
-    assert text == ("∂J/∂x_p = Σ_{j,k} W1_pk h_k W2_kj (1 − h_k) (yhat_j υ − y_j)"
-                    "   where υ = Σ_i y_i")
+    assert text == ("∂J/∂x_p = Σ_{i,k} W1_pk h_k W2_ki (1 − h_k) (yhat_i υ − y_i)"
+                    "   where υ = Σ_j y_j")
     check_grad(S3, "x")
     check_grad(S3, "W1")
     check_grad(S3, "W2")
@@ -132,7 +132,7 @@ def test_s4_backprop_rules():
     a1 = indexcalc.derivative(S4, wrt="a1_i")
     assert str(a1) == "∂E/∂a1_i = Σ_j W1_ij f'(z2_j) L'(a2)_j"
     deeper = indexcalc.derivative(S4_DEEPER, wrt="z1_i")
-    assert str(deeper) == "∂E/∂z1_i = f'(z1_i) Σ_k W1_ik f'(z2_k) L'(a2)_k"
+    assert str(deeper) == "∂E/∂z1_i = f'(z1_i) Σ_j W1_ij f'(z2_j) L'(a2)_j"
 
 
 @pytest.mark.parametrize("wrt", ["W1", "a1", "b1"])

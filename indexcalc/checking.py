@@ -19,11 +19,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from .derivative import Derivative, differentiate
+from .derivatives import Derivative, differentiate
 from .errors import IndexcalcError
 from .functions import ELEMENTWISE, TENSOR
-from .ir import (Apply, Expr, Func, Index, Var, ZERO, add, canonical, const, delta, mul,
-                 rebuild, rename, sub, substitute, var_names)
+from .ir import (ZERO, Apply, Expr, Func, add, const, delta, mul, rebuild, rename, size, sub,
+                 substitute, var_names)
 from .model import Binding, Check, Model, Program
 from .printing import to_text
 from .simplify import expand, factor, name_sums, simplify
@@ -42,6 +42,7 @@ class CheckResult:
     difference: Expr | None = None
     counterexample: str | None = None
     note: str = ""
+    claim_text: str = ""                     # as typed, when it could not be read as a claim
 
     @property
     def verdict(self) -> str:
@@ -51,7 +52,8 @@ class CheckResult:
 
     def __str__(self) -> str:
         d = self.derivative
-        lines = [f"check {d.lhs()} == {to_text(self.claim)}"]
+        claim = to_text(self.claim) if self.claim is not None else self.claim_text
+        lines = [f"check {d.lhs()} == {claim}"]
         if self.holds and self.assumption is None:
             how = "symbolically and numerically" if self.symbolic else "numerically"
             lines.append(f"✓ holds ({how}, at {len(SEEDS)} random points)")
@@ -62,9 +64,10 @@ class CheckResult:
         else:
             lines.append("✗ does not hold")
         lines.append(f"  derivative:  {d}")
-        lines.append(f"  your claim:  {to_text(self.claim)}")
-        if self.difference is not None and not self.holds or self.assumption and not self.declared:
-            if self.difference is not None:
+        if self.claim is not None:
+            lines.append(f"  your claim:  {to_text(self.claim)}")
+        if self.difference is not None and (not self.holds or not self.declared):
+            if self.difference != ZERO and not (self.holds and self.assumption is None):
                 lines.append(f"  difference (derivative − claim):  {self.difference_text()}")
         if self.counterexample and not self.holds:
             lines.append(f"  counterexample: {self.counterexample}")
@@ -73,11 +76,27 @@ class CheckResult:
         return "\n".join(lines)
 
     def difference_text(self) -> str:
-        shown, sums = name_sums(factor(self.difference), set(self.derivative.model.shapes))
+        tidy = factor(self.difference)
+        try:
+            expanded = factor(expand(self.difference))
+            if size(expanded) < size(tidy):
+                tidy = expanded
+        except IndexcalcError:
+            pass
+        shown, sums = name_sums(tidy, set(self.derivative.model.shapes))
         text = to_text(shown)
         if sums:
             text += "   where " + ", ".join(f"{s} = {to_text(b)}" for s, b in sums)
         return text
+
+
+def shape_mismatch(model: Model, question, claim_text: str, error: IndexcalcError) -> CheckResult:
+    """A claim whose shape cannot be the derivative's: it does not hold, and why."""
+    d = differentiate(model, question.of, list(question.wrt), question.of_indices)
+    shape = " × ".join(str(i.dim) for i in d.indices) or "scalar"
+    note = (f"{error.problem}; {d.lhs()} has shape ({shape}): the function's axes, then the "
+            "variable's (the layout convention)")
+    return CheckResult(False, d, None, note=note, claim_text=claim_text)
 
 
 def check_statement(model: Model, stmt: Check) -> CheckResult:
@@ -92,6 +111,8 @@ def check_statement(model: Model, stmt: Check) -> CheckResult:
         return result
     if model.assumptions:
         under = _compare(with_assumptions, claim, model)
+        if not under.holds:
+            return under                   # report against what the model declares
         if under.holds:
             facts = "; ".join(a.source or f"{to_text(a.lhs)} = {to_text(a.rhs)}"
                               for a in model.assumptions)

@@ -160,16 +160,16 @@ class Derivative:
     def compile(self, backend: str = "numpy"):
         """A callable ``f(**arrays) -> ndarray``, compiled once per backend."""
         if backend not in self._compiled:
-            from .compile import compile_program
+            from .compiler import compile_program
             self._compiled[backend] = compile_program(self.program, backend=backend)
         return self._compiled[backend]
 
     def einsum(self):
-        from .compile import einsum_steps
+        from .compiler import einsum_steps
         return einsum_steps(self.program)
 
     def python(self, backend: str = "numpy") -> str:
-        from .compile import python_source
+        from .compiler import python_source
         return python_source(self.program, backend=backend)
 
 
