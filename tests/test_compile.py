@@ -9,7 +9,7 @@ import numpy as np
 import opt_einsum
 import pytest
 
-from indexcalc.compile import compile_program, explain_plan
+from indexcalc.compiler import compile_program, explain_plan
 from indexcalc.errors import EvaluationError
 from indexcalc.evaluate import evaluate_program
 from indexcalc.ir import (Apply, DimSize, Index, Var, add, const, delta, func, mul, neg, power,

@@ -8,7 +8,7 @@ import keyword
 import numpy as np
 import pytest
 
-from indexcalc.compile import compile_program
+from indexcalc.compiler import compile_program
 from indexcalc.evaluate import evaluate_program
 from indexcalc.export import einsum_steps, python_source
 from indexcalc.ir import Apply, Index, Var, add, const, delta, func, mul, neg, sub, summation

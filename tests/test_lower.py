@@ -14,7 +14,7 @@ from indexcalc import ir
 from indexcalc.evaluate import evaluate_expr
 from indexcalc.ir import Apply, Const, Delta, DimSize, Func, Index, Sum, Var
 from indexcalc.model import Definition
-from indexcalc.parse import parse
+from indexcalc.parser import parse
 
 RNG = np.random.default_rng(0)
 SIZES = {"n": 3, "m": 4, "k": 2, "p": 5}

@@ -9,7 +9,7 @@ from lark import Lark
 from indexcalc import ir
 from indexcalc.ir import Apply, Func, Index, Sum, Var
 from indexcalc.model import Assume, Check, Declaration, Definition, Question, Wrt
-from indexcalc.parse import GRAMMAR, parse, parse_source
+from indexcalc.parser import GRAMMAR, parse, parse_source
 
 S1 = """
 o_j = exp(z_j) / sum_i exp(z_i)          # Ω = Σ_i exp(z_i)

@@ -310,7 +310,7 @@ def same(printed_back, original, ascii):
 
 
 def printed_model(text, ascii):
-    from indexcalc.parse import parse
+    from indexcalc.parser import parse
     model = parse(text)
     lines = declaration_lines(text)
     for d in model.definitions.values():
@@ -321,7 +321,7 @@ def printed_model(text, ascii):
 @pytest.mark.parametrize("ascii", [False, True], ids=["unicode", "ascii"])
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_models_round_trip(name, ascii):
-    from indexcalc.parse import parse
+    from indexcalc.parser import parse
     model, printed = printed_model(GOLDEN[name], ascii)
     again = parse(printed).definitions
     for d in model.definitions.values():
@@ -386,7 +386,7 @@ HAND_BUILT = [
 @pytest.mark.parametrize("ascii", [False, True], ids=["unicode", "ascii"])
 @pytest.mark.parametrize("e", HAND_BUILT, ids=[to_text(e, ascii=True) for e in HAND_BUILT])
 def test_hand_built_round_trip(e, ascii):
-    from indexcalc.parse import parse
+    from indexcalc.parser import parse
     free = tuple(sorted(e.free, key=lambda x: x.key))
     line = definition_text("result", free, e, ascii=ascii)
     text = "\n".join(declarations_for(e, ascii) + [line])
