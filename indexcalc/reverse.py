@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .diff import diff
-from .ir import (ZERO, Expr, Index, Sum, Var, add, delta, fresh_index, mul, rename, size,
-                 substitute, summation, var_names, walk)
+from .ir import (ZERO, Expr, Index, Sum, Var, add, delta, fresh_index, index_names, mul, rename,
+                 size, substitute, summation, var_names, walk)
 from .model import Binding
 from .rewrite import Rule
 from .simplify import simplify
@@ -62,7 +62,9 @@ def reverse(bindings: tuple[Binding, ...], of: str, target: str, wrt: tuple[Inde
         return [], ZERO
     adjoints: list[Binding] = []
     for name in [n for n in reversed(chain) if n != of] + [target]:
-        own = wrt if name == target else _fresh_like(defs[name].indices, taken)
+        users = {i for c in chain if name in var_names(defs[c].expr)
+                 for i in index_names(defs[c].expr)}
+        own = wrt if name == target else _fresh_like(defs[name].indices, taken | users)
         terms = []
         for consumer in chain:
             c = defs[consumer]
