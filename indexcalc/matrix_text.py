@@ -264,7 +264,8 @@ class MatrixPrinter:
     def show_MNum(self, e: MNum, way):
         if e.value < 0:
             return "−" + number_text(-e.value), ADD
-        return number_text(e.value), ATOM
+        text = number_text(e.value)
+        return text, PROD if "/" in text else ATOM         # x^(1/2), not x^1/2
 
     def show_MT(self, e: MT, way):
         return self.show(e.arg, not way)
