@@ -9,6 +9,9 @@ compiled to einsum contractions.
     >>> d = indexcalc.derivative("z_k = W_ik y_i + b_k", wrt="W")
 """
 
+from . import evaluate as _evaluate_module, latex as _latex_module  # noqa: F401  loaded
+# before the API binds indexcalc.evaluate and indexcalc.latex, so loading them later
+# cannot replace the functions with the modules
 from . import testing
 from .api import answer, check, compile, derivative, evaluate, latex, parse
 from .derivatives import Derivative

@@ -44,3 +44,14 @@ def test_matrix_form_parenthesises_fractional_exponents():
     back = indexcalc.parse(text + "\n" + form.text)
     got = indexcalc.evaluate(back, of=list(back.definitions)[-1], **arrays)
     assert np.allclose(got, d.evaluate(**arrays))
+
+
+def test_api_functions_are_not_shadowed_by_their_modules():
+    # Found while writing test_regressions: evaluate_reference loads the module
+    # indexcalc/evaluate.py, which then replaced the function indexcalc.evaluate
+    # ("'module' object is not callable"); the same for indexcalc.latex.
+    d = indexcalc.derivative("x : vector[n]\nE = x_i x_i", "x")
+    d.evaluate_reference(x=np.ones(2))
+    d.latex()
+    assert callable(indexcalc.evaluate) and callable(indexcalc.latex)
+    assert indexcalc.evaluate("x : vector[n]\nE = x_i x_i", x=np.ones(2)) == 2
