@@ -46,9 +46,9 @@ class CheckResult:
 
     @property
     def verdict(self) -> str:
-        if not self.holds:
-            return "does not hold"
-        return "holds" if self.assumption is None else "holds under an assumption"
+        if self.assumption is not None:
+            return "holds under an assumption" if self.declared else "holds only if assumed"
+        return "holds" if self.holds else "does not hold"
 
     def __str__(self) -> str:
         d = self.derivative
@@ -58,9 +58,10 @@ class CheckResult:
             how = "symbolically and numerically" if self.symbolic else "numerically"
             lines.append(f"✓ holds ({how}, at {len(SEEDS)} random points)")
         elif self.holds:
-            why = ("declared with `assume`" if self.declared
-                   else "not declared: add it with `assume` if it is true of your data")
-            lines.append(f"✓ holds when {self.assumption} ({why})")
+            lines.append(f"✓ holds when {self.assumption} (declared with `assume`)")
+        elif self.assumption is not None:
+            lines.append(f"~ holds only if {self.assumption}, which the model does not assume: "
+                         "add `assume` if it is true of your data")
         else:
             lines.append("✗ does not hold")
         lines.append(f"  derivative:  {d}")
@@ -119,9 +120,7 @@ def check_statement(model: Model, stmt: Check) -> CheckResult:
             return CheckResult(True, with_assumptions, claim, under.symbolic,
                                assumption=facts.removeprefix("assume ").strip(), declared=True,
                                difference=result.difference)
-    guess = _vanishing_sum(result, model)
-    if guess:
-        result.holds, result.assumption = True, guess
+    result.assumption = _vanishing_sum(result, model)
     return result
 
 

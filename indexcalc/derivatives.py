@@ -94,7 +94,8 @@ class Derivative:
         lines = [definition_text(b.name, b.indices, b.expr, ascii=ascii) for b in self.adjoints]
         main = f"{self.lhs(ascii)} = {to_text(self.expr, ascii=ascii)}"
         if self.sums:
-            where = ", ".join(f"{s} = {to_text(b, ascii=ascii)}" for s, b in self.sums)
+            where = ", ".join(f"{to_text(Var(s, ()), ascii=ascii)} = {to_text(b, ascii=ascii)}"
+                              for s, b in self.sums)
             main += f"   where {where}"
         return "\n".join(lines + [main])
 

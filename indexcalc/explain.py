@@ -74,8 +74,6 @@ def _narrate(n: int, step: Step, d, rules, bindings) -> list[str]:
     if isinstance(step.seed, Var):
         out.append(f"   chain: {adjoint} gets Σ_{{{total}}} {to_text(step.seed)} "
                    f"∂{top}/∂{var} = {to_text(value)}")
-    else:
-        out.append(f"   so {adjoint} = {to_text(value)}")
     return out
 
 
