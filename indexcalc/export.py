@@ -35,11 +35,35 @@ def einsum_steps(program: Program, dims: dict[str, int] | None = None) -> list[S
     """The program as einsum steps, named by the model's names where they have one."""
     program = prepare(program)
     shapes = _shapes(program)
-    _, gen = generate(program, backends.get_backend("numpy"), dims or {}, literal_dims=False,
-                      shapes=shapes)
+    src, gen = generate(program, backends.get_backend("numpy"), dims or {}, literal_dims=False,
+                        shapes=shapes)
     back = {ident: name for name, ident in gen.names.items() if not name.startswith("#")}
     show = lambda code: back.get(code, code)              # noqa: E731
-    return [Step(show(t), spec, [show(o) for o in ops]) for t, spec, ops in gen.steps]
+    contractions = {t: (spec, ops) for t, spec, ops in gen.steps}
+    steps, known = [], {gen.names[n] for n in program.inputs}
+    for line in src.splitlines()[1:]:
+        m = _ASSIGN.match(line)
+        if not m or m.group(1).startswith("d_"):
+            continue                                      # sizes read from shapes
+        target, code = m.group(1), m.group(2)
+        contraction = contractions.get(target)
+        if (contraction and "[" not in line.split("=")[0]
+                and all(o in known for o in contraction[1])):
+            spec, ops = contraction
+        else:                                             # elementwise, softmax, sums
+            ops = [w for w in dict.fromkeys(_IDENT.findall(code)) if w in back or _TEMP(w)]
+            spec = _IDENT.sub(lambda w: show(w.group(0)), code)
+        steps.append(Step(show(target), spec, [show(o) for o in ops]))
+        known.add(target)
+    return steps
+
+
+_ASSIGN = re.compile(r"^\s+([A-Za-z_]\w*)(?:\[[^\]]*\])?\s*=\s*(.+)$")
+_IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
+
+
+def _TEMP(word: str) -> bool:
+    return re.fullmatch(r"t\d+", word) is not None
 
 
 def python_source(program: Program, backend: str = "numpy", name: str = "derivative",

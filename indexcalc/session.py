@@ -304,8 +304,8 @@ o_j = exp(z_j) / sum_i exp(z_i)
 h = sigmoid(Wᵀ y)              # define in matrix form
 E = -sum_j t_j log(o_j)
 dE/dz_k                        # ask a derivative: also dE/dW, grad(E, W), hessian(f, x)
-check dE/dz_k == o_k - t_k     # check your own derivation
-assume sum_j t_j = 1           # a fact simplification may use (one-hot labels)"""
+assume sum_j t_j = 1           # a fact simplification may use (one-hot labels)
+check dE/dz_k == o_k - t_k     # check your own derivation"""
 
 HELP = """\
 Type the model the way you write it on paper, one statement per line (or separated by ;):
@@ -354,14 +354,14 @@ def matrix_text(d, layout: str = "column") -> str | None:
 
 def einsum_text(d) -> str:
     """One line per step: ``name = einsum("spec", operands...)`` for a contraction (a
-    valid ``np.einsum`` call), ``name = what(operands...)`` for any other step."""
+    valid ``np.einsum`` call), ``name = expression`` (NumPy) for any other step."""
     lines = []
     for step in _call(d, "einsum"):
         out, spec, operands = step[0], step[1], step[2]
         if "->" in spec:
             lines.append(f'{out} = einsum("{spec}", {", ".join(operands)})')
         else:
-            lines.append(f"{out} = {spec}({', '.join(operands)})")
+            lines.append(f"{out} = {spec}")
     return "\n".join(lines)
 
 
