@@ -154,18 +154,24 @@ class Printer:
         out = self.subscript(e.out, compact=True)
         if isinstance(e.arg, Var) and e.arg.indices == e.over:
             return self.call(name, self.ident(e.arg.name)) + out
-        if len(e.over) == 1 and len(self.ident(e.over[0].name)) > 1:
-            e = self.short_binder(e)             # `softmax[i1](` is not a call head
+        if any(len(self.ident(i.name)) > 1 for i in e.over):
+            e = self.short_binders(e)            # `softmax[i1](`, `inv[z,i1](` are not call heads
         over = self.subscript(e.over, compact=False)
         return self.call(name + over, self.expr(e.arg)) + out
 
-    def short_binder(self, e: Apply) -> Apply:
+    def short_binders(self, e: Apply) -> Apply:
+        """``e`` with its multi-letter binders renamed to free single letters."""
         taken = ir.index_names(e) | self.lhs
-        letter = next((c for c in ir.INDEX_POOL if c not in taken), None)
-        if letter is None:
-            return e
-        (i,) = e.over
-        return ir.rename_bound(e, {i: Index(letter, i.dim)})
+        mapping = {}
+        for i in e.over:
+            if len(self.ident(i.name)) == 1:
+                continue
+            letter = next((c for c in ir.INDEX_POOL if c not in taken), None)
+            if letter is None:
+                return e
+            taken.add(letter)
+            mapping[i] = Index(letter, i.dim)
+        return ir.rename_bound(e, mapping)
 
     # ---------------------------------------------------------------- sums
 

@@ -55,3 +55,18 @@ def test_api_functions_are_not_shadowed_by_their_modules():
     d.latex()
     assert callable(indexcalc.evaluate) and callable(indexcalc.latex)
     assert indexcalc.evaluate("x : vector[n]\nE = x_i x_i", x=np.ones(2)) == 2
+
+
+def test_tensor_function_with_a_multi_letter_binder_prints_as_a_call():
+    # Found by test_properties (printed derivative parses back): inv over two
+    # indices, one of them multi-letter, printed as inv[z,i1](...), which is not
+    # a call head; binders of a call are now renamed to single letters.
+    from indexcalc.ir import Index, canonical, map_indices
+    from indexcalc.printing import definition_text
+    text = "A : matrix[n, n]\nB : matrix[n, n]\nh = 2 / (1 + (logdet(A B) - det(A B))^2)"
+    d = indexcalc.derivative(text, "A")
+    printed = definition_text("P", d.indices, d.expr)
+    assert "inv[" not in printed
+    back = indexcalc.parse(text + "\n" + printed).definitions["P"]
+    erase = lambda e: canonical(map_indices(e, lambda i: Index(i.name, "?")))  # noqa: E731
+    assert erase(back.expr) == erase(d.expr)
