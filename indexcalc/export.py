@@ -47,7 +47,7 @@ def einsum_steps(program: Program, dims: dict[str, int] | None = None) -> list[S
             continue                                      # sizes read from shapes
         target, code = m.group(1), m.group(2)
         contraction = contractions.get(target)
-        if (contraction and "[" not in line.split("=")[0]
+        if (contraction and "->" in contraction[0] and "[" not in line.split("=")[0]
                 and all(o in known for o in contraction[1])):
             spec, ops = contraction
         else:                                             # elementwise, softmax, sums
