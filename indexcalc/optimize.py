@@ -5,6 +5,9 @@ it.  Before generating code these pure passes (Program -> Program) make it
 cheaper and safer to run:
 
 * ``prune``: keep only the bindings the outputs need (dead-binding elimination);
+* ``stable_softmax``: the written-out forms ``exp(z_j) / Σ_i exp(z_i)`` and
+  ``log Σ_i exp(z_i)`` become ``softmax`` and ``logsumexp``, which are computed
+  with the maximum subtracted (finite for logits of ±1000);
 * ``stable_logs``: ``log(softmax(z))`` -- directly or through a binding whose
   body is a softmax -- becomes ``log_softmax(z)``, so cross-entropy over
   logits of ±1000 is finite and correct;
@@ -19,13 +22,15 @@ from dataclasses import replace
 
 from .errors import EvaluationError
 from .functions import ELEMENTWISE, TENSOR
-from .ir import Apply, Expr, Func, Var, instantiate, rebuild, unique_binders, var_names, walk
+from .ir import (MINUS_ONE, Apply, Expr, Func, Index, Mul, Pow, Sum, Var, instantiate, mul,
+                 rebuild, rename, unique_binders, var_names, walk)
 from .model import Binding, Program
 
 
 def prepare(program: Program) -> Program:
     """The passes every code generator runs, in order."""
     program = prune(program)
+    program = stable_softmax(program)
     program = stable_logs(program)
     check_evaluable(program)
     return program
@@ -43,6 +48,53 @@ def prune(program: Program) -> Program:
             needed |= var_names(b.expr) & defs.keys()
     kept = tuple(b for b in program.bindings if b.name in needed)
     return replace(program, bindings=kept)
+
+
+def stable_softmax(program: Program) -> Program:
+    """Written-out softmax and log-sum-exp become the stable tensor functions."""
+    bindings = tuple(Binding(b.name, b.indices, _softmaxes(b.expr)) for b in program.bindings)
+    return replace(program, bindings=bindings)
+
+
+def _softmaxes(e: Expr) -> Expr:
+    if e.children:
+        e = rebuild(e, tuple(_softmaxes(c) for c in e.children))
+    if isinstance(e, Func) and e.name == "log" and not e.order:
+        lse = _sum_of_exp(e.arg)
+        if lse:                                            # log Σ_i exp(b_i) = lse_i(b_i)
+            return Apply("logsumexp", lse[1], lse[0], ())
+    if isinstance(e, Mul):
+        factors = list(e.factors)
+        for k, f in enumerate(factors):
+            denominator = _sum_of_exp(f.base) if isinstance(f, Pow) and f.exponent == MINUS_ONE \
+                else None
+            if not denominator:
+                continue
+            (i,), body = denominator
+            for m, g in enumerate(factors):
+                j = _softmax_index(g, i, body)
+                if j is not None:                          # exp(b_j) / Σ_i exp(b_i)
+                    rest = [h for n, h in enumerate(factors) if n not in (k, m)]
+                    return mul(Apply("softmax", body, (i,), (j,)), *rest)
+    return e
+
+
+def _sum_of_exp(e: Expr):
+    """(bound indices, b) when ``e`` is Σ_i exp(b_i) over one index."""
+    if (isinstance(e, Sum) and len(e.indices) == 1 and isinstance(e.body, Func)
+            and e.body.name == "exp" and not e.body.order):
+        return e.indices, e.body.arg
+    return None
+
+
+def _softmax_index(g: Expr, i: Index, body: Expr) -> Index | None:
+    """The index j with ``g == exp(body[i -> j])``, if there is one."""
+    if not (isinstance(g, Func) and g.name == "exp" and not g.order):
+        return None
+    for j in g.arg.free - body.free:
+        if j.dim == i.dim and rename(body, {i: j}) == g.arg:
+            return j
+    return None
 
 
 def stable_logs(program: Program) -> Program:

@@ -236,3 +236,16 @@ def test_lists_accepted_and_int_arrays():
     f = compile_program(prog(Binding("z", (i,), Ax())))
     assert np.allclose(f(A=A.tolist(), x=list(x)), A @ x)
     assert np.allclose(f(A=np.arange(4).reshape(2, 2), x=np.array([1, 2])), [2, 8])
+
+
+def test_written_out_softmax_and_logsumexp_are_computed_stably():
+    """S1 as users write it (exp(z_j) / Σ_i exp(z_i)) survives logits of ±1000."""
+    import indexcalc
+    model = ("o_j = exp(z_j) / sum_i exp(z_i)\nE = -sum_j t_j log(o_j)\n"
+             "F = log(sum_i exp(z_i))")
+    z, t = np.array([1000.0, -1000.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    grad = indexcalc.derivative(model, wrt="z", of="E")
+    np.testing.assert_allclose(grad.evaluate(z=z, t=t), [1.0, -1.0, 0.0])
+    assert indexcalc.evaluate(model, of="E", z=z, t=t) == pytest.approx(2000.0)
+    assert indexcalc.evaluate(model, of="F", z=z, t=t) == pytest.approx(1000.0)
+    assert "np.exp(v_z)" not in grad.python()            # no overflowing exponentials
