@@ -97,7 +97,8 @@ def _torch() -> Backend:
         tensordot="torch.tensordot({a}, {b}, dims=({ia}, {ib}))",
         total="{x}.sum(dim={axes})", permute="{x}.permute({perm})",
         zeros="torch.zeros({shape}, dtype=torch.float64)",
-        broadcast="torch.broadcast_to({x}, {shape}).clone()",
+        broadcast=("torch.broadcast_to(torch.as_tensor({x}, dtype=torch.float64), {shape})"
+                   ".clone()"),
         scalar="torch.tensor({x}, dtype=torch.float64)",
         elementwise={"relu": "torch.relu({0})", "step": "torch.heaviside({0}, {0}.new_zeros(()))",
                      "softplus": "torch.nn.functional.softplus({0})"},

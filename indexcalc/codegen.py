@@ -406,7 +406,9 @@ class Generator:
         axes = tuple(i for g in groups.values() for i in g)
         reps = tuple(groups)
         t = self.assign(self.b.zeros.format(shape=self.shape(axes)), axes)
-        if self.b.diag_write:
+        diagonals = [g for g in groups.values() if len(g) > 1]
+        one_view = len(diagonals) == 1 and len(diagonals[0]) == 2   # all torch.diagonal takes
+        if self.b.diag_write and (self.b.name != "torch" or one_view):
             labels = {i: rep for rep, g in groups.items() for i in g}
             spec = _letters([labels[i] for i in axes], reps) + "->" + _letters(reps, reps)
             view = self.b.einsum.format(spec=spec, ops=t.code)
@@ -505,9 +507,15 @@ def _closes_at_end(code: str, start: int) -> bool:
 
 
 def _torch_diagonal(t: str, axes, groups) -> str:
+    """The diagonal view with its axes in ``groups`` order, like NumPy's einsum
+    view: ``torch.diagonal`` puts the diagonal axis last, so it is permuted back."""
     (rep, g), = [(r, g) for r, g in groups.items() if len(g) > 1]
     assert len(g) == 2, "torch backend writes one diagonal of two indices"
-    return f"torch.diagonal({t}, 0, {axes.index(g[0])}, {axes.index(g[1])})"
+    labels = {i: r for r, members in groups.items() for i in members}
+    order = [labels[i] for i in axes if i not in g] + [rep]
+    perm = tuple(order.index(r) for r in groups)
+    view = f"torch.diagonal({t}, 0, {axes.index(g[0])}, {axes.index(g[1])})"
+    return view if perm == tuple(range(len(perm))) else f"{view}.permute({perm})"
 
 
 # ------------------------------------------------------------ assembly

@@ -70,3 +70,36 @@ def test_tensor_function_with_a_multi_letter_binder_prints_as_a_call():
     back = indexcalc.parse(text + "\n" + printed).definitions["P"]
     erase = lambda e: canonical(map_indices(e, lambda i: Index(i.name, "?")))  # noqa: E731
     assert erase(back.expr) == erase(d.expr)
+
+
+def _torch_value(d, arrays):
+    import inspect
+
+    from indexcalc.naming import safe
+    torch = __import__("torch")
+    namespace: dict = {}
+    exec(compile(d.python("torch"), "<exported>", "exec"), namespace)
+    fn = namespace["derivative"]
+    names = {f"v_{safe(n)}": n for n in d.model.shapes}
+    args = {p: torch.tensor(arrays[names[p]]) for p in inspect.signature(fn).parameters}
+    return np.asarray(fn(**args))
+
+
+def test_torch_export_of_deltas_and_constants():
+    # Found by test_properties (exported torch vs compiled NumPy):
+    # * torch.diagonal puts the diagonal axis last, NumPy's einsum view first, so
+    #   ∂g_i/∂B_pq = δ_ip θ_q σ'(...) was written transposed (wrong numbers for
+    #   square shapes, a shape error otherwise);
+    # * two deltas (∂W/∂W = δ_ip δ_jq) failed to generate ("too many values");
+    # * a constant gradient (∂/∂x sum(x) = 1) called torch.broadcast_to on a float.
+    import pytest
+    pytest.importorskip("torch")
+    cases = [("y : vector[n]; θ : vector[n]; B : matrix[n, n]\ng = σ(B θ)", "B"),
+             ("x : vector[n]\nu : vector[m]\ng_ij = 4 (x_i u_j)", "x"),
+             ("W : matrix[n, m]\ng = W", "W"),
+             ("x : vector[n]\nA : matrix[n, n]\nE = sum(x) - det(A)", "x")]
+    for text, wrt in cases:
+        m = indexcalc.parse(text)
+        d = indexcalc.derivative(m, wrt)
+        arrays = random_arrays(m, 1)
+        assert np.allclose(_torch_value(d, arrays), d.evaluate(**arrays)), text
