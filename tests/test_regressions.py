@@ -103,3 +103,12 @@ def test_torch_export_of_deltas_and_constants():
         d = indexcalc.derivative(m, wrt)
         arrays = random_arrays(m, 1)
         assert np.allclose(_torch_value(d, arrays), d.evaluate(**arrays)), text
+
+
+def test_evaluate_a_definition_that_simplifies_to_zero():
+    # Found by test_properties (definitions in matrix form): h_i = x_i - x_i is 0,
+    # and evaluating it said "the size of dimension n is not known from the
+    # arrays passed" although x was passed.
+    text = "x : vector[n]\nh_i = x_i - x_i\nE = sum(h)"
+    assert np.array_equal(indexcalc.evaluate(text, of="h", x=np.ones(3)), np.zeros(3))
+    assert indexcalc.evaluate(text, x=np.ones(3)) == 0
