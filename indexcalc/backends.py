@@ -77,7 +77,8 @@ _JAX_HELPERS = {
 # The same stable algorithms as functions.py, spelled with array methods and in-place
 # operations: a few microseconds cheaper per call on small arrays.
 _FAST_NUMPY = {
-    "_softmax": "def _softmax(x):\n    e = np.exp(x - x.max(axis=-1, keepdims=True))\n"
+    "_softmax": "def _softmax(x):\n    e = x - x.max(axis=-1, keepdims=True)\n"
+                "    np.exp(e, out=e)\n"
                 "    e /= e.sum(axis=-1, keepdims=True)\n    return e\n",
     "_logsumexp": "def _logsumexp(x):\n    m = x.max(axis=-1, keepdims=True)\n"
                   "    m[~np.isfinite(m)] = 0.0\n"
