@@ -17,6 +17,7 @@ in one place.  Fresh index names come from one helper, ``fresh_index``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from fractions import Fraction
 from typing import Callable, Iterable, Iterator, Union
 
@@ -263,11 +264,20 @@ MINUS_ONE = Const(Fraction(-1))
 def const(value) -> Const:
     if isinstance(value, Const):
         return value
+    hit = _CONSTS.get(value) if not isinstance(value, float) else None
+    if hit is not None:
+        return hit
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 2**53:
-            return Const(Fraction(int(value)))
+            return const(int(value))
         return Const(value)
-    return Const(Fraction(value))
+    made = Const(Fraction(value))
+    if len(_CONSTS) < 4096:
+        _CONSTS[value] = made
+    return made
+
+
+_CONSTS: dict = {}
 
 
 def is_const(e: Expr, value=None) -> bool:
@@ -411,6 +421,8 @@ def rename_bound(e: Expr, fix: dict[Index, Index]) -> Expr:
 def unique_binders(e: Expr, avoid: set[str] | None = None) -> Expr:
     """Rename every bound index so that all binders are distinct from each other
     and from every free index.  Passes that move factors across sums rely on it."""
+    if not e.binds:
+        return e
     avoid = set(avoid or ()) | {i.name for i in e.free}
     return _unique(e, avoid)
 
@@ -426,10 +438,13 @@ def _unique(e: Expr, avoid: set[str]) -> Expr:
                 fix[i] = new
         if fix:
             e = rename_bound(e, fix)
+        inner = _unique(e.children[0], avoid)
+        if inner is e.children[0]:
+            return e
         if isinstance(e, Sum):
-            return Sum(e.indices, _unique(e.body, avoid))
-        return Apply(e.fn, _unique(e.arg, avoid), e.over, e.out, e.order)
-    if not e.children:
+            return Sum(e.indices, inner)
+        return Apply(e.fn, inner, e.over, e.out, e.order)
+    if not e.binds:
         return e
     return rebuild(e, tuple(_unique(c, avoid) for c in e.children))
 
@@ -441,6 +456,11 @@ def canonical(e: Expr) -> Expr:
     directly (no smart constructors): the structure is only relabelled."""
     if not e.binds:
         return e
+    return _canonical(e)
+
+
+@lru_cache(maxsize=1 << 15)
+def _canonical(e: Expr) -> Expr:
     counter = [0]
     taken = {i.name for i in e.free}
     env: dict[Index, Index] = {}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import permutations
 from typing import Iterator
 
-from .ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
+from .ir import (ZERO, Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
                  _base_exp, add, const, mul, power, rebuild, rename, var_names)
 
 Env = dict[Index, Index]
@@ -116,7 +116,7 @@ def _free_ok(pattern: Expr, env: Env, target_free: frozenset) -> bool:
 def _split_power(p_exp: Expr, t_exp: Expr) -> Expr | None:
     """What is left of ``x^t_exp`` after taking ``x^p_exp`` out, or None."""
     if p_exp == t_exp:
-        return const(0)
+        return ZERO
     if isinstance(p_exp, Const) and isinstance(t_exp, Const):
         p, t = p_exp.value, t_exp.value
         if p * t > 0 and abs(t) > abs(p):
@@ -137,7 +137,7 @@ def _match_product(ps: list[tuple[Expr, Expr]], ts: list[tuple[Expr, Expr]], env
         if left is None:
             continue
         for new in matches(pb, tb, env):
-            remaining = ts[:k] + ([(tb, left)] if left != const(0) else []) + ts[k + 1:]
+            remaining = ts[:k] + ([(tb, left)] if left != ZERO else []) + ts[k + 1:]
             yield from _match_product(rest, remaining, new)
 
 

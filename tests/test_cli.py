@@ -85,7 +85,7 @@ def test_run_file_reports_file_line_numbers(tmp_path):
     p = cli("run", str(f))
     assert p.returncode == 2
     assert "∂E/∂z_k" in p.stdout                          # answers before the error print
-    assert "np.exp(z)" in p.stdout                        # :einsum lists every step
+    assert "o = _softmax(z)" in p.stdout                  # :einsum lists every step
     assert str(f) in p.stderr and "line 7" in p.stderr
     assert "F = E +" in p.stderr
 

@@ -78,7 +78,7 @@ def test_every_command(tmp_path, capsys):
     assert ":explain" in out and ":eval" in out                  # help lists the commands
     assert "o_j = exp(z_j) / sum_i exp(z_i)" in out              # :show
     assert r"\frac" in out                                       # :latex
-    assert "= np.exp(z)" in out                                  # :einsum: every step
+    assert "= _softmax(z)" in out                                # :einsum: every step
     assert "def " in out and "import torch" in out               # :python, :python torch
     assert "finite differences agree" in out                     # :eval
     assert saved.read_text().splitlines() == MODEL               # :save
