@@ -477,13 +477,18 @@ def fresh_dim_name(taken: set[str]) -> str:
 def settle_expr(e: Expr, dim_of, settle_var) -> Expr:
     """``e`` with every index carrying its settled dimension, and every
     placeholder ``DimSize`` of a dimension variable replaced by its size."""
-    if any(isinstance(n, DimSize) and str(n.dim).startswith("?") for n in walk(e)):
+    if any(isinstance(n, DimSize) and _placeholder(n.dim) for n in walk(e)):
         e = _settle_sizes(e, settle_var)
     return map_indices(e, lambda i: Index(i.name, dim_of(i.name)))
 
 
+def _placeholder(dim) -> bool:
+    """A dimension variable of the DimTable: free (``?3``) or pinned (``='n'``)."""
+    return str(dim).startswith(("?", "="))
+
+
 def _settle_sizes(e: Expr, settle_var) -> Expr:
-    if isinstance(e, DimSize) and str(e.dim).startswith("?"):
+    if isinstance(e, DimSize) and _placeholder(e.dim):
         value = settle_var(e.dim)
         return const(value) if isinstance(value, int) else DimSize(value)
     if not e.children:

@@ -112,3 +112,20 @@ def test_evaluate_a_definition_that_simplifies_to_zero():
     text = "x : vector[n]\nh_i = x_i - x_i\nE = sum(h)"
     assert np.array_equal(indexcalc.evaluate(text, of="h", x=np.ones(3)), np.zeros(3))
     assert indexcalc.evaluate(text, x=np.ones(3)) == 0
+
+
+def test_size_of_a_matrix_form_axis_is_settled():
+    # Found by test_properties (definitions in matrix form): sum(x - x + 1) is
+    # n, but the size kept the lowering's placeholder dimension "='n'", which
+    # printed as sqrt(='n') and made code generation fail with a KeyError.
+    from indexcalc.ir import DimSize, walk
+    from indexcalc.printing import definition_text
+    for text, want in [("x : vector[n]\nh = sum(x - x + 1)", 3),
+                       ("x : vector[n]\nh = norm(1 + (x - x) ⊙ (x - x))", 3 ** 0.5),
+                       ("W : matrix[n, m]\nh = sum(W - W + 1)", 12)]:
+        m = indexcalc.parse(text)
+        h = m.definitions["h"]
+        assert {n.dim for n in walk(h.expr) if isinstance(n, DimSize)} <= {"n", "m"}
+        assert "=" not in definition_text("h", h.indices, h.expr).split(" = ", 1)[1]
+        arrays = {"x": np.ones(3), "W": np.ones((3, 4))}
+        assert np.isclose(indexcalc.evaluate(m, **{k: arrays[k] for k in m.inputs}), want)
