@@ -100,7 +100,8 @@ def numeric_derivative(model: Model, of: str, wrt: list[str], arrays: dict,
     from .derivatives import differentiate, parse_wrt
     if len(wrt) == 1:
         prog = model.program()
-        prog = replace(prog, outputs=(of,))
+        given = tuple(n for n in model.inputs if n in arrays)    # they fix the dimensions
+        prog = replace(prog, outputs=(of,), arguments=given)
         return finite_difference(lambda a: evaluate_program(prog, a)[of], arrays, wrt[0], eps)
     lower = differentiate(model, of, [parse_wrt(w) for w in wrt[:-1]])
     return finite_difference(lambda a: lower.evaluate_reference(**a), arrays, wrt[-1], eps)

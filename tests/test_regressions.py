@@ -129,3 +129,11 @@ def test_size_of_a_matrix_form_axis_is_settled():
         assert "=" not in definition_text("h", h.indices, h.expr).split(" = ", 1)[1]
         arrays = {"x": np.ones(3), "W": np.ones((3, 4))}
         assert np.isclose(indexcalc.evaluate(m, **{k: arrays[k] for k in m.inputs}), want)
+
+
+def test_finite_differences_of_a_definition_constant_along_an_axis():
+    # Found by test_properties (first derivatives): h_i = (1 + x_i^2) / (1 + x_i^2)
+    # is 1 for every i; numeric_derivative could not size it from the arrays.
+    text = "x : vector[n]\ns : scalar\nh_i = (1 + x_i^2) / (1 + x_i^2)\nE = s + s - sum(h)"
+    matches_finite_differences(text, "s")
+    matches_finite_differences(text, "x")
