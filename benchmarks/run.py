@@ -529,12 +529,13 @@ def main(args) -> int:
         parts += ["", gl]
     if not args.no_symbolic:
         only = names or None
+        sym_repeats = 3 * repeats          # cheap, and absolute times need more samples
         parts += ["", "## Symbolic side: parse + differentiate + simplify + compile", "",
                   f"indexcalc: `derivative(text, ...)` then `.compile()`; cold = first in the "
-                  f"process, warm = median of {repeats} (text varied by a comment, so no "
+                  f"process, warm = median of {sym_repeats} (text varied by a comment, so no "
                   f"cache hit); first call = one evaluation on small arrays (per-shape "
                   f"planning). SymPy: own process, capped at {cap:.0f} s, import not counted.",
-                  "", run_symbolic(notes, not args.no_sympy, cap, repeats, only, warm_times)]
+                  "", run_symbolic(notes, not args.no_sympy, cap, sym_repeats, only, warm_times)]
     parts += ["", "## Targets (issue 4), as measured in this run", "",
               targets(ratios, times, gl_ratios, warm_times, sizes)]
     if notes.items:
