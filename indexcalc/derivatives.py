@@ -27,7 +27,7 @@ from .ir import (Expr, Index, Var, add, const, fresh_index, mul, rename, var_nam
 from .model import Binding, Model, Program, Wrt
 from .reverse import inline, reverse
 from .rewrite import Rule, definition_rule
-from .simplify import factor, name_sums, orient_deltas, simplify
+from .simplify import factor, name_sums, orient_deltas, simplify, tidy
 
 INLINE_BUDGET = 160        # nodes: a closed formula larger than this keeps its adjoints named
 WRT_POOL = "pqrsuvwxyzabcdefghijklmnot"
@@ -233,6 +233,7 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None) -> Der
         if w.name in model.symmetric and len(idx) == 2:
             value = _symmetrize(value, idx)
         left, value = inline(adj, value, rules, INLINE_BUDGET)
+        value = tidy(value, rules)
         adjoints = adjoints + tuple(left)
         names.append(w.name)
         groups.append(idx)

@@ -592,6 +592,11 @@ def add(*terms: Expr) -> Expr:
             c, rest = _coeff_rest(p)
             if c == 0:
                 continue
+            if isinstance(rest, Add):                   # c (a + b) inside a sum: c a + c b
+                for q in rest.terms:
+                    d, r = _coeff_rest(q)
+                    collected[r] = collected.get(r, 0) + c * d
+                continue
             collected[rest] = collected.get(rest, 0) + c
     out = []
     for rest, c in collected.items():

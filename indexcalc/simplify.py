@@ -33,8 +33,9 @@ from fractions import Fraction
 
 from .errors import LimitError
 from .ir import (ONE, ZERO, Add, Apply, Const, Delta, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 _coeff_rest, add, canonical, const, fresh_index, index_names, mul, rebuild,
-                 rename, rename_bound, summation, unique_binders)
+                 _coeff_rest, add, canonical, const, dim_key, fresh_index, index_names, mul,
+                 rebuild,
+                 rename, rename_bound, size, summation, unique_binders)
 from .rewrite import Rule, rewrite
 
 MAX_TERMS = 20000          # expansion beyond this is refused with a LimitError
@@ -241,6 +242,9 @@ def factor(e: Expr) -> Expr:
     for t in e.terms:
         c, rest = _coeff_rest(t)
         lists.append((c, list(rest.factors) if isinstance(rest, Mul) else [rest]))
+    merged = _merge_sums(e)
+    if merged is not None:
+        return merged
     common = list(lists[0][1])
     for _, fs in lists[1:]:
         remaining = list(fs)
@@ -277,6 +281,68 @@ def orient_deltas(e: Expr, order: tuple[Index, ...]) -> Expr:
             others = [rename(g, {gone: keep}) if g is not f else g for g in e.factors]
             return mul(*others)
     return e
+
+
+def tidy(e: Expr, rules=(), limit: int = 300) -> Expr:
+    """The smaller of ``e`` and ``e`` multiplied out, simplified and refactored:
+    ``s (1 − s) (−y/s + (1 − y)/(1 − s))`` becomes ``s − y``, while ``y_p (o_q τ − t_q)``
+    stays as it is.  Expressions above ``limit`` nodes are left alone."""
+    if size(e) > limit:
+        return e
+    cancelled = _cancel(e)
+    if cancelled is e:
+        return e                                   # nothing cancels: keep the factored form
+    try:
+        candidate = factor(simplify(expand(simplify(cancelled)), rules))
+    except LimitError:
+        return e
+    return candidate if size(candidate) < size(factor(e)) else e
+
+
+def _cancel(e: Expr) -> Expr:
+    """Distribute a product over a sum whose terms divide by one of the product's
+    other factors, so that the division cancels: s (1 − s) (a/s + b/(1 − s))
+    -> (1 − s) a + s b."""
+    if not e.children:
+        return e
+    e = rebuild(e, tuple(_cancel(c) for c in e.children))
+    if not isinstance(e, Mul):
+        return e
+    for k, f in enumerate(e.factors):
+        if isinstance(f, Add) and any(_divides(t, e.factors) for t in f.terms):
+            rest = e.factors[:k] + e.factors[k + 1:]
+            return add(*(_cancel(mul(*rest, t)) for t in f.terms))
+    return e
+
+
+def _divides(term: Expr, factors: tuple[Expr, ...]) -> bool:
+    parts = term.factors if isinstance(term, Mul) else (term,)
+    return any(isinstance(p, Pow) and isinstance(p.exponent, Const) and p.exponent.value < 0
+               and p.base in factors for p in parts)
+
+
+def _merge_sums(e: Add) -> Expr | None:
+    """Σ_l s_l X_lp − Σ_j X_jp y_j -> Σ_i X_ip (s_i − y_i): sums over the same
+    dimensions become one sum when its body then has a common factor."""
+    sums = [(c, rest) for c, rest in map(_coeff_rest, e.terms) if isinstance(rest, Sum)]
+    if len(sums) != len(e.terms) or len(sums) < 2:
+        return None
+    dims = sorted(dim_key(i.dim) for i in sums[0][1].indices)
+    if any(sorted(dim_key(i.dim) for i in r.indices) != dims for _, r in sums[1:]):
+        return None
+    by_dim = lambda ix: sorted(ix, key=lambda i: dim_key(i.dim))      # noqa: E731
+    target = sums[0][1].indices
+    taken = set().union(*(index_names(r) for _, r in sums)) | {i.name for i in e.free}
+    bodies = []
+    for c, r in sums:
+        safe = unique_binders(r, taken - {i.name for i in r.indices})
+        mapping = dict(zip(by_dim(safe.indices), by_dim(target)))
+        bodies.append(mul(const(c), rename(safe.body, mapping)))
+    body = factor(add(*bodies))
+    if not isinstance(body, Mul):
+        return None
+    merged = summation(target, body)
+    return merged if size(merged) < size(e) else None
 
 
 def name_sums(e: Expr, taken: set[str]) -> tuple[Expr, list[tuple[str, Expr]]]:

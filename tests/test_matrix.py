@@ -181,7 +181,7 @@ s = vᵀ h
 DERIVATIONS = [
     # model, wrt, column form, row form
     (TR, "X", "Aᵀ Bᵀ", "Aᵀ Bᵀ"),
-    (QUAD, "x", "Aᵀ x + A x", "x A + x Aᵀ"),
+    (QUAD, "x", "(Aᵀ + A) x", "x (A + Aᵀ)"),
     (QUAD, ["x", "x"], "A + Aᵀ", "A + Aᵀ"),
     (QUAD, "A", "x xᵀ", "outer(x, x)"),
     (LOGREG, "w", "Xᵀ (σ(m) − y)", "(σ(m) − y) X"),
