@@ -43,9 +43,15 @@ class Index:
         return (self.name, dim_key(self.dim))
 
 
+@dataclass(frozen=True, slots=True, eq=False)
 class Expr:
-    """Base of all IR nodes.  Subclasses set ``free``, ``key`` and ``_hash``."""
-    __slots__ = ()
+    """Base of all IR nodes.  Each node sets, once, in ``__post_init__``: its free
+    indices, a structural sort key, the key's hash, and whether it binds indices
+    anywhere inside (``binds``)."""
+    free: frozenset = field(init=False, repr=False)
+    key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __hash__(self) -> int:
         return self._hash
@@ -79,10 +85,6 @@ def _ix(indices: Iterable[Index]) -> tuple:
 class Const(Expr):
     """A number: exact (Fraction) where the input was exact, else float."""
     value: Number
-    free: frozenset = field(init=False, repr=False)
-    key: tuple = field(init=False, repr=False)
-    _hash: int = field(init=False, repr=False)
-    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, frozenset(), (0, float(self.value), str(self.value)))
@@ -92,10 +94,6 @@ class Const(Expr):
 class DimSize(Expr):
     """The size of a dimension as a number in an expression (``Σ_i 1 = n``)."""
     dim: Dim
-    free: frozenset = field(init=False, repr=False)
-    key: tuple = field(init=False, repr=False)
-    _hash: int = field(init=False, repr=False)
-    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, frozenset(), (1, dim_key(self.dim)))
@@ -106,10 +104,6 @@ class Var(Expr):
     """One component ``X_ij`` of a named tensor (an input or a definition)."""
     name: str
     indices: tuple[Index, ...]
-    free: frozenset = field(init=False, repr=False)
-    key: tuple = field(init=False, repr=False)
-    _hash: int = field(init=False, repr=False)
-    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, frozenset(self.indices), (2, self.name, _ix(self.indices)))
@@ -120,10 +114,6 @@ class Delta(Expr):
     """The Kronecker delta ``δ_ab``: 1 where a = b, else 0."""
     a: Index
     b: Index
-    free: frozenset = field(init=False, repr=False)
-    key: tuple = field(init=False, repr=False)
-    _hash: int = field(init=False, repr=False)
-    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, frozenset((self.a, self.b)), (3, self.a.key, self.b.key))
@@ -139,10 +129,6 @@ class Func(Expr):
     name: str
     arg: Expr
     order: int = 0
-    free: frozenset = field(init=False, repr=False)
-    key: tuple = field(init=False, repr=False)
-    _hash: int = field(init=False, repr=False)
-    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, self.arg.free, (4, self.name, self.order, self.arg.key))
@@ -167,10 +153,6 @@ class Apply(Expr):
     over: tuple[Index, ...]
     out: tuple[Index, ...] = ()
     order: int = 0
-    free: frozenset = field(init=False, repr=False)
-    key: tuple = field(init=False, repr=False)
-    _hash: int = field(init=False, repr=False)
-    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         free = (self.arg.free - frozenset(self.over)) | frozenset(self.out)
@@ -187,10 +169,6 @@ class Pow(Expr):
     """``base ^ exponent``; division is a product with a negative power."""
     base: Expr
     exponent: Expr
-    free: frozenset = field(init=False, repr=False)
-    key: tuple = field(init=False, repr=False)
-    _hash: int = field(init=False, repr=False)
-    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, self.base.free | self.exponent.free,
@@ -205,10 +183,6 @@ class Pow(Expr):
 class Mul(Expr):
     """A product of factors, component by component (no implicit summation)."""
     factors: tuple[Expr, ...]
-    free: frozenset = field(init=False, repr=False)
-    key: tuple = field(init=False, repr=False)
-    _hash: int = field(init=False, repr=False)
-    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         free = frozenset().union(*(f.free for f in self.factors))
@@ -223,10 +197,6 @@ class Mul(Expr):
 class Add(Expr):
     """A sum of terms.  A term without free indices broadcasts (``x_i + 1``)."""
     terms: tuple[Expr, ...]
-    free: frozenset = field(init=False, repr=False)
-    key: tuple = field(init=False, repr=False)
-    _hash: int = field(init=False, repr=False)
-    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         free = frozenset().union(*(t.free for t in self.terms))
@@ -242,10 +212,6 @@ class Sum(Expr):
     """Explicit contraction: ``Σ_{indices} body``; the indices are bound here."""
     indices: tuple[Index, ...]
     body: Expr
-    free: frozenset = field(init=False, repr=False)
-    key: tuple = field(init=False, repr=False)
-    _hash: int = field(init=False, repr=False)
-    binds: bool = field(init=False, repr=False)     # a Sum or Apply somewhere inside
 
     def __post_init__(self):
         _finish(self, self.body.free - frozenset(self.indices),
