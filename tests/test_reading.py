@@ -144,10 +144,16 @@ def test_derivative_latex_renders(text, wrt):
     assert d._repr_markdown_().startswith("$$")
 
 
-def test_matrix_form_latex_free_text_parses_back():
-    d = indexcalc.derivative(S2, wrt="W")
-    form = d.matrix()
-    assert form.exact and str(form).splitlines()[-1] == "dEdW = y (τ o − t)ᵀ"
+@pytest.mark.parametrize("text,wrt,layout,last", [
+    (S2, "W", "column", "dEdW = y (τ o − t)ᵀ"),
+    (S3 + ONE_HOT_Y, "x", "row", "dJdx = ((yhat − y) W2ᵀ ⊙ h ⊙ (1 − h)) W1ᵀ"),
+    (S4, "W1", "column", "dEdW1 = a1 (f'(z2) ⊙ L'(a2))ᵀ"),
+])
+def test_matrix_forms_parse_back_and_agree_with_the_index_form(text, wrt, layout, last):
+    from test_matrix import check_derivative
+    form = check_derivative(text, wrt, layout=layout)       # parsed back, compared numerically
+    assert form.exact and str(form).splitlines()[-1] == last
+    assert str(indexcalc.derivative(text, wrt=wrt).matrix(layout)) == str(form)
 
 
 # ---------------------------------------------------------------- indexcalc.testing
