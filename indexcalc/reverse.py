@@ -130,6 +130,12 @@ def inline(adjoints: list[Binding], result: Expr, rules: list[Rule], budget: int
     Trivial adjoints (a number or a single factor) are substituted everywhere.
     Returns the adjoints still needed and the new result."""
     adjoints, result = _inline_trivial(list(adjoints), result, rules)
+    whole = result
+    for b in reversed(adjoints):                        # everything at once: the usual case
+        whole = substitute(whole, b.name, b.indices, b.expr)
+    whole = simplify(whole, rules)
+    if size(whole) <= budget and _widest_sum(whole) <= MAX_BOUND:
+        return [], whole
     remaining = list(adjoints)
     while remaining:
         last = remaining[-1]
