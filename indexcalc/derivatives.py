@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 
 import numpy as np
 
 from .errors import DerivativeError
-from .ir import (Expr, Index, Var, add, const, fresh_index, mul, rename, var_names)
+from .ir import (Expr, Index, Var, add, const, fresh_index, mul, rename, substitute, var_names)
+from .latex import latex as tex, latex_definition
+from .printing import definition_text, to_text
 from .model import Binding, Model, Program, Wrt
 from .reverse import inline, reverse
 from .rewrite import Rule, definition_rule
@@ -74,23 +77,20 @@ class Derivative:
         """The closed form with named sums (τ) written out."""
         e = self.expr
         for symbol, body in self.sums:
-            from .ir import substitute
             e = substitute(e, symbol, (), body)
         return e
 
     def lhs(self, ascii: bool = False) -> str:
-        from .printing import to_text
         top = to_text(Var(self.of, self.out), ascii=ascii)
         parts = [to_text(Var(n, ix), ascii=ascii) for n, ix in zip(self.wrt, self.wrt_indices)]
         d = "d" if ascii else "∂"
         order = len(self.wrt)
         if order == 1:
             return f"{d}{top}/{d}{parts[0]}"
-        power = f"^{order}" if ascii else "²³⁴⁵⁶⁷⁸⁹"[order - 2] if order <= 9 else f"^{order}"
+        power = "²³⁴⁵⁶⁷⁸⁹"[order - 2] if not ascii and order <= 9 else f"^{order}"
         return f"{d}{power}{top}/" + "".join(f"{d}{p}" for p in parts)
 
     def text(self, ascii: bool = False) -> str:
-        from .printing import definition_text, to_text
         lines = [definition_text(b.name, b.indices, b.expr, ascii=ascii) for b in self.adjoints]
         main = f"{self.lhs(ascii)} = {to_text(self.expr, ascii=ascii)}"
         if self.sums:
@@ -104,8 +104,6 @@ class Derivative:
 
     def latex(self) -> str:
         """LaTeX of the result (and of named sums and adjoints), one line each."""
-        from .latex import latex as tex, latex_definition
-        lhs = self.lhs()
         lines = [latex_definition(b.name, b.indices, b.expr) for b in self.adjoints]
         top = tex(Var(self.of, self.out))
         bottom = " ".join(r"\partial " + tex(Var(n, ix))
@@ -114,7 +112,6 @@ class Derivative:
         d = r"\partial" if order == 1 else rf"\partial^{{{order}}}"
         lines.append(rf"\frac{{{d} {top}}}{{{bottom}}} = {tex(self.expr)}")
         lines += [f"{tex(Var(s, ()))} = {tex(b)}" for s, b in self.sums]
-        del lhs
         return r" \\ ".join(lines) if len(lines) > 1 else lines[0]
 
     def matrix(self, layout: str = "column"):
@@ -217,17 +214,7 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None) -> Der
             raise DerivativeError(f"cannot differentiate with respect to '{w.name}': it is not "
                                   f"a variable of the model (variables: "
                                   f"{', '.join(model.shapes)})")
-        shape = model.shapes[w.name]
-        if w.indices is not None:
-            if len(w.indices) != len(shape):
-                raise DerivativeError(f"'{w.name}' has {len(shape)} indices, "
-                                      f"not {len(w.indices)}")
-            idx = tuple(Index(i.name, d) for i, d in zip(w.indices, shape))
-            clash = {i.name for i in idx} & taken
-            if clash:
-                raise DerivativeError(f"index {sorted(clash)[0]} is used twice in the question")
-        else:
-            idx = _choose(shape, taken, WRT_POOL)
+        idx = _wrt_indices(w, model.shapes[w.name], taken)
         taken |= {i.name for i in idx}
         adj, value = reverse(current, current_name, w.name, idx, current_out, rules)
         if w.name in model.symmetric and len(idx) == 2:
@@ -247,10 +234,23 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None) -> Der
     return Derivative(model, of, tuple(names), out, tuple(groups), shown, adjoints, sums)
 
 
+def _wrt_indices(w: Wrt, shape, taken: set[str]) -> tuple[Index, ...]:
+    """The indices of the variable: the user's (``dE/dW_pq``) or fresh ones."""
+    if w.indices is None:
+        return _choose(shape, taken, WRT_POOL)
+    if len(w.indices) != len(shape):
+        raise DerivativeError(f"'{w.name}' has {len(shape)} indices, not {len(w.indices)}")
+    idx = tuple(Index(i.name, d) for i, d in zip(w.indices, shape))
+    clash = {i.name for i in idx} & taken
+    if clash:
+        raise DerivativeError(f"index {sorted(clash)[0]} is used twice in the question")
+    return idx
+
+
 def _symmetrize(g: Expr, idx: tuple[Index, Index]) -> Expr:
     """The gradient with respect to a symmetric matrix: sym(G) = (G + Gᵀ)/2."""
     p, q = idx
-    return simplify(mul(const(0.5), add(g, rename(g, {p: q, q: p}))))
+    return simplify(mul(const(Fraction(1, 2)), add(g, rename(g, {p: q, q: p}))))
 
 
 def _choose(shape, taken: set[str], pool: str) -> tuple[Index, ...]:
@@ -273,8 +273,11 @@ def parse_wrt(spec) -> Wrt:
     m = _WRT.match(str(spec))
     if not m:
         raise DerivativeError(f"cannot read the variable '{spec}' (write W, W_pq or W[p,q])")
-    name, sub, br = m.groups()
-    if sub is None and br is None:
+    name, sub, bracket = m.groups()
+    if sub is None and bracket is None:
         return Wrt(name)
-    names = [s.strip() for s in (br or sub).split(",")] if "," in (br or sub) or br else list(sub)
+    if bracket is not None or "," in sub:
+        names = [part.strip() for part in (bracket if bracket is not None else sub).split(",")]
+    else:
+        names = list(sub)                          # W_pq: one letter per index
     return Wrt(name, tuple(Index(n, "?") for n in names if n))
