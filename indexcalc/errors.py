@@ -27,7 +27,8 @@ class IndexcalcError(Exception):
         row = lines[self.line - 1] if 0 < self.line <= len(lines) else ""
         shown, col = _clip(row, self.column)
         caret = " " * (col - 1) + "^"
-        return f"{self.problem}\n  at line {self.line}, column {self.column}:\n    {shown}\n    {caret}"
+        return (f"{self.problem}\n  at line {self.line}, column {self.column}:\n"
+                f"    {shown}\n    {caret}")
 
     def at(self, text: str, line: int, column: int) -> "IndexcalcError":
         """The same error, located in ``text`` (if it had no place yet)."""

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from .diff import diff
 from .ir import (Add, Apply, Delta, Expr, Func, Index, Mul, Pow, Sum, Var, add, const, mul,
-                 power, walk, summation)
-from .model import Binding
+                 walk, summation)
 from .printing import definition_text, to_text
 from .reverse import Step, adjoint_name, reverse
 from .simplify import simplify
@@ -66,8 +65,8 @@ def _narrate(n: int, step: Step, d, rules, bindings) -> list[str]:
         out.append(f"   the delta δ_{a.name}{b.name} is summed over {a.name}: "
                    f"{a.name} is renamed to {b.name}")
     if _diagonal(step):
-        out.append(f"   {step.consumer} is elementwise in {step.variable}: its Jacobian is diagonal "
-                   f"(the delta), so multiplying by it is an elementwise product ⊙")
+        out.append(f"   {step.consumer} is elementwise in {step.variable}: its Jacobian is "
+                   "diagonal (the delta), so multiplying by it is an elementwise product ⊙")
     adjoint = to_text(Var(adjoint_name(d.of, step.variable), d.out + step.own))
     total = ", ".join(i.name for i in step.cidx)
     value = simplify(summation(step.cidx, mul(step.seed, step.local)), rules)
@@ -116,10 +115,10 @@ def _log_derivative(step: Step, rules, bindings) -> str | None:
     if isinstance(logged, Func) and logged.name == "log":
         return None
     top = to_text(Var(step.consumer, step.cidx))
+    var = to_text(Var(step.variable, step.own))
     dlog = simplify(diff(logged, step.variable, step.own), rules)
     return (f"   {top} is only used under a log, so take logs first: log {top} = "
-            f"{to_text(simplify(logged))}, hence ∂ log {top}/∂{to_text(Var(step.variable, step.own))}"
-            f" = {to_text(dlog)}")
+            f"{to_text(simplify(logged))}, hence ∂ log {top}/∂{var} = {to_text(dlog)}")
 
 
 def _log_of(e: Expr) -> Expr:

@@ -24,7 +24,7 @@ from .errors import (DerivativeError, IndexcalcError, IndexMismatchError, ParseE
 from .functions import known
 from .ir import Apply, Delta, DimSize, Expr, Index, Var, const, map_indices, rebuild, walk
 from .lower_expr import (DELTA_NAMES, QUESTION_WORDS, Ctx, DimTable, ExprLowering, Tensor, Val,
-                         _show_free, ix)
+                         ix)
 from .model import Assume, Check, Declaration, Definition, Model, Question, Span, Wrt
 
 def lower(source: S.Source) -> Model:

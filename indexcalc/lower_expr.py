@@ -703,7 +703,8 @@ class ExprLowering:
             e = self.sum_over(names, v.expr, ctx)
             return Val(e, None if e.free else ())
         if not v.matrix or v.rank > 2 or (name == "tr" and v.rank != 2):
-            raise self.err(ShapeError, f"{name} needs a {'matrix' if name == 'tr' else 'vector or matrix'}"
+            kind = "matrix" if name == "tr" else "vector or matrix"
+            raise self.err(ShapeError, f"{name} needs a {kind}"
                            f" in matrix form, but {self.src(arg.pos)} has "
                            f"{'index form' if v.indexed else f'rank {v.rank}'}", arg.pos)
         if name == "diag" and v.rank == 1:

@@ -20,7 +20,7 @@ from itertools import permutations
 from typing import Iterator
 
 from .ir import (ZERO, Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 _base_exp, add, const, mul, power, rebuild, rename, var_names)
+                 _base_exp, const, mul, power, rebuild, rename, var_names)
 
 Env = dict[Index, Index]
 

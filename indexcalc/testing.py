@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .ir import Apply, Func, Pow, Var, walk, Const
-from .model import Model, Program
+from .model import Model
 
 DEFAULT_SIZE = 3
 

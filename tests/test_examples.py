@@ -53,7 +53,7 @@ def test_example_output_matches_checked_in(path: Path):
     # only the mistakes example has checks that fail (status 1); the rest succeed
     assert status == (1 if path.stem == "common_mistakes" else 0)
     want = expected_path(path)
-    assert want.exists(), f"no expected output: run python tests/test_examples.py --update"
+    assert want.exists(), "no expected output: run python tests/test_examples.py --update"
     assert out == want.read_text(encoding="utf-8")
 
 

@@ -8,7 +8,7 @@ from lark import Lark
 
 from indexcalc import ir
 from indexcalc.ir import Apply, Func, Index, Sum, Var
-from indexcalc.model import Assume, Check, Declaration, Definition, Question, Wrt
+from indexcalc.model import Assume, Declaration, Question, Wrt
 from indexcalc.parser import GRAMMAR, parse, parse_source
 
 S1 = """
