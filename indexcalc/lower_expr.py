@@ -403,16 +403,20 @@ class ExprLowering:
         return self.index_sum(vals, node)
 
     def index_sum(self, vals, node: S.Terms) -> Val:
+        """Terms must have the same free indices, or some a subset of the others'
+        (``X_bi W_ij + b_j``: b broadcasts over b); ``a_i + b_j`` is an error."""
         ref = None
         for _, t, v in vals:
             if v.scalar:
                 continue
             if ref is None:
                 ref = (t, v)
-            elif v.expr.free != ref[1].expr.free:
+            elif not (v.expr.free <= ref[1].expr.free or ref[1].expr.free <= v.expr.free):
                 raise self.err(IndexMismatchError, "the terms of a sum must have the same free "
                                f"indices: {self.src(ref[0].pos)} has {_show_free(ref[1])} but "
                                f"{self.src(t.pos)} has {_show_free(v)}", t.pos)
+            elif len(v.expr.free) > len(ref[1].expr.free):
+                ref = (t, v)
         expr = add(*(v.expr if s > 0 else neg(v.expr) for s, _, v in vals))
         return Val(expr, None if ref is not None else ())
 
@@ -428,6 +432,9 @@ class ExprLowering:
             return Val(_combine(a.expr, b.expr, op), ())
         if a.scalar:
             return Val(_combine(a.expr, b.expr, op), b.axes, b.row)
+        if a.rank == 1 and b.rank == 2:                  # a vector broadcasts along the rows
+            a = Val(self.align(b, a, ctx, b_pos, a_pos, op), b.axes[-1:], False)
+            return Val(_combine(a.expr, b.expr, op), b.axes, b.row)
         if not b.scalar:
             b = Val(self.align(a, b, ctx, a_pos, b_pos, op), a.axes, a.row)
         return Val(_combine(a.expr, b.expr, op), a.axes, a.row)
@@ -438,11 +445,14 @@ class ExprLowering:
             return (f"shape mismatch in {op}: {self.src(a_pos)} has shape "
                     f"{self.shape_of(a, ctx)} but {self.src(b_pos)} has shape "
                     f"{self.shape_of(b, ctx)}")
-        if a.rank != b.rank:
+        axes = a.axes
+        if a.rank == 2 and b.rank == 1:                  # NumPy: along the last axis
+            axes = a.axes[-1:]
+        elif a.rank != b.rank:
             raise self.err(ShapeError, message(), b_pos)
-        for x, y in zip(a.axes, b.axes):
+        for x, y in zip(axes, b.axes):
             self.unify(ctx.idx[x.name], ctx.idx[y.name], message, b_pos)
-        return rename(b.expr, dict(zip(b.axes, a.axes)))
+        return rename(b.expr, dict(zip(b.axes, axes)))
 
     def ex_SumOver(self, node: S.SumOver, ctx: Ctx) -> Val:
         for n in node.indices:

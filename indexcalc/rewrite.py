@@ -167,9 +167,37 @@ def rewrite(e: Expr, rules: list[Rule], limit: int = 1000) -> Expr:
     return e
 
 
+def push_inward(e: Expr) -> Expr:
+    """Σ_{i,n} a_i b_i c_in -> Σ_i a_i b_i (Σ_n c_in): a bound index that only one
+    factor carries becomes an inner sum over that factor (the same value)."""
+    if not isinstance(e, Sum) or len(e.indices) < 2 or not isinstance(e.body, Mul):
+        return e
+    factors = list(e.body.factors)
+    inner: dict[int, list[Index]] = {}
+    outer = []
+    for i in e.indices:
+        carriers = [k for k, f in enumerate(factors) if i in f.free]
+        if len(carriers) == 1:
+            inner.setdefault(carriers[0], []).append(i)
+        else:
+            outer.append(i)
+    if not inner or not outer:
+        return e
+    for k, idx in inner.items():
+        factors[k] = Sum(tuple(idx), factors[k])
+    return Sum(tuple(outer), mul(*factors))
+
+
 def _rewrite_once(e: Expr, rules: list[Rule]) -> Expr:
     if e.children:
         e = rebuild(e, tuple(_rewrite_once(c, rules) for c in e.children))
+    if isinstance(e, Sum) and len(e.indices) > 1 and any(isinstance(r.pattern, Sum)
+                                                         for r in rules):
+        pushed = push_inward(e)
+        if pushed is not e:
+            again = _rewrite_once(pushed, rules)
+            if again != pushed:
+                return again
     for rule in rules:
         if isinstance(rule.pattern, Mul) and isinstance(e, Mul):
             new = _rewrite_product(rule, e)

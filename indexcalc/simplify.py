@@ -36,7 +36,7 @@ from .ir import (ONE, ZERO, Add, Apply, Const, Delta, Expr, Func, Index, Mul, Po
                  _coeff_rest, add, canonical, const, dim_key, fresh_index, index_names, mul,
                  rebuild,
                  rename, rename_bound, size, summation, unique_binders)
-from .rewrite import Rule, rewrite
+from .rewrite import Rule, push_inward, rewrite
 
 MAX_TERMS = 20000          # expansion beyond this is refused with a LimitError
 
@@ -232,10 +232,13 @@ def _expand(e: Expr) -> Expr:
 
 def factor(e: Expr) -> Expr:
     """Take factors common to every term of a sum out of it, bottom-up:
-    ``y_p o_q τ − y_p t_q -> y_p (o_q τ − t_q)``."""
+    ``y_p o_q τ − y_p t_q -> y_p (o_q τ − t_q)``; a bound index only one factor
+    carries is summed right there: ``Σ_i a_i b_i (Σ_n c_in)``."""
     if not e.children:
         return e
     e = rebuild(e, tuple(factor(c) for c in e.children))
+    if isinstance(e, Sum):
+        return push_inward(e)
     if not isinstance(e, Add):
         return e
     lists = []

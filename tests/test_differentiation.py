@@ -156,3 +156,43 @@ def test_errors_name_the_problem():
         d.evaluate(x=np.ones((2, 2)))
     with pytest.raises(IndexcalcError):
         indexcalc.derivative("x : vector[n]\nf = L(x)", wrt="x").evaluate(x=np.ones(3))
+
+
+BATCHED_MLP = """
+X : matrix[B, D]
+W1 : matrix[D, H]
+b1 : vector[H]
+W2 : matrix[H, C]
+b2 : vector[C]
+Y : matrix[B, C]
+Hd = sigmoid(X W1 + b1)          # b1 broadcasts over the rows, as in NumPy
+P = softmax(Hd W2 + b2)          # row-wise
+E = -sum_{b,c} Y_bc log(P_bc)
+"""
+
+
+@pytest.mark.parametrize("wrt", ["W1", "b1", "X", "W2", "b2"])
+def test_batched_mlp_with_broadcast_biases(wrt):
+    check_grad(BATCHED_MLP, wrt)
+    check_grad(BATCHED_MLP, wrt, compiled=False)
+
+
+def test_batched_mlp_one_hot_reads_like_the_textbook():
+    text = BATCHED_MLP + "assume sum_c Y_bc = 1\n"
+    d = indexcalc.derivative(text, wrt="W2")
+    assert str(d) == "∂E/∂W2_pq = Σ_j Hd_jp (P_jq − Y_jq)"
+    assert str(d.matrix()).splitlines()[-1] == "dEdW2 = Hdᵀ (P − Y)"
+    m = indexcalc.parse(text)
+    arrays = random_arrays(m, seed=3)
+    arrays["Y"] = np.eye(arrays["Y"].shape[1])[np.arange(arrays["Y"].shape[0]) % 2]
+    got = d.evaluate(**arrays)
+    np.testing.assert_allclose(got, check_grad(BATCHED_MLP, "W2", arrays=arrays))
+
+
+def test_index_form_broadcast_and_its_limit():
+    text = "X : matrix[B, D]\nW : matrix[D, H]\nb : vector[H]\nz_bj = X_bi W_ij + b_j\n" \
+           "f = sum_{b,j} z_bj^2"
+    assert str(indexcalc.derivative(text, wrt="b")) == "∂f/∂b_p = 2 Σ_b z_bp"
+    check_grad(text, "b")
+    with pytest.raises(IndexcalcError, match="same free indices"):
+        indexcalc.parse("a : vector[n]\nb : vector[n]\nc = a_i + b_j")
