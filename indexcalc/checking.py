@@ -24,7 +24,7 @@ from .errors import IndexcalcError
 from .functions import ELEMENTWISE, TENSOR
 from .ir import (ZERO, Apply, Expr, Func, add, const, delta, mul, rebuild, rename, size, sub,
                  substitute, var_names)
-from .model import Binding, Check, Model, Program
+from .model import Assume, Binding, Check, Model, Program
 from .printing import to_text
 from .simplify import expand, factor, name_sums, simplify
 
@@ -67,9 +67,8 @@ class CheckResult:
         lines.append(f"  derivative:  {d}")
         if self.claim is not None:
             lines.append(f"  your claim:  {to_text(self.claim)}")
-        if self.difference is not None and (not self.holds or not self.declared):
-            if self.difference != ZERO and not (self.holds and self.assumption is None):
-                lines.append(f"  difference (derivative − claim):  {self.difference_text()}")
+        if not self.holds and self.difference is not None and self.difference != ZERO:
+            lines.append(f"  difference (derivative − claim):  {self.difference_text()}")
         if self.counterexample and not self.holds:
             lines.append(f"  counterexample: {self.counterexample}")
         if self.note:
@@ -77,14 +76,14 @@ class CheckResult:
         return "\n".join(lines)
 
     def difference_text(self) -> str:
-        tidy = factor(self.difference)
+        shortest = factor(self.difference)
         try:
             expanded = factor(expand(self.difference))
-            if size(expanded) < size(tidy):
-                tidy = expanded
+            if size(expanded) < size(shortest):
+                shortest = expanded
         except IndexcalcError:
             pass
-        shown, sums = name_sums(tidy, set(self.derivative.model.shapes))
+        shown, sums = name_sums(shortest, set(self.derivative.model.shapes))
         text = to_text(shown)
         if sums:
             text += "   where " + ", ".join(f"{s} = {to_text(b)}" for s, b in sums)
@@ -103,8 +102,8 @@ def shape_mismatch(model: Model, question, claim_text: str, error: IndexcalcErro
 def check_statement(model: Model, stmt: Check) -> CheckResult:
     q = stmt.question
     with_assumptions = differentiate(model, q.of, list(q.wrt), q.of_indices)
-    plain_model = Model(tuple(s for s in model.statements if not _is_assume(s)), model.shapes,
-                        model.symmetric, model.functions, model.dims, model.text)
+    plain_model = replace(model, statements=tuple(s for s in model.statements
+                                                  if not isinstance(s, Assume)))
     plain = differentiate(plain_model, q.of, list(q.wrt), q.of_indices)
     claim = stmt.claim
     result = _compare(plain, claim, model)
@@ -114,19 +113,13 @@ def check_statement(model: Model, stmt: Check) -> CheckResult:
         under = _compare(with_assumptions, claim, model)
         if not under.holds:
             return under                   # report against what the model declares
-        if under.holds:
-            facts = "; ".join(a.source or f"{to_text(a.lhs)} = {to_text(a.rhs)}"
-                              for a in model.assumptions)
-            return CheckResult(True, with_assumptions, claim, under.symbolic,
-                               assumption=facts.removeprefix("assume ").strip(), declared=True,
-                               difference=result.difference)
+        facts = "; ".join(a.source or f"{to_text(a.lhs)} = {to_text(a.rhs)}"
+                          for a in model.assumptions)
+        return CheckResult(True, with_assumptions, claim, under.symbolic,
+                           assumption=facts.removeprefix("assume ").strip(), declared=True,
+                           difference=result.difference)
     result.assumption = _vanishing_sum(result, model)
     return result
-
-
-def _is_assume(s) -> bool:
-    from .model import Assume
-    return isinstance(s, Assume)
 
 
 def _compare(d: Derivative, claim: Expr, model: Model) -> CheckResult:
