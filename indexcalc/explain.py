@@ -21,7 +21,7 @@ from .simplify import simplify
 
 
 def explain(d) -> str:
-    """The explanation of a Derivative ``d`` (see derivative.py)."""
+    """The explanation of a Derivative ``d`` (see derivatives.py)."""
     from .derivatives import model_rules
     model = d.model
     rules = model_rules(model)
@@ -32,14 +32,11 @@ def explain(d) -> str:
                  f"{', '.join(d.wrt)}; as an array, shape {shape}.")
     bindings = tuple(model.program().bindings)
     steps: list[Step] = []
-    idx = d.wrt_indices[0]
-    reverse(bindings, d.of, d.wrt[0], idx, d.out, rules, steps)
-    n = 0
-    for step in steps:
-        n += 1
+    reverse(bindings, d.of, d.wrt[0], d.wrt_indices[0], d.out, rules, steps)
+    for n, step in enumerate(steps, 1):
         lines.extend(_narrate(n, step, d, rules, bindings))
     if len(d.wrt) > 1:
-        lines.append(f"{n + 1}. The same pass applied again to the gradient, with respect to "
+        lines.append(f"{len(steps) + 1}. The same pass applied again to the gradient, with respect to "
                      f"{', '.join(d.wrt[1:])}, gives the higher derivative.")
     lines.append(f"Result: {d}")
     lines.extend(_index_roles(d))
