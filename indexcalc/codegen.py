@@ -249,6 +249,8 @@ class Generator:
             x = self.b.broadcast.format(x=x, shape=self.shape(need))
         val = self.assign(f"{self.b.tensor_code(e.fn)}({x})", batch + e.out)
         self.steps.append((val.code, f"{e.fn}[{_letters(need, need)}]", [arg.code]))
+        if len(set(val.axes)) < len(val.axes):              # inv(A)_kk: the diagonal
+            return self.reduce(val, set(val.axes))
         return val
 
     # ------------------------------------------------------------ contractions

@@ -164,12 +164,17 @@ def _read(e: Var, env: dict) -> Labelled:
     if arr.ndim != len(e.indices):
         raise EvaluationError(f"array {e.name!r} has rank {arr.ndim}, "
                               f"but is used with {len(e.indices)} indices")
-    unique = tuple(dict.fromkeys(e.indices))
-    if len(unique) == len(e.indices):
-        return arr, e.indices
+    return _diagonal(arr, e.indices)
+
+
+def _diagonal(arr: np.ndarray, indices: tuple[Index, ...]) -> Labelled:
+    """``arr`` with axes ``indices``; a repeated index reads the diagonal (A_ii)."""
+    unique = tuple(dict.fromkeys(indices))
+    if len(unique) == len(indices):
+        return arr, indices
     letters = {i: get_symbol(k) for k, i in enumerate(unique)}
-    spec = "".join(letters[i] for i in e.indices) + "->" + "".join(letters[i] for i in unique)
-    return np.einsum(spec, arr), unique                       # A_ii: the diagonal
+    spec = "".join(letters[i] for i in indices) + "->" + "".join(letters[i] for i in unique)
+    return np.einsum(spec, arr), unique
 
 
 def _contract(factors, out: tuple[Index, ...], env: dict, dims: dict) -> Labelled:
@@ -210,7 +215,7 @@ def _apply(e: Apply, env: dict, dims: dict) -> Labelled:
     arr, idx = _eval(e.arg, env, dims)
     batch = tuple(i for i in idx if i not in e.over)
     arr = _align(arr, idx, batch + e.over, dims, full=True)
-    return np.asarray(entry.impl(arr)), batch + e.out
+    return _diagonal(np.asarray(entry.impl(arr)), batch + e.out)        # inv(A)_kk
 
 
 # ---------------------------------------------------------------- programs

@@ -137,3 +137,25 @@ def test_finite_differences_of_a_definition_constant_along_an_axis():
     text = "x : vector[n]\ns : scalar\nh_i = (1 + x_i^2) / (1 + x_i^2)\nE = s + s - sum(h)"
     matches_finite_differences(text, "s")
     matches_finite_differences(text, "x")
+
+
+def test_diagonal_of_a_tensor_function_outside_a_product():
+    # Found by test_properties (Hessian of E = tr(inv(A) - A)): inv(A)_kk in a sum
+    # or alone was not reduced to its diagonal.  The compiled program returned
+    # the whole matrix for h_k = inv(A)_kk and -62.7 instead of -20 for
+    # tr(inv(A) - A) (silently wrong); the reference evaluator failed to reshape.
+    from indexcalc.evaluate import evaluate_program
+    A = np.arange(9.0).reshape(3, 3) + 3 * np.eye(3)
+    inv = np.linalg.inv(A)
+    e = np.exp(A - A.max(-1, keepdims=True))
+    soft = e / e.sum(-1, keepdims=True)
+    for text, want in [("h_k = inv(A)_kk", np.diag(inv)),
+                       ("E = tr(inv(A) - A)", np.trace(inv - A)),
+                       ("E = tr(inv(A) + B)", np.trace(inv) + 3),
+                       ("h_i = softmax_a(A_ia)_i", np.diag(soft))]:
+        m = indexcalc.parse("A : matrix[n, n]; B : matrix[n, n]\n" + text)
+        name = list(m.definitions)[-1]
+        arrays = {"A": A, "B": np.ones((3, 3))}
+        assert np.allclose(indexcalc.evaluate(m, **arrays), want), text
+        assert np.allclose(evaluate_program(m.program(), arrays)[name], want), text
+    matches_finite_differences("A : matrix[n, n]\nE = tr(inv(A) - A)", "A")
