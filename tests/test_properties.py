@@ -1,0 +1,310 @@
+"""Random models checked against numbers (Hypothesis; strategies in strategies.py).
+
+A derivative tool is only worth using if its answers are never silently wrong,
+so every property here compares indexcalc with something independent of its
+symbolic engine, on models it has never seen:
+
+* first derivatives (gradients and Jacobians), from the compiled program and
+  from the reference evaluator, against central finite differences of the
+  model's value;
+* second derivatives (Hessians) against central differences of the symbolic
+  gradient (itself checked by the first property), and for symmetry;
+* printing: ``parse(print(definition))`` gives the same IR up to renaming
+  bound indices, in Unicode and in ASCII, for the model's definitions and for
+  derivatives that print as one closed formula;
+* the matrix form, when exact, parsed back in the model's context and
+  evaluated, equals the index form;
+* where JAX or PyTorch is installed: the exported code runs, and JAX's own
+  autodiff of the model agrees with indexcalc's derivative.
+
+Tolerance (float64, data in [-1, 1], A and B ≈ 2I + noise, dimensions 2–4):
+``|got - want| <= 1e-5 |want| + 1e-6 * scale`` elementwise, where
+``scale = max(1, max|want|, max|value|)``.  The oracle is the fourth-order
+central difference with ``eps = 1e-4``: truncation ~eps⁴ f⁽⁵⁾/30 ≈ 3e-18 f⁽⁵⁾
+and round-off ~1e-16 |f| / eps ≈ 1e-12 |f| stay far below the tolerance even
+for steep models (exp of a determinant), so a disagreement is a bug, not
+noise.  Compiled and reference results must agree to 1e-9 relative.
+
+Profiles (tests/conftest.py): ``ci`` by default; ``HYPOTHESIS_PROFILE=long``
+for the long run (tools/long_properties.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, note, settings
+from hypothesis import strategies as st
+
+import indexcalc
+from indexcalc.evaluate import evaluate_program
+from indexcalc.ir import Index, Var, canonical, map_indices, rebuild, var_names
+from indexcalc.model import Program
+from indexcalc.printing import definition_text
+from indexcalc.testing import random_arrays
+
+from strategies import models
+
+RTOL, ATOL, EPS = 1e-5, 1e-6, 1e-4
+
+
+def finite_difference(f, arrays: dict, wrt: str, eps: float = EPS) -> np.ndarray:
+    """Fourth-order central differences (error ~eps⁴ f⁽⁵⁾ / 30 + 1e-16 |f| / eps)."""
+    x = np.asarray(arrays[wrt], dtype=float)
+    base = np.asarray(f(arrays))
+    out = np.zeros(base.shape + x.shape)
+    for pos in np.ndindex(*x.shape):
+        vals = []
+        for step in (2, 1, -1, -2):
+            moved = x.copy()
+            moved[pos] += step * eps
+            vals.append(np.asarray(f({**arrays, wrt: moved})))
+        out[(Ellipsis,) + pos] = (-vals[0] + 8 * vals[1] - 8 * vals[2] + vals[3]) / (12 * eps)
+    return out
+
+
+def numeric_derivative(model, of: str, wrt: list[str], arrays: dict) -> np.ndarray:
+    """The value's differences for a first derivative; the symbolic (n-1)th
+    derivative's (checked by the first-order property) for higher ones."""
+    if len(wrt) == 1:
+        return finite_difference(lambda a: value_of(model, of, a), arrays, wrt[0])
+    lower = indexcalc.derivative(model, wrt[:-1], of=of)
+    return finite_difference(lambda a: lower.evaluate_reference(**a), arrays, wrt[-1])
+
+
+def scaled(fraction: float):
+    """Settings with ``fraction`` of the profile's examples (at least 10)."""
+    return settings(max_examples=max(10, int(settings.default.max_examples * fraction)))
+
+
+def dependencies(model, of: str) -> list[str]:
+    """The inputs that ``of`` depends on, through the definitions."""
+    defs, seen, stack = model.definitions, set(), [of]
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            if n in defs:
+                stack.extend(var_names(defs[n].expr))
+    return sorted(n for n in seen if n in model.inputs)
+
+
+def close(got, want, value=None, what=""):
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, expected {want.shape}"
+    assert np.all(np.isfinite(want)), f"{what}: the oracle is not finite"
+    scale = max(1.0, float(np.max(np.abs(want), initial=0)),
+                float(np.max(np.abs(value), initial=0)) if value is not None else 0.0)
+    err = np.abs(got - want) - (RTOL * np.abs(want) + ATOL * scale)
+    worst = float(np.max(err, initial=-1))
+    assert worst <= 0, (f"{what}: off by {float(np.max(np.abs(got - want))):.3g} "
+                        f"(scale {scale:.3g})\n got  {got.ravel()[:6]}\n want {want.ravel()[:6]}")
+
+
+def value_of(model, name, arrays):
+    program = model.program()
+    inputs = tuple(n for n in model.inputs if n in arrays)     # they fix the dimensions
+    return evaluate_program(Program(program.bindings, (name,), program.shapes, inputs),
+                            arrays)[name]
+
+
+def setup(case, data, order=1):
+    model = indexcalc.parse(case.text)
+    candidates = dependencies(model, case.of)
+    assume(candidates)
+    wrt = [data.draw(st.sampled_from(candidates), label="wrt") for _ in range(order)]
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    arrays = random_arrays(model, seed)
+    value = value_of(model, case.of, arrays)
+    assume(np.all(np.isfinite(value)) and np.max(np.abs(value), initial=0) < 1e8)
+    return model, wrt, arrays, value
+
+
+# ---------------------------------------------------------------- derivatives
+
+
+@given(models(), st.data())
+def test_first_derivative_matches_finite_differences(case, data):
+    model, wrt, arrays, value = setup(case, data)
+    d = indexcalc.derivative(model, wrt)
+    note(f"derivative: {d}")
+    want = numeric_derivative(model, case.of, wrt, arrays)
+    reference = d.evaluate_reference(**arrays)
+    close(reference, want, value, "reference evaluator")
+    compiled = d.evaluate(**arrays)
+    close(compiled, reference, value, "compiled vs reference")
+    assert np.allclose(compiled, reference, rtol=1e-9, atol=1e-9 * max(1, np.max(np.abs(want))))
+
+
+@scaled(0.25)
+@given(models(final_shapes=[()]), st.data())
+def test_hessian_matches_finite_differences_of_gradient(case, data):
+    model, wrt, arrays, value = setup(case, data, order=2)
+    d = indexcalc.derivative(model, wrt)
+    note(f"hessian: {d}")
+    want = numeric_derivative(model, case.of, wrt, arrays)
+    reference = d.evaluate_reference(**arrays)
+    close(reference, want, value, "reference evaluator")
+    compiled = d.evaluate(**arrays)
+    close(compiled, reference, value, "compiled vs reference")
+    if wrt[0] == wrt[1]:                   # ∂²E/∂x∂x is symmetric
+        k = np.asarray(arrays[wrt[0]]).ndim
+        axes = tuple(range(k, 2 * k)) + tuple(range(k))
+        close(np.transpose(compiled, axes), compiled, value, "symmetry")
+
+
+# ---------------------------------------------------------------- printing
+
+
+def _rename_vars(e, mapping):
+    if isinstance(e, Var) and e.name in mapping:
+        return Var(mapping[e.name], e.indices)
+    if not e.children:
+        return e
+    return rebuild(e, tuple(_rename_vars(c, mapping) for c in e.children))
+
+
+def undimmed(e):
+    return canonical(map_indices(e, lambda i: Index(i.name, "?")))
+
+
+def broadcasts(indices, expr) -> bool:
+    """Does ``expr`` lack some of ``indices``, or add terms with different free
+    indices?  The IR allows this (a value constant along an axis: ∂g_ij/∂A_pq =
+    −W_ij), the notation does not (``P_ijpq = −W_ij`` is refused), so such
+    expressions print readably but do not parse back."""
+    from indexcalc.ir import Add, walk
+    if set(expr.free) != set(indices):
+        return True
+    return any(isinstance(n, Add) and len({t.free for t in n.terms}) > 1 for n in walk(expr))
+
+
+def round_trip(context: str, name, indices, expr, ascii_: bool):
+    printed = definition_text("P", indices, expr, ascii=ascii_)
+    mapping = {}
+    if ascii_:
+        context = context.replace("θ", "theta")
+        mapping = {"θ": "theta"}
+    parsed = indexcalc.parse(context + "\n" + printed).definitions["P"]
+    # dimensions only deltas fix (P_ijpq = δ_ip δ_jq) are inferred afresh: compare without them
+    assert undimmed(parsed.expr) == undimmed(_rename_vars(expr, mapping)), \
+        f"{name}: printed as\n  {printed}\nparsed back as\n  " \
+        f"{definition_text('P', parsed.indices, parsed.expr)}"
+    assert tuple(i.name for i in parsed.indices) == tuple(i.name for i in indices)
+
+
+@scaled(1.0)
+@given(models(), st.booleans())
+def test_printing_then_parsing_gives_the_same_ir(case, ascii_):
+    model = indexcalc.parse(case.text)
+    for d in model.definitions.values():
+        if not broadcasts(d.indices, d.expr):
+            round_trip(case.text, d.name, d.indices, d.expr, ascii_)
+
+
+@scaled(0.5)
+@given(models(), st.data(), st.booleans())
+def test_printed_derivative_parses_back(case, data, ascii_):
+    model = indexcalc.parse(case.text)
+    candidates = dependencies(model, case.of)
+    assume(candidates)
+    d = indexcalc.derivative(model, data.draw(st.sampled_from(candidates)))
+    assume(not d.adjoints and not d.sums)          # one closed formula in model names
+    assume(not broadcasts(d.indices, d.expr))
+    round_trip(case.text, d.name, d.indices, d.expr, ascii_)
+
+
+# ---------------------------------------------------------------- matrix form
+
+
+@scaled(0.5)
+@given(models(), st.data())
+def test_exact_matrix_form_matches_index_form(case, data):
+    model, wrt, arrays, value = setup(case, data)
+    d = indexcalc.derivative(model, wrt)
+    form = d.matrix()
+    for layout in ("column", "row"):             # both layouts print without error
+        assert d.matrix(layout).lines
+    assume(form.exact)
+    note(f"matrix form:\n{form.text}")
+    m = indexcalc.parse(case.text + "\n" + form.text)
+    name = list(m.definitions)[-1]
+    got = value_of(m, name, arrays)
+    close(got, d.evaluate_reference(**arrays), value, "matrix form")
+
+
+@scaled(0.5)
+@given(models(), st.data())
+def test_definitions_in_matrix_form_match(case, data):
+    """Each definition's own matrix form (when exact) evaluates to the definition."""
+    from indexcalc.matrix import expr_form
+    model = indexcalc.parse(case.text)
+    arrays = random_arrays(model, data.draw(st.integers(0, 2**16)))
+    for k, (name, d) in enumerate(model.definitions.items()):
+        form = expr_form(d.expr, d.indices, name="Pm")
+        if not form.exact:
+            continue
+        want = value_of(model, name, arrays)
+        if not (np.all(np.isfinite(want)) and np.max(np.abs(want), initial=0) < 1e8):
+            continue                                     # exp(exp(...)) overflowed
+        m = indexcalc.parse(case.text + "\n" + form.text)
+        close(value_of(m, "Pm", arrays), want, None, f"{name} as {form.text}")
+
+
+# ---------------------------------------------------------------- other autodiff
+
+
+def _run_exported(source: str, model, arrays, backend):
+    from indexcalc.naming import safe
+    namespace: dict = {}
+    exec(compile(source, "<exported>", "exec"), namespace)
+    fn = namespace["derivative"]
+    import inspect
+    params = list(inspect.signature(fn).parameters)
+    by_safe = {f"v_{safe(n)}": n for n in model.shapes}
+    conv = (lambda a: a) if backend == "jax" else (lambda a: __import__("torch").tensor(a))
+    return fn(**{p: conv(arrays[by_safe[p]]) for p in params})
+
+
+@scaled(0.05)
+@given(models(), st.data())
+def test_jax_autodiff_agrees(case, data):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from indexcalc.compiler import python_source
+    model, wrt, arrays, value = setup(case, data)
+    d = indexcalc.derivative(model, wrt)
+    program = model.program()
+    forward = python_source(Program(program.bindings, (case.of,), program.shapes,
+                                    tuple(model.inputs)), backend="jax")
+    namespace: dict = {}
+    exec(compile(forward, "<forward>", "exec"), namespace)
+    import inspect
+    from indexcalc.naming import safe
+    fn = namespace["derivative"]
+    params = list(inspect.signature(fn).parameters)
+    by_safe = {f"v_{safe(n)}": n for n in model.shapes}
+    target = next(p for p in params if by_safe[p] == wrt[0])
+
+    def f(x):
+        args = {p: jnp.asarray(arrays[by_safe[p]]) for p in params}
+        args[target] = x
+        return fn(**args)
+
+    want = np.asarray(jax.jacrev(f)(jnp.asarray(arrays[wrt[0]])))
+    close(d.evaluate(**arrays), want, value, "jax.jacrev")
+    close(np.asarray(_run_exported(d.python("jax"), model, arrays, "jax")), want, value,
+          "exported jax")
+
+
+@scaled(0.1)
+@given(models(), st.data())
+def test_torch_export_agrees(case, data):
+    torch = pytest.importorskip("torch")
+    model, wrt, arrays, value = setup(case, data)
+    d = indexcalc.derivative(model, wrt)
+    got = _run_exported(d.python("torch"), model, arrays, "torch")
+    close(np.asarray(got.detach().numpy() if hasattr(got, "detach") else got),
+          d.evaluate(**arrays), value, "exported torch")
+    del torch
