@@ -21,6 +21,7 @@ _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                      HealthCheck.data_too_large],
                print_blob=True)
 settings.register_profile("ci", max_examples=200, **_COMMON)
-settings.register_profile("long", max_examples=20_000, **_COMMON)
+settings.register_profile("long", max_examples=int(os.environ.get("HYPOTHESIS_LONG_EXAMPLES",
+                                                                  20_000)), **_COMMON)
 settings.register_profile("dev", max_examples=20, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
