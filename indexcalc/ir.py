@@ -585,30 +585,34 @@ def _base_exp(f: Expr) -> tuple[Expr, Expr]:
 
 def mul(*factors: Expr) -> Expr:
     """Flattened, constant-folded product; equal bases have their powers combined."""
-    coeff: Number = Fraction(1)
-    powers: dict[Expr, list] = {}       # key (bound indices canonical) -> [base, exponent]
+    coeff: Number = 1
+    powers: dict[Expr, list] = {}   # key (bound indices canonical) -> [base, exponent, factor]
     for f in factors:
-        parts = f.factors if isinstance(f, Mul) else (f,)
+        parts = f.factors if type(f) is Mul else (f,)
         for p in parts:
-            if isinstance(p, Const):
+            if type(p) is Const:
                 coeff = coeff * p.value
                 continue
-            base, exp = _base_exp(p)
+            base, exp = (p.base, p.exponent) if type(p) is Pow else (p, ONE)
             key = canonical(base) if base.binds else base
             if key in powers:
-                powers[key][1] = add(powers[key][1], exp)
+                entry = powers[key]
+                entry[1], entry[2] = add(entry[1], exp), None     # combined: rebuild below
             else:
-                powers[key] = [base, exp]
+                powers[key] = [base, exp, p]
     if coeff == 0:
         return ZERO
     out = []
-    for base, exp in powers.values():
+    for base, exp, alone in powers.values():
+        if alone is not None:                 # a factor met once is already normal
+            out.append(alone)
+            continue
         f = power(base, exp)
-        if isinstance(f, Const):
+        if type(f) is Const:
             coeff = coeff * f.value
-        elif isinstance(f, Mul):       # power() may split a product
+        elif type(f) is Mul:                  # power() may split a product
             for g in f.factors:
-                if isinstance(g, Const):
+                if type(g) is Const:
                     coeff = coeff * g.value
                 else:
                     out.append(g)
