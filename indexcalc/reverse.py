@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .diff import diff
+from .errors import LimitError
 from .ir import (ZERO, Expr, Index, Sum, Var, add, delta, fresh_index, index_names, mul, rename,
                  size, substitute, summation, var_names, walk)
 from .model import Binding
@@ -72,7 +73,9 @@ def reverse(bindings: tuple[Binding, ...], of: str, target: str, wrt: tuple[Inde
                 continue
             cidx = _fresh_like(c.indices, taken | {i.name for i in own})
             body = rename(c.expr, dict(zip(c.indices, cidx)))
+            _check_size(_path_weight(body), consumer, name)     # before diff: it can be slow
             raw = diff(body, name, own)
+            _check_size(size(raw), consumer, name)
             local = simplify(raw, rules)
             if consumer == of:
                 seed = mul(*(delta(o, i) for o, i in zip(out, cidx)))
@@ -86,6 +89,34 @@ def reverse(bindings: tuple[Binding, ...], of: str, target: str, wrt: tuple[Inde
             return adjoints, value
         adjoints.append(Binding(adjoint_name(of, name), out + own, value))
     raise AssertionError("unreachable")
+
+
+MAX_LOCAL_SIZE = 4000   # nodes in one definition's derivative before simplification
+
+
+def _path_weight(e: Expr) -> int:
+    """The sum of the depths of the nodes of ``e``: about the size of its
+    derivative, which repeats what lies above each node (chain rule)."""
+    total, stack = 0, [(e, 1)]
+    while stack:
+        node, depth = stack.pop()
+        total += depth
+        stack.extend((c, depth + 1) for c in node.children)
+    return total
+
+
+def _check_size(n: int, consumer: str, name: str) -> None:
+    """Refuse a local derivative too large to simplify in reasonable time.
+
+    One definition's derivative can grow quadratically with its nesting
+    (``exp(exp(…exp(x)…))`` 100 deep has 5,000 nodes) and simplification is
+    worse than linear in size; named steps keep reverse mode linear instead."""
+    if n > MAX_LOCAL_SIZE:
+        raise LimitError(
+            f"the derivative of {consumer} with respect to {name} grows to {n:,} terms and "
+            f"factors before simplification (the limit is {MAX_LOCAL_SIZE:,}); name "
+            f"intermediate results as definitions of their own (h1 = exp(x); h2 = exp(h1); "
+            f"...), which backprop differentiates one small step at a time")
 
 
 def _fresh_like(indices: tuple[Index, ...], taken: set[str]) -> tuple[Index, ...]:

@@ -159,3 +159,24 @@ def test_diagonal_of_a_tensor_function_outside_a_product():
         assert np.allclose(indexcalc.evaluate(m, **arrays), want), text
         assert np.allclose(evaluate_program(m.program(), arrays)[name], want), text
     matches_finite_differences("A : matrix[n, n]\nE = tr(inv(A) - A)", "A")
+
+
+def test_derivative_that_would_grow_too_large_stops_with_a_limit_error():
+    # Found by the fuzzer: f = exp(exp(...exp(x)...)) 150 deep, or sin(1 + tanh(...))
+    # 100 deep, ran for tens of seconds (the derivative of one definition grows
+    # quadratically with its nesting).  Now a LimitError, at once, saying how to
+    # write it instead; the same chain written as named steps is differentiated.
+    import time
+
+    import pytest
+    from indexcalc.errors import LimitError
+    for text in ["x : scalar\nf = " + "exp(" * 150 + "x" + ")" * 150,
+                 "x : scalar\nf = " + "sin(1 + tanh(" * 100 + "x" + "))" * 100]:
+        start = time.perf_counter()
+        with pytest.raises(LimitError, match="name intermediate results"):
+            indexcalc.derivative(text, "x")
+        assert time.perf_counter() - start < 1
+    steps = "\n".join(f"h{k + 1} = sin(1 + tanh(h{k}))" for k in range(100))
+    d = indexcalc.derivative("h0 : scalar\n" + steps, "h0")
+    assert d.evaluate(h0=np.array(0.3)).shape == ()
+
