@@ -28,6 +28,7 @@ from .model import Model
 # ---------------------------------------------------------------- limits (all in one place)
 
 MAX_INPUT_CHARS = 256 * 1024      # longer texts are refused before parsing
+MAX_RANK = 16                     # dimensions of a declared tensor (a Hessian doubles it)
 MAX_NESTING = 200                 # open brackets at once: ( [ {
 MAX_DEPTH = 400                   # nesting of the surface tree (powers, minus signs, sums...)
 MAX_NUMBER_DIGITS = 60            # digits in one numeric literal
@@ -277,6 +278,10 @@ class Build(Transformer_NonRecursive):
         if rank is not None and len(dims) != rank:
             raise self.fail(f"a {kind} has {rank} dimension{'s' * (rank > 1)}, "
                             f"not {len(dims)}: {kind}{tok}", _pos(tok))
+        if len(dims) > MAX_RANK:
+            pos = _pos(tok)
+            raise LimitError(f"a tensor of rank {len(dims)} is beyond the limit of {MAX_RANK} "
+                             f"dimensions", text=self.text, line=pos.line, column=pos.column)
         return dims
 
     def _dim_text(self, s: str, tok: Token):

@@ -180,3 +180,11 @@ def test_derivative_that_would_grow_too_large_stops_with_a_limit_error():
     d = indexcalc.derivative("h0 : scalar\n" + steps, "h0")
     assert d.evaluate(h0=np.array(0.3)).shape == ()
 
+
+def test_tensor_rank_limit():
+    # Found by the fuzzer: T : tensor[n, n, ... 100 times] parsed, and arrays for
+    # it failed inside NumPy (ValueError: maximum supported dimension is 64).
+    import pytest
+    from indexcalc.errors import LimitError
+    with pytest.raises(LimitError, match="rank 100"):
+        indexcalc.parse("T : tensor[" + ", ".join(["n"] * 100) + "]\nf = sum(T)")
