@@ -31,6 +31,7 @@ MAX_INPUT_CHARS = 256 * 1024      # longer texts are refused before parsing
 MAX_RANK = 16                     # dimensions of a declared tensor (a Hessian doubles it)
 MAX_NESTING = 200                 # open brackets at once: ( [ {
 MAX_DEPTH = 400                   # nesting of the surface tree (powers, minus signs, sums...)
+MAX_IR_DEPTH = 250                # nesting of a definition in index form (later passes recurse)
 MAX_NUMBER_DIGITS = 60            # digits in one numeric literal
 MAX_EXPONENT = 60                 # |e| in 1.5e-3 style literals
 RECURSION_LIMIT = 20_000          # lowering recurses over the (depth-limited) surface tree
@@ -56,7 +57,7 @@ def parse(text: str) -> Model:
     limit = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(max(limit, RECURSION_LIMIT))
-        return lower(source)
+        return _check_ir_depth(lower(source))
     except IndexcalcError:
         raise
     except RecursionError:
@@ -67,6 +68,25 @@ def parse(text: str) -> Model:
                          text=text, line=1, column=1) from None
     finally:
         sys.setrecursionlimit(limit)
+
+
+def _check_ir_depth(model: Model) -> Model:
+    """Refuse definitions whose index form is nested deeper than MAX_IR_DEPTH: the
+    passes after parsing (simplify, differentiate, print, compile) recurse over it
+    at the default recursion limit, and lowering can deepen the text's nesting
+    (``||x||`` is sqrt(Σ_i x_i^2))."""
+    for d in model.definitions.values():
+        depth, stack = 0, [(d.expr, 1)]
+        while stack:
+            node, k = stack.pop()
+            depth = max(depth, k)
+            stack.extend((c, k + 1) for c in node.children)
+        if depth > MAX_IR_DEPTH:
+            line, column = (d.span.line, d.span.column) if d.span else (1, 1)
+            raise LimitError(f"{d.name} is nested {depth} levels deep in index form; the limit "
+                             f"is {MAX_IR_DEPTH} (name intermediate results as definitions)",
+                             text=model.text, line=line, column=column)
+    return model
 
 
 def parse_source(text: str) -> S.Source:

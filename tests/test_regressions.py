@@ -188,3 +188,15 @@ def test_tensor_rank_limit():
     from indexcalc.errors import LimitError
     with pytest.raises(LimitError, match="rank 100"):
         indexcalc.parse("T : tensor[" + ", ".join(["n"] * 100) + "]\nf = sum(T)")
+
+
+def test_index_form_nesting_limit():
+    # Found by the fuzzer: 200 nested norms ||…||x||…|| pass the text's nesting
+    # limit, but in index form (sqrt(Σ_i x_i^2) per norm) are ~800 levels deep, and
+    # differentiating them ended in a RecursionError.
+    import pytest
+    from indexcalc.errors import LimitError
+    with pytest.raises(LimitError, match="levels deep in index form"):
+        indexcalc.parse("x : vector[n]\nE = " + "||" * 200 + "x" + "||" * 200)
+    text = "x : vector[n]\nE = " + "||" * 20 + "x" + "||" * 20
+    assert indexcalc.derivative(text, "x").evaluate(x=np.ones(3)).shape == (3,)
