@@ -48,7 +48,7 @@ class Compiled:
         self._fns: dict[tuple, object] = {}
         self._call = _dispatcher(len(self.inputs), self.inputs, self._fns, self._slow)
 
-    def __call__(self, **arrays):
+    def __call__(self, /, **arrays):
         return self._call(arrays)
 
     def _slow(self, arrays):

@@ -146,11 +146,11 @@ class Derivative:
         return Program(_needed(bindings, self.name), (self.name,), dict(self.model.shapes),
                        tuple(a for a in arguments if a in self.model.shapes))
 
-    def evaluate(self, **arrays) -> np.ndarray:
+    def evaluate(self, /, **arrays) -> np.ndarray:
         """The derivative as an array of shape ``of.shape + wrt.shape``."""
         return self.compile()(**arrays)
 
-    def evaluate_reference(self, **arrays) -> np.ndarray:
+    def evaluate_reference(self, /, **arrays) -> np.ndarray:
         """The same, by the simple reference evaluator (one einsum per term)."""
         from .evaluate import evaluate_program
         return evaluate_program(self.program, arrays)[self.name]

@@ -200,3 +200,13 @@ def test_index_form_nesting_limit():
         indexcalc.parse("x : vector[n]\nE = " + "||" * 200 + "x" + "||" * 200)
     text = "x : vector[n]\nE = " + "||" * 20 + "x" + "||" * 20
     assert indexcalc.derivative(text, "x").evaluate(x=np.ones(3)).shape == (3,)
+
+
+def test_a_tensor_named_self():
+    # Found by test_hostile_names: d.evaluate(**arrays) with an array named "self"
+    # raised TypeError (multiple values for 'self'); self is now positional-only.
+    text = "self : vector[n]\nE = self_i self_i"
+    d = indexcalc.derivative(text, "self")
+    assert np.allclose(d.evaluate(self=np.ones(2)), 2 * np.ones(2))
+    assert np.allclose(d.evaluate_reference(self=np.ones(2)), 2 * np.ones(2))
+    assert np.allclose(d.compile()(self=np.ones(2)), 2 * np.ones(2))
