@@ -6,7 +6,8 @@ reports: inputs run, IndexcalcErrors (clear refusals, allowed), escapes (any
 other exception: bugs), hangs, inputs over one second and the slowest, and the
 peak memory (resident set size, per worker process).  Escapes and slow inputs
 are written to ``--out`` (default fuzz-findings.txt) to become regression
-tests.  ``--workers`` splits the count over processes, each with its own seed.
+tests; every 1,000 inputs each worker appends its running counts to
+``<out>.progress.<seed>``.  ``--workers`` splits the count over processes, each with its own seed.
 """
 
 from __future__ import annotations
@@ -27,14 +28,20 @@ sys.path.insert(0, str(ROOT))
 
 
 def work(args) -> dict:
-    seed, count, generated = args
+    seed, count, generated, progress = args
     warnings.simplefilter("ignore")            # overflow in exp(exp(...)) is not a finding
     import fuzzing
     rng = random.Random(seed)
     seeds = fuzzing.SEEDS + fuzzing.generated_seeds(generated)
     report = fuzzing.Report()
+    t0 = time.time()
     for k, text in enumerate(fuzzing.inputs(rng, seeds, count)):
         fuzzing.run_one(text, report, seed=k)
+        if progress and (k + 1) % 1000 == 0:
+            with open(f"{progress}.{seed}", "a", encoding="utf-8") as f:
+                f.write(f"{time.time() - t0:.0f} s: {report.summary()}, "
+                        f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
+                        f" MiB\n")
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"inputs": report.inputs, "errors": report.errors, "completed": report.completed,
             "escapes": [(t, tb) for t, tb in report.escapes],
@@ -54,7 +61,8 @@ def main() -> int:
     t0 = time.time()
     shares = [args.count // args.workers + (k < args.count % args.workers)
               for k in range(args.workers)]
-    jobs = [(args.seed * 1000 + k, n, args.generated) for k, n in enumerate(shares)]
+    jobs = [(args.seed * 1000 + k, n, args.generated, args.out + ".progress")
+            for k, n in enumerate(shares)]
     if args.workers == 1:
         results = [work(jobs[0])]
     else:
