@@ -30,7 +30,7 @@ import opt_einsum as oe
 from .backends import Backend
 from .errors import EvaluationError
 from .ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 canonical, const, mul, rename, unique_binders, walk)
+                 canonical, const, mul, rename, unique_binders, var_names, walk)
 from .model import Program
 from .naming import assign_names
 
@@ -194,7 +194,10 @@ class Generator:
             return self.add(e)
         if isinstance(e, Func):
             arg = self.emit(e.arg)
-            return self.assign(self.b.func_code(e.name).format(arg.code), arg.axes, inline=True)
+            code = arg.code
+            if not var_names(e.arg):          # log(0.25), sin(d_n): torch.log needs a tensor
+                code = self.b.scalar.format(x=code)
+            return self.assign(self.b.func_code(e.name).format(code), arg.axes, inline=True)
         if isinstance(e, Pow):
             return self.power(e)
         if isinstance(e, Apply):

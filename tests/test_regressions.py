@@ -210,3 +210,18 @@ def test_a_tensor_named_self():
     assert np.allclose(d.evaluate(self=np.ones(2)), 2 * np.ones(2))
     assert np.allclose(d.evaluate_reference(self=np.ones(2)), 2 * np.ones(2))
     assert np.allclose(d.compile()(self=np.ones(2)), 2 * np.ones(2))
+
+
+def test_exported_functions_of_constants():
+    # Found by the long property run (exported torch vs NumPy): log(0.25) W_ij and
+    # sin(c - c) exported as torch.log(0.25), torch.sin(0.0): TypeError, torch
+    # functions need tensors.  Constants reaching a function are now arrays.
+    import pytest
+    pytest.importorskip("torch")
+    for text, wrt in [("W : matrix[n, m]\nh_ij = log(0.25) W_ij + W_ij^2", "W"),
+                      ("x : vector[n]\nc : scalar\nE = exp(sin(c - c)) sum(x ⊙ x)", "x"),
+                      ("x : vector[n]\nE = sin(sum(x - x + 1)) sum(x ⊙ x)", "x")]:
+        m = indexcalc.parse(text)
+        d = indexcalc.derivative(m, wrt)
+        arrays = random_arrays(m, 3)
+        assert np.allclose(_torch_value(d, arrays), d.evaluate(**arrays)), text
