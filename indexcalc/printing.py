@@ -38,6 +38,11 @@ ASCII_NAMES = {
 }
 
 
+# single letters for the binders of a call head (`softmax_k(`): a multi-letter name there
+# has no spelling the grammar reads (`softmax_{l1}(` means indices l and 1)
+_CALL_LETTERS = ir.INDEX_POOL + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
 def to_ascii(name: str) -> str:
     """``name`` with every non-ASCII letter spelt out (``θ1`` -> ``theta1``)."""
     return "".join(ASCII_NAMES.get(c, c) for c in name)
@@ -53,12 +58,14 @@ class Printer:
     def __init__(self, order: Iterable[Index] = ()):
         order = tuple(order)
         self.lhs = {i.name for i in order}
+        self.names = set(self.lhs)           # every index name in the statement printed
         self.rank: dict[str, int] = {i.name: n for n, i in enumerate(order)}
 
     # ---------------------------------------------------------------- entry point
 
     def print(self, e: Expr) -> str:
         e = ir.unique_binders(e, self.lhs)     # no Σ_i in a Σ_i, no i both free and bound
+        self.names |= ir.index_names(e)
         for i in sorted(e.free, key=lambda i: i.key):
             self.rank.setdefault(i.name, len(self.rank))
         for node in ir.walk(e):
@@ -161,15 +168,17 @@ class Printer:
 
     def short_binders(self, e: Apply) -> Apply:
         """``e`` with its multi-letter binders renamed to free single letters."""
-        taken = ir.index_names(e) | self.lhs
+        # a name is one dimension in a whole statement: avoid every name printed in it
+        taken = ir.index_names(e) | self.names
         mapping = {}
         for i in e.over:
             if len(self.ident(i.name)) == 1:
                 continue
-            letter = next((c for c in ir.INDEX_POOL if c not in taken), None)
+            letter = next((c for c in _CALL_LETTERS if c not in taken), None)
             if letter is None:
                 return e
             taken.add(letter)
+            self.names.add(letter)
             mapping[i] = Index(letter, i.dim)
         return ir.rename_bound(e, mapping)
 

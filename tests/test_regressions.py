@@ -225,3 +225,19 @@ def test_exported_functions_of_constants():
         d = indexcalc.derivative(m, wrt)
         arrays = random_arrays(m, 3)
         assert np.allclose(_torch_value(d, arrays), d.evaluate(**arrays)), text
+
+
+def test_renamed_call_binders_avoid_every_index_of_the_statement():
+    # Found by the long property run (printed derivative parses back): a
+    # softmax binder renamed from m1 to k, while k was summed over another
+    # dimension elsewhere in the statement ("index k ranges over n elsewhere").
+    from indexcalc.ir import Index, canonical, map_indices
+    from indexcalc.printing import definition_text
+    text = ("x : vector[n]\nu : vector[m]\nW : matrix[n, m]\nA : matrix[n, n]\ns : scalar\n"
+            "h_i = softmax_a(x_a)_i / (1 + (tr(A) - s)^2)\n"
+            "g = softmax(outer(Wᵀ h, u) u) ⊙ softmax(u)\nz1 = W - sum(g) W")
+    d = indexcalc.derivative(text, "x")
+    printed = definition_text("P", d.indices, d.expr)
+    back = indexcalc.parse(text + "\n" + printed).definitions["P"]
+    erase = lambda e: canonical(map_indices(e, lambda i: Index(i.name, "?")))  # noqa: E731
+    assert erase(back.expr) == erase(d.expr)
