@@ -123,6 +123,8 @@ def times(ctx: Ctx, a: Node, b: Node) -> Node:
 
 
 def plus(a: Node, b: Node, minus: bool = False) -> Node:
+    if minus and _plain(a.text) == _plain(b.text):
+        minus = False        # x_a - x_a cancels and takes the index with it (a known limitation)
     sign = " - " if minus else " + "
     return Node(f"{a.at(SUM)}{sign}{b.at(PRODUCT)}", SUM, a.pos and b.pos and not minus)
 
@@ -202,8 +204,9 @@ def pos_wrap(ctx: Ctx, e: Node) -> Node:
         return Node(f"1 + {e.at(ATOM)}^2", SUM, True)
     if kind == "2+sin":
         return Node(f"2 + sin({e.text})", SUM, True)
-    if kind == "cosh":
-        return Node(f"exp({e.text}) + exp(-{e.at(ATOM)})", SUM, True)
+    if kind == "cosh":                   # bounded arguments: exp(±e) for large e overflow in
+        arg = f"{ctx.pick(BOUNDED)}({e.text})"      # the derivative (∞/∞) though not in the value
+        return Node(f"exp({arg}) + exp(-{arg})", SUM, True)
     return call(kind, e, True)
 
 

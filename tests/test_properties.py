@@ -23,7 +23,11 @@ Tolerance (float64, data in [-1, 1], A and B ≈ 2I + noise, dimensions 2–4):
 central difference with ``eps = 1e-4``: truncation ~eps⁴ f⁽⁵⁾/30 ≈ 3e-18 f⁽⁵⁾
 and round-off ~1e-16 |f| / eps ≈ 1e-12 |f| stay far below the tolerance even
 for steep models (exp of a determinant), so a disagreement is a bug, not
-noise.  Compiled and reference results must agree to 1e-9 relative.
+noise; where it is not (sin of a large argument), a second oracle with a
+quarter of the step disagrees with the first and the example is rejected
+rather than passed; when the two oracles agree, the result must match the
+finer one (whose truncation error is 256 times smaller).  Compiled and reference results must agree to 1e-9
+relative for first derivatives and within the tolerance for Hessians.
 
 Profiles (tests/conftest.py): ``ci`` by default; ``HYPOTHESIS_PROFILE=long``
 for the long run (tools/long_properties.py).
@@ -63,13 +67,31 @@ def finite_difference(f, arrays: dict, wrt: str, eps: float = EPS) -> np.ndarray
     return out
 
 
-def numeric_derivative(model, of: str, wrt: list[str], arrays: dict) -> np.ndarray:
+def numeric_derivative(model, of: str, wrt: list[str], arrays: dict,
+                       eps: float = EPS) -> np.ndarray:
     """The value's differences for a first derivative; the symbolic (n-1)th
     derivative's (checked by the first-order property) for higher ones."""
     if len(wrt) == 1:
-        return finite_difference(lambda a: value_of(model, of, a), arrays, wrt[0])
+        return finite_difference(lambda a: value_of(model, of, a), arrays, wrt[0], eps)
     lower = indexcalc.derivative(model, wrt[:-1], of=of)
-    return finite_difference(lambda a: lower.evaluate_reference(**a), arrays, wrt[-1])
+    return finite_difference(lambda a: lower.evaluate_reference(**a), arrays, wrt[-1], eps)
+
+
+def matches_oracle(got, model, of, wrt, arrays, value, what):
+    """``got`` against finite differences.  When they disagree, the differences
+    are taken again with a quarter of the step: if the two oracles disagree with
+    each other as much, the function is too steep here for finite differences
+    (sin(1750), say) and the example is rejected, not passed; otherwise it fails."""
+    want = numeric_derivative(model, of, wrt, arrays)
+    try:
+        close(got, want, value, what)
+    except AssertionError:
+        finer = numeric_derivative(model, of, wrt, arrays, EPS / 4)
+        try:
+            close(finer, want, value, "oracle")
+        except AssertionError:
+            assume(False)
+        close(got, finer, value, what)      # the finer oracle is the more accurate one
 
 
 def scaled(fraction: float):
@@ -128,12 +150,11 @@ def test_first_derivative_matches_finite_differences(case, data):
     model, wrt, arrays, value = setup(case, data)
     d = indexcalc.derivative(model, wrt)
     note(f"derivative: {d}")
-    want = numeric_derivative(model, case.of, wrt, arrays)
     reference = d.evaluate_reference(**arrays)
-    close(reference, want, value, "reference evaluator")
+    matches_oracle(reference, model, case.of, wrt, arrays, value, "reference evaluator")
     compiled = d.evaluate(**arrays)
-    close(compiled, reference, value, "compiled vs reference")
-    assert np.allclose(compiled, reference, rtol=1e-9, atol=1e-9 * max(1, np.max(np.abs(want))))
+    assert np.allclose(compiled, reference, rtol=1e-9,
+                       atol=1e-9 * max(1, np.max(np.abs(reference)))), "compiled vs reference"
 
 
 @scaled(0.25)
@@ -142,9 +163,8 @@ def test_hessian_matches_finite_differences_of_gradient(case, data):
     model, wrt, arrays, value = setup(case, data, order=2)
     d = indexcalc.derivative(model, wrt)
     note(f"hessian: {d}")
-    want = numeric_derivative(model, case.of, wrt, arrays)
     reference = d.evaluate_reference(**arrays)
-    close(reference, want, value, "reference evaluator")
+    matches_oracle(reference, model, case.of, wrt, arrays, value, "reference evaluator")
     compiled = d.evaluate(**arrays)
     close(compiled, reference, value, "compiled vs reference")
     if wrt[0] == wrt[1]:                   # ∂²E/∂x∂x is symmetric
