@@ -37,10 +37,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 mul, rename, summation, unique_binders)
-from .matrix_text import (MAdd, MCall, MExpr, MName, MNum, MOuter, MPow, MatrixPrinter,
-                          diag, hadamard, prod, scale, total, trace, transpose)
+from .ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var, mul,
+                 rename, summation, unique_binders)
+from .matrix_text import (MAdd, MatrixPrinter, MCall, MExpr, MName, MNum, MOuter, MPow, diag,
+                          hadamard, prod, scale, total, trace, transpose)
+from .printing import to_text
 
 
 class NoMatrixForm(Exception):
@@ -112,6 +113,9 @@ def _apply(e: Apply, axes: tuple[Index, ...]) -> MExpr:
                            f"{_names(sorted(batch, key=str))} (a batch)")
     if len(e.over) > 2 or len(e.out) > 2:
         raise NoMatrixForm(f"{e.fn} of a tensor of rank above two")
+    if len(set(e.out)) != len(e.out):
+        raise NoMatrixForm(f"{e.fn}(...)_{''.join(map(str, e.out))} reads a diagonal; only "
+                           "its sum, tr(...), has a matrix form")
     call = MCall(e.fn, convert(e.arg, e.over), len(e.out), e.order)
     if len(axes) == 2 and e.out != axes:
         return transpose(call)
@@ -211,11 +215,13 @@ def _split(bound: list[Index], factors: list[Expr], axes: tuple[Index, ...]) -> 
             term.coeff *= f.value
         elif not f.free:
             term.scalars.append(convert(f, ()))
-        elif isinstance(f, Var) and len(f.indices) == 2 and f.indices[0] == f.indices[1]:
-            i = f.indices[0]
+        elif _diagonal_read(f):
+            i = next(iter(f.free))
             if i not in bound or any(i in g.free for g in factors if g is not f):
-                raise NoMatrixForm(f"{f.name}_{i}{i} reads a diagonal of {f.name}")
-            term.traces.append(trace(MName(f.name, 2)))
+                raise NoMatrixForm(f"{to_text(f)} reads a diagonal")
+            whole = MName(f.name, 2) if isinstance(f, Var) else \
+                MCall(f.fn, convert(f.arg, f.over), 2, f.order)
+            term.traces.append(trace(whole))
         elif len(f.free) == 1:
             (i,) = f.free
             term.vectors.setdefault(i, []).append(f)
@@ -229,6 +235,13 @@ def _split(bound: list[Index], factors: list[Expr], axes: tuple[Index, ...]) -> 
             term.scalars.append(convert(DimSize(i.dim), ()))
     _merge_matrices(term, axes)
     return term
+
+
+def _diagonal_read(f: Expr) -> bool:
+    """A_ii or inv(A)_ii: a matrix read on its diagonal (summed, a trace)."""
+    ix = f.indices if isinstance(f, Var) else f.out if isinstance(f, Apply) and not \
+        (f.arg.free - set(f.over)) else ()
+    return len(ix) == 2 and ix[0] == ix[1]
 
 
 def _order(f: Expr) -> tuple[Index, Index]:

@@ -241,3 +241,12 @@ def test_renamed_call_binders_avoid_every_index_of_the_statement():
     back = indexcalc.parse(text + "\n" + printed).definitions["P"]
     erase = lambda e: canonical(map_indices(e, lambda i: Index(i.name, "?")))  # noqa: E731
     assert erase(back.expr) == erase(d.expr)
+
+
+def test_trace_of_a_tensor_function_has_the_trace_as_matrix_form():
+    """tr(inv(A)) printed as sum(inv(A)) once: a diagonal read of an Apply is a trace."""
+    import indexcalc
+    from indexcalc.matrix import expr_form
+    m = indexcalc.parse("A : matrix[n, n]\ns : scalar\nh = s - s\nE = tr(inv(A)) - h")
+    d = m.definitions["E"]
+    assert str(expr_form(d.expr, d.indices, "E", "column")) == "E = tr(inv(A)) − h"
