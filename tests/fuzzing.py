@@ -279,14 +279,15 @@ def inputs(rng: random.Random, seeds: list[str], count: int):
         yield base if rng.random() < 0.05 else mutate(rng, base, seeds)
 
 
-def generated_seeds(count: int) -> list[str]:
-    """Valid models from the Hypothesis strategies, to mutate."""
+def generated_seeds(count: int, derandomize: bool = False) -> list[str]:
+    """Valid models from the Hypothesis strategies, to mutate (the same ones
+    every time with ``derandomize``, as CI needs)."""
     from hypothesis import HealthCheck, given, settings
 
     from strategies import models
     out: list[str] = []
 
-    @settings(max_examples=count, database=None, deadline=None,
+    @settings(max_examples=count, database=None, deadline=None, derandomize=derandomize,
               suppress_health_check=list(HealthCheck))
     @given(models())
     def collect(case):
