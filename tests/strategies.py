@@ -279,7 +279,7 @@ def ix(ctx: Ctx, free: tuple[Idx, ...], decl: frozenset[str], depth: int,
 
 def _plain(text: str) -> str:
     """Text without the spelling choices (x_{i}, x[i], *, spaces, parentheses)."""
-    return re.sub(r"[{}\[\]_,\s*()]", "", text)
+    return re.sub(r"[{}\[\]_,\s*()]", "", text.replace("σ", "sigmoid"))
 
 
 def product(ctx: Ctx, free, decl, depth, pos) -> Node:
