@@ -38,7 +38,8 @@ WRT_POOL = "pqrsuvwxyzabcdefghijklmnot"
 
 def model_rules(model: Model) -> list[Rule]:
     """Assumptions, then every definition as a folding rule."""
-    rules = [Rule(simplify(a.lhs), simplify(a.rhs)) for a in model.assumptions]
+    rules = [Rule(simplify(a.lhs), simplify(a.rhs)) for a in model.assumptions
+             if a.rhs.free <= a.lhs.free]
     for d in model.definitions.values():
         rule = definition_rule(d.name, d.indices, simplify(d.expr))
         if rule is not None:

@@ -66,6 +66,10 @@ class DerivativeError(IndexcalcError):
     """A derivative that cannot be taken (with respect to a non-variable...)."""
 
 
+class DivisionByZero(IndexcalcError):
+    """A denominator that simplifies to the number 0."""
+
+
 class EvaluationError(IndexcalcError):
     """Missing or mis-shaped arrays, functions that cannot be evaluated."""
 

@@ -21,6 +21,8 @@ from functools import lru_cache
 from fractions import Fraction
 from typing import Callable, Iterable, Iterator, Union
 
+from .errors import DivisionByZero
+
 Dim = Union[str, int]          # a symbolic dimension ("n") or a number (3)
 Number = Union[Fraction, float]
 
@@ -87,7 +89,11 @@ class Const(Expr):
     value: Number
 
     def __post_init__(self):
-        _finish(self, frozenset(), (0, float(self.value), str(self.value)))
+        try:
+            approx = float(self.value)
+        except OverflowError:                   # an exact constant beyond float range
+            approx = float("inf") if self.value > 0 else float("-inf")
+        _finish(self, frozenset(), (0, approx, str(self.value)))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -425,7 +431,7 @@ def canonical(e: Expr) -> Expr:
     return _canonical(e)
 
 
-@lru_cache(maxsize=1 << 15)
+@lru_cache(maxsize=2048)
 def _canonical(e: Expr) -> Expr:
     counter = [0]
     taken = {i.name for i in e.free}
@@ -643,7 +649,7 @@ def power(base: Expr, exponent: Expr) -> Expr:
         return base                                     # δ^n = δ
     if isinstance(base, Const) and _is_int(exponent):
         if base.value == 0 and exponent.value < 0:
-            return Pow(base, exponent)
+            raise DivisionByZero("division by zero: a denominator simplifies to 0")
         return const(base.value ** int(exponent.value))
     if isinstance(base, Pow) and _is_int(exponent) and isinstance(base.exponent, Const):
         return power(base.base, const(base.exponent.value * exponent.value))

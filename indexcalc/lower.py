@@ -61,17 +61,23 @@ class Lowerer(ExprLowering):
             if isinstance(st, S.DeclStmt):
                 self.declare(st)
         for st in statements:
-            if isinstance(st, S.DeclStmt):
-                self.done.append((self.declaration(st), None))
-            elif isinstance(st, S.DefStmt):
-                self.definition(st)
-            elif isinstance(st, S.ExprStmt):
-                self.expr_statement(st)
-            elif isinstance(st, S.CheckStmt):
-                self.check(st)
-            elif isinstance(st, S.AssumeStmt):
-                self.assume(st)
+            try:
+                self.statement(st)
+            except IndexcalcError as e:          # e.g. division by zero found while folding
+                raise e.at(self.text, st.pos.line, st.pos.column) from None
         return self.finish()
+
+    def statement(self, st) -> None:
+        if isinstance(st, S.DeclStmt):
+            self.done.append((self.declaration(st), None))
+        elif isinstance(st, S.DefStmt):
+            self.definition(st)
+        elif isinstance(st, S.ExprStmt):
+            self.expr_statement(st)
+        elif isinstance(st, S.CheckStmt):
+            self.check(st)
+        elif isinstance(st, S.AssumeStmt):
+            self.assume(st)
 
     def declare(self, st: S.DeclStmt) -> None:
         if st.name in self.tensors:

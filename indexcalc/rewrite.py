@@ -33,7 +33,8 @@ class Rule:
 
 def definition_rule(name: str, indices: tuple[Index, ...], body: Expr) -> Rule | None:
     """The rule folding ``body`` back into ``name[indices]``, if worth having."""
-    if not var_names(body) or isinstance(body, Var) or len(set(indices)) != len(indices):
+    if (not var_names(body) or isinstance(body, Var) or len(set(indices)) != len(indices)
+            or body.free != frozenset(indices)):          # h_ij = det(A) broadcasts: no rule
         return None
     return Rule(body, Var(name, indices))
 

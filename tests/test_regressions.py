@@ -250,3 +250,27 @@ def test_trace_of_a_tensor_function_has_the_trace_as_matrix_form():
     m = indexcalc.parse("A : matrix[n, n]\ns : scalar\nh = s - s\nE = tr(inv(A)) - h")
     d = m.definitions["E"]
     assert str(expr_form(d.expr, d.indices, "E", "column")) == "E = tr(inv(A)) − h"
+
+
+def test_fuzz_escapes_end_in_indexcalc_errors():
+    """Three inputs from the 100,000-input fuzz run that escaped as Python errors."""
+    import numpy as np
+    import pytest
+    import indexcalc
+    from fractions import Fraction
+    from indexcalc.errors import DivisionByZero, IndexcalcError
+    from indexcalc.ir import const
+    # a broadcast definition (h_ij = det(A)) is not a folding rule (KeyError before)
+    d = indexcalc.derivative("A : matrix[n, n]\nh_ij = det(A)\nE = sum(h)", wrt="A")
+    assert "det(A) inv(A)_qp" in str(d)
+    with pytest.raises(IndexcalcError, match="not known"):
+        d.evaluate(A=np.eye(2) * 2)
+    # a denominator that simplifies to 0 (ZeroDivisionError in generated code before)
+    with pytest.raises(DivisionByZero, match="simplifies to 0"):
+        indexcalc.derivative("v : vector[m]; c : scalar; u : vector[m]\n"
+                             "h_i = c (v_i / (exp(u_i) - exp(u_i)))", wrt="c")
+    with pytest.raises(DivisionByZero) as err:
+        indexcalc.parse("y = 1/0")
+    assert err.value.line == 1
+    # an exact constant beyond float range keeps a sort key (OverflowError before)
+    assert const(Fraction(2) ** 2000).key[1] == float("inf")
