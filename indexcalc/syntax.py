@@ -179,13 +179,14 @@ def children(node) -> list:
 
 
 def depth(node) -> int:
-    """Nesting depth of a surface tree, computed without recursion."""
+    """Nesting depth of a surface tree, computed without recursion.  A norm counts
+    three levels: it lowers to sqrt(Σ x²)."""
     best = 0
     stack = [(node, 1)]
     while stack:
         n, d = stack.pop()
         best = max(best, d)
-        stack.extend((c, d + 1) for c in children(n))
+        stack.extend((c, d + (3 if isinstance(c, Norm) else 1)) for c in children(n))
     return best
 
 

@@ -274,3 +274,12 @@ def test_fuzz_escapes_end_in_indexcalc_errors():
     assert err.value.line == 1
     # an exact constant beyond float range keeps a sort key (OverflowError before)
     assert const(Fraction(2) ** 2000).key[1] == float("inf")
+
+
+def test_a_tower_of_norms_is_refused_before_lowering():
+    """399 nested norms took seconds to lower before the refusal (a fuzz 'hang')."""
+    import pytest
+    import indexcalc
+    from indexcalc.errors import LimitError
+    with pytest.raises(LimitError, match="nested more than 400 levels"):
+        indexcalc.parse("x : vector[n]\nE = " + "||" * 399 + "x" + "||" * 399)
