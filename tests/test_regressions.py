@@ -199,7 +199,7 @@ def test_index_form_nesting_limit():
     with pytest.raises(LimitError, match="levels deep"):
         indexcalc.parse("x : vector[n]\nE = " + "||" * 200 + "x" + "||" * 200)
     with pytest.raises(LimitError, match="levels deep in index form"):   # under the text's limit
-        indexcalc.parse("x : vector[n]\nE = " + "||" * 100 + "x" + "||" * 100)
+        indexcalc.parse("x : vector[n]\nE = " + "||" * 130 + "x" + "||" * 130)
     text = "x : vector[n]\nE = " + "||" * 20 + "x" + "||" * 20
     assert indexcalc.derivative(text, "x").evaluate(x=np.ones(3)).shape == (3,)
 
