@@ -74,13 +74,7 @@ class LatexPrinter(Printer):
         return text
 
     def division(self, num, den, coeff) -> str:
-        top = self.factors(num, trailing_sum=True)
-        p, q = (coeff.numerator, coeff.denominator) if isinstance(coeff, Fraction) else (coeff, 1)
-        if p != 1 or not top:
-            top.insert(0, self.number(Fraction(p) if isinstance(p, int) else p))
-        bottom = self.factors(den, trailing_sum=True)
-        if q != 1:
-            bottom.insert(0, str(q))
+        top, bottom, p = self.fraction_parts(num, den, coeff, bar=True)
         if not bottom:
             return self.juxtapose(top)
         if len(top) == 1 and len(num) == 1 and p == 1:

@@ -281,6 +281,20 @@ class Printer:
             out += p
         return out
 
+    def fraction_parts(self, num, den, coeff, bar: bool):
+        """Numerator and denominator factors of a product, its coefficient's numerator
+        and denominator included; returns (top, bottom, p).  A Σ may end the top
+        under a fraction bar, but inline only when nothing follows it
+        (`Σ_j x_j / 2` would sum x_j/2)."""
+        p, q = (coeff.numerator, coeff.denominator) if isinstance(coeff, Fraction) else (coeff, 1)
+        top = self.factors(num, trailing_sum=bar or (not den and q == 1))
+        if p != 1 or not top:
+            top.insert(0, self.number(Fraction(p) if isinstance(p, int) else p))
+        bottom = self.factors(den, trailing_sum=True)
+        if q != 1:
+            bottom.insert(0, str(q))
+        return top, bottom, p
+
 
 class TextPrinter(Printer):
     """Index notation as a user types it: Unicode by default, ASCII on request."""
@@ -310,16 +324,7 @@ class TextPrinter(Printer):
         return repr(value)
 
     def division(self, num, den, coeff) -> str:
-        if isinstance(coeff, Fraction):
-            p, q = coeff.numerator, coeff.denominator
-        else:
-            p, q = coeff, 1
-        top = self.factors(num, trailing_sum=not den and q == 1)    # `Σ_j x_j / 2` sums x_j/2
-        if p != 1 or not top:
-            top.insert(0, self.number(Fraction(p) if isinstance(p, int) else p))
-        bottom = self.factors(den, trailing_sum=True)
-        if q != 1:
-            bottom.insert(0, str(q))
+        top, bottom, _ = self.fraction_parts(num, den, coeff, bar=False)
         if not bottom:
             return self.juxtapose(top)
         if len(bottom) == 1:                 # already parenthesised where needed
