@@ -20,7 +20,7 @@ import numpy as np
 from . import backends
 from .codegen import generate
 from .errors import EvaluationError
-from .evaluate import bind_dims, var_shapes
+from .evaluate import bind_dims, singular, var_shapes
 from .export import einsum_steps, python_source          # noqa: F401  (re-exported)
 from .model import Program
 from .optimize import prepare
@@ -47,9 +47,13 @@ class Compiled:
         self.plans: dict[tuple, Plan] = {}
         self._fns: dict[tuple, object] = {}
         self._call = _dispatcher(len(self.inputs), self.inputs, self._fns, self._slow)
+        self._linalg_errors = _linalg_errors(self.backend.name)
 
     def __call__(self, /, **arrays):
-        return self._call(arrays)
+        try:
+            return self._call(arrays)
+        except self._linalg_errors as exc:           # inv(A) of a singular A
+            raise singular("inv", exc) from None
 
     def _slow(self, arrays):
         """First call for a shape signature, or arrays that need checking."""
@@ -85,6 +89,13 @@ def compile_program(program: Program, backend: str = "numpy") -> Compiled:
     """A callable computing ``program``'s outputs, planned per shape signature."""
     backends.require(backend)
     return Compiled(program, backend)
+
+
+def _linalg_errors(backend: str) -> tuple:
+    if backend == "torch":
+        import torch
+        return (np.linalg.LinAlgError, torch.linalg.LinAlgError)
+    return (np.linalg.LinAlgError,)
 
 
 def _dispatcher(n: int, inputs, fns: dict, slow):

@@ -215,7 +215,16 @@ def _apply(e: Apply, env: dict, dims: dict) -> Labelled:
     arr, idx = _eval(e.arg, env, dims)
     batch = tuple(i for i in idx if i not in e.over)
     arr = _align(arr, idx, batch + e.over, dims, full=True)
-    return _diagonal(np.asarray(entry.impl(arr)), batch + e.out)        # inv(A)_kk
+    try:
+        value = np.asarray(entry.impl(arr))
+    except np.linalg.LinAlgError as exc:
+        raise singular(e.fn, exc) from None
+    return _diagonal(value, batch + e.out)        # inv(A)_kk
+
+
+def singular(fn: str, exc: Exception) -> EvaluationError:
+    return EvaluationError(f"{fn} of a singular matrix: the arrays passed make it "
+                           f"not invertible ({exc})")
 
 
 # ---------------------------------------------------------------- programs
