@@ -15,7 +15,9 @@ found inside ``-exp(z_j) exp(z_k) Ω^-2`` (twice).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import permutations
 from typing import Iterator
 
@@ -23,6 +25,8 @@ from .ir import (ZERO, Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul
                  _base_exp, const, mul, power, rebuild, rename, var_names)
 
 Env = dict[Index, Index]
+
+MAX_PATTERN_FACTORS = 100      # matching recurses once per factor; longer products are not folded
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,8 @@ class Rule:
 def definition_rule(name: str, indices: tuple[Index, ...], body: Expr) -> Rule | None:
     """The rule folding ``body`` back into ``name[indices]``, if worth having."""
     if (not var_names(body) or isinstance(body, Var) or len(set(indices)) != len(indices)
-            or body.free != frozenset(indices)):          # h_ij = det(A) broadcasts: no rule
+            or body.free != frozenset(indices)            # h_ij = det(A) broadcasts: no rule
+            or isinstance(body, Mul) and len(body.factors) > MAX_PATTERN_FACTORS):
         return None
     return Rule(body, Var(name, indices))
 
@@ -125,6 +130,19 @@ def _split_power(p_exp: Expr, t_exp: Expr) -> Expr | None:
     return None
 
 
+def _head(e: Expr) -> tuple:
+    """What two expressions must share to match (names, not indices)."""
+    if isinstance(e, Var):
+        return (Var, e.name, len(e.indices))
+    if isinstance(e, Func):
+        return (Func, e.name, e.order)
+    if isinstance(e, Apply):
+        return (Apply, e.fn, e.order)
+    if isinstance(e, (Const, DimSize)):
+        return (type(e), e)
+    return (type(e), len(e.children))
+
+
 def _match_product(ps: list[tuple[Expr, Expr]], ts: list[tuple[Expr, Expr]], env: Env
                    ) -> Iterator[tuple[Env, list[tuple[Expr, Expr]]]]:
     """Match pattern factors (base, exponent) inside target factors; yield the
@@ -133,7 +151,10 @@ def _match_product(ps: list[tuple[Expr, Expr]], ts: list[tuple[Expr, Expr]], env
         yield env, ts
         return
     (pb, pe), rest = ps[0], ps[1:]
+    head = _head(pb)
     for k, (tb, te) in enumerate(ts):
+        if _head(tb) != head:
+            continue
         left = _split_power(pe, te)
         if left is None:
             continue
@@ -145,6 +166,8 @@ def _match_product(ps: list[tuple[Expr, Expr]], ts: list[tuple[Expr, Expr]], env
 def _rewrite_product(rule: Rule, e: Mul) -> Expr | None:
     ps = [_base_exp(f) for f in rule.pattern.factors]
     ts = [_base_exp(f) for f in e.factors]
+    if Counter(_head(b) for b, _ in ps) - Counter(_head(b) for b, _ in ts):
+        return None                      # a pattern factor has nothing to match: quick no
     for env, left in _match_product(ps, ts, {}):
         used_free = frozenset().union(*(b.free for b, _ in ts))
         if _free_ok(rule.pattern, env, used_free):
@@ -160,12 +183,62 @@ def _instantiate(rule: Rule, env: Env) -> Expr:
 
 def rewrite(e: Expr, rules: list[Rule], limit: int = 1000) -> Expr:
     """Apply the rules bottom-up, repeatedly, wherever a pattern matches."""
+    index = _index_of(rules)
     for _ in range(limit):
-        new = _rewrite_once(e, rules)
+        new = _rewrite_once(e, index)
         if new == e:
             return e
         e = new
     return e
+
+
+MANY_RULES = 4       # more candidate rules than this: filter them by the names they use
+
+
+@dataclass(frozen=True)
+class _Index:
+    """The rules by the head of their pattern (of a product pattern: its first factor),
+    so that a node is tried only against rules that could match it."""
+    by_head: dict       # head -> [(position, rule, names the pattern uses)]
+    by_factor: dict
+    any_sum: bool
+
+    def candidates(self, e: Expr) -> list[tuple[int, Rule, frozenset]]:
+        if isinstance(e, Mul):
+            heads = {_head(_base_exp(f)[0]) for f in e.factors}
+            found = [r for h in heads for r in self.by_factor.get(h, ())]
+            if len(found) > MANY_RULES:                 # a product pattern matches a part
+                names = var_names(e)
+                found = [r for r in found if r[2] <= names]
+            return sorted(found, key=lambda r: r[0])        # the rules' own order
+        found = self.by_head.get(_head(e), [])
+        if len(found) > MANY_RULES:                     # h1 = tanh(W x), h2 = tanh(W h1), ...
+            names = var_names(e)
+            found = [r for r in found if r[2] == names]
+        return found
+
+
+_LAST: list = [None, None]      # the rule tuple last indexed (held, so its id stays its own)
+
+
+def _index_of(rules) -> _Index:
+    """The index of ``rules``; a model's rules arrive as the same tuple many times."""
+    if _LAST[0] is not rules:
+        _LAST[:] = [rules, _index(tuple(rules))]
+    return _LAST[1]
+
+
+@lru_cache(maxsize=32)
+def _index(rules: tuple[Rule, ...]) -> _Index:
+    by_head: dict = {}
+    by_factor: dict = {}
+    for k, r in enumerate(rules):
+        entry = (k, r, frozenset(var_names(r.pattern)))
+        if isinstance(r.pattern, Mul):
+            by_factor.setdefault(_head(_base_exp(r.pattern.factors[0])[0]), []).append(entry)
+        else:
+            by_head.setdefault(_head(r.pattern), []).append(entry)
+    return _Index(by_head, by_factor, any(isinstance(r.pattern, Sum) for r in rules))
 
 
 def push_inward(e: Expr) -> Expr:
@@ -189,17 +262,16 @@ def push_inward(e: Expr) -> Expr:
     return Sum(tuple(outer), mul(*factors))
 
 
-def _rewrite_once(e: Expr, rules: list[Rule]) -> Expr:
+def _rewrite_once(e: Expr, index: _Index) -> Expr:
     if e.children:
-        e = rebuild(e, tuple(_rewrite_once(c, rules) for c in e.children))
-    if isinstance(e, Sum) and len(e.indices) > 1 and any(isinstance(r.pattern, Sum)
-                                                         for r in rules):
+        e = rebuild(e, tuple(_rewrite_once(c, index) for c in e.children))
+    if isinstance(e, Sum) and len(e.indices) > 1 and index.any_sum:
         pushed = push_inward(e)
         if pushed is not e:
-            again = _rewrite_once(pushed, rules)
+            again = _rewrite_once(pushed, index)
             if again != pushed:
                 return again
-    for rule in rules:
+    for _, rule, _ in index.candidates(e):
         if isinstance(rule.pattern, Mul) and isinstance(e, Mul):
             new = _rewrite_product(rule, e)
             if new is not None:
