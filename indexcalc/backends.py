@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from . import functions
 from .errors import EvaluationError
@@ -53,8 +54,13 @@ class Backend:
 
 def _numpy_helpers() -> dict[str, str]:
     """Helper sources for generated NumPy code: the function table's own impls."""
+    return dict(_numpy_helper_sources())
+
+
+@lru_cache(maxsize=1)
+def _numpy_helper_sources() -> tuple[tuple[str, str], ...]:
     names = ["_sigmoid", "_softmax", "_logsumexp", "_log_softmax", "_logdet"]
-    return {n: inspect.getsource(getattr(functions, n)) for n in names}
+    return tuple((n, inspect.getsource(getattr(functions, n))) for n in names)
 
 
 _TORCH_HELPERS = {

@@ -65,12 +65,15 @@ class Generator:
         self.literal_dims = literal_dims
         self.lines: list[Line] = []
         self.memo: dict[Expr, tuple[Val, tuple[Index, ...]]] = {}
+        self.memo_of: dict[str, list[Expr]] = {}      # code -> memo keys holding it
         self.env: dict[str, tuple[str, tuple[int, ...]]] = {}   # binding -> code, axis positions
         self.count = 0
         self.used_dims: set[str] = set()
         self.plans: list[tuple[str, str, object]] = []           # (target, spec, PathInfo)
         self.steps: list[tuple[str, str, list[str]]] = []
         self.prefer: tuple[Index, ...] = ()
+        self.born: dict[str, tuple[int, int]] = {}   # temp -> (its line, steps then)
+        self.targets: set[str] = set()
 
     # ------------------------------------------------------------ program level
 
@@ -86,22 +89,26 @@ class Generator:
 
     def bind(self, name: str, indices: tuple[Index, ...], val: Val) -> None:
         code = val.code
-        if re.fullmatch(r"t\d+", code) and not any(l.target == self.names[name]
-                                                   for l in self.lines):
+        if code in self.born and self.names[name] not in self.targets:
             self.rename_temp(code, self.names[name])
             code = self.names[name]
         self.env[name] = (code, tuple(indices.index(a) for a in val.axes))
 
     def rename_temp(self, old: str, new: str) -> None:
+        """Call temp ``old`` by a binding's name (only code written since it was born)."""
         pat = re.compile(rf"\b{old}\b")
-        for line in self.lines:
+        line0, step0 = self.born.pop(old)
+        for line in self.lines[line0:]:
             line.target = new if line.target == old else line.target
             line.code = pat.sub(new, line.code)
-        for key, (val, order) in list(self.memo.items()):
-            if val.code == old:
-                self.memo[key] = (Val(new, val.axes), order)
-        self.steps = [(new if t == old else t, s, [new if o == old else o for o in ops])
-                      for t, s, ops in self.steps]
+        self.targets.add(new)
+        keys = self.memo_of.pop(old, [])
+        for key in keys:
+            val, order = self.memo[key]
+            self.memo[key] = (Val(new, val.axes), order)
+        self.memo_of.setdefault(new, []).extend(keys)
+        self.steps[step0:] = [(new if t == old else t, s, [new if o == old else o for o in ops])
+                              for t, s, ops in self.steps[step0:]]
 
     def output(self, bnd) -> str:
         code, pos = self.env[bnd.name]
@@ -122,6 +129,8 @@ class Generator:
 
     def assign(self, code: str, axes, inline: bool = False, plain: bool = True) -> Val:
         t = self.temp()
+        self.born[t] = (len(self.lines), len(self.steps))
+        self.targets.add(t)
         self.lines.append(Line(t, code, inline, plain))
         return Val(t, tuple(axes))
 
@@ -184,6 +193,7 @@ class Generator:
             return Val(val.code, tuple(where[a] for a in val.axes))
         val = self._emit(e)
         self.memo[key] = (val, order)
+        self.memo_of.setdefault(val.code, []).append(key)
         return val
 
     def _emit(self, e: Expr) -> Val:

@@ -36,7 +36,7 @@ INLINE_BUDGET = 160        # nodes: a closed formula larger than this keeps its 
 WRT_POOL = "pqrsuvwxyzabcdefghijklmnot"
 
 
-def model_rules(model: Model) -> list[Rule]:
+def model_rules(model: Model) -> tuple[Rule, ...]:
     """Assumptions, then every definition as a folding rule."""
     rules = [Rule(simplify(a.lhs), simplify(a.rhs)) for a in model.assumptions
              if a.rhs.free <= a.lhs.free]
@@ -44,7 +44,7 @@ def model_rules(model: Model) -> list[Rule]:
         rule = definition_rule(d.name, d.indices, simplify(d.expr))
         if rule is not None:
             rules.append(rule)
-    return rules
+    return tuple(rules)
 
 
 @dataclass

@@ -490,6 +490,12 @@ def _erased(i: Index, bound: frozenset) -> tuple:
 
 def _erased_key(e: Expr, bound: frozenset) -> tuple:
     """A sort key that does not see the names of bound indices."""
+    return _erased_key_of(e, bound & e.free)
+
+
+@lru_cache(maxsize=16384)
+def _erased_key_of(e: Expr, bound: frozenset) -> tuple:
+    """``_erased_key`` memoised: it depends only on which free indices of ``e`` are bound."""
     if isinstance(e, Var):
         return (2, e.name, tuple(_erased(i, bound) for i in e.indices))
     if isinstance(e, Delta):
@@ -593,19 +599,20 @@ def mul(*factors: Expr) -> Expr:
     """Flattened, constant-folded product; equal bases have their powers combined."""
     coeff: Number = 1
     powers: dict[Expr, list] = {}   # key (bound indices canonical) -> [base, exponent, factor]
-    for f in factors:
-        parts = f.factors if type(f) is Mul else (f,)
-        for p in parts:
-            if type(p) is Const:
-                coeff = coeff * p.value
-                continue
-            base, exp = (p.base, p.exponent) if type(p) is Pow else (p, ONE)
-            key = canonical(base) if base.binds else base
-            if key in powers:
-                entry = powers[key]
-                entry[1], entry[2] = add(entry[1], exp), None     # combined: rebuild below
-            else:
-                powers[key] = [base, exp, p]
+    parts = [p for f in factors for p in (f.factors if type(f) is Mul else (f,))]
+    # bases that bind indices are compared up to renaming, but only if two of them could meet
+    binding = sum(1 for p in parts if p.binds) > 1
+    for p in parts:
+        if type(p) is Const:
+            coeff = coeff * p.value
+            continue
+        base, exp = (p.base, p.exponent) if type(p) is Pow else (p, ONE)
+        key = canonical(base) if binding and base.binds else base
+        if key in powers:
+            entry = powers[key]
+            entry[1], entry[2] = add(entry[1], exp), None     # combined: rebuild below
+        else:
+            powers[key] = [base, exp, p]
     if coeff == 0:
         return ZERO
     out = []

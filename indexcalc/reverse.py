@@ -62,14 +62,17 @@ def reverse(bindings: tuple[Binding, ...], of: str, target: str, wrt: tuple[Inde
     if not chain:
         return [], ZERO
     adjoints: list[Binding] = []
+    consumers: dict[str, list[str]] = {}        # name -> the definitions that use it
+    for c in chain:
+        for used in var_names(defs[c].expr):
+            consumers.setdefault(used, []).append(c)
     for name in [n for n in reversed(chain) if n != of] + [target]:
-        users = {i for c in chain if name in var_names(defs[c].expr)
-                 for i in index_names(defs[c].expr)}
+        users = {i for c in consumers.get(name, ()) for i in index_names(defs[c].expr)}
         own = wrt if name == target else _fresh_like(defs[name].indices, taken | users)
         terms = []
-        for consumer in chain:
+        for consumer in consumers.get(name, ()):
             c = defs[consumer]
-            if consumer == target or name not in var_names(c.expr):
+            if consumer == target:
                 continue
             cidx = _fresh_like(c.indices, taken | {i.name for i in own})
             body = rename(c.expr, dict(zip(c.indices, cidx)))
@@ -152,6 +155,8 @@ def _between(bindings: tuple[Binding, ...], of: str, target: str) -> list[str]:
 
 
 MAX_BOUND = 4       # a closed form summing more indices at once keeps its adjoints named
+WHOLE_FACTOR = 3    # adjoints this many times the budget are not all substituted at once
+                    # (a 400-layer chain would build an expression too deep to simplify)
 
 
 def inline(adjoints: list[Binding], result: Expr, rules: list[Rule], budget: int
@@ -161,12 +166,13 @@ def inline(adjoints: list[Binding], result: Expr, rules: list[Rule], budget: int
     Trivial adjoints (a number or a single factor) are substituted everywhere.
     Returns the adjoints still needed and the new result."""
     adjoints, result = _inline_trivial(list(adjoints), result, rules)
-    whole = result
-    for b in reversed(adjoints):                        # everything at once: the usual case
-        whole = substitute(whole, b.name, b.indices, b.expr)
-    whole = simplify(whole, rules)
-    if size(whole) <= budget and _widest_sum(whole) <= MAX_BOUND:
-        return [], whole
+    if size(result) + sum(size(b.expr) for b in adjoints) <= WHOLE_FACTOR * budget:
+        whole = result
+        for b in reversed(adjoints):                    # everything at once: the usual case
+            whole = substitute(whole, b.name, b.indices, b.expr)
+        whole = simplify(whole, rules)
+        if size(whole) <= budget and _widest_sum(whole) <= MAX_BOUND:
+            return [], whole
     remaining = list(adjoints)
     while remaining:
         last = remaining[-1]

@@ -30,6 +30,7 @@ terms) decreases and the fixpoint is reached; an iteration cap guards it anyway.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 from .errors import LimitError
 from .ir import (ONE, ZERO, Add, Apply, Const, Delta, Expr, Func, Index, Mul, Pow, Sum, Var,
@@ -48,7 +49,7 @@ def simplify(e: Expr, rules: list[Rule] | tuple = (), limit: int = 60) -> Expr:
     for _ in range(limit):
         new = _pass(e)
         if rules:
-            new = rewrite(new, list(rules))
+            new = rewrite(new, rules)
             new = unique_binders(new)
         if new == e:
             break
@@ -56,7 +57,9 @@ def simplify(e: Expr, rules: list[Rule] | tuple = (), limit: int = 60) -> Expr:
     return e
 
 
+@lru_cache(maxsize=8192)
 def _pass(e: Expr) -> Expr:
+    """One bottom-up round (memoised: later rounds meet mostly finished subtrees)."""
     if e.children:
         e = rebuild(e, tuple(_pass(c) for c in e.children))
     if isinstance(e, Sum):
