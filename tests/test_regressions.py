@@ -285,3 +285,64 @@ def test_a_tower_of_norms_is_refused_before_lowering():
     from indexcalc.errors import LimitError
     with pytest.raises(LimitError, match="nested more than 400 levels"):
         indexcalc.parse("x : vector[n]\nE = " + "||" * 399 + "x" + "||" * 399)
+
+
+def test_inverse_of_a_singular_matrix_is_an_evaluation_error():
+    """Fuzz escape: inv of an all-zero matrix raised numpy's LinAlgError."""
+    import pytest
+    from indexcalc.errors import EvaluationError
+    text = "y ∈ ℝ^n\nA ∈ ℝ^{n×n}\nh_ij = inv(Aᵀ0)_ij y_{i}"
+    d = indexcalc.derivative(text, "y", of="h")
+    arrays = {"y": np.ones(2), "A": np.ones((2, 2))}
+    for run in (d.evaluate, d.evaluate_reference):
+        with pytest.raises(EvaluationError, match="inv of a singular matrix"):
+            run(**arrays)
+    # the same derivative with an invertible A is right
+    matches_finite_differences("y ∈ ℝ^n\nA ∈ ℝ^{n×n}\nh_j = inv(A)_ij y_i\nE = sum(h)", "y")
+
+
+def test_folding_a_long_product_back_is_linear():
+    """Fuzz 'slow input': folding the definition f = x0 x1 ... x999 back into the
+    derivative tried every factor against every factor (a million matches, 2 s).
+    Factors are now paired by name first, and products of more than 100 factors
+    are not folded at all (matching recurses once per factor)."""
+    import indexcalc.rewrite as rw
+    from indexcalc.ir import Var, mul
+    xs = [Var(f"x{j}", ()) for j in range(rw.MAX_PATTERN_FACTORS)]
+    rule = rw.Rule(mul(*xs), Var("f", ()))
+    calls = []
+    original = rw.matches
+
+    def counted(p, t, env):
+        calls.append(1)
+        return original(p, t, env)
+
+    rw.matches = counted
+    try:
+        assert rw._rewrite_product(rule, mul(*xs[1:])) is None
+        y = Var("y", ())
+        assert rw._rewrite_product(rule, mul(y, *xs)) == mul(y, Var("f", ()))
+    finally:
+        rw.matches = original
+    assert len(calls) <= 2 * rw.MAX_PATTERN_FACTORS
+    assert rw.definition_rule("f", (), mul(*xs, Var("z", ()))) is None
+    text = "\n".join(f"x{j} : scalar" for j in range(40)) + "\nf = " + " * ".join(
+        f"x{j}" for j in range(40))
+    matches_finite_differences(text, "x3")
+
+
+def chain(k: int) -> str:
+    return ("x : vector[n]\nW : matrix[n, n]\nh0 = tanh(W x)\n"
+            + "\n".join(f"h{j + 1} = tanh(W h{j})" for j in range(k)) + f"\nE = sum(h{k})")
+
+
+def test_a_deep_chain_keeps_its_adjoints_named():
+    """Found by stress-testing the token limit: substituting the adjoints of a
+    400-layer chain all at once built an expression too deep to simplify
+    (RecursionError).  Adjoints far over the inlining budget are no longer
+    substituted at once; the result keeps them named, and is right."""
+    d = indexcalc.derivative(chain(400), "x")
+    assert len(d.adjoints) > 300
+    d = matches_finite_differences(chain(30), "x")
+    assert len(d.adjoints) > 20
+    matches_finite_differences(chain(30), "W")
