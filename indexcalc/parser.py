@@ -27,7 +27,8 @@ from .model import Model
 
 # ---------------------------------------------------------------- limits (all in one place)
 
-MAX_INPUT_CHARS = 256 * 1024      # longer texts are refused before parsing
+MAX_INPUT_CHARS = 64 * 1024       # longer texts are refused before parsing
+MAX_TOKENS = 4000                 # names, numbers and symbols (about 400 lines of a model)
 MAX_RANK = 16                     # dimensions of a declared tensor (a Hessian doubles it)
 MAX_NESTING = 200                 # open brackets at once: ( [ {
 MAX_DEPTH = 400                   # nesting of the surface tree (powers, minus signs, sums...)
@@ -39,6 +40,7 @@ RECURSION_LIMIT = 20_000          # lowering recurses over the (depth-limited) s
 GRAMMAR = Path(__file__).parent / "grammar" / "indexcalc.lark"
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
+_TOKEN = re.compile(r"#[^\n]*|[^\W_]+|\S")     # a comment, a run of letters and digits, a symbol
 _NAME = re.compile(r"[A-Za-z\u0391-\u03A1\u03A4-\u03A9\u03B1-\u03C9\u03D1\u03D5\u03F5]"
                    r"[A-Za-z0-9\u0391-\u03A1\u03A4-\u03A9\u03B1-\u03C9\u03D1\u03D5\u03F5]*")
 
@@ -168,7 +170,25 @@ def prescan(text: str) -> str:
         opener, l0, c0 = stack[-1]
         raise ParseError(f"unclosed '{opener}' opened at line {l0}, column {c0}: "
                          f"add a '{_OPEN[opener]}'", text=text, line=l0, column=c0)
+    _count_tokens(text)
     return "".join(out)
+
+
+def _count_tokens(text: str) -> None:
+    """Refuse more than MAX_TOKENS tokens (comments are free), pointing at the first
+    one over: the work after parsing grows with the size of the model, and this
+    bound keeps every model within limits to about a second."""
+    count = 0
+    for m in _TOKEN.finditer(text):
+        if m.group().startswith("#"):
+            continue
+        count += 1
+        if count > MAX_TOKENS:
+            line = text.count("\n", 0, m.start()) + 1
+            column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+            raise LimitError(f"the model has more than {MAX_TOKENS:,} names, numbers and "
+                             f"symbols; differentiate a smaller part of it",
+                             text=text, line=line, column=column)
 
 
 # ---------------------------------------------------------------- Lark errors

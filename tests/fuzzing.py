@@ -116,8 +116,11 @@ def nest(rng: random.Random, k: int) -> str:
 
 
 def long_input(rng: random.Random) -> str:
-    kind = rng.choice(["name", "number", "terms", "statements", "products", "indices", "huge"])
+    kind = rng.choice(["name", "number", "terms", "statements", "products", "indices", "huge",
+                       "layers"])
     n = rng.choice([100, 1000, 10_000, 100_000])
+    if kind == "layers":                 # many definitions: a shared-weight chain, an MLP, a wide sum
+        return layers(rng, rng.randint(1, 12))
     if kind == "name":
         name = "a" * n if rng.random() < 0.5 else "θ" * n
         return f"{name} : vector[n]\nE = {name}_i {name}_i"
@@ -125,9 +128,8 @@ def long_input(rng: random.Random) -> str:
         digits = "".join(rng.choice("0123456789") for _ in range(min(n, 5000)))
         return rng.choice([f"x : scalar\nf = {digits} x", f"x : scalar\nf = x^{digits}",
                            f"x : vector[{digits}]\nf = sum(x)", f"x : scalar\nf = 1e{digits}",
-                           f"x : scalar\nf = x^1e-{digits[:5]}", f"x : scalar\nf = 2^2^2^2^2^x"])
-    if kind == "terms":           # 2,000 terms: 20 KB; the parser reads ~40 KB a second, so
-        # inputs near MAX_INPUT_CHARS take seconds (test_large_valid_inputs_are_bounded)
+                           f"x : scalar\nf = x^1e-{digits[:5]}", "x : scalar\nf = 2^2^2^2^2^x"])
+    if kind == "terms":           # 2,000 terms are 14,000 tokens: over MAX_TOKENS; 100 are not
         return "x : vector[n]\nE = " + " + ".join("x_i x_i" for _ in range(min(n, 2_000)))
     if kind == "statements":
         lines = [f"x{j} : scalar" for j in range(min(n, 5000))]
@@ -140,6 +142,19 @@ def long_input(rng: random.Random) -> str:
         names = [f"i{j}" for j in range(k)]
         return f"T : tensor[{', '.join(['n'] * k)}]\nf = T[{','.join(names)}] T[{','.join(names)}]"
     return "x" * (300 * 1024)
+
+
+def layers(rng: random.Random, k: int) -> str:
+    shape = rng.choice(["chain", "mlp", "wide"])
+    if shape == "chain":
+        return ("x : vector[n]\nW : matrix[n, n]\nh0 = tanh(W x)\n"
+                + "\n".join(f"h{j + 1} = tanh(W h{j})" for j in range(k)) + f"\nE = sum(h{k})")
+    if shape == "mlp":
+        return ("h0 : vector[n]\n" + "\n".join(
+            f"W{j} : matrix[n, n]\nb{j} : vector[n]\nh{j + 1} = sigmoid(W{j} h{j} + b{j})"
+            for j in range(k)) + f"\nE = sum(h{k})")
+    return ("x : vector[n]\n" + "\n".join(f"h{j}_i = exp(x_i) + {j}" for j in range(k))
+            + "\nE = " + " + ".join(f"sum(h{j})" for j in range(k)))
 
 
 def mutate(rng: random.Random, text: str, seeds: list[str]) -> str:
