@@ -22,7 +22,8 @@ from . import syntax as S
 from .errors import (DerivativeError, IndexcalcError, IndexMismatchError, ParseError,
                      ShapeError, UnknownNameError)
 from .functions import known
-from .ir import Apply, Delta, DimSize, Expr, Index, Var, const, map_indices, rebuild, walk
+from .ir import (Apply, Delta, DimSize, Expr, Index, Var, const, map_indices, rebuild, var_names,
+                 walk)
 from .lower_expr import (DELTA_NAMES, QUESTION_WORDS, Ctx, DimTable, ExprLowering, Tensor, Val,
                          ix)
 from .model import Assume, Check, Declaration, Definition, Model, Question, Span, Wrt
@@ -147,6 +148,12 @@ class Lowerer(ExprLowering):
         if t is not None and not t.declared:
             raise self.err(ParseError, f"{name} is used (line {t.pos.line}) before it is "
                            f"defined; define it first", pos)
+        if t is not None:                   # declared, then defined: not used in between
+            for d, _ in self.done:
+                if isinstance(d, Definition) and name in var_names(d.expr):
+                    raise self.err(ParseError, f"{name} is used in {d.name} (line "
+                                   f"{d.span.line}) before it is defined; define it first",
+                                   pos)
         if known(name) or name in DELTA_NAMES or name in QUESTION_WORDS:
             raise self.err(ParseError, f"{name} is a function name; choose another name", pos)
 

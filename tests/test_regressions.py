@@ -346,3 +346,15 @@ def test_a_deep_chain_keeps_its_adjoints_named():
     d = matches_finite_differences(chain(30), "x")
     assert len(d.adjoints) > 20
     matches_finite_differences(chain(30), "W")
+
+
+def test_a_declared_name_used_before_its_definition_is_refused():
+    """Fuzz escape: ``s : scalar`` used in h, then defined from h, made a cycle that
+    compiled to code reading s before assigning it (KeyError).  Declaring a
+    definition's shape first is still allowed."""
+    import pytest
+    from indexcalc.errors import ParseError
+    with pytest.raises(ParseError, match="s is used in h .line 2. before it is defined") as err:
+        indexcalc.parse("s : scalar\nh = s + E\ng = σ(s) - h\ns = σ(g)")
+    assert (err.value.line, err.value.column) == (4, 1)
+    matches_finite_differences("h : vector[n]\nx : vector[n]\nh = exp(x)\nE = sum(h)", "x")
