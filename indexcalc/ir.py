@@ -396,7 +396,13 @@ def unique_binders(e: Expr, avoid: set[str] | None = None) -> Expr:
     if not e.binds:
         return e
     avoid = set(avoid or ()) | {i.name for i in e.free}
-    return _unique(e, avoid)
+    seen = set(avoid)
+    for node in walk(e):                         # already so (the usual case): e itself
+        for i in binders(node):
+            if i.name in seen:
+                return _unique(e, avoid)
+            seen.add(i.name)
+    return e
 
 
 def _unique(e: Expr, avoid: set[str]) -> Expr:
@@ -595,19 +601,31 @@ def _base_exp(f: Expr) -> tuple[Expr, Expr]:
     return f, ONE
 
 
+def _possible_twins(parts: list[Expr]) -> set[Expr]:
+    """Bases that bind indices and may equal another base up to renaming them
+    (the same key with bound names erased): only these need ``canonical``."""
+    bases = [p.base if type(p) is Pow else p for p in parts]
+    bases = [b for b in bases if b.binds]
+    if len(bases) < 2:
+        return set()
+    seen: dict[tuple, list[Expr]] = {}
+    for b in bases:
+        seen.setdefault(_erased_key(b, frozenset()), []).append(b)
+    return {b for group in seen.values() if len(group) > 1 for b in group}
+
+
 def mul(*factors: Expr) -> Expr:
     """Flattened, constant-folded product; equal bases have their powers combined."""
     coeff: Number = 1
     powers: dict[Expr, list] = {}   # key (bound indices canonical) -> [base, exponent, factor]
     parts = [p for f in factors for p in (f.factors if type(f) is Mul else (f,))]
-    # bases that bind indices are compared up to renaming, but only if two of them could meet
-    binding = sum(1 for p in parts if p.binds) > 1
+    twins = _possible_twins(parts)
     for p in parts:
         if type(p) is Const:
             coeff = coeff * p.value
             continue
         base, exp = (p.base, p.exponent) if type(p) is Pow else (p, ONE)
-        key = canonical(base) if binding and base.binds else base
+        key = canonical(base) if base.binds and base in twins else base
         if key in powers:
             entry = powers[key]
             entry[1], entry[2] = add(entry[1], exp), None     # combined: rebuild below
