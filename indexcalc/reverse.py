@@ -179,7 +179,10 @@ def inline(adjoints: list[Binding], result: Expr, rules: list[Rule], budget: int
         if last.name not in var_names(result):
             remaining.pop()
             continue
-        candidate = simplify(substitute(result, last.name, last.indices, last.expr), rules)
+        candidate = substitute(result, last.name, last.indices, last.expr)
+        if size(candidate) > WHOLE_FACTOR * budget:          # too big to shrink back in budget
+            break
+        candidate = simplify(candidate, rules)
         if size(candidate) > budget or _widest_sum(candidate) > MAX_BOUND:
             break
         result = candidate
