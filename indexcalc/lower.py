@@ -191,9 +191,14 @@ class Lowerer(ExprLowering):
                            "sides must be the same (sum it, or add it to the left)", st.rhs.pos)
         missing = sorted(left - right)
         if missing and right:
+            from .printing import to_text
+            written = index_names_in(st.rhs)
+            why = (f": {'it cancels' if len(missing) == 1 else 'they cancel'} there (the right "
+                   f"side is {to_text(val.expr)}); leave {', '.join(missing)} off the left"
+                   if set(missing) <= written else "")
             raise self.err(IndexMismatchError, f"{', '.join(missing)} "
                            f"{'is' if len(missing) == 1 else 'are'} on the left but not free "
-                           f"on the right of {self.src(st.pos)}", lhs.pos)
+                           f"on the right of {self.src(st.pos)}{why}", lhs.pos)
 
     def register_definition(self, name: str, dims: tuple[str, ...], pos: S.Pos) -> None:
         t = self.tensors.get(name)

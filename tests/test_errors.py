@@ -235,3 +235,12 @@ def test_never_a_raw_exception():
             parse(text)
         except IndexcalcError as e:
             assert e.line is not None or "needs a str" in str(e), text
+
+
+def test_an_index_that_cancels_on_the_right_is_explained():
+    e = error("x : vector[n]; θ : vector[m]\nh_ij = x_i θ_j / x_i", IndexMismatchError)
+    assert "i is on the left but not free on the right" in e.problem
+    assert "it cancels there (the right side is θ_j); leave i off the left" in e.problem
+    assert (e.line, e.column) == (2, 1)
+    e = error("x : vector[n]; θ : vector[m]\nh_ij = θ_j", IndexMismatchError)
+    assert "cancels" not in e.problem

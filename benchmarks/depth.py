@@ -1,0 +1,76 @@
+"""How the symbolic side scales with the number of definitions.
+
+``python benchmarks/depth.py`` times, for a shared-weight tanh chain and an MLP
+of L layers, the gradient with respect to the input and to the first weight,
+the Hessian with respect to the input, and compiling plus the first
+evaluation of the gradient (small arrays), each the best of three runs with
+indexcalc's caches cleared, and prints a Markdown table.  The cost should grow
+linearly in L; a column that grows faster is a regression.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import indexcalc                                   # noqa: E402
+from indexcalc.testing import random_arrays        # noqa: E402
+
+
+def chain(layers: int) -> str:
+    return ("x : vector[n]\nW : matrix[n, n]\nh0 = tanh(W x)\n"
+            + "\n".join(f"h{j + 1} = tanh(W h{j})" for j in range(layers - 1))
+            + f"\nE = sum(h{layers - 1})")
+
+
+def mlp(layers: int) -> str:
+    return ("h0 : vector[n]\n" + "\n".join(
+        f"W{j} : matrix[n, n]\nb{j} : vector[n]\nh{j + 1} = sigmoid(W{j} h{j} + b{j})"
+        for j in range(layers)) + f"\nE = sum(h{layers})")
+
+
+def clear_caches() -> None:
+    for mod in list(sys.modules.values()):
+        if getattr(mod, "__name__", "").startswith("indexcalc"):
+            for name, f in vars(mod).items():
+                if hasattr(f, "cache_clear") and name != "parser":
+                    f.cache_clear()
+
+
+def best(fn, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        clear_caches()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def row(kind: str, layers: int) -> str:
+    text = chain(layers) if kind == "chain" else mlp(layers)
+    model = indexcalc.parse(text)
+    x, w = ("x", "W") if kind == "chain" else ("h0", "W0")
+    arrays = random_arrays(model, 0, sizes={d: 3 for d in model.dims})
+    grad = best(lambda: indexcalc.derivative(model, x))
+    grad_w = best(lambda: indexcalc.derivative(model, w))
+    hess = best(lambda: indexcalc.derivative(model, [x, x]))
+    run = best(lambda: indexcalc.derivative(model, x).evaluate(**arrays)) - grad
+    return (f"| {kind} | {layers} | {len(model.definitions)} | {grad * 1e3:.0f} ms | "
+            f"{grad_w * 1e3:.0f} ms | {hess * 1e3:.0f} ms | {max(run, 0) * 1e3:.0f} ms |")
+
+
+def main() -> None:
+    indexcalc.derivative("x : vector[n]\nE = sum(x)", "x")          # warm up imports
+    print("| model | layers | definitions | ∂E/∂x | ∂E/∂W | Hessian in x | compile + run ∂E/∂x |")
+    print("|---|---|---|---|---|---|---|")
+    for kind in ("chain", "mlp"):
+        for layers in (5, 10, 20, 50, 100):
+            print(row(kind, layers), flush=True)
+
+
+if __name__ == "__main__":
+    main()
