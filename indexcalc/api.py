@@ -55,9 +55,14 @@ def derivative(model: str | Model, wrt: str | Iterable[str], of: str | None = No
     return differentiate(m, _default_of(m, of), [parse_wrt(s) for s in specs])
 
 
-def evaluate(model: str | Model, of: str | None = None, **arrays) -> np.ndarray:
-    """The value of one definition of the model on the given arrays."""
+def evaluate(model: str | Model, of: str | None = None, /, **arrays) -> np.ndarray:
+    """The value of one definition (``of``, by default the last) on the given arrays.
+
+    ``of="E"`` names the definition; a tensor may still be called ``model`` or
+    ``of`` (``of=`` with an array is that tensor's array)."""
     from .compiler import compile_program
+    if isinstance(arrays.get("of"), str):
+        of = arrays.pop("of")
     m = _model(model)
     name = _default_of(m, of)
     program = m.program()
