@@ -29,6 +29,7 @@ import opt_einsum as oe
 
 from .backends import Backend
 from .errors import EvaluationError
+from .evaluate import as_float
 from .ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
                  canonical, const, mul, rename, unique_binders, var_names, walk)
 from .model import Program
@@ -179,7 +180,7 @@ class Generator:
 
     def emit(self, e: Expr) -> Val:
         if isinstance(e, Const):
-            v = float(e.value)
+            v = as_float(e.value)
             return Val(repr(v) if v >= 0 else f"({v!r})", ())
         if isinstance(e, DimSize):
             return Val(self.dim_code(e.dim), ())
@@ -241,7 +242,7 @@ class Generator:
     def power(self, e: Pow) -> Val:
         base = self.emit(e.base)
         if isinstance(e.exponent, Const):
-            x = float(e.exponent.value)
+            x = as_float(e.exponent.value)
             if x == -1:
                 return self.assign(f"1.0 / {_paren(base.code)}", base.axes, inline=True)
             if x == 0.5:
@@ -280,7 +281,7 @@ class Generator:
         coeff, scalars, ops = 1.0, [], []
         for f in factors:
             if isinstance(f, Const):
-                coeff *= float(f.value)
+                coeff *= as_float(f.value)
             elif isinstance(f, DimSize) and self.literal_dims:
                 coeff *= self.size(f.dim)
             elif isinstance(f, Delta):

@@ -126,7 +126,7 @@ def _align(arr: np.ndarray, idx: tuple[Index, ...], target: tuple[Index, ...],
 
 def _eval(e: Expr, env: dict, dims: dict) -> Labelled:
     if isinstance(e, Const):
-        return np.asarray(float(e.value)), ()
+        return np.asarray(as_float(e.value)), ()
     if isinstance(e, DimSize):
         return np.asarray(float(_size(e.dim, dims))), ()
     if isinstance(e, Var):
@@ -220,6 +220,15 @@ def _apply(e: Apply, env: dict, dims: dict) -> Labelled:
     except np.linalg.LinAlgError as exc:
         raise singular(e.fn, exc) from None
     return _diagonal(value, batch + e.out)        # inv(A)_kk
+
+
+def as_float(value) -> float:
+    """An exact constant as a float64, or a clear error if it is beyond its range."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise EvaluationError(f"the constant {str(value)[:40]}... in the formula is beyond "
+                              f"the range of float64 (about 1.8e308)") from None
 
 
 def singular(fn: str, exc: Exception) -> EvaluationError:

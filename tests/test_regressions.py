@@ -367,3 +367,16 @@ def test_tensors_named_model_and_of_can_be_evaluated():
     assert indexcalc.evaluate(text, "E", of=np.ones(3), model=np.arange(3.0)) == 3.0
     d = matches_finite_differences(text, "of")
     assert np.allclose(d.evaluate(of=np.ones(3), model=np.arange(3.0)), 2 * np.arange(3.0))
+
+
+def test_a_constant_beyond_float64_is_an_evaluation_error():
+    """Fuzz escape (100,000-input run): the Hessian of a model with 2^1000 in it has the
+    constant 2^2000, which float() cannot hold (OverflowError in code generation)."""
+    import pytest
+    from indexcalc.errors import EvaluationError
+    text = "θ : vector[n]; c : scalar\nE = sum((2^1000 θ / (2 + sin(c)))^2)"
+    h = indexcalc.derivative(text, ["θ", "θ"])
+    arrays = {"θ": np.ones(2), "c": np.array(0.5)}
+    for run in (h.evaluate, h.evaluate_reference):
+        with pytest.raises(EvaluationError, match="beyond the range of float64"):
+            run(**arrays)
