@@ -333,7 +333,10 @@ class Generator:
         spec = ",".join(_letters(v.axes, _labels(ops)) for v in ops) + "->" + _letters(
             out, _labels(ops))
         shapes = [tuple(self.size(a.dim) for a in v.axes) for v in ops]
-        _, info = oe.contract_path(spec, *shapes, shapes=True, optimize="auto")
+        # opt_einsum's "auto" searches branches for 5-8 operands: a noticeable share of
+        # compile time for long products, for plans greedy finds as well at these sizes
+        how = "auto" if len(ops) <= 6 else "greedy"
+        _, info = oe.contract_path(spec, *shapes, shapes=True, optimize=how)
         self.plans.append((spec, info))
         self._path = list(info.path)
 

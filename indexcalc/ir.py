@@ -601,11 +601,10 @@ def _base_exp(f: Expr) -> tuple[Expr, Expr]:
     return f, ONE
 
 
-def _possible_twins(parts: list[Expr]) -> set[Expr]:
-    """Bases that bind indices and may equal another base up to renaming them
+def possible_twins(exprs: list[Expr]) -> set[Expr]:
+    """Expressions that bind indices and may equal another one up to renaming them
     (the same key with bound names erased): only these need ``canonical``."""
-    bases = [p.base if type(p) is Pow else p for p in parts]
-    bases = [b for b in bases if b.binds]
+    bases = [b for b in exprs if b.binds]
     if len(bases) < 2:
         return set()
     seen: dict[tuple, list[Expr]] = {}
@@ -619,7 +618,7 @@ def mul(*factors: Expr) -> Expr:
     coeff: Number = 1
     powers: dict[Expr, list] = {}   # key (bound indices canonical) -> [base, exponent, factor]
     parts = [p for f in factors for p in (f.factors if type(f) is Mul else (f,))]
-    twins = _possible_twins(parts)
+    twins = possible_twins([p.base if type(p) is Pow else p for p in parts])
     for p in parts:
         if type(p) is Const:
             coeff = coeff * p.value

@@ -35,8 +35,8 @@ from functools import lru_cache
 from .errors import LimitError
 from .ir import (ONE, ZERO, Add, Apply, Const, Delta, Expr, Func, Index, Mul, Pow, Sum, Var,
                  _coeff_rest, add, canonical, const, dim_key, fresh_index, index_names, mul,
-                 rebuild,
-                 rename, rename_bound, size, summation, unique_binders)
+                 possible_twins, rebuild, rename, rename_bound, size, summation,
+                 unique_binders)
 from .rewrite import Rule, push_inward, rewrite
 
 MAX_TERMS = 20000          # expansion beyond this is refused with a LimitError
@@ -188,9 +188,10 @@ def collect(e: Expr) -> Expr:
     if not isinstance(e, Add):
         return e
     groups: dict[Expr, list] = {}
-    for t in e.terms:
-        c, rest = _coeff_rest(t)
-        key = canonical(rest)
+    parts = [_coeff_rest(t) for t in e.terms]
+    twins = possible_twins([rest for _, rest in parts])
+    for c, rest in parts:
+        key = canonical(rest) if rest in twins else rest
         if key in groups:
             groups[key][0] += c
         else:
