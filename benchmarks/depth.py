@@ -17,19 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import indexcalc                                   # noqa: E402
-from indexcalc.testing import random_arrays        # noqa: E402
-
-
-def chain(layers: int) -> str:
-    return ("x : vector[n]\nW : matrix[n, n]\nh0 = tanh(W x)\n"
-            + "\n".join(f"h{j + 1} = tanh(W h{j})" for j in range(layers - 1))
-            + f"\nE = sum(h{layers - 1})")
-
-
-def mlp(layers: int) -> str:
-    return ("h0 : vector[n]\n" + "\n".join(
-        f"W{j} : matrix[n, n]\nb{j} : vector[n]\nh{j + 1} = sigmoid(W{j} h{j} + b{j})"
-        for j in range(layers)) + f"\nE = sum(h{layers})")
+from indexcalc.testing import chain_model, mlp_model, random_arrays   # noqa: E402
 
 
 def clear_caches() -> None:
@@ -51,7 +39,7 @@ def best(fn, repeats: int = 3) -> float:
 
 
 def row(kind: str, layers: int) -> str:
-    text = chain(layers) if kind == "chain" else mlp(layers)
+    text = chain_model(layers - 1) if kind == "chain" else mlp_model(layers)
     model = indexcalc.parse(text)
     x, w = ("x", "W") if kind == "chain" else ("h0", "W0")
     arrays = random_arrays(model, 0, sizes={d: 3 for d in model.dims})

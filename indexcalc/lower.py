@@ -27,6 +27,7 @@ from .ir import (Apply, Delta, DimSize, Expr, Index, Var, const, map_indices, re
 from .lower_expr import (DELTA_NAMES, QUESTION_WORDS, Ctx, DimTable, ExprLowering, Tensor, Val,
                          ix)
 from .model import Assume, Check, Declaration, Definition, Model, Question, Span, Wrt
+from .printing import to_text
 
 def lower(source: S.Source) -> Model:
     """The model of a parsed text (see model.Model)."""
@@ -191,7 +192,6 @@ class Lowerer(ExprLowering):
                            "sides must be the same (sum it, or add it to the left)", st.rhs.pos)
         missing = sorted(left - right)
         if missing and right:
-            from .printing import to_text
             written = index_names_in(st.rhs)
             why = (f": {'it cancels' if len(missing) == 1 else 'they cancel'} there (the right "
                    f"side is {to_text(val.expr)}); leave {', '.join(missing)} off the left"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import permutations
 from typing import Iterator
 
@@ -224,12 +223,11 @@ _LAST: list = [None, None]      # the rule tuple last indexed (held, so its id s
 def _index_of(rules) -> _Index:
     """The index of ``rules``; a model's rules arrive as the same tuple many times."""
     if _LAST[0] is not rules:
-        _LAST[:] = [rules, _index(tuple(rules))]
+        _LAST[:] = [rules, _index(rules)]
     return _LAST[1]
 
 
-@lru_cache(maxsize=32)
-def _index(rules: tuple[Rule, ...]) -> _Index:
+def _index(rules) -> _Index:
     by_head: dict = {}
     by_factor: dict = {}
     for k, r in enumerate(rules):

@@ -128,3 +128,19 @@ def check_grad(model, wrt, of: str | None = None, arrays: dict | None = None, se
                              f"  indexcalc: {d}\n  got:  {got.ravel()[:6]}\n"
                              f"  want: {want.ravel()[:6]}")
     return got
+
+
+# ---------------------------------------------------------------- deep models
+
+def chain_model(layers: int) -> str:
+    """A shared-weight tanh chain: h0 = tanh(W x), h(k+1) = tanh(W hk), E = sum(h_layers)."""
+    return ("x : vector[n]\nW : matrix[n, n]\nh0 = tanh(W x)\n"
+            + "\n".join(f"h{j + 1} = tanh(W h{j})" for j in range(layers))
+            + f"\nE = sum(h{layers})")
+
+
+def mlp_model(layers: int) -> str:
+    """An MLP of sigmoid layers with their own weights and biases, E = sum(h_layers)."""
+    return ("h0 : vector[n]\n" + "\n".join(
+        f"W{j} : matrix[n, n]\nb{j} : vector[n]\nh{j + 1} = sigmoid(W{j} h{j} + b{j})"
+        for j in range(layers)) + f"\nE = sum(h{layers})")

@@ -30,7 +30,7 @@ import numpy as np
 
 import indexcalc
 from indexcalc.errors import IndexcalcError
-from indexcalc.testing import random_arrays
+from indexcalc.testing import chain_model, mlp_model, random_arrays
 
 HARD_TIMEOUT = 10.0          # seconds; an input running longer is reported as a hang
 MAX_VARIABLES = 4            # derivatives per model (the first few variables)
@@ -147,12 +147,9 @@ def long_input(rng: random.Random) -> str:
 def layers(rng: random.Random, k: int) -> str:
     shape = rng.choice(["chain", "mlp", "wide"])
     if shape == "chain":
-        return ("x : vector[n]\nW : matrix[n, n]\nh0 = tanh(W x)\n"
-                + "\n".join(f"h{j + 1} = tanh(W h{j})" for j in range(k)) + f"\nE = sum(h{k})")
+        return chain_model(k)
     if shape == "mlp":
-        return ("h0 : vector[n]\n" + "\n".join(
-            f"W{j} : matrix[n, n]\nb{j} : vector[n]\nh{j + 1} = sigmoid(W{j} h{j} + b{j})"
-            for j in range(k)) + f"\nE = sum(h{k})")
+        return mlp_model(k)
     return ("x : vector[n]\n" + "\n".join(f"h{j}_i = exp(x_i) + {j}" for j in range(k))
             + "\nE = " + " + ".join(f"sum(h{j})" for j in range(k)))
 

@@ -8,7 +8,7 @@ repaired behaviour (usually: the derivative matches finite differences).
 import numpy as np
 
 import indexcalc
-from indexcalc.testing import numeric_derivative, random_arrays
+from indexcalc.testing import chain_model, numeric_derivative, random_arrays
 
 
 def matches_finite_differences(text: str, wrt: str, seed: int = 0):
@@ -331,21 +331,16 @@ def test_folding_a_long_product_back_is_linear():
     matches_finite_differences(text, "x3")
 
 
-def chain(k: int) -> str:
-    return ("x : vector[n]\nW : matrix[n, n]\nh0 = tanh(W x)\n"
-            + "\n".join(f"h{j + 1} = tanh(W h{j})" for j in range(k)) + f"\nE = sum(h{k})")
-
-
 def test_a_deep_chain_keeps_its_adjoints_named():
     """Found by stress-testing the token limit: substituting the adjoints of a
     400-layer chain all at once built an expression too deep to simplify
     (RecursionError).  Adjoints far over the inlining budget are no longer
     substituted at once; the result keeps them named, and is right."""
-    d = indexcalc.derivative(chain(400), "x")
+    d = indexcalc.derivative(chain_model(400), "x")
     assert len(d.adjoints) > 300
-    d = matches_finite_differences(chain(30), "x")
+    d = matches_finite_differences(chain_model(30), "x")
     assert len(d.adjoints) > 20
-    matches_finite_differences(chain(30), "W")
+    matches_finite_differences(chain_model(30), "W")
 
 
 def test_a_declared_name_used_before_its_definition_is_refused():
