@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import opt_einsum as oe
 
@@ -31,7 +32,8 @@ from .backends import Backend
 from .errors import EvaluationError
 from .evaluate import as_float
 from .ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 canonical, const, mul, rename, unique_binders, var_names, walk)
+                 _erased_key_of, canonical, const, mul, relabel, unique_binders, var_names,
+                 walk)
 from .model import Program
 from .naming import assign_names
 
@@ -65,8 +67,10 @@ class Generator:
         self.names = names                    # model name -> identifier
         self.literal_dims = literal_dims
         self.lines: list[Line] = []
-        self.memo: dict[Expr, tuple[Val, tuple[Index, ...]]] = {}
-        self.memo_of: dict[str, list[Expr]] = {}      # code -> memo keys holding it
+        # common subexpressions: emitted [expr, value] by shape (every index name
+        # erased); only a shape met twice needs the exact key (_key) compared
+        self.memo: dict[tuple, list[list]] = {}
+        self.memo_of: dict[str, list[list]] = {}      # code -> memo entries holding it
         self.env: dict[str, tuple[str, tuple[int, ...]]] = {}   # binding -> code, axis positions
         self.count = 0
         self.used_dims: set[str] = set()
@@ -103,11 +107,10 @@ class Generator:
             line.target = new if line.target == old else line.target
             line.code = pat.sub(new, line.code)
         self.targets.add(new)
-        keys = self.memo_of.pop(old, [])
-        for key in keys:
-            val, order = self.memo[key]
-            self.memo[key] = (Val(new, val.axes), order)
-        self.memo_of.setdefault(new, []).extend(keys)
+        entries = self.memo_of.pop(old, [])
+        for entry in entries:
+            entry[1] = Val(new, entry[1].axes)
+        self.memo_of.setdefault(new, []).extend(entries)
         self.steps[step0:] = [(new if t == old else t, s, [new if o == old else o for o in ops])
                               for t, s, ops in self.steps[step0:]]
 
@@ -186,15 +189,18 @@ class Generator:
             return Val(self.dim_code(e.dim), ())
         if isinstance(e, Var):
             return self.read(e)
-        key, order = _key(e)
-        hit = self.memo.get(key)
-        if hit is not None:
-            val, first = hit
-            where = {a: order[first.index(a)] for a in val.axes}
-            return Val(val.code, tuple(where[a] for a in val.axes))
+        bucket = self.memo.setdefault(_erased_key_of(e, e.free), [])
+        if bucket:
+            key, order = _key(e)
+            for seen, val in bucket:
+                other, first = _key(seen)
+                if other == key:
+                    where = {a: order[first.index(a)] for a in val.axes}
+                    return Val(val.code, tuple(where[a] for a in val.axes))
         val = self._emit(e)
-        self.memo[key] = (val, order)
-        self.memo_of.setdefault(val.code, []).append(key)
+        entry = [e, val]
+        bucket.append(entry)
+        self.memo_of.setdefault(val.code, []).append(entry)
         return val
 
     def _emit(self, e: Expr) -> Val:
@@ -333,10 +339,7 @@ class Generator:
         spec = ",".join(_letters(v.axes, _labels(ops)) for v in ops) + "->" + _letters(
             out, _labels(ops))
         shapes = [tuple(self.size(a.dim) for a in v.axes) for v in ops]
-        # opt_einsum's "auto" searches branches for 5-8 operands: a noticeable share of
-        # compile time for long products, for plans greedy finds as well at these sizes
-        how = "auto" if len(ops) <= 6 else "greedy"
-        _, info = oe.contract_path(spec, *shapes, shapes=True, optimize=how)
+        info = _plan(spec, tuple(shapes))
         self.plans.append((spec, info))
         self._path = list(info.path)
 
@@ -481,6 +484,7 @@ def _letters(axes, universe) -> str:
     return "".join(oe.get_symbol(order.index(a)) for a in axes)
 
 
+@lru_cache(maxsize=4096)
 def _key(e: Expr) -> tuple[Expr, tuple[Index, ...]]:
     """A key equal for expressions equal up to renaming indices, and the free
     indices of ``e`` in the order the key numbers them."""
@@ -490,7 +494,7 @@ def _key(e: Expr) -> tuple[Expr, tuple[Index, ...]]:
             if i in e.free and i not in order:
                 order.append(i)
     mapping = {i: Index(f"\x00{k}", i.dim) for k, i in enumerate(order)}
-    return canonical(rename(e, mapping)), tuple(order)
+    return canonical(relabel(e, mapping)), tuple(order)
 
 
 def _node_indices(node: Expr):
@@ -599,3 +603,13 @@ def _inline(lines: list[Line]) -> list[Line]:
 
 def _render(lines: list[Line]) -> list[str]:
     return [f"{l.target} = {l.code}" if l.plain else l.code for l in lines]
+
+
+@lru_cache(maxsize=4096)
+def _plan(spec: str, shapes: tuple[tuple[int, ...], ...]):
+    """opt_einsum's contraction plan for ``spec`` (the derivatives of one model share
+    most of their products, so plans are remembered).  Its "auto" searches branches
+    for 5-8 operands: a noticeable share of compile time for long products, for
+    plans greedy finds as well at these sizes."""
+    how = "auto" if len(shapes) <= 6 else "greedy"
+    return oe.contract_path(spec, *shapes, shapes=True, optimize=how)[1]

@@ -381,6 +381,31 @@ def rename(e: Expr, mapping: dict[Index, Index]) -> Expr:
     return rebuild(e, tuple(rename(c, mapping) for c in e.children))
 
 
+def relabel(e: Expr, mapping: dict[Index, Index]) -> Expr:
+    """Rename free indices of ``e`` structurally, without the smart constructors.
+    Only for new names that no binder in ``e`` uses (nothing can be captured), and
+    the result is only relabelled, not simplified: a key, not an expression to
+    work on."""
+    if not e.free & mapping.keys():
+        return e
+    if isinstance(e, Var):
+        return Var(e.name, tuple(mapping.get(i, i) for i in e.indices))
+    if isinstance(e, Delta):
+        return Delta(mapping.get(e.a, e.a), mapping.get(e.b, e.b))
+    if isinstance(e, (Sum, Apply)):                 # a bound index shadows a free one
+        inner = {k: v for k, v in mapping.items() if k not in binders(e)}
+        if isinstance(e, Sum):
+            return Sum(e.indices, relabel(e.body, inner))
+        return Apply(e.fn, relabel(e.arg, inner), e.over,
+                     tuple(mapping.get(i, i) for i in e.out), e.order)
+    kids = tuple(relabel(c, mapping) for c in e.children)
+    if isinstance(e, Func):
+        return Func(e.name, kids[0], e.order)
+    if isinstance(e, Pow):
+        return Pow(*kids)
+    return type(e)(kids)
+
+
 def rename_bound(e: Expr, fix: dict[Index, Index]) -> Expr:
     """Rename the indices bound at the top of ``e`` (a Sum or an Apply)."""
     if isinstance(e, Sum):
