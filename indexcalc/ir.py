@@ -356,6 +356,14 @@ def rename(e: Expr, mapping: dict[Index, Index]) -> Expr:
     mapping = {k: v for k, v in mapping.items() if k != v and k in e.free}
     if not mapping:
         return e
+    targets = {v.name for v in mapping.values()}
+    if len(targets) == len(mapping) and not targets & {i.name for i in e.free - mapping.keys()}:
+        return _rename_apart(e, mapping, targets)
+    return _rename_careful(e, mapping)
+
+
+def _rename_careful(e: Expr, mapping: dict[Index, Index]) -> Expr:
+    """``rename`` through the smart constructors (indices may merge)."""
     if isinstance(e, Var):
         return Var(e.name, tuple(mapping.get(i, i) for i in e.indices))
     if isinstance(e, Delta):
@@ -379,6 +387,42 @@ def rename(e: Expr, mapping: dict[Index, Index]) -> Expr:
         out = tuple(mapping.get(i, i) for i in e.out)
         return Apply(e.fn, rename(e.arg, inner), e.over, out, e.order)
     return rebuild(e, tuple(rename(c, mapping) for c in e.children))
+
+
+def _rename_apart(e: Expr, mapping: dict[Index, Index], targets: set[str]) -> Expr:
+    """``rename`` when no two indices become one (the new names are distinct and
+    not otherwise free in ``e``): nothing can fold, so the nodes are rebuilt
+    directly and only re-sorted; a binder that would capture a new name goes
+    the careful way."""
+    if not e.free & mapping.keys():
+        return e
+    if isinstance(e, Var):
+        return Var(e.name, tuple(mapping.get(i, i) for i in e.indices))
+    if isinstance(e, Delta):
+        return Delta(*sorted((mapping.get(e.a, e.a), mapping.get(e.b, e.b)), key=_index_key))
+    if isinstance(e, (Sum, Apply)):
+        bound = binders(e)
+        if any(i.name in targets for i in bound):
+            return _rename_careful(e, mapping)            # capture: rename the binder first
+        inner = {k: v for k, v in mapping.items() if k not in bound}
+        if isinstance(e, Sum):
+            return Sum(e.indices, _rename_apart(e.body, inner, targets))
+        return Apply(e.fn, _rename_apart(e.arg, inner, targets), e.over,
+                     tuple(mapping.get(i, i) for i in e.out), e.order)
+    kids = tuple(_rename_apart(c, mapping, targets) for c in e.children)
+    if isinstance(e, Func):
+        return Func(e.name, kids[0], e.order)
+    if isinstance(e, Pow):
+        return Pow(*kids)
+    return type(e)(tuple(sorted(kids, key=_node_key)))
+
+
+def _index_key(i: Index):
+    return i.key
+
+
+def _node_key(e: Expr):
+    return e.key
 
 
 def relabel(e: Expr, mapping: dict[Index, Index]) -> Expr:

@@ -16,7 +16,7 @@ found inside ``-exp(z_j) exp(z_k) Ω^-2`` (twice).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import permutations
 from typing import Iterator
 
@@ -201,6 +201,7 @@ class _Index:
     by_head: dict       # head -> [(position, rule, names the pattern uses)]
     by_factor: dict
     any_sum: bool
+    done: dict = field(default_factory=dict)    # expression -> rewritten once (memo)
 
     def candidates(self, e: Expr) -> list[tuple[int, Rule, frozenset]]:
         if isinstance(e, Mul):
@@ -260,7 +261,20 @@ def push_inward(e: Expr) -> Expr:
     return Sum(tuple(outer), mul(*factors))
 
 
+MEMO_SIZE = 50_000      # rewritten subtrees remembered per rule set
+
+
 def _rewrite_once(e: Expr, index: _Index) -> Expr:
+    """One bottom-up round (memoised: simplification rounds repeat most subtrees)."""
+    done = index.done.get(e)
+    if done is None:
+        if len(index.done) > MEMO_SIZE:
+            index.done.clear()
+        done = index.done[e] = _rewrite_node(e, index)
+    return done
+
+
+def _rewrite_node(e: Expr, index: _Index) -> Expr:
     if e.children:
         e = rebuild(e, tuple(_rewrite_once(c, index) for c in e.children))
     if isinstance(e, Sum) and len(e.indices) > 1 and index.any_sum:
