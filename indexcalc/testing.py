@@ -144,3 +144,20 @@ def mlp_model(layers: int) -> str:
     return ("h0 : vector[n]\n" + "\n".join(
         f"W{j} : matrix[n, n]\nb{j} : vector[n]\nh{j + 1} = sigmoid(W{j} h{j} + b{j})"
         for j in range(layers)) + f"\nE = sum(h{layers})")
+
+
+# ---------------------------------------------------------------- timing
+
+def clear_caches() -> None:
+    """Forget what indexcalc remembers between calls (parsed texts, simplified
+    subtrees, rewrites, contraction plans), so that the next call is timed cold.
+    The parser itself and the helper sources are built once per process and stay."""
+    import sys
+    from . import rewrite
+    keep = {"parser", "_numpy_helper_sources"}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("indexcalc."):
+            for attr, value in vars(module).items():
+                if attr not in keep and callable(getattr(value, "cache_clear", None)):
+                    value.cache_clear()
+    rewrite._LAST[:] = [None, None]              # the last rule index and its memo
