@@ -32,7 +32,7 @@ from .backends import Backend
 from .errors import EvaluationError
 from .evaluate import as_float
 from .ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 _erased_key_of, canonical, const, mul, relabel, unique_binders, var_names,
+                 canonical, const, erased_key, mul, rename, unique_binders, var_names,
                  walk)
 from .model import Program
 from .naming import assign_names
@@ -189,7 +189,7 @@ class Generator:
             return Val(self.dim_code(e.dim), ())
         if isinstance(e, Var):
             return self.read(e)
-        bucket = self.memo.setdefault(_erased_key_of(e, e.free), [])
+        bucket = self.memo.setdefault(erased_key(e), [])
         if bucket:
             key, order = _key(e)
             for seen, val in bucket:
@@ -494,7 +494,7 @@ def _key(e: Expr) -> tuple[Expr, tuple[Index, ...]]:
             if i in e.free and i not in order:
                 order.append(i)
     mapping = {i: Index(f"\x00{k}", i.dim) for k, i in enumerate(order)}
-    return canonical(relabel(e, mapping)), tuple(order)
+    return canonical(rename(e, mapping)), tuple(order)
 
 
 def _node_indices(node: Expr):

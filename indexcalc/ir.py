@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from fractions import Fraction
+from operator import attrgetter
 from typing import Callable, Iterable, Iterator, Union
 
 from .errors import DivisionByZero
@@ -389,6 +390,9 @@ def _rename_careful(e: Expr, mapping: dict[Index, Index]) -> Expr:
     return rebuild(e, tuple(rename(c, mapping) for c in e.children))
 
 
+_KEY = attrgetter("key")
+
+
 def _rename_apart(e: Expr, mapping: dict[Index, Index], targets: set[str]) -> Expr:
     """``rename`` when no two indices become one (the new names are distinct and
     not otherwise free in ``e``): nothing can fold, so the nodes are rebuilt
@@ -399,7 +403,7 @@ def _rename_apart(e: Expr, mapping: dict[Index, Index], targets: set[str]) -> Ex
     if isinstance(e, Var):
         return Var(e.name, tuple(mapping.get(i, i) for i in e.indices))
     if isinstance(e, Delta):
-        return Delta(*sorted((mapping.get(e.a, e.a), mapping.get(e.b, e.b)), key=_index_key))
+        return Delta(*sorted((mapping.get(e.a, e.a), mapping.get(e.b, e.b)), key=_KEY))
     if isinstance(e, (Sum, Apply)):
         bound = binders(e)
         if any(i.name in targets for i in bound):
@@ -414,40 +418,7 @@ def _rename_apart(e: Expr, mapping: dict[Index, Index], targets: set[str]) -> Ex
         return Func(e.name, kids[0], e.order)
     if isinstance(e, Pow):
         return Pow(*kids)
-    return type(e)(tuple(sorted(kids, key=_node_key)))
-
-
-def _index_key(i: Index):
-    return i.key
-
-
-def _node_key(e: Expr):
-    return e.key
-
-
-def relabel(e: Expr, mapping: dict[Index, Index]) -> Expr:
-    """Rename free indices of ``e`` structurally, without the smart constructors.
-    Only for new names that no binder in ``e`` uses (nothing can be captured), and
-    the result is only relabelled, not simplified: a key, not an expression to
-    work on."""
-    if not e.free & mapping.keys():
-        return e
-    if isinstance(e, Var):
-        return Var(e.name, tuple(mapping.get(i, i) for i in e.indices))
-    if isinstance(e, Delta):
-        return Delta(mapping.get(e.a, e.a), mapping.get(e.b, e.b))
-    if isinstance(e, (Sum, Apply)):                 # a bound index shadows a free one
-        inner = {k: v for k, v in mapping.items() if k not in binders(e)}
-        if isinstance(e, Sum):
-            return Sum(e.indices, relabel(e.body, inner))
-        return Apply(e.fn, relabel(e.arg, inner), e.over,
-                     tuple(mapping.get(i, i) for i in e.out), e.order)
-    kids = tuple(relabel(c, mapping) for c in e.children)
-    if isinstance(e, Func):
-        return Func(e.name, kids[0], e.order)
-    if isinstance(e, Pow):
-        return Pow(*kids)
-    return type(e)(kids)
+    return type(e)(tuple(sorted(kids, key=_KEY)))
 
 
 def rename_bound(e: Expr, fix: dict[Index, Index]) -> Expr:
@@ -566,6 +537,12 @@ def _erased(i: Index, bound: frozenset) -> tuple:
 def _erased_key(e: Expr, bound: frozenset) -> tuple:
     """A sort key that does not see the names of bound indices."""
     return _erased_key_of(e, bound & e.free)
+
+
+def erased_key(e: Expr) -> tuple:
+    """A key that sees no index names at all: equal for expressions equal up to
+    renaming their indices, free and bound (and for some others: a filter)."""
+    return _erased_key_of(e, e.free)
 
 
 @lru_cache(maxsize=16384)

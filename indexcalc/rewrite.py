@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import permutations
 from typing import Iterator
 
 from .ir import (ZERO, Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 _base_exp, const, mul, power, rebuild, rename, var_names)
+                 _base_exp, const, erased_key, mul, power, rebuild, rename, var_names)
 
 Env = dict[Index, Index]
 
@@ -63,8 +62,19 @@ def _bind_all(ps, ts, env: Env) -> Env | None:
     return env
 
 
-def matches(p: Expr, t: Expr, env: Env) -> Iterator[Env]:
-    """Every way ``p`` matches ``t`` extending ``env``."""
+MATCH_BUDGET = 20_000   # node comparisons for one rule at one node; beyond, it is not applied
+
+
+class _TooHard(Exception):
+    """Matching ran out of budget (many factors of one shape: the search is exponential)."""
+
+
+def matches(p: Expr, t: Expr, env: Env, budget: list[int]) -> Iterator[Env]:
+    """Every way ``p`` matches ``t`` extending ``env``; each call spends one unit of
+    ``budget`` and raises ``_TooHard`` when it is gone."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooHard()
     if type(p) is not type(t):
         return
     if isinstance(p, (Const, DimSize)):
@@ -82,34 +92,37 @@ def matches(p: Expr, t: Expr, env: Env) -> Iterator[Env]:
                 yield new
     elif isinstance(p, Func):
         if p.name == t.name and p.order == t.order:
-            yield from matches(p.arg, t.arg, env)
+            yield from matches(p.arg, t.arg, env, budget)
     elif isinstance(p, Apply):
         if (p.fn, p.order, len(p.over), len(p.out)) == (t.fn, t.order, len(t.over), len(t.out)):
             new = _bind_all(p.over + p.out, t.over + t.out, env)
             if new is not None:
-                yield from matches(p.arg, t.arg, new)
+                yield from matches(p.arg, t.arg, new, budget)
     elif isinstance(p, Pow):
-        for new in matches(p.base, t.base, env):
-            yield from matches(p.exponent, t.exponent, new)
+        for new in matches(p.base, t.base, env, budget):
+            yield from matches(p.exponent, t.exponent, new, budget)
     elif isinstance(p, Sum):
-        if len(p.indices) == len(t.indices):
-            for perm in permutations(t.indices):
-                new = _bind_all(p.indices, perm, env)
-                if new is not None:
-                    yield from matches(p.body, t.body, new)
+        if len(p.indices) == len(t.indices):       # bound onto bound, in any order
+            for new in matches(p.body, t.body, env, budget):
+                if {new.get(i) for i in p.indices} == set(t.indices):
+                    yield new
     elif isinstance(p, (Mul, Add)):
         if len(p.children) == len(t.children):
-            yield from _match_multiset(list(p.children), list(t.children), env)
+            yield from _match_multiset(list(p.children), list(t.children), env, budget)
 
 
-def _match_multiset(ps: list[Expr], ts: list[Expr], env: Env) -> Iterator[Env]:
+def _match_multiset(ps: list[Expr], ts: list[Expr], env: Env, budget: list[int]
+                    ) -> Iterator[Env]:
     if not ps:
         yield env
         return
     first, rest = ps[0], ps[1:]
+    shape = erased_key(first)
     for k, t in enumerate(ts):
-        for new in matches(first, t, env):
-            yield from _match_multiset(rest, ts[:k] + ts[k + 1:], new)
+        if erased_key(t) != shape:          # cannot match whatever the indices: skip early
+            continue
+        for new in matches(first, t, env, budget):
+            yield from _match_multiset(rest, ts[:k] + ts[k + 1:], new, budget)
 
 
 def _free_ok(pattern: Expr, env: Env, target_free: frozenset) -> bool:
@@ -142,32 +155,32 @@ def _head(e: Expr) -> tuple:
     return (type(e), len(e.children))
 
 
-def _match_product(ps: list[tuple[Expr, Expr]], ts: list[tuple[Expr, Expr]], env: Env
-                   ) -> Iterator[tuple[Env, list[tuple[Expr, Expr]]]]:
+def _match_product(ps: list[tuple[Expr, Expr]], ts: list[tuple[Expr, Expr]], env: Env,
+                   budget: list[int]) -> Iterator[tuple[Env, list[tuple[Expr, Expr]]]]:
     """Match pattern factors (base, exponent) inside target factors; yield the
     environment and the target factors left over."""
     if not ps:
         yield env, ts
         return
     (pb, pe), rest = ps[0], ps[1:]
-    head = _head(pb)
+    shape = erased_key(pb)
     for k, (tb, te) in enumerate(ts):
-        if _head(tb) != head:
+        if erased_key(tb) != shape:
             continue
         left = _split_power(pe, te)
         if left is None:
             continue
-        for new in matches(pb, tb, env):
+        for new in matches(pb, tb, env, budget):
             remaining = ts[:k] + ([(tb, left)] if left != ZERO else []) + ts[k + 1:]
-            yield from _match_product(rest, remaining, new)
+            yield from _match_product(rest, remaining, new, budget)
 
 
-def _rewrite_product(rule: Rule, e: Mul) -> Expr | None:
+def _rewrite_product(rule: Rule, e: Mul, budget: list[int]) -> Expr | None:
     ps = [_base_exp(f) for f in rule.pattern.factors]
     ts = [_base_exp(f) for f in e.factors]
     if Counter(_head(b) for b, _ in ps) - Counter(_head(b) for b, _ in ts):
         return None                      # a pattern factor has nothing to match: quick no
-    for env, left in _match_product(ps, ts, {}):
+    for env, left in _match_product(ps, ts, {}, budget):
         used_free = frozenset().union(*(b.free for b, _ in ts))
         if _free_ok(rule.pattern, env, used_free):
             return mul(_instantiate(rule, env), *(power(b, x) for b, x in left))
@@ -284,12 +297,21 @@ def _rewrite_node(e: Expr, index: _Index) -> Expr:
             if again != pushed:
                 return again
     for _, rule, _ in index.candidates(e):
-        if isinstance(rule.pattern, Mul) and isinstance(e, Mul):
-            new = _rewrite_product(rule, e)
-            if new is not None:
-                return new
-        elif type(rule.pattern) is type(e):
-            for env in matches(rule.pattern, e, {}):
-                if _free_ok(rule.pattern, env, e.free):
-                    return _instantiate(rule, env)
+        try:
+            new = _apply(rule, e)
+        except _TooHard:          # a rule folds or assumes: left out here, e is still right
+            continue
+        if new is not None:
+            return new
     return e
+
+
+def _apply(rule: Rule, e: Expr) -> Expr | None:
+    budget = [MATCH_BUDGET]
+    if isinstance(rule.pattern, Mul) and isinstance(e, Mul):
+        return _rewrite_product(rule, e, budget)
+    if erased_key(rule.pattern) == erased_key(e):
+        for env in matches(rule.pattern, e, {}, budget):
+            if _free_ok(rule.pattern, env, e.free):
+                return _instantiate(rule, env)
+    return None

@@ -9,13 +9,14 @@ largest discrepancy when they disagree.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import replace
-
-from typing import Callable
 
 import numpy as np
 
-from .ir import Apply, Func, Pow, Var, walk, Const
+from . import rewrite
+from .ir import Apply, Const, Func, Pow, Var, walk
 from .model import Model
 
 DEFAULT_SIZE = 3
@@ -96,8 +97,8 @@ def numeric_derivative(model: Model, of: str, wrt: list[str], arrays: dict,
                        eps: float = 1e-5) -> np.ndarray:
     """The derivative by finite differences: of the value for a gradient, of the
     (symbolic) gradient for a Hessian, and so on."""
-    from .evaluate import evaluate_program
     from .derivatives import differentiate, parse_wrt
+    from .evaluate import evaluate_program
     if len(wrt) == 1:
         prog = model.program()
         given = tuple(n for n in model.inputs if n in arrays)    # they fix the dimensions
@@ -152,8 +153,6 @@ def clear_caches() -> None:
     """Forget what indexcalc remembers between calls (parsed texts, simplified
     subtrees, rewrites, contraction plans), so that the next call is timed cold.
     The parser itself and the helper sources are built once per process and stay."""
-    import sys
-    from . import rewrite
     keep = {"parser", "_numpy_helper_sources"}
     for name, module in list(sys.modules.items()):
         if name.startswith("indexcalc."):

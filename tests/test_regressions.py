@@ -313,15 +313,15 @@ def test_folding_a_long_product_back_is_linear():
     calls = []
     original = rw.matches
 
-    def counted(p, t, env):
+    def counted(p, t, env, budget):
         calls.append(1)
-        return original(p, t, env)
+        return original(p, t, env, budget)
 
     rw.matches = counted
     try:
-        assert rw._rewrite_product(rule, mul(*xs[1:])) is None
+        assert rw._rewrite_product(rule, mul(*xs[1:]), [rw.MATCH_BUDGET]) is None
         y = Var("y", ())
-        assert rw._rewrite_product(rule, mul(y, *xs)) == mul(y, Var("f", ()))
+        assert rw._rewrite_product(rule, mul(y, *xs), [rw.MATCH_BUDGET]) == mul(y, Var("f", ()))
     finally:
         rw.matches = original
     assert len(calls) <= 2 * rw.MAX_PATTERN_FACTORS
@@ -375,3 +375,32 @@ def test_a_constant_beyond_float64_is_an_evaluation_error():
     for run in (h.evaluate, h.evaluate_reference):
         with pytest.raises(EvaluationError, match="beyond the range of float64"):
             run(**arrays)
+
+
+def test_folding_back_a_power_of_a_matrix_function_is_quick():
+    """Fuzz hang (100,000-input run, seed 5): for h = (tanh(Aᵀ)^3)^3, a ninth matrix
+    power, folding h back into ∂E/∂A tried every pairing of nine factors of one shape
+    and every order of eight bound indices (minutes; the fuzzer gave up after 10 s).
+    Now a factor is only tried against factors of its shape (index names erased),
+    bound indices are matched through the body instead of in every order, and one
+    rule at one node has a budget of comparisons."""
+    matches_finite_differences("x ∈ ℝ^n\nA ∈ ℝ^{n×n}\nh = (tanh(Aᵀ)^3)^3\nE = x_a (x)_a - h", "A")
+    matches_finite_differences("A ∈ ℝ^{n×n}\nh = (tanh(Aᵀ)^3)^3\nE = sum(h)", "A")
+
+
+def test_a_rule_out_of_matching_budget_is_left_out(monkeypatch):
+    """The budget behind the test above: a rule that would need more comparisons
+    than MATCH_BUDGET is not applied at that node, and the expression stays as it
+    was (a rule only folds a definition back or applies an assumption)."""
+    import indexcalc.rewrite as rw
+    from indexcalc.ir import Index, Var, mul, summation
+
+    def cycle(names):
+        return summation([Index(n, "n") for n in names], mul(*(
+            Var("A", (Index(a, "n"), Index(b, "n"))) for a, b in zip(names, names[1:] + names[:1]))))
+
+    rule = rw.Rule(cycle([f"p{j}" for j in range(8)]), Var("f", ()))
+    target = cycle([f"t{j}" for j in range(8)])
+    assert rw.rewrite(target, (rule,)) == Var("f", ())
+    monkeypatch.setattr(rw, "MATCH_BUDGET", 5)
+    assert rw.rewrite(target, (rule,)) == target
