@@ -17,15 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import indexcalc                                   # noqa: E402
-from indexcalc.testing import chain_model, mlp_model, random_arrays   # noqa: E402
-
-
-def clear_caches() -> None:
-    for mod in list(sys.modules.values()):
-        if getattr(mod, "__name__", "").startswith("indexcalc"):
-            for name, f in vars(mod).items():
-                if hasattr(f, "cache_clear") and name != "parser":
-                    f.cache_clear()
+from indexcalc.testing import chain_model, clear_caches, mlp_model, random_arrays  # noqa: E402
 
 
 def best(fn, repeats: int = 3) -> float:

@@ -303,22 +303,23 @@ def binders(e: Expr) -> tuple[Index, ...]:
 
 
 def index_names(e: Expr) -> set[str]:
-    """Every index name that occurs in ``e``, free or bound."""
-    names: set[str] = set()
-    for node in walk(e):
-        if isinstance(node, Var):
-            names.update(i.name for i in node.indices)
-        elif isinstance(node, Delta):
-            names.update((node.a.name, node.b.name))
-        elif isinstance(node, Apply):
-            names.update(i.name for i in node.over + node.out)
-        elif isinstance(node, Sum):
-            names.update(i.name for i in node.indices)
-    return names
+    """Every index name that occurs in ``e``, free or bound (a set of one's own)."""
+    return set(_index_names(e))
 
 
-def var_names(e: Expr) -> set[str]:
-    return {node.name for node in walk(e) if isinstance(node, Var)}
+@lru_cache(maxsize=16384)
+def _index_names(e: Expr) -> frozenset[str]:
+    own = e.indices if isinstance(e, Var) else (e.a, e.b) if isinstance(e, Delta) else (
+        e.over + e.out if isinstance(e, Apply) else binders(e))
+    return frozenset(i.name for i in own).union(*(_index_names(c) for c in e.children))
+
+
+@lru_cache(maxsize=16384)
+def var_names(e: Expr) -> frozenset[str]:
+    """The names of the tensors ``e`` reads."""
+    if isinstance(e, Var):
+        return frozenset((e.name,))
+    return frozenset().union(*(var_names(c) for c in e.children))
 
 
 # ---------------------------------------------------------------- fresh names

@@ -170,9 +170,10 @@ def inline(adjoints: list[Binding], result: Expr, rules: list[Rule], budget: int
         whole = result
         for b in reversed(adjoints):                    # everything at once: the usual case
             whole = substitute(whole, b.name, b.indices, b.expr)
-        whole = simplify(whole, rules)
-        if size(whole) <= budget and _widest_sum(whole) <= MAX_BOUND:
-            return [], whole
+        if size(whole) <= WHOLE_FACTOR * budget:        # else too big to shrink back in budget
+            whole = simplify(whole, rules)
+            if size(whole) <= budget and _widest_sum(whole) <= MAX_BOUND:
+                return [], whole
     remaining = list(adjoints)
     while remaining:
         last = remaining[-1]
