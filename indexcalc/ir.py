@@ -437,13 +437,17 @@ def unique_binders(e: Expr, avoid: set[str] | None = None) -> Expr:
     if not e.binds:
         return e
     avoid = set(avoid or ()) | {i.name for i in e.free}
-    seen = set(avoid)
-    for node in walk(e):                         # already so (the usual case): e itself
-        for i in binders(node):
-            if i.name in seen:
-                return _unique(e, avoid)
-            seen.add(i.name)
-    return e
+    names = _bound_names(e)
+    if len(set(names)) == len(names) and avoid.isdisjoint(names):
+        return e                                 # already so (the usual case): e itself
+    return _unique(e, avoid)
+
+
+@lru_cache(maxsize=16384)
+def _bound_names(e: Expr) -> tuple[str, ...]:
+    """The names of every binder in ``e``, repeats kept."""
+    own = tuple(i.name for i in binders(e))
+    return own + sum((_bound_names(c) for c in e.children if c.binds), ())
 
 
 def _unique(e: Expr, avoid: set[str]) -> Expr:
