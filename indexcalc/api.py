@@ -7,7 +7,6 @@ this string boundary, so asking several questions of one text parses it once.
 from __future__ import annotations
 
 from dataclasses import replace
-
 from functools import lru_cache
 from typing import Iterable
 
@@ -16,12 +15,14 @@ import numpy as np
 from .derivatives import Derivative, differentiate, parse_wrt
 from .errors import DerivativeError, ShapeError
 from .ir import Expr
+from .memo import forget
 from .model import Model, Program
 
 
 @lru_cache(maxsize=64)
 def _parse_cached(text: str) -> Model:
     from .parser import parse as _parse
+    forget()                         # a new model: what was remembered for others goes
     return _parse(text)
 
 

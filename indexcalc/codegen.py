@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import opt_einsum as oe
 
@@ -34,6 +33,7 @@ from .evaluate import as_float
 from .ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
                  canonical, const, erased_key, mul, rename, unique_binders, var_names,
                  walk)
+from .memo import memoised
 from .model import Program
 from .naming import assign_names
 
@@ -484,7 +484,7 @@ def _letters(axes, universe) -> str:
     return "".join(oe.get_symbol(order.index(a)) for a in axes)
 
 
-@lru_cache(maxsize=4096)
+@memoised(4096)
 def _key(e: Expr) -> tuple[Expr, tuple[Index, ...]]:
     """A key equal for expressions equal up to renaming indices, and the free
     indices of ``e`` in the order the key numbers them."""
@@ -605,7 +605,7 @@ def _render(lines: list[Line]) -> list[str]:
     return [f"{l.target} = {l.code}" if l.plain else l.code for l in lines]
 
 
-@lru_cache(maxsize=4096)
+@memoised(4096)
 def _plan(spec: str, shapes: tuple[tuple[int, ...], ...]):
     """opt_einsum's contraction plan for ``spec`` (the derivatives of one model share
     most of their products, so plans are remembered).  Its "auto" searches branches

@@ -17,12 +17,12 @@ in one place.  Fresh index names come from one helper, ``fresh_index``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from fractions import Fraction
 from operator import attrgetter
 from typing import Callable, Iterable, Iterator, Union
 
 from .errors import DivisionByZero
+from .memo import memoised
 
 Dim = Union[str, int]          # a symbolic dimension ("n") or a number (3)
 Number = Union[Fraction, float]
@@ -307,14 +307,14 @@ def index_names(e: Expr) -> set[str]:
     return set(_index_names(e))
 
 
-@lru_cache(maxsize=16384)
+@memoised(16384)
 def _index_names(e: Expr) -> frozenset[str]:
     own = e.indices if isinstance(e, Var) else (e.a, e.b) if isinstance(e, Delta) else (
         e.over + e.out if isinstance(e, Apply) else binders(e))
     return frozenset(i.name for i in own).union(*(_index_names(c) for c in e.children))
 
 
-@lru_cache(maxsize=16384)
+@memoised(16384)
 def var_names(e: Expr) -> frozenset[str]:
     """The names of the tensors ``e`` reads."""
     if isinstance(e, Var):
@@ -443,7 +443,7 @@ def unique_binders(e: Expr, avoid: set[str] | None = None) -> Expr:
     return _unique(e, avoid)
 
 
-@lru_cache(maxsize=16384)
+@memoised(16384)
 def _bound_names(e: Expr) -> tuple[str, ...]:
     """The names of every binder in ``e``, repeats kept."""
     own = tuple(i.name for i in binders(e))
@@ -482,7 +482,7 @@ def canonical(e: Expr) -> Expr:
     return _canonical(e)
 
 
-@lru_cache(maxsize=2048)
+@memoised(2048)
 def _canonical(e: Expr) -> Expr:
     counter = [0]
     taken = {i.name for i in e.free}
@@ -550,7 +550,7 @@ def erased_key(e: Expr) -> tuple:
     return _erased_key_of(e, e.free)
 
 
-@lru_cache(maxsize=16384)
+@memoised(16384)
 def _erased_key_of(e: Expr, bound: frozenset) -> tuple:
     """``_erased_key`` memoised: it depends only on which free indices of ``e`` are bound."""
     if isinstance(e, Var):

@@ -21,6 +21,7 @@ from typing import Iterator
 
 from .ir import (ZERO, Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
                  _base_exp, const, erased_key, mul, power, rebuild, rename, var_names)
+from .memo import on_forget
 
 Env = dict[Index, Index]
 
@@ -167,6 +168,11 @@ def _match_product(ps: list[tuple[Expr, Expr]], ts: list[tuple[Expr, Expr]], env
     for k, (tb, te) in enumerate(ts):
         if erased_key(tb) != shape:
             continue
+        if not isinstance(pe, Const):            # y_i^(y_j): the exponent is matched too
+            for new in matches(pb, tb, env, budget):
+                for both in matches(pe, te, new, budget):
+                    yield from _match_product(rest, ts[:k] + ts[k + 1:], both, budget)
+            continue
         left = _split_power(pe, te)
         if left is None:
             continue
@@ -232,6 +238,11 @@ class _Index:
 
 
 _LAST: list = [None, None]      # the rule tuple last indexed (held, so its id stays its own)
+
+
+@on_forget
+def _forget_index() -> None:
+    _LAST[:] = [None, None]
 
 
 def _index_of(rules) -> _Index:

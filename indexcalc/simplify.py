@@ -30,13 +30,13 @@ terms) decreases and the fixpoint is reached; an iteration cap guards it anyway.
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import lru_cache
 
 from .errors import LimitError
 from .ir import (ONE, ZERO, Add, Apply, Const, Delta, Expr, Func, Index, Mul, Pow, Sum, Var,
                  _coeff_rest, add, canonical, const, dim_key, fresh_index, index_names, mul,
                  possible_twins, rebuild, rename, rename_bound, size, summation,
                  unique_binders)
+from .memo import memoised
 from .rewrite import Rule, push_inward, rewrite
 
 MAX_TERMS = 20000          # expansion beyond this is refused with a LimitError
@@ -57,7 +57,7 @@ def simplify(e: Expr, rules: list[Rule] | tuple = (), limit: int = 60) -> Expr:
     return e
 
 
-@lru_cache(maxsize=8192)
+@memoised(8192)
 def _pass(e: Expr) -> Expr:
     """One bottom-up round (memoised: later rounds meet mostly finished subtrees)."""
     if e.children:

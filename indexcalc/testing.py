@@ -9,14 +9,13 @@ largest discrepancy when they disagree.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 
-from . import rewrite
 from .ir import Apply, Const, Func, Pow, Var, walk
+from .memo import forget
 from .model import Model
 
 DEFAULT_SIZE = 3
@@ -153,10 +152,6 @@ def clear_caches() -> None:
     """Forget what indexcalc remembers between calls (parsed texts, simplified
     subtrees, rewrites, contraction plans), so that the next call is timed cold.
     The parser itself and the helper sources are built once per process and stay."""
-    keep = {"parser", "_numpy_helper_sources"}
-    for name, module in list(sys.modules.items()):
-        if name.startswith("indexcalc."):
-            for attr, value in vars(module).items():
-                if attr not in keep and callable(getattr(value, "cache_clear", None)):
-                    value.cache_clear()
-    rewrite._LAST[:] = [None, None]              # the last rule index and its memo
+    from .api import _parse_cached
+    _parse_cached.cache_clear()
+    forget()

@@ -404,3 +404,13 @@ def test_a_rule_out_of_matching_budget_is_left_out(monkeypatch):
     assert rw.rewrite(target, (rule,)) == Var("f", ())
     monkeypatch.setattr(rw, "MATCH_BUDGET", 5)
     assert rw.rewrite(target, (rule,)) == target
+
+
+def test_folding_back_a_power_whose_exponent_carries_an_index():
+    """Fuzz escape (100,000-input run, seed 7): folding h_ij = logdet(B) y_i^(y_j) back
+    into its own derivative matched the base y_i but only compared the exponent y_j,
+    so j was never bound (KeyError).  An exponent that is not a number is now matched
+    like the base."""
+    d = matches_finite_differences(
+        "y : vector[n]; B : matrix[n, n]\nh[i,j] = logdet(B) (y[i] ^y_j)", "y")
+    assert "h_ij" in str(d)
