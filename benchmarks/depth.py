@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import indexcalc                                   # noqa: E402
-from indexcalc.compiler import compile_program     # noqa: E402
+from indexcalc.compiler.program import compile_program     # noqa: E402
 from indexcalc.testing import chain_model, clear_caches, mlp_model, random_arrays  # noqa: E402
 
 

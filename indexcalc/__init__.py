@@ -9,14 +9,11 @@ compiled to einsum contractions.
     >>> d = indexcalc.derivative("z_k = W_ik y_i + b_k", wrt="W")
 """
 
-from . import evaluate as _evaluate_module, latex as _latex_module  # noqa: F401  loaded
-# before the API binds indexcalc.evaluate and indexcalc.latex, so loading them later
-# cannot replace the functions with the modules
-from . import testing
-from .api import answer, check, compile, derivative, evaluate, latex, parse
-from .derivatives import Derivative
-from .errors import IndexcalcError
-from .model import Model
+from indexcalc import testing
+from indexcalc.api import answer, check, compile, derivative, evaluate, latex, parse
+from indexcalc.derivative import Derivative
+from indexcalc.errors import IndexcalcError
+from indexcalc.model import Model
 
 __all__ = ["Derivative", "IndexcalcError", "Model", "answer", "check", "compile", "derivative",
            "evaluate", "latex", "parse", "testing"]

@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from .ir import (Apply, Expr, Func, Index, MINUS_ONE, ONE, const, delta, mul,
+from indexcalc.ir import (Apply, Expr, Func, Index, MINUS_ONE, ONE, const, delta, mul,
                  neg, power, sub)
 
 

@@ -14,9 +14,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from .ir import Apply, Const, Func, Pow, Var, walk
-from .memo import forget
-from .model import Model
+from indexcalc.ir import Apply, Const, Func, Pow, Var, walk
+from indexcalc.memo import forget
+from indexcalc.model import Model
 
 DEFAULT_SIZE = 3
 
@@ -96,8 +96,8 @@ def numeric_derivative(model: Model, of: str, wrt: list[str], arrays: dict,
                        eps: float = 1e-5) -> np.ndarray:
     """The derivative by finite differences: of the value for a gradient, of the
     (symbolic) gradient for a Hessian, and so on."""
-    from .derivatives import differentiate, parse_wrt
-    from .evaluate import evaluate_program
+    from indexcalc.derivative import differentiate, parse_wrt
+    from indexcalc.compiler.reference import evaluate_program
     if len(wrt) == 1:
         prog = model.program()
         given = tuple(n for n in model.inputs if n in arrays)    # they fix the dimensions
@@ -110,7 +110,7 @@ def numeric_derivative(model: Model, of: str, wrt: list[str], arrays: dict,
 def check_grad(model, wrt, of: str | None = None, arrays: dict | None = None, seed: int = 0,
                rtol: float = 1e-5, atol: float = 1e-6, compiled: bool = True) -> np.ndarray:
     """Assert that indexcalc's derivative matches finite differences; return it."""
-    from .api import derivative, parse
+    from indexcalc.api import derivative, parse
     m = model if isinstance(model, Model) else parse(model)
     d = derivative(m, wrt, of=of)
     if symmetric_wrt := [w for w in d.wrt if w in m.symmetric]:
@@ -152,6 +152,6 @@ def clear_caches() -> None:
     """Forget what indexcalc remembers between calls (parsed texts, simplified
     subtrees, rewrites, contraction plans), so that the next call is timed cold.
     The parser itself and the helper sources are built once per process and stay."""
-    from .api import _parse_cached
+    from indexcalc.api import _parse_cached
     _parse_cached.cache_clear()
     forget()

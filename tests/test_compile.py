@@ -9,9 +9,9 @@ import numpy as np
 import opt_einsum
 import pytest
 
-from indexcalc.compiler import compile_program, explain_plan
+from indexcalc.compiler.program import compile_program, explain_plan
 from indexcalc.errors import EvaluationError
-from indexcalc.evaluate import evaluate_program
+from indexcalc.compiler.reference import evaluate_program
 from indexcalc.ir import (Apply, DimSize, Index, Var, add, const, delta, func, mul, neg, power,
                           sub, summation)
 from indexcalc.model import Binding, Program

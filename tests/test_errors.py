@@ -8,7 +8,7 @@ import pytest
 
 from indexcalc.errors import (DerivativeError, IndexcalcError, IndexMismatchError, LimitError,
                               ParseError, ShapeError, UnknownNameError)
-from indexcalc.parser import MAX_INPUT_CHARS, MAX_NESTING, MAX_TOKENS, parse
+from indexcalc.syntax.parse import MAX_INPUT_CHARS, MAX_NESTING, MAX_TOKENS, parse
 
 
 def error(text: str, cls=IndexcalcError) -> IndexcalcError:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from indexcalc.errors import EvaluationError
-from indexcalc.evaluate import bind_dims, evaluate_expr, evaluate_program
+from indexcalc.compiler.reference import bind_dims, evaluate_expr, evaluate_program
 from indexcalc.ir import (Apply, Delta, DimSize, Index, Var, add, const, delta, func, mul,
                           power, summation)
 from indexcalc.model import Binding, Program

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from indexcalc.cli import main
+from indexcalc.ui.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.ic"))

@@ -19,7 +19,7 @@ import pytest
 
 import indexcalc
 from indexcalc.errors import IndexcalcError, LimitError
-from indexcalc.parser import MAX_TOKENS
+from indexcalc.syntax.parse import MAX_TOKENS
 
 import fuzzing
 

@@ -6,7 +6,10 @@ the command-line tool there.  Slow-ish (a fresh environment installs NumPy),
 so it runs once, in one test.
 """
 
+import shutil
 import subprocess
+
+import pytest
 import sys
 import venv
 import zipfile
@@ -19,9 +22,14 @@ def run(*args, cwd=None):
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_wheel_installs_into_a_fresh_venv_and_works(tmp_path):
+    # build from a copy: setuptools keeps old files in an in-tree build/ and would ship them
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", ".*venv*", "__pycache__", ".hypothesis"))
     dist = tmp_path / "dist"
-    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(dist), str(ROOT))
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(dist), str(source))
     assert built.returncode == 0, built.stderr
     (wheel,) = dist.glob("indexcalc-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

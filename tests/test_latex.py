@@ -13,7 +13,7 @@ from matplotlib import mathtext  # noqa: E402
 
 from indexcalc.ir import (ONE, Apply, DimSize, Index, Var, add, const, delta, div,  # noqa: E402
                           func, mul, neg, power, sub, summation)
-from indexcalc.latex import latex, latex_block, latex_definition, tex_name  # noqa: E402
+from indexcalc.read.latex import latex, latex_block, latex_definition, tex_name  # noqa: E402
 
 i, j, k, p, q, a, b = (Index(c, "n") for c in "ijkpqab")
 

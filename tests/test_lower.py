@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from indexcalc import ir
-from indexcalc.evaluate import evaluate_expr
+from indexcalc.compiler.reference import evaluate_expr
 from indexcalc.ir import Apply, Const, Delta, DimSize, Func, Index, Sum, Var
 from indexcalc.model import Definition
-from indexcalc.parser import parse
+from indexcalc.syntax.parse import parse
 
 RNG = np.random.default_rng(0)
 SIZES = {"n": 3, "m": 4, "k": 2, "p": 5}

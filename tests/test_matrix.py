@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import indexcalc
-from indexcalc.evaluate import evaluate_expr, evaluate_program
+from indexcalc.compiler.reference import evaluate_expr, evaluate_program
 from indexcalc.ir import (ONE, Apply, Func, Index, Var, add, delta, func, mul, neg, rebuild,
                           sub, summation)
-from indexcalc.matrix import MatrixForm, NoMatrixForm, expr_form, matrix_form, to_matrix
+from indexcalc.read.matrix import MatrixForm, NoMatrixForm, expr_form, matrix_form, to_matrix
 from indexcalc.model import Binding, Program
 from indexcalc.testing import random_arrays
 

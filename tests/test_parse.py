@@ -9,7 +9,8 @@ from lark import Lark
 from indexcalc import ir
 from indexcalc.ir import Apply, Func, Index, Sum, Var
 from indexcalc.model import Assume, Declaration, Question, Wrt
-from indexcalc.parser import GRAMMAR, parse, parse_source
+from indexcalc.syntax.grammar import SOURCE_TREE, grammar_text
+from indexcalc.syntax.parse import parse, parse_source
 
 S1 = """
 o_j = exp(z_j) / sum_i exp(z_i)          # Ω = Σ_i exp(z_i)
@@ -338,18 +339,18 @@ def test_grammar_has_no_conflicts(caplog):
     logger.setLevel(logging.DEBUG)
     try:
         with caplog.at_level(logging.DEBUG, logger="lark"):
-            Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", debug=True)
+            Lark(grammar_text(), parser="lalr", debug=True)
     finally:
         logger.setLevel(logging.WARNING)
     conflicts = [r for r in caplog.records if "conflict" in r.getMessage().lower()]
     assert not conflicts, [r.getMessage() for r in conflicts]
 
 
-def test_grammar_ships_inside_the_package():
+def test_grammar_lives_at_the_top_of_the_tree_and_is_the_one_read():
     import indexcalc
     from pathlib import Path
-    assert GRAMMAR.parent.parent == Path(indexcalc.__file__).parent
-    assert GRAMMAR.exists()
+    assert SOURCE_TREE == Path(indexcalc.__file__).resolve().parent.parent / "grammar" / "indexcalc.lark"
+    assert grammar_text() == SOURCE_TREE.read_text(encoding="utf-8")
 
 
 def test_sum_binds_to_the_end_of_its_product():

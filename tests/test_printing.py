@@ -9,7 +9,7 @@ import pytest
 from indexcalc import ir
 from indexcalc.ir import (ONE, Apply, DimSize, Index, Var, add, const, delta, div, func, mul,
                           neg, power, sub, summation)
-from indexcalc.printing import definition_text, to_ascii, to_text
+from indexcalc.read.text import definition_text, to_ascii, to_text
 
 i, j, k, p, q, a, b = (Index(c, "n") for c in "ijkpqab")
 
@@ -310,7 +310,7 @@ def same(printed_back, original, ascii):
 
 
 def printed_model(text, ascii):
-    from indexcalc.parser import parse
+    from indexcalc.syntax.parse import parse
     model = parse(text)
     lines = declaration_lines(text)
     for d in model.definitions.values():
@@ -321,7 +321,7 @@ def printed_model(text, ascii):
 @pytest.mark.parametrize("ascii", [False, True], ids=["unicode", "ascii"])
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_models_round_trip(name, ascii):
-    from indexcalc.parser import parse
+    from indexcalc.syntax.parse import parse
     model, printed = printed_model(GOLDEN[name], ascii)
     again = parse(printed).definitions
     for d in model.definitions.values():
@@ -386,7 +386,7 @@ HAND_BUILT = [
 @pytest.mark.parametrize("ascii", [False, True], ids=["unicode", "ascii"])
 @pytest.mark.parametrize("e", HAND_BUILT, ids=[to_text(e, ascii=True) for e in HAND_BUILT])
 def test_hand_built_round_trip(e, ascii):
-    from indexcalc.parser import parse
+    from indexcalc.syntax.parse import parse
     free = tuple(sorted(e.free, key=lambda x: x.key))
     line = definition_text("result", free, e, ascii=ascii)
     text = "\n".join(declarations_for(e, ascii) + [line])
@@ -397,12 +397,10 @@ def test_hand_built_round_trip(e, ascii):
 
 def test_printed_text_is_accepted_by_the_grammar():
     """Syntax only, straight from the .lark file: holds even before name resolution."""
-    from pathlib import Path
-
-    import indexcalc
     from lark import Lark
-    grammar = Path(indexcalc.__file__).parent / "grammar" / "indexcalc.lark"
-    parser = Lark(grammar.read_text(encoding="utf-8"), parser="lalr")
+
+    from indexcalc.syntax.grammar import grammar_text
+    parser = Lark(grammar_text(), parser="lalr")
     for e in HAND_BUILT:
         free = tuple(sorted(e.free, key=lambda x: x.key))
         for ascii in (False, True):

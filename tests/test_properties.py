@@ -41,10 +41,10 @@ from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 import indexcalc
-from indexcalc.evaluate import evaluate_program
+from indexcalc.compiler.reference import evaluate_program
 from indexcalc.ir import Index, Var, canonical, map_indices, rebuild, var_names
 from indexcalc.model import Program
-from indexcalc.printing import definition_text
+from indexcalc.read.text import definition_text
 from indexcalc.testing import random_arrays
 
 from strategies import models
@@ -257,7 +257,7 @@ def test_exact_matrix_form_matches_index_form(case, data):
 @given(models(), st.data())
 def test_definitions_in_matrix_form_match(case, data):
     """Each definition's own matrix form (when exact) evaluates to the definition."""
-    from indexcalc.matrix import expr_form
+    from indexcalc.read.matrix import expr_form
     model = indexcalc.parse(case.text)
     arrays = random_arrays(model, data.draw(st.integers(0, 2**16)))
     for k, (name, d) in enumerate(model.definitions.items()):
@@ -292,7 +292,7 @@ def test_jax_autodiff_agrees(case, data):
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
-    from indexcalc.compiler import python_source
+    from indexcalc.compiler.program import python_source
     model, wrt, arrays, value = setup(case, data)
     d = indexcalc.derivative(model, wrt)
     program = model.program()

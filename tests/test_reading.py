@@ -85,7 +85,7 @@ def test_s3_sigmoid_jacobian_as_matrix_product_is_wrong():
 
 def test_check_statement_in_a_model():
     m = indexcalc.parse(S1 + "\ncheck dE/dz_k == o_k sum_j t_j - t_k")
-    from indexcalc.checking import check_statement
+    from indexcalc.checking.claims import check_statement
     assert check_statement(m, m.checks[0]).holds
 
 
@@ -125,7 +125,7 @@ def test_s3_explanation_says_why_there_is_an_elementwise_product():
 def test_compiled_plan_is_part_of_the_explanation():
     d = indexcalc.derivative("A : matrix[n, n]\nB : matrix[n, n]\nX : matrix[n, n]\n"
                              "f = tr(A X B)", wrt="X")
-    from indexcalc.compiler import explain_plan
+    from indexcalc.compiler.program import explain_plan
     plan = explain_plan(d.compile(), A=np.eye(3), B=np.eye(3), X=np.eye(3))
     assert plan and "->" in plan[0][0]
 

@@ -62,7 +62,7 @@ def test_tensor_function_with_a_multi_letter_binder_prints_as_a_call():
     # indices, one of them multi-letter, printed as inv[z,i1](...), which is not
     # a call head; binders of a call are now renamed to single letters.
     from indexcalc.ir import Index, canonical, map_indices
-    from indexcalc.printing import definition_text
+    from indexcalc.read.text import definition_text
     text = "A : matrix[n, n]\nB : matrix[n, n]\nh = 2 / (1 + (logdet(A B) - det(A B))^2)"
     d = indexcalc.derivative(text, "A")
     printed = definition_text("P", d.indices, d.expr)
@@ -119,7 +119,7 @@ def test_size_of_a_matrix_form_axis_is_settled():
     # n, but the size kept the lowering's placeholder dimension "='n'", which
     # printed as sqrt(='n') and made code generation fail with a KeyError.
     from indexcalc.ir import DimSize, walk
-    from indexcalc.printing import definition_text
+    from indexcalc.read.text import definition_text
     for text, want in [("x : vector[n]\nh = sum(x - x + 1)", 3),
                        ("x : vector[n]\nh = norm(1 + (x - x) ⊙ (x - x))", 3 ** 0.5),
                        ("W : matrix[n, m]\nh = sum(W - W + 1)", 12)]:
@@ -144,7 +144,7 @@ def test_diagonal_of_a_tensor_function_outside_a_product():
     # or alone was not reduced to its diagonal.  The compiled program returned
     # the whole matrix for h_k = inv(A)_kk and -62.7 instead of -20 for
     # tr(inv(A) - A) (silently wrong); the reference evaluator failed to reshape.
-    from indexcalc.evaluate import evaluate_program
+    from indexcalc.compiler.reference import evaluate_program
     A = np.arange(9.0).reshape(3, 3) + 3 * np.eye(3)
     inv = np.linalg.inv(A)
     e = np.exp(A - A.max(-1, keepdims=True))
@@ -234,7 +234,7 @@ def test_renamed_call_binders_avoid_every_index_of_the_statement():
     # softmax binder renamed from m1 to k, while k was summed over another
     # dimension elsewhere in the statement ("index k ranges over n elsewhere").
     from indexcalc.ir import Index, canonical, map_indices
-    from indexcalc.printing import definition_text
+    from indexcalc.read.text import definition_text
     text = ("x : vector[n]\nu : vector[m]\nW : matrix[n, m]\nA : matrix[n, n]\ns : scalar\n"
             "h_i = softmax_a(x_a)_i / (1 + (tr(A) - s)^2)\n"
             "g = softmax(outer(Wᵀ h, u) u) ⊙ softmax(u)\nz1 = W - sum(g) W")
@@ -248,7 +248,7 @@ def test_renamed_call_binders_avoid_every_index_of_the_statement():
 def test_trace_of_a_tensor_function_has_the_trace_as_matrix_form():
     """tr(inv(A)) printed as sum(inv(A)) once: a diagonal read of an Apply is a trace."""
     import indexcalc
-    from indexcalc.matrix import expr_form
+    from indexcalc.read.matrix import expr_form
     m = indexcalc.parse("A : matrix[n, n]\ns : scalar\nh = s - s\nE = tr(inv(A)) - h")
     d = m.definitions["E"]
     assert str(expr_form(d.expr, d.indices, "E", "column")) == "E = tr(inv(A)) − h"
@@ -306,7 +306,7 @@ def test_folding_a_long_product_back_is_linear():
     derivative tried every factor against every factor (a million matches, 2 s).
     Factors are now paired by name first, and products of more than 100 factors
     are not folded at all (matching recurses once per factor)."""
-    import indexcalc.rewrite as rw
+    import indexcalc.calculus.rewrite as rw
     from indexcalc.ir import Var, mul
     xs = [Var(f"x{j}", ()) for j in range(rw.MAX_PATTERN_FACTORS)]
     rule = rw.Rule(mul(*xs), Var("f", ()))
@@ -392,7 +392,7 @@ def test_a_rule_out_of_matching_budget_is_left_out(monkeypatch):
     """The budget behind the test above: a rule that would need more comparisons
     than MATCH_BUDGET is not applied at that node, and the expression stays as it
     was (a rule only folds a definition back or applies an assumption)."""
-    import indexcalc.rewrite as rw
+    import indexcalc.calculus.rewrite as rw
     from indexcalc.ir import Index, Var, mul, summation
 
     def cycle(names):

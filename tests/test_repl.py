@@ -20,8 +20,8 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from indexcalc.repl import NotationCompleter, repl, tokens
-from indexcalc.session import Session
+from indexcalc.ui.repl import NotationCompleter, repl, tokens
+from indexcalc.ui.session import Session
 
 MODEL = [
     "z : vector[C]",

@@ -22,9 +22,9 @@ from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.lexers import Lexer
 from prompt_toolkit.styles import Style
 
-from .errors import IndexcalcError
-from .functions import ALIASES, ELEMENTWISE, LOWERED, TENSOR
-from .session import BACKENDS, COMMANDS, Quit, Session, incomplete, logical_lines
+from indexcalc.errors import IndexcalcError
+from indexcalc.functions import ALIASES, ELEMENTWISE, LOWERED, TENSOR
+from indexcalc.ui.session import BACKENDS, COMMANDS, Quit, Session, incomplete, logical_lines
 
 BANNER = ("indexcalc: type a model, then ask dE/dW.  :help for the notation and the commands, "
           "Ctrl-D to leave.")

@@ -21,12 +21,12 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from . import syntax as S
-from .errors import (IndexMismatchError, LimitError, ParseError, ShapeError,
+from indexcalc.syntax import tree as S
+from indexcalc.errors import (IndexMismatchError, LimitError, ParseError, ShapeError,
                      UnknownNameError)
-from .functions import (ALIASES, ELEMENTWISE, LOWERED, TENSOR, canonical_name, known,
+from indexcalc.functions import (ALIASES, ELEMENTWISE, LOWERED, TENSOR, canonical_name, known,
                         opaque_is_scalar_valued)
-from .ir import (Apply, Const, DimSize, Expr, Func, Index, MINUS_ONE, Var, add, const, delta,
+from indexcalc.ir import (Apply, Const, DimSize, Expr, Func, Index, MINUS_ONE, Var, add, const, delta,
                  fresh_name, mul, neg, power, rename, summation)
 
 PENDING = "?"                       # the dimension every index carries until settled

@@ -19,14 +19,14 @@ from fractions import Fraction
 
 import numpy as np
 
-from .derivatives import Derivative, differentiate
-from .errors import IndexcalcError
-from .functions import ELEMENTWISE, TENSOR
-from .ir import (ZERO, Apply, Expr, Func, add, const, delta, mul, rebuild, rename, size, sub,
+from indexcalc.derivative import Derivative, differentiate
+from indexcalc.errors import IndexcalcError
+from indexcalc.functions import ELEMENTWISE, TENSOR
+from indexcalc.ir import (ZERO, Apply, Expr, Func, add, const, delta, mul, rebuild, rename, size, sub,
                  substitute, var_names)
-from .model import Assume, Binding, Check, Model, Program
-from .printing import to_text
-from .simplify import expand, factor, name_sums, simplify
+from indexcalc.model import Assume, Binding, Check, Model, Program
+from indexcalc.read.text import to_text
+from indexcalc.calculus.simplify import expand, factor, name_sums, simplify
 
 SEEDS = (0, 1, 2)
 
@@ -148,8 +148,8 @@ def _compare(d: Derivative, claim: Expr, model: Model) -> CheckResult:
 
 def _numeric(d: Derivative, claim: Expr, model: Model) -> str | None:
     """None if derivative and claim agree at every random point, else a description."""
-    from .evaluate import evaluate_program
-    from .testing import random_arrays
+    from indexcalc.compiler.reference import evaluate_program
+    from indexcalc.testing import random_arrays
     claimed = Binding("claim", d.indices, claim)
     program = replace(d.program, bindings=d.program.bindings + (claimed,),
                       outputs=(d.name, "claim"))
@@ -202,7 +202,7 @@ def _concrete_expr(e: Expr) -> Expr:
         k = len(e.over)
         groups = [e.out[m * k:(m + 1) * k] for m in range(e.order)]
         if e.order == 0:
-            from .ir import summation
+            from indexcalc.ir import summation
             return summation(e.over, _sin_derivative(add(e.arg, _shift(e.fn)), 0))
         # all derivative index groups sit on one component: deltas tie them together
         first = groups[0]
@@ -222,7 +222,7 @@ def _vanishing_sum(result: CheckResult, model: Model) -> str | None:
         return None
     shown, sums = name_sums(diff, set(model.shapes))
     for symbol, body in sums:
-        from .diff import diff as differentiate_expr
+        from indexcalc.calculus.diff import diff as differentiate_expr
         slope = simplify(differentiate_expr(shown, symbol, ()))
         if slope == ZERO or symbol in var_names(slope):
             continue

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import backends
-from .codegen import generate
-from .errors import EvaluationError
-from .evaluate import bind_dims, singular, var_shapes
-from .export import einsum_steps, python_source          # noqa: F401  (re-exported)
-from .model import Program
-from .optimize import prepare
+from indexcalc.compiler import backends
+from indexcalc.compiler.codegen import generate
+from indexcalc.errors import EvaluationError
+from indexcalc.compiler.reference import bind_dims, singular, var_shapes
+from indexcalc.compiler.export import einsum_steps, python_source          # noqa: F401  (re-exported)
+from indexcalc.model import Program
+from indexcalc.compiler.prepare import prepare
 
 
 @dataclass

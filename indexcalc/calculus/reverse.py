@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .diff import diff
-from .errors import LimitError
-from .ir import (ZERO, Expr, Index, Sum, Var, add, delta, fresh_index, index_names, mul, rename,
+from indexcalc.calculus.diff import diff
+from indexcalc.errors import LimitError
+from indexcalc.ir import (ZERO, Expr, Index, Sum, Var, add, delta, fresh_index, index_names, mul, rename,
                  size, substitute, summation, var_names, walk)
-from .model import Binding
-from .rewrite import Rule
-from .simplify import simplify
+from indexcalc.model import Binding
+from indexcalc.calculus.rewrite import Rule
+from indexcalc.calculus.simplify import simplify
 
 
 def adjoint_name(of: str, name: str) -> str:

@@ -18,16 +18,16 @@ Expression rules live in ``Lowerer``'s ``ex_*`` methods, one per surface node.
 
 from __future__ import annotations
 
-from . import syntax as S
-from .errors import (DerivativeError, IndexcalcError, IndexMismatchError, ParseError,
+from indexcalc.syntax import tree as S
+from indexcalc.errors import (DerivativeError, IndexcalcError, IndexMismatchError, ParseError,
                      ShapeError, UnknownNameError)
-from .functions import known
-from .ir import (Apply, Delta, DimSize, Expr, Index, Var, const, map_indices, rebuild, var_names,
+from indexcalc.functions import known
+from indexcalc.ir import (Apply, Delta, DimSize, Expr, Index, Var, const, map_indices, rebuild, var_names,
                  walk)
-from .lower_expr import (DELTA_NAMES, QUESTION_WORDS, Ctx, DimTable, ExprLowering, Tensor, Val,
+from indexcalc.syntax.expressions import (DELTA_NAMES, QUESTION_WORDS, Ctx, DimTable, ExprLowering, Tensor, Val,
                          ix)
-from .model import Assume, Check, Declaration, Definition, Model, Question, Span, Wrt
-from .printing import to_text
+from indexcalc.model import Assume, Check, Declaration, Definition, Model, Question, Span, Wrt
+from indexcalc.read.text import to_text
 
 def lower(source: S.Source) -> Model:
     """The model of a parsed text (see model.Model)."""

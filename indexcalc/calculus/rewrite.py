@@ -19,9 +19,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .ir import (ZERO, Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 _base_exp, const, erased_key, mul, power, rebuild, rename, var_names)
-from .memo import on_forget
+from indexcalc.ir import (ZERO, Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
+                 base_exp, const, erased_key, mul, power, rebuild, rename, var_names)
+from indexcalc.memo import on_forget
 
 Env = dict[Index, Index]
 
@@ -182,8 +182,8 @@ def _match_product(ps: list[tuple[Expr, Expr]], ts: list[tuple[Expr, Expr]], env
 
 
 def _rewrite_product(rule: Rule, e: Mul, budget: list[int]) -> Expr | None:
-    ps = [_base_exp(f) for f in rule.pattern.factors]
-    ts = [_base_exp(f) for f in e.factors]
+    ps = [base_exp(f) for f in rule.pattern.factors]
+    ts = [base_exp(f) for f in e.factors]
     if Counter(_head(b) for b, _ in ps) - Counter(_head(b) for b, _ in ts):
         return None                      # a pattern factor has nothing to match: quick no
     for env, left in _match_product(ps, ts, {}, budget):
@@ -224,7 +224,7 @@ class _Index:
 
     def candidates(self, e: Expr) -> list[tuple[int, Rule, frozenset]]:
         if isinstance(e, Mul):
-            heads = {_head(_base_exp(f)[0]) for f in e.factors}
+            heads = {_head(base_exp(f)[0]) for f in e.factors}
             found = [r for h in heads for r in self.by_factor.get(h, ())]
             if len(found) > MANY_RULES:                 # a product pattern matches a part
                 names = var_names(e)
@@ -258,7 +258,7 @@ def _index(rules) -> _Index:
     for k, r in enumerate(rules):
         entry = (k, r, frozenset(var_names(r.pattern)))
         if isinstance(r.pattern, Mul):
-            by_factor.setdefault(_head(_base_exp(r.pattern.factors[0])[0]), []).append(entry)
+            by_factor.setdefault(_head(base_exp(r.pattern.factors[0])[0]), []).append(entry)
         else:
             by_head.setdefault(_head(r.pattern), []).append(entry)
     return _Index(by_head, by_factor, any(isinstance(r.pattern, Sum) for r in rules))

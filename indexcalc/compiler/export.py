@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from . import backends
-from .codegen import generate
-from .evaluate import var_shapes
-from .model import Program
-from .optimize import prepare
+from indexcalc.compiler import backends
+from indexcalc.compiler.codegen import generate
+from indexcalc.compiler.reference import var_shapes
+from indexcalc.model import Program
+from indexcalc.compiler.prepare import prepare
 
 
 class Step(NamedTuple):

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from .functions import ELEMENTWISE, TENSOR
-from .ir import Const, Expr, Index
-from .printing import ASCII_NAMES, Printer
+from indexcalc.functions import ELEMENTWISE, TENSOR
+from indexcalc.ir import Const, Expr, Index
+from indexcalc.read.text import ASCII_NAMES, Printer
 
 # Non-ASCII letters as LaTeX commands (Greek letters are their spelt-out names).
 COMMANDS = {c: "\\" + name for c, name in ASCII_NAMES.items() if len(name) > 1}

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .errors import LimitError
-from .ir import (ONE, ZERO, Add, Apply, Const, Delta, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 _coeff_rest, add, canonical, const, dim_key, fresh_index, index_names, mul,
+from indexcalc.errors import LimitError
+from indexcalc.ir import (ONE, ZERO, Add, Apply, Const, Delta, Expr, Func, Index, Mul, Pow, Sum, Var,
+                 coeff_rest, add, canonical, const, dim_key, fresh_index, index_names, mul,
                  possible_twins, rebuild, rename, rename_bound, size, summation,
                  unique_binders)
-from .memo import memoised
-from .rewrite import Rule, push_inward, rewrite
+from indexcalc.memo import memoised
+from indexcalc.calculus.rewrite import Rule, push_inward, rewrite
 
 MAX_TERMS = 20000          # expansion beyond this is refused with a LimitError
 
@@ -188,7 +188,7 @@ def collect(e: Expr) -> Expr:
     if not isinstance(e, Add):
         return e
     groups: dict[Expr, list] = {}
-    parts = [_coeff_rest(t) for t in e.terms]
+    parts = [coeff_rest(t) for t in e.terms]
     twins = possible_twins([rest for _, rest in parts])
     for c, rest in parts:
         key = canonical(rest) if rest in twins else rest
@@ -247,7 +247,7 @@ def factor(e: Expr) -> Expr:
         return e
     lists = []
     for t in e.terms:
-        c, rest = _coeff_rest(t)
+        c, rest = coeff_rest(t)
         lists.append((c, list(rest.factors) if isinstance(rest, Mul) else [rest]))
     merged = _merge_sums(e)
     if merged is not None:
@@ -331,7 +331,7 @@ def _divides(term: Expr, factors: tuple[Expr, ...]) -> bool:
 def _merge_sums(e: Add) -> Expr | None:
     """Σ_l s_l X_lp − Σ_j X_jp y_j -> Σ_i X_ip (s_i − y_i): sums over the same
     dimensions become one sum when its body then has a common factor."""
-    sums = [(c, rest) for c, rest in map(_coeff_rest, e.terms) if isinstance(rest, Sum)]
+    sums = [(c, rest) for c, rest in map(coeff_rest, e.terms) if isinstance(rest, Sum)]
     if len(sums) != len(e.terms) or len(sums) < 2:
         return None
     dims = sorted(dim_key(i.dim) for i in sums[0][1].indices)

@@ -16,14 +16,14 @@ import re
 import sys
 from fractions import Fraction
 from functools import lru_cache
-from pathlib import Path
 
 from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-from . import syntax as S
-from .errors import IndexcalcError, LimitError, ParseError
-from .model import Model
+from indexcalc.syntax import tree as S
+from indexcalc.syntax.grammar import grammar_text
+from indexcalc.errors import IndexcalcError, LimitError, ParseError
+from indexcalc.model import Model
 
 # ---------------------------------------------------------------- limits (all in one place)
 
@@ -37,7 +37,6 @@ MAX_NUMBER_DIGITS = 60            # digits in one numeric literal
 MAX_EXPONENT = 60                 # |e| in 1.5e-3 style literals
 RECURSION_LIMIT = 20_000          # lowering recurses over the (depth-limited) surface tree
 
-GRAMMAR = Path(__file__).parent / "grammar" / "indexcalc.lark"
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
 _TOKEN = re.compile(r"#[^\n]*|[^\W_]+|\S")     # a comment, a run of letters and digits, a symbol
@@ -48,13 +47,13 @@ _NAME = re.compile(r"[A-Za-z\u0391-\u03A1\u03A4-\u03A9\u03B1-\u03C9\u03D1\u03D5\
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     """The LALR parser, built once."""
-    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr",
+    return Lark(grammar_text(), parser="lalr",
                 propagate_positions=True, maybe_placeholders=True)
 
 
 def parse(text: str) -> Model:
     """Parse and lower a model written in indexcalc's notation (see DESIGN.md)."""
-    from .lower import lower
+    from indexcalc.syntax.statements import lower
     source = parse_source(text)
     limit = sys.getrecursionlimit()
     try:

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .errors import EvaluationError
-from .functions import ELEMENTWISE, TENSOR
-from .ir import (MINUS_ONE, Apply, Expr, Func, Index, Mul, Pow, Sum, Var, instantiate, mul,
+from indexcalc.errors import EvaluationError
+from indexcalc.functions import ELEMENTWISE, TENSOR
+from indexcalc.ir import (MINUS_ONE, Apply, Expr, Func, Index, Mul, Pow, Sum, Var, instantiate, mul,
                  rebuild, rename, unique_binders, var_names, walk)
-from .model import Binding, Program
+from indexcalc.model import Binding, Program
 
 
 def prepare(program: Program) -> Program:

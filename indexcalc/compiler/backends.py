@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from . import functions
-from .errors import EvaluationError
-from .functions import ELEMENTWISE, TENSOR
+from indexcalc import functions
+from indexcalc.errors import EvaluationError
+from indexcalc.functions import ELEMENTWISE, TENSOR
 
 
 @dataclass(frozen=True)

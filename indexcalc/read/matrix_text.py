@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Union
 
-from .functions import ELEMENTWISE, TENSOR
+from indexcalc.functions import ELEMENTWISE, TENSOR
 
 Number = Union[Fraction, float]
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Iterable
 
-from . import ir
-from .functions import ELEMENTWISE, TENSOR
-from .ir import Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var
+from indexcalc import ir
+from indexcalc.functions import ELEMENTWISE, TENSOR
+from indexcalc.ir import Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var
 
 # Precedence levels of printed forms: a context asks for a minimum level and
 # parenthesises anything printed below it.
@@ -332,7 +332,7 @@ class TextPrinter(Printer):
         return f"{self.juxtapose(top)} / {self.paren(self.juxtapose(bottom))}"
 
     def power(self, base: str, exponent: Expr) -> str:
-        simple = (isinstance(exponent, DimSize) or ir._is_int(exponent)
+        simple = (isinstance(exponent, DimSize) or ir.is_int(exponent)
                   or (isinstance(exponent, Var) and not exponent.indices))
         x = self.expr(exponent)
         return f"{base}^{x}" if simple and self.level(exponent) == ATOM else f"{base}^({x})"

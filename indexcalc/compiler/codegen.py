@@ -27,15 +27,15 @@ from dataclasses import dataclass
 
 import opt_einsum as oe
 
-from .backends import Backend
-from .errors import EvaluationError
-from .evaluate import as_float
-from .ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
+from indexcalc.compiler.backends import Backend
+from indexcalc.errors import EvaluationError
+from indexcalc.compiler.reference import as_float
+from indexcalc.ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
                  canonical, const, erased_key, mul, rename, unique_binders, var_names,
                  walk)
-from .memo import memoised
-from .model import Program
-from .naming import assign_names
+from indexcalc.memo import memoised
+from indexcalc.model import Program
+from indexcalc.naming import assign_names
 
 
 @dataclass(frozen=True)
