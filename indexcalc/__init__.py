@@ -10,7 +10,8 @@ compiled to einsum contractions.
 """
 
 from indexcalc import testing
-from indexcalc.api import answer, check, compile, derivative, evaluate, latex, parse
+from indexcalc.api import answer, compile, derivative, evaluate, latex, parse
+from indexcalc.checking.claims import check
 from indexcalc.derivative import Derivative
 from indexcalc.errors import IndexcalcError
 from indexcalc.model import Model

@@ -12,16 +12,18 @@ from typing import Iterable
 
 import numpy as np
 
+from indexcalc.compiler.program import compile_program
 from indexcalc.derivative import Derivative, differentiate, parse_wrt
-from indexcalc.errors import DerivativeError, ShapeError
+from indexcalc.errors import DerivativeError
 from indexcalc.ir import Expr
 from indexcalc.memo import forget
-from indexcalc.model import Model, Program
+from indexcalc.model import Binding, Model, Program, Question
+from indexcalc.read.latex import latex as _latex
+from indexcalc.syntax.parse import parse as _parse
 
 
 @lru_cache(maxsize=64)
 def _parse_cached(text: str) -> Model:
-    from indexcalc.syntax.parse import parse as _parse
     forget()                         # a new model: what was remembered for others goes
     return _parse(text)
 
@@ -61,7 +63,6 @@ def evaluate(model: str | Model, of: str | None = None, /, **arrays) -> np.ndarr
 
     ``of="E"`` names the definition; a tensor may still be called ``model`` or
     ``of`` (``of=`` with an array is that tensor's array)."""
-    from indexcalc.compiler.program import compile_program
     if isinstance(arrays.get("of"), str):
         of = arrays.pop("of")
     m = _model(model)
@@ -74,34 +75,9 @@ def evaluate(model: str | Model, of: str | None = None, /, **arrays) -> np.ndarr
     return compile_program(program)(**arrays)
 
 
-def check(model: str | Model, claim: str):
-    """Is the claimed formula the derivative?  ``claim`` is a check statement
-    without the keyword: ``"dE/dz_k == o_k - t_k"``.  Returns a CheckResult
-    (``.holds``; ``str()`` is the verdict)."""
-    from indexcalc.checking.claims import check_statement, shape_mismatch
-    from indexcalc.model import Check, Question
-    text = model.text if isinstance(model, Model) else model
-    claim = claim.strip()
-    if not claim.startswith("check"):
-        claim = "check " + claim
-    try:
-        m = parse(f"{text}\n{claim}")
-    except ShapeError as error:
-        question_text, sep, claimed = claim.removeprefix("check").partition("==")
-        if not sep:
-            raise
-        m = parse(f"{text}\n{question_text}")
-        if not isinstance(m.statements[-1], Question):
-            raise
-        return shape_mismatch(m, m.statements[-1], claimed.strip(), error)
-    if not isinstance(m.statements[-1], Check):
-        raise DerivativeError(f"not a check: {claim!r} (write e.g. dE/dz_k == o_k - t_k)")
-    return check_statement(m, m.statements[-1])
-
 
 def answer(model: Model, question) -> Derivative:
     """The derivative a Question statement asks for."""
-    from indexcalc.derivative import differentiate
     return differentiate(model, question.of, list(question.wrt), question.of_indices)
 
 
@@ -109,8 +85,6 @@ def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
     """One compiled program computing several outputs with shared work:
     definitions by name (``"E"``) and derivatives as questions (``"dE/dW"``).
     Returns a callable ``f(**arrays) -> dict``."""
-    from indexcalc.compiler.program import compile_program
-    from indexcalc.model import Binding, Question
     m = _model(model)
     bindings: dict[str, Binding] = {b.name: b for b in m.program().bindings}
     names = []
@@ -142,5 +116,4 @@ def latex(node: Expr | Derivative) -> str:
     """LaTeX for an IR node or a derivative."""
     if isinstance(node, Derivative):
         return node.latex()
-    from indexcalc.read.latex import latex as _latex
     return _latex(node)

@@ -23,28 +23,34 @@ from functools import cached_property
 
 import numpy as np
 
-from indexcalc.errors import DerivativeError
-from indexcalc.ir import (Expr, Index, Var, add, const, fresh_index, mul, rename, substitute, var_names)
-from indexcalc.read.latex import latex as tex, latex_definition
-from indexcalc.read.text import definition_text, to_text
-from indexcalc.model import Binding, Model, Program, Wrt
 from indexcalc.calculus.reverse import inline, reverse
-from indexcalc.calculus.rewrite import Rule, definition_rule
+from indexcalc.calculus.rules import model_rules
 from indexcalc.calculus.simplify import factor, name_sums, orient_deltas, simplify, tidy
+from indexcalc.compiler.program import compile_program, einsum_steps, python_source
+from indexcalc.compiler.reference import evaluate_program
+from indexcalc.errors import DerivativeError
+from indexcalc.ir import (
+    Expr,
+    Index,
+    Var,
+    add,
+    const,
+    fresh_index,
+    mul,
+    rename,
+    substitute,
+    var_names,
+)
+from indexcalc.model import Binding, Model, Program, Wrt
+from indexcalc.read.explain import explain
+from indexcalc.read.latex import latex as tex
+from indexcalc.read.latex import latex_definition
+from indexcalc.read.matrix import matrix_form
+from indexcalc.read.text import definition_text, to_text
 
 INLINE_BUDGET = 160        # nodes: a closed formula larger than this keeps its adjoints named
 WRT_POOL = "pqrsuvwxyzabcdefghijklmnot"
 
-
-def model_rules(model: Model) -> tuple[Rule, ...]:
-    """Assumptions, then every definition as a folding rule."""
-    rules = [Rule(simplify(a.lhs), simplify(a.rhs)) for a in model.assumptions
-             if a.rhs.free <= a.lhs.free]
-    for d in model.definitions.values():
-        rule = definition_rule(d.name, d.indices, simplify(d.expr))
-        if rule is not None:
-            rules.append(rule)
-    return tuple(rules)
 
 
 @dataclass
@@ -117,12 +123,10 @@ class Derivative:
 
     def matrix(self, layout: str = "column"):
         """The result in matrix notation (or the index form, saying why not)."""
-        from indexcalc.read.matrix import matrix_form
         return matrix_form(self, layout=layout)
 
     def explain(self) -> str:
         """The derivation step by step."""
-        from indexcalc.read.explain import explain
         return explain(self)
 
     def _repr_latex_(self) -> str:
@@ -153,22 +157,18 @@ class Derivative:
 
     def evaluate_reference(self, /, **arrays) -> np.ndarray:
         """The same, by the simple reference evaluator (one einsum per term)."""
-        from indexcalc.compiler.reference import evaluate_program
         return evaluate_program(self.program, arrays)[self.name]
 
     def compile(self, backend: str = "numpy"):
         """A callable ``f(**arrays) -> ndarray``, compiled once per backend."""
         if backend not in self._compiled:
-            from indexcalc.compiler.program import compile_program
             self._compiled[backend] = compile_program(self.program, backend=backend)
         return self._compiled[backend]
 
     def einsum(self):
-        from indexcalc.compiler.program import einsum_steps
         return einsum_steps(self.program)
 
     def python(self, backend: str = "numpy") -> str:
-        from indexcalc.compiler.program import python_source
         return python_source(self.program, backend=backend)
 
 

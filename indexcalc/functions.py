@@ -25,8 +25,20 @@ from typing import Callable
 
 import numpy as np
 
-from indexcalc.ir import (Apply, Expr, Func, Index, MINUS_ONE, ONE, const, delta, mul,
-                 neg, power, sub)
+from indexcalc.ir import (
+    MINUS_ONE,
+    ONE,
+    Apply,
+    Expr,
+    Func,
+    Index,
+    const,
+    delta,
+    mul,
+    neg,
+    power,
+    sub,
+)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from indexcalc.ir import Dim, Expr, Index
+from indexcalc.ir import Dim, Expr, Index, var_names
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,6 @@ class Program:
 
     @property
     def inputs(self) -> list[str]:
-        from indexcalc.ir import var_names
         bound = {b.name for b in self.bindings}
         seen: dict[str, None] = {}
         for b in self.bindings:

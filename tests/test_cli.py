@@ -18,9 +18,10 @@ import sys
 import numpy as np
 import pytest
 
-from indexcalc.api import derivative as ic_derivative, parse as ic_parse
-from indexcalc.ui.cli import main
+from indexcalc.api import derivative as ic_derivative
+from indexcalc.api import parse as ic_parse
 from indexcalc.testing import random_arrays
+from indexcalc.ui.cli import main
 
 S1 = """z : vector[C]
 t : vector[C]

@@ -10,10 +10,23 @@ import opt_einsum
 import pytest
 
 from indexcalc.compiler.program import compile_program, explain_plan
-from indexcalc.errors import EvaluationError
 from indexcalc.compiler.reference import evaluate_program
-from indexcalc.ir import (Apply, DimSize, Index, Var, add, const, delta, func, mul, neg, power,
-                          sub, summation)
+from indexcalc.errors import EvaluationError
+from indexcalc.ir import (
+    Apply,
+    DimSize,
+    Index,
+    Var,
+    add,
+    const,
+    delta,
+    func,
+    mul,
+    neg,
+    power,
+    sub,
+    summation,
+)
 from indexcalc.model import Binding, Program
 
 i, j, k, l = (Index(c, "n") for c in "ijkl")

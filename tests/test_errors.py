@@ -6,8 +6,15 @@ import time
 
 import pytest
 
-from indexcalc.errors import (DerivativeError, IndexcalcError, IndexMismatchError, LimitError,
-                              ParseError, ShapeError, UnknownNameError)
+from indexcalc.errors import (
+    DerivativeError,
+    IndexcalcError,
+    IndexMismatchError,
+    LimitError,
+    ParseError,
+    ShapeError,
+    UnknownNameError,
+)
 from indexcalc.syntax.parse import MAX_INPUT_CHARS, MAX_NESTING, MAX_TOKENS, parse
 
 

@@ -3,10 +3,22 @@
 import numpy as np
 import pytest
 
-from indexcalc.errors import EvaluationError
 from indexcalc.compiler.reference import bind_dims, evaluate_expr, evaluate_program
-from indexcalc.ir import (Apply, Delta, DimSize, Index, Var, add, const, delta, func, mul,
-                          power, summation)
+from indexcalc.errors import EvaluationError
+from indexcalc.ir import (
+    Apply,
+    Delta,
+    DimSize,
+    Index,
+    Var,
+    add,
+    const,
+    delta,
+    func,
+    mul,
+    power,
+    summation,
+)
 from indexcalc.model import Binding, Program
 
 i, j, k, l = (Index(c, "n") for c in "ijkl")

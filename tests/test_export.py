@@ -8,10 +8,22 @@ import keyword
 import numpy as np
 import pytest
 
+from indexcalc.compiler.export import einsum_steps, python_source
 from indexcalc.compiler.program import compile_program
 from indexcalc.compiler.reference import evaluate_program
-from indexcalc.compiler.export import einsum_steps, python_source
-from indexcalc.ir import Apply, Index, Var, add, const, delta, func, mul, neg, sub, summation
+from indexcalc.ir import (
+    Apply,
+    Index,
+    Var,
+    add,
+    const,
+    delta,
+    func,
+    mul,
+    neg,
+    sub,
+    summation,
+)
 from indexcalc.model import Binding, Program
 from indexcalc.naming import safe
 

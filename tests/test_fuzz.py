@@ -15,13 +15,12 @@ import random
 import time
 import tracemalloc
 
+import fuzzing
 import pytest
 
 import indexcalc
 from indexcalc.errors import IndexcalcError, LimitError
 from indexcalc.syntax.parse import MAX_TOKENS
-
-import fuzzing
 
 CI_INPUTS = int(os.environ.get("INDEXCALC_FUZZ_INPUTS", 2000))
 SECOND = 1.0

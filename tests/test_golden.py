@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import indexcalc
-from indexcalc.testing import check_grad as _check_grad, random_arrays
+from indexcalc.testing import check_grad as _check_grad
+from indexcalc.testing import random_arrays
 
 S1 = """
 o_j = exp(z_j) / sum_i exp(z_i)          # Ω = Σ_i exp(z_i)

@@ -8,12 +8,12 @@ so it runs once, in one test.
 
 import shutil
 import subprocess
-
-import pytest
 import sys
 import venv
 import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 

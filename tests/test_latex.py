@@ -11,8 +11,23 @@ import pytest
 matplotlib.use("Agg")
 from matplotlib import mathtext  # noqa: E402
 
-from indexcalc.ir import (ONE, Apply, DimSize, Index, Var, add, const, delta, div,  # noqa: E402
-                          func, mul, neg, power, sub, summation)
+from indexcalc.ir import (  # noqa: E402
+    ONE,
+    Apply,
+    DimSize,
+    Index,
+    Var,
+    add,
+    const,
+    delta,
+    div,
+    func,
+    mul,
+    neg,
+    power,
+    sub,
+    summation,
+)
 from indexcalc.read.latex import latex, latex_block, latex_definition, tex_name  # noqa: E402
 
 i, j, k, p, q, a, b = (Index(c, "n") for c in "ijkpqab")

@@ -12,10 +12,29 @@ import pytest
 
 import indexcalc
 from indexcalc.compiler.reference import evaluate_expr, evaluate_program
-from indexcalc.ir import (ONE, Apply, Func, Index, Var, add, delta, func, mul, neg, rebuild,
-                          sub, summation)
-from indexcalc.read.matrix import MatrixForm, NoMatrixForm, expr_form, matrix_form, to_matrix
+from indexcalc.ir import (
+    ONE,
+    Apply,
+    Func,
+    Index,
+    Var,
+    add,
+    delta,
+    func,
+    mul,
+    neg,
+    rebuild,
+    sub,
+    summation,
+)
 from indexcalc.model import Binding, Program
+from indexcalc.read.matrix import (
+    MatrixForm,
+    NoMatrixForm,
+    expr_form,
+    matrix_form,
+    to_matrix,
+)
 from indexcalc.testing import random_arrays
 
 # ---------------------------------------------------------------- the numeric oracle

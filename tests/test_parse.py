@@ -347,8 +347,9 @@ def test_grammar_has_no_conflicts(caplog):
 
 
 def test_grammar_lives_at_the_top_of_the_tree_and_is_the_one_read():
-    import indexcalc
     from pathlib import Path
+
+    import indexcalc
     assert SOURCE_TREE == Path(indexcalc.__file__).resolve().parent.parent / "grammar" / "indexcalc.lark"
     assert grammar_text() == SOURCE_TREE.read_text(encoding="utf-8")
 

@@ -7,8 +7,23 @@ from fractions import Fraction
 import pytest
 
 from indexcalc import ir
-from indexcalc.ir import (ONE, Apply, DimSize, Index, Var, add, const, delta, div, func, mul,
-                          neg, power, sub, summation)
+from indexcalc.ir import (
+    ONE,
+    Apply,
+    DimSize,
+    Index,
+    Var,
+    add,
+    const,
+    delta,
+    div,
+    func,
+    mul,
+    neg,
+    power,
+    sub,
+    summation,
+)
 from indexcalc.read.text import definition_text, to_ascii, to_text
 
 i, j, k, p, q, a, b = (Index(c, "n") for c in "ijkpqab")

@@ -39,6 +39,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
+from strategies import models
 
 import indexcalc
 from indexcalc.compiler.reference import evaluate_program
@@ -46,8 +47,6 @@ from indexcalc.ir import Index, Var, canonical, map_indices, rebuild, var_names
 from indexcalc.model import Program
 from indexcalc.read.text import definition_text
 from indexcalc.testing import random_arrays
-
-from strategies import models
 
 RTOL, ATOL, EPS = 1e-5, 1e-6, 1e-4
 
@@ -292,6 +291,7 @@ def test_jax_autodiff_agrees(case, data):
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
+
     from indexcalc.compiler.program import python_source
     model, wrt, arrays, value = setup(case, data)
     d = indexcalc.derivative(model, wrt)
@@ -301,6 +301,7 @@ def test_jax_autodiff_agrees(case, data):
     namespace: dict = {}
     exec(compile(forward, "<forward>", "exec"), namespace)
     import inspect
+
     from indexcalc.naming import safe
     fn = namespace["derivative"]
     params = list(inspect.signature(fn).parameters)

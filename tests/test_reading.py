@@ -13,10 +13,10 @@ import pytest
 
 matplotlib.use("Agg")
 from matplotlib import mathtext  # noqa: E402
+from test_golden import S1, S2, S3, S4  # noqa: E402
 
 import indexcalc  # noqa: E402
 from indexcalc.testing import check_grad  # noqa: E402
-from test_golden import S1, S2, S3, S4  # noqa: E402
 
 S4_SQUARE = S4.replace("W1 : matrix[n, m]", "W1 : matrix[n, n]")
 ONE_HOT_Y = "assume sum_i y_i = 1\n"

@@ -169,6 +169,7 @@ def test_derivative_that_would_grow_too_large_stops_with_a_limit_error():
     import time
 
     import pytest
+
     from indexcalc.errors import LimitError
     for text in ["x : scalar\nf = " + "exp(" * 150 + "x" + ")" * 150,
                  "x : scalar\nf = " + "sin(1 + tanh(" * 100 + "x" + "))" * 100]:
@@ -185,6 +186,7 @@ def test_tensor_rank_limit():
     # Found by the fuzzer: T : tensor[n, n, ... 100 times] parsed, and arrays for
     # it failed inside NumPy (ValueError: maximum supported dimension is 64).
     import pytest
+
     from indexcalc.errors import LimitError
     with pytest.raises(LimitError, match="rank 100"):
         indexcalc.parse("T : tensor[" + ", ".join(["n"] * 100) + "]\nf = sum(T)")
@@ -195,6 +197,7 @@ def test_index_form_nesting_limit():
     # limit, but in index form (sqrt(Σ_i x_i^2) per norm) are ~800 levels deep, and
     # differentiating them ended in a RecursionError.
     import pytest
+
     from indexcalc.errors import LimitError
     with pytest.raises(LimitError, match="levels deep"):
         indexcalc.parse("x : vector[n]\nE = " + "||" * 200 + "x" + "||" * 200)
@@ -256,10 +259,12 @@ def test_trace_of_a_tensor_function_has_the_trace_as_matrix_form():
 
 def test_fuzz_escapes_end_in_indexcalc_errors():
     """Three inputs from the 100,000-input fuzz run that escaped as Python errors."""
+    from fractions import Fraction
+
     import numpy as np
     import pytest
+
     import indexcalc
-    from fractions import Fraction
     from indexcalc.errors import DivisionByZero, IndexcalcError
     from indexcalc.ir import const
     # a broadcast definition (h_ij = det(A)) is not a folding rule (KeyError before)
@@ -281,6 +286,7 @@ def test_fuzz_escapes_end_in_indexcalc_errors():
 def test_a_tower_of_norms_is_refused_before_lowering():
     """399 nested norms took seconds to lower before the refusal (a fuzz 'hang')."""
     import pytest
+
     import indexcalc
     from indexcalc.errors import LimitError
     with pytest.raises(LimitError, match="nested more than 400 levels"):
@@ -290,6 +296,7 @@ def test_a_tower_of_norms_is_refused_before_lowering():
 def test_inverse_of_a_singular_matrix_is_an_evaluation_error():
     """Fuzz escape: inv of an all-zero matrix raised numpy's LinAlgError."""
     import pytest
+
     from indexcalc.errors import EvaluationError
     text = "y ∈ ℝ^n\nA ∈ ℝ^{n×n}\nh_ij = inv(Aᵀ0)_ij y_{i}"
     d = indexcalc.derivative(text, "y", of="h")
@@ -348,6 +355,7 @@ def test_a_declared_name_used_before_its_definition_is_refused():
     compiled to code reading s before assigning it (KeyError).  Declaring a
     definition's shape first is still allowed."""
     import pytest
+
     from indexcalc.errors import ParseError
     with pytest.raises(ParseError, match="s is used in h .line 2. before it is defined") as err:
         indexcalc.parse("s : scalar\nh = s + E\ng = σ(s) - h\ns = σ(g)")
@@ -368,6 +376,7 @@ def test_a_constant_beyond_float64_is_an_evaluation_error():
     """Fuzz escape (100,000-input run): the Hessian of a model with 2^1000 in it has the
     constant 2^2000, which float() cannot hold (OverflowError in code generation)."""
     import pytest
+
     from indexcalc.errors import EvaluationError
     text = "θ : vector[n]; c : scalar\nE = sum((2^1000 θ / (2 + sin(c)))^2)"
     h = indexcalc.derivative(text, ["θ", "θ"])

@@ -9,8 +9,8 @@ derivative of the last definition with respect to each of the model's
 variables, the answer to every question, and any error message, then compares
 two such records byte for byte.
 
-    python tools/snapshot.py record before.txt      # before the change
-    python tools/snapshot.py record after.txt       # after it
+    python tools/snapshot.py record before.txt      # before the change (+ before.models.json)
+    python tools/snapshot.py record after.txt --models before.models.json   # after it
     python tools/snapshot.py compare before.txt after.txt
 
 Only the public API is used, so the script outlives the modules it checks.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,12 @@ from indexcalc import IndexcalcError  # noqa: E402
 MAX_VARIABLES = 3
 
 
-def models(generated: int) -> list[tuple[str, str]]:
+def models(generated: int, saved: Path | None) -> list[tuple[str, str]]:
+    """The models to record: from ``saved`` (a JSON list written by an earlier
+    record) when given, so that both records read the same texts, else drawn
+    afresh (Hypothesis's derandomized draws can change with the code around them)."""
+    if saved is not None:
+        return [tuple(pair) for pair in json.loads(saved.read_text())]
     from fuzzing import SEEDS, generated_seeds
     out = []
     for p in sorted((ROOT / "examples").glob("*.ic")):
@@ -94,9 +100,11 @@ def run_examples() -> list[str]:
     return chunks
 
 
-def record(path: Path, generated: int) -> None:
+def record(path: Path, generated: int, saved: Path | None) -> None:
     chunks = run_examples()
-    for label, text in models(generated):
+    texts = models(generated, saved)
+    path.with_suffix(".models.json").write_text(json.dumps(texts, ensure_ascii=False, indent=0))
+    for label, text in texts:
         chunks.append(f"=== {label}\n{text}\n" + "\n".join(record_model(text)))
     path.write_text("\n".join(chunks) + "\n")
     print(f"recorded {len(chunks)} models to {path}")
@@ -108,7 +116,7 @@ def compare(a: Path, b: Path) -> int:
         print(f"identical: {len(left):,} lines")
         return 0
     diff = list(difflib.unified_diff(left, right, str(a), str(b), lineterm="", n=2))
-    print("\n".join(diff[:200]))
+    print("\n".join(diff[:200]), flush=True)
     print(f"... {sum(1 for x in diff if x[:1] in '+-')} changed lines")
     return 1
 
@@ -119,12 +127,13 @@ def main() -> int:
     r = sub.add_parser("record")
     r.add_argument("path", type=Path)
     r.add_argument("--generated", type=int, default=300)
+    r.add_argument("--models", type=Path, help="the models of an earlier record (its .models.json)")
     c = sub.add_parser("compare")
     c.add_argument("a", type=Path)
     c.add_argument("b", type=Path)
     args = ap.parse_args()
     if args.command == "record":
-        record(args.path, args.generated)
+        record(args.path, args.generated, args.models)
         return 0
     return compare(args.a, args.b)
 

@@ -19,10 +19,34 @@ One rule per node type:
 
 from __future__ import annotations
 
-from indexcalc.ir import (MINUS_ONE, ZERO, Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow,
-                 Sum, Var, add, delta, fresh_index, func, index_names, mul, power, rename,
-                 summation, unique_binders, var_names)
 from indexcalc.functions import elementwise_derivative, tensor_jacobian
+from indexcalc.ir import (
+    MINUS_ONE,
+    ZERO,
+    Add,
+    Apply,
+    Const,
+    Delta,
+    DimSize,
+    Expr,
+    Func,
+    Index,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+    add,
+    delta,
+    fresh_index,
+    func,
+    index_names,
+    mul,
+    power,
+    rename,
+    summation,
+    unique_binders,
+    var_names,
+)
 
 
 def diff(e: Expr, name: str, wrt: tuple[Index, ...]) -> Expr:

@@ -22,12 +22,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from indexcalc.calculus.diff import diff
-from indexcalc.errors import LimitError
-from indexcalc.ir import (ZERO, Expr, Index, Sum, Var, add, delta, fresh_index, index_names, mul, rename,
-                 size, substitute, summation, var_names, walk)
-from indexcalc.model import Binding
 from indexcalc.calculus.rewrite import Rule
 from indexcalc.calculus.simplify import simplify
+from indexcalc.errors import LimitError
+from indexcalc.ir import (
+    ZERO,
+    Expr,
+    Index,
+    Sum,
+    Var,
+    add,
+    delta,
+    fresh_index,
+    index_names,
+    mul,
+    rename,
+    size,
+    substitute,
+    summation,
+    var_names,
+    walk,
+)
+from indexcalc.model import Binding
 
 
 def adjoint_name(of: str, name: str) -> str:

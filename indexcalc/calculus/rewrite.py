@@ -19,8 +19,29 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from indexcalc.ir import (ZERO, Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 base_exp, const, erased_key, mul, power, rebuild, rename, var_names)
+from indexcalc.ir import (
+    ZERO,
+    Add,
+    Apply,
+    Const,
+    Delta,
+    DimSize,
+    Expr,
+    Func,
+    Index,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+    base_exp,
+    const,
+    erased_key,
+    mul,
+    power,
+    rebuild,
+    rename,
+    var_names,
+)
 from indexcalc.memo import on_forget
 
 Env = dict[Index, Index]

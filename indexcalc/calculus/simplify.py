@@ -31,13 +31,39 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from indexcalc.errors import LimitError
-from indexcalc.ir import (ONE, ZERO, Add, Apply, Const, Delta, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 coeff_rest, add, canonical, const, dim_key, fresh_index, index_names, mul,
-                 possible_twins, rebuild, rename, rename_bound, size, summation,
-                 unique_binders)
-from indexcalc.memo import memoised
 from indexcalc.calculus.rewrite import Rule, push_inward, rewrite
+from indexcalc.errors import LimitError
+from indexcalc.ir import (
+    ONE,
+    ZERO,
+    Add,
+    Apply,
+    Const,
+    Delta,
+    Expr,
+    Func,
+    Index,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+    add,
+    canonical,
+    coeff_rest,
+    const,
+    dim_key,
+    fresh_index,
+    index_names,
+    mul,
+    possible_twins,
+    rebuild,
+    rename,
+    rename_bound,
+    size,
+    summation,
+    unique_binders,
+)
+from indexcalc.memo import memoised
 
 MAX_TERMS = 20000          # expansion beyond this is refused with a LimitError
 

@@ -19,14 +19,33 @@ from fractions import Fraction
 
 import numpy as np
 
-from indexcalc.derivative import Derivative, differentiate
-from indexcalc.errors import IndexcalcError
-from indexcalc.functions import ELEMENTWISE, TENSOR
-from indexcalc.ir import (ZERO, Apply, Expr, Func, add, const, delta, mul, rebuild, rename, size, sub,
-                 substitute, var_names)
-from indexcalc.model import Assume, Binding, Check, Model, Program
-from indexcalc.read.text import to_text
+from indexcalc.api import parse
+from indexcalc.calculus.diff import diff as differentiate_expr
 from indexcalc.calculus.simplify import expand, factor, name_sums, simplify
+from indexcalc.checking.numeric import random_arrays
+from indexcalc.compiler.reference import evaluate_program
+from indexcalc.derivative import Derivative, differentiate
+from indexcalc.errors import DerivativeError, IndexcalcError, ShapeError
+from indexcalc.functions import ELEMENTWISE, TENSOR
+from indexcalc.ir import (
+    ZERO,
+    Apply,
+    Expr,
+    Func,
+    add,
+    const,
+    delta,
+    mul,
+    rebuild,
+    rename,
+    size,
+    sub,
+    substitute,
+    summation,
+    var_names,
+)
+from indexcalc.model import Assume, Binding, Check, Model, Program, Question
+from indexcalc.read.text import to_text
 
 SEEDS = (0, 1, 2)
 
@@ -148,8 +167,6 @@ def _compare(d: Derivative, claim: Expr, model: Model) -> CheckResult:
 
 def _numeric(d: Derivative, claim: Expr, model: Model) -> str | None:
     """None if derivative and claim agree at every random point, else a description."""
-    from indexcalc.compiler.reference import evaluate_program
-    from indexcalc.testing import random_arrays
     claimed = Binding("claim", d.indices, claim)
     program = replace(d.program, bindings=d.program.bindings + (claimed,),
                       outputs=(d.name, "claim"))
@@ -202,7 +219,6 @@ def _concrete_expr(e: Expr) -> Expr:
         k = len(e.over)
         groups = [e.out[m * k:(m + 1) * k] for m in range(e.order)]
         if e.order == 0:
-            from indexcalc.ir import summation
             return summation(e.over, _sin_derivative(add(e.arg, _shift(e.fn)), 0))
         # all derivative index groups sit on one component: deltas tie them together
         first = groups[0]
@@ -222,7 +238,6 @@ def _vanishing_sum(result: CheckResult, model: Model) -> str | None:
         return None
     shown, sums = name_sums(diff, set(model.shapes))
     for symbol, body in sums:
-        from indexcalc.calculus.diff import diff as differentiate_expr
         slope = simplify(differentiate_expr(shown, symbol, ()))
         if slope == ZERO or symbol in var_names(slope):
             continue
@@ -231,3 +246,28 @@ def _vanishing_sum(result: CheckResult, model: Model) -> str | None:
             if expand(add(at_zero, mul(const(guess), slope))) == ZERO:
                 return f"{to_text(body)} = {guess}"
     return None
+
+# ---------------------------------------------------------------- the public entry point
+
+def check(model: str | Model, claim: str):
+    """Is the claimed formula the derivative?  ``claim`` is a check statement
+    without the keyword: ``"dE/dz_k == o_k - t_k"``.  Returns a CheckResult
+    (``.holds``; ``str()`` is the verdict)."""
+    text = model.text if isinstance(model, Model) else model
+    claim = claim.strip()
+    if not claim.startswith("check"):
+        claim = "check " + claim
+    try:
+        m = parse(f"{text}\n{claim}")
+    except ShapeError as error:
+        question_text, sep, claimed = claim.removeprefix("check").partition("==")
+        if not sep:
+            raise
+        m = parse(f"{text}\n{question_text}")
+        if not isinstance(m.statements[-1], Question):
+            raise
+        return shape_mismatch(m, m.statements[-1], claimed.strip(), error)
+    if not isinstance(m.statements[-1], Check):
+        raise DerivativeError(f"not a check: {claim!r} (write e.g. dE/dz_k == o_k - t_k)")
+    return check_statement(m, m.statements[-1])
+

@@ -28,11 +28,30 @@ from dataclasses import dataclass
 import opt_einsum as oe
 
 from indexcalc.compiler.backends import Backend
-from indexcalc.errors import EvaluationError
 from indexcalc.compiler.reference import as_float
-from indexcalc.ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var,
-                 canonical, const, erased_key, mul, rename, unique_binders, var_names,
-                 walk)
+from indexcalc.errors import EvaluationError
+from indexcalc.ir import (
+    Add,
+    Apply,
+    Const,
+    Delta,
+    DimSize,
+    Expr,
+    Func,
+    Index,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+    canonical,
+    const,
+    erased_key,
+    mul,
+    rename,
+    unique_binders,
+    var_names,
+    walk,
+)
 from indexcalc.memo import memoised
 from indexcalc.model import Program
 from indexcalc.naming import assign_names

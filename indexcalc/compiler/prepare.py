@@ -22,8 +22,24 @@ from dataclasses import replace
 
 from indexcalc.errors import EvaluationError
 from indexcalc.functions import ELEMENTWISE, TENSOR
-from indexcalc.ir import (MINUS_ONE, Apply, Expr, Func, Index, Mul, Pow, Sum, Var, instantiate, mul,
-                 rebuild, rename, unique_binders, var_names, walk)
+from indexcalc.ir import (
+    MINUS_ONE,
+    Apply,
+    Expr,
+    Func,
+    Index,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+    instantiate,
+    mul,
+    rebuild,
+    rename,
+    unique_binders,
+    var_names,
+    walk,
+)
 from indexcalc.model import Binding, Program
 
 

@@ -19,11 +19,11 @@ import numpy as np
 
 from indexcalc.compiler import backends
 from indexcalc.compiler.codegen import generate
-from indexcalc.errors import EvaluationError
-from indexcalc.compiler.reference import bind_dims, singular, var_shapes
-from indexcalc.compiler.export import einsum_steps, python_source          # noqa: F401  (re-exported)
-from indexcalc.model import Program
+from indexcalc.compiler.export import einsum_steps, python_source  # noqa: F401  (re-exported)
 from indexcalc.compiler.prepare import prepare
+from indexcalc.compiler.reference import bind_dims, singular, var_shapes
+from indexcalc.errors import EvaluationError
+from indexcalc.model import Program
 
 
 @dataclass

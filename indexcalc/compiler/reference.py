@@ -15,10 +15,25 @@ from __future__ import annotations
 import numpy as np
 from opt_einsum import get_symbol
 
+from indexcalc.compiler.prepare import stable_logs
 from indexcalc.errors import EvaluationError
 from indexcalc.functions import ELEMENTWISE, TENSOR
-from indexcalc.ir import (Add, Apply, Const, Delta, Dim, DimSize, Expr, Func, Index, Mul, Pow, Sum,
-                 Var, walk)
+from indexcalc.ir import (
+    Add,
+    Apply,
+    Const,
+    Delta,
+    Dim,
+    DimSize,
+    Expr,
+    Func,
+    Index,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+    walk,
+)
 from indexcalc.model import Program
 
 Labelled = tuple[np.ndarray, tuple[Index, ...]]   # an array and the index of each axis
@@ -243,7 +258,6 @@ def evaluate_program(program: Program, arrays: dict[str, np.ndarray]) -> dict[st
 
     ``log`` of a softmax is read as ``log_softmax`` (``optimize.stable_logs``):
     the same value, finite for logits of ±1000."""
-    from indexcalc.compiler.prepare import stable_logs
     program = stable_logs(program)
     inputs = program.inputs
     declared = var_shapes(b.expr for b in program.bindings)

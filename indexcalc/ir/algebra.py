@@ -13,9 +13,31 @@ from operator import attrgetter
 from typing import Callable, Iterable
 
 from indexcalc.errors import DivisionByZero
-from indexcalc.ir.nodes import (MINUS_ONE, ONE, ZERO, Add, Apply, Const, Delta, Dim, DimSize, Expr, Func,
-                                Index, Mul, Number, Pow, Sum, Var, binders, const, dim_key,
-                                index_names, is_const, var_names)
+from indexcalc.ir.nodes import (
+    MINUS_ONE,
+    ONE,
+    ZERO,
+    Add,
+    Apply,
+    Const,
+    Delta,
+    Dim,
+    DimSize,
+    Expr,
+    Func,
+    Index,
+    Mul,
+    Number,
+    Pow,
+    Sum,
+    Var,
+    binders,
+    const,
+    dim_key,
+    index_names,
+    is_const,
+    var_names,
+)
 from indexcalc.memo import memoised
 
 # ---------------------------------------------------------------- rebuilding

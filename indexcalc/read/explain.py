@@ -13,16 +13,32 @@ logarithmic derivative is shown as well (S1: ``log o_j = z_j − log Ω``).
 from __future__ import annotations
 
 from indexcalc.calculus.diff import diff
-from indexcalc.ir import (Add, Apply, Delta, Expr, Func, Index, Mul, Pow, Sum, Var, add, const, mul,
-                 walk, summation)
-from indexcalc.read.text import definition_text, to_text
 from indexcalc.calculus.reverse import Step, adjoint_name, reverse
+from indexcalc.calculus.rules import model_rules
 from indexcalc.calculus.simplify import simplify
+from indexcalc.ir import (
+    Add,
+    Apply,
+    Delta,
+    Expr,
+    Func,
+    Index,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+    add,
+    const,
+    mul,
+    summation,
+    walk,
+)
+from indexcalc.read.text import definition_text, to_text
 
 
 def explain(d) -> str:
     """The explanation of a Derivative ``d`` (see derivatives.py)."""
-    from indexcalc.derivative import model_rules
+
     model = d.model
     rules = model_rules(model)
     lines = [f"{d.lhs()}: the chain rule over the model's definitions, backwards from "

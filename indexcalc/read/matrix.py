@@ -37,11 +37,43 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from indexcalc.ir import (Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var, mul,
-                 rename, summation, unique_binders)
-from indexcalc.read.matrix_text import (MAdd, MatrixPrinter, MCall, MExpr, MName, MNum, MOuter, MPow, diag,
-                          hadamard, prod, scale, total, trace, transpose)
-from indexcalc.read.text import to_text
+from indexcalc.ir import (
+    Add,
+    Apply,
+    Const,
+    Delta,
+    DimSize,
+    Expr,
+    Func,
+    Index,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+    mul,
+    rebuild,
+    rename,
+    summation,
+    unique_binders,
+)
+from indexcalc.read.matrix_text import (
+    MAdd,
+    MatrixPrinter,
+    MCall,
+    MExpr,
+    MName,
+    MNum,
+    MOuter,
+    MPow,
+    diag,
+    hadamard,
+    prod,
+    scale,
+    total,
+    trace,
+    transpose,
+)
+from indexcalc.read.text import definition_text, to_text
 
 
 class NoMatrixForm(Exception):
@@ -415,7 +447,6 @@ def line_form(name: str, axes: tuple[Index, ...], expr: Expr, layout: str = "col
         rhs = matrix_text(expr, axes, layout)
         return f"{name} = {rhs}", rhs, ""
     except NoMatrixForm as e:
-        from indexcalc.read.text import definition_text
         line = definition_text(name, axes, expr)
         return line, line.split(" = ", 1)[1], e.reason
 
@@ -479,7 +510,6 @@ def _result_name(of: str, wrt: tuple[str, ...], taken: set[str]) -> str:
 
 
 def _rename_vars(e: Expr, symbols: dict[str, str]) -> Expr:
-    from indexcalc.ir import rebuild
     if isinstance(e, Var) and e.name in symbols:
         return Var(symbols[e.name], e.indices)
     if not e.children:

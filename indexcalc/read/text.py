@@ -21,7 +21,20 @@ from typing import Iterable
 
 from indexcalc import ir
 from indexcalc.functions import ELEMENTWISE, TENSOR
-from indexcalc.ir import Add, Apply, Const, Delta, DimSize, Expr, Func, Index, Mul, Pow, Sum, Var
+from indexcalc.ir import (
+    Add,
+    Apply,
+    Const,
+    Delta,
+    DimSize,
+    Expr,
+    Func,
+    Index,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+)
 
 # Precedence levels of printed forms: a context asks for a minimum level and
 # parenthesises anything printed below it.

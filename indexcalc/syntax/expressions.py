@@ -21,13 +21,42 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
+from indexcalc.errors import (
+    IndexMismatchError,
+    LimitError,
+    ParseError,
+    ShapeError,
+    UnknownNameError,
+)
+from indexcalc.functions import (
+    ALIASES,
+    ELEMENTWISE,
+    LOWERED,
+    TENSOR,
+    canonical_name,
+    known,
+    opaque_is_scalar_valued,
+)
+from indexcalc.ir import (
+    MINUS_ONE,
+    Apply,
+    Const,
+    DimSize,
+    Expr,
+    Func,
+    Index,
+    Var,
+    add,
+    const,
+    delta,
+    fresh_name,
+    mul,
+    neg,
+    power,
+    rename,
+    summation,
+)
 from indexcalc.syntax import tree as S
-from indexcalc.errors import (IndexMismatchError, LimitError, ParseError, ShapeError,
-                     UnknownNameError)
-from indexcalc.functions import (ALIASES, ELEMENTWISE, LOWERED, TENSOR, canonical_name, known,
-                        opaque_is_scalar_valued)
-from indexcalc.ir import (Apply, Const, DimSize, Expr, Func, Index, MINUS_ONE, Var, add, const, delta,
-                 fresh_name, mul, neg, power, rename, summation)
 
 PENDING = "?"                       # the dimension every index carries until settled
 QUESTION_WORDS = ("grad", "jacobian", "hessian")

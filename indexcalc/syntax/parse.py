@@ -18,12 +18,18 @@ from fractions import Fraction
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer_NonRecursive, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
-from indexcalc.syntax import tree as S
-from indexcalc.syntax.grammar import grammar_text
 from indexcalc.errors import IndexcalcError, LimitError, ParseError
 from indexcalc.model import Model
+from indexcalc.syntax import tree as S
+from indexcalc.syntax.grammar import grammar_text
+from indexcalc.syntax.statements import lower
 
 # ---------------------------------------------------------------- limits (all in one place)
 
@@ -53,7 +59,6 @@ def parser() -> Lark:
 
 def parse(text: str) -> Model:
     """Parse and lower a model written in indexcalc's notation (see DESIGN.md)."""
-    from indexcalc.syntax.statements import lower
     source = parse_source(text)
     limit = sys.getrecursionlimit()
     try:

@@ -18,16 +18,50 @@ Expression rules live in ``Lowerer``'s ``ex_*`` methods, one per surface node.
 
 from __future__ import annotations
 
-from indexcalc.syntax import tree as S
-from indexcalc.errors import (DerivativeError, IndexcalcError, IndexMismatchError, ParseError,
-                     ShapeError, UnknownNameError)
+from indexcalc.errors import (
+    DerivativeError,
+    IndexcalcError,
+    IndexMismatchError,
+    ParseError,
+    ShapeError,
+    UnknownNameError,
+)
 from indexcalc.functions import known
-from indexcalc.ir import (Apply, Delta, DimSize, Expr, Index, Var, const, map_indices, rebuild, var_names,
-                 walk)
-from indexcalc.syntax.expressions import (DELTA_NAMES, QUESTION_WORDS, Ctx, DimTable, ExprLowering, Tensor, Val,
-                         ix)
-from indexcalc.model import Assume, Check, Declaration, Definition, Model, Question, Span, Wrt
-from indexcalc.read.text import to_text
+from indexcalc.ir import (
+    Apply,
+    Delta,
+    DimSize,
+    Expr,
+    Index,
+    Var,
+    const,
+    map_indices,
+    rebuild,
+    var_names,
+    walk,
+)
+from indexcalc.model import (
+    Assume,
+    Check,
+    Declaration,
+    Definition,
+    Model,
+    Question,
+    Span,
+    Wrt,
+)
+from indexcalc.syntax import tree as S
+from indexcalc.syntax.expressions import (
+    DELTA_NAMES,
+    QUESTION_WORDS,
+    Ctx,
+    DimTable,
+    ExprLowering,
+    Tensor,
+    Val,
+    ix,
+)
+
 
 def lower(source: S.Source) -> Model:
     """The model of a parsed text (see model.Model)."""
@@ -194,7 +228,7 @@ class Lowerer(ExprLowering):
         if missing and right:
             written = index_names_in(st.rhs)
             why = (f": {'it cancels' if len(missing) == 1 else 'they cancel'} there (the right "
-                   f"side is {to_text(val.expr)}); leave {', '.join(missing)} off the left"
+                   f"side is {val.expr}); leave {', '.join(missing)} off the left"
                    if set(missing) <= written else "")
             raise self.err(IndexMismatchError, f"{', '.join(missing)} "
                            f"{'is' if len(missing) == 1 else 'are'} on the left but not free "

@@ -18,8 +18,10 @@ import json
 import os
 import sys
 
+from indexcalc.api import derivative, parse
 from indexcalc.errors import IndexcalcError
-from indexcalc.ui.session import Session, einsum_text, matrix_text
+from indexcalc.ui.repl import repl
+from indexcalc.ui.session import Quit, Session, einsum_text, matrix_text
 
 FORMATS = ("index", "matrix", "latex", "einsum", "python", "json")
 
@@ -36,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "diff":
             return _diff(args)
         if args.command == "repl" or sys.stdin.isatty():
-            from indexcalc.ui.repl import repl
             return repl(layout=getattr(args, "layout", "column"))
         return _pipe(sys.stdin, args)
     except KeyboardInterrupt:
@@ -112,7 +113,6 @@ def _run_files(args) -> int:
 
 def _pipe(stream, args) -> int:
     """Statements from a pipe: like the REPL without prompts; errors do not stop it."""
-    from indexcalc.ui.session import Quit
     session = _session(args)
     try:
         return session.run(stream.read(), on_answer=_answer,
@@ -122,7 +122,6 @@ def _pipe(stream, args) -> int:
 
 
 def _diff(args) -> int:
-    from indexcalc.api import derivative, parse
     text = args.model
     if os.path.isfile(text):
         with open(text, encoding="utf-8") as f:

@@ -23,8 +23,13 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from indexcalc.api import parse
+from indexcalc.checking.claims import check, check_statement
+from indexcalc.checking.numeric import numeric_derivative, random_arrays
+from indexcalc.derivative import differentiate
 from indexcalc.errors import IndexcalcError, ShapeError
 from indexcalc.model import Assume, Check, Declaration, Definition, Model, Question
+from indexcalc.read.text import definition_text, to_text
 
 BACKENDS = ("numpy", "torch", "jax")
 
@@ -61,7 +66,6 @@ class Session:
         return "\n".join(self.lines)
 
     def model(self) -> Model:
-        from indexcalc.api import parse
         return parse(self.text)
 
     def reset(self) -> None:
@@ -75,7 +79,6 @@ class Session:
 
         When parsing fails nothing is added to the session; when a question fails,
         the model statements of ``lines`` are kept."""
-        from indexcalc.api import parse
         if not any(_code(ln.text) for ln in lines):
             self.lines.extend(ln.text for ln in lines if ln.text.strip())   # comments
             return
@@ -110,7 +113,6 @@ class Session:
         text = " ".join(_code(ln.text) for ln in lines).strip()
         if not text.startswith("check") or ";" in text:
             return None
-        from indexcalc.api import check
         result = check(self.text, text)
         if not result.holds:
             self.failed_checks += 1
@@ -123,7 +125,6 @@ class Session:
         m = _DEFINES.match(text)
         if not m or ";" in text or not self.lines:
             return None
-        from indexcalc.api import parse
         try:
             old = self.model().definitions.get(m.group(1))
         except IndexcalcError:
@@ -148,11 +149,9 @@ class Session:
             return None
         before = dataclasses.replace(model, statements=model.statements[:k])
         if isinstance(stmt, Question):
-            from indexcalc.derivative import differentiate
             d = differentiate(before, stmt.of, list(stmt.wrt), stmt.of_indices)
             self.last, self.last_source = d, stmt.source
             return self.show_derivative(d)
-        from indexcalc.checking.claims import check_statement
         result = check_statement(before, stmt)
         if not result.holds:
             self.failed_checks += 1
@@ -368,7 +367,6 @@ def einsum_text(d) -> str:
 def evaluate_text(d, path: str | None, seed: int = 0) -> str:
     """The derivative evaluated on random arrays (or on arrays from an .npz file),
     compared with central finite differences."""
-    from indexcalc.testing import numeric_derivative, random_arrays
     inputs = list(d.program.inputs)
     if path:
         arrays = _load_npz(path, inputs)
@@ -505,7 +503,6 @@ def statement_text(stmt) -> str:
         kind = kinds.get(len(stmt.shape), "tensor")
         dims = "" if not stmt.shape else "[" + ", ".join(str(d) for d in stmt.shape) + "]"
         return f"{stmt.name} : {kind}{dims}" + (" symmetric" if stmt.symmetric else "")
-    from indexcalc.read.text import definition_text, to_text
     if isinstance(stmt, Definition):
         return definition_text(stmt.name, stmt.indices, stmt.expr)
     if isinstance(stmt, Assume):

@@ -1,0 +1,106 @@
+"""Numbers for checking derivatives: random inputs inside the functions' domains,
+central finite differences, and the numeric derivative of a model's definition.
+
+``checking.claims`` decides verdicts with them; ``indexcalc.testing`` offers
+them to users' own tests.  Domains (positive where a log, a square root or a
+non-integer power needs it; well-conditioned where a determinant or an inverse
+needs it) are read from the function table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from indexcalc.compiler.reference import evaluate_program
+from indexcalc.derivative import differentiate, parse_wrt
+from indexcalc.ir import Apply, Const, Func, Pow, Var, walk
+from indexcalc.model import Model
+
+DEFAULT_SIZE = 3
+
+
+def random_arrays(model: Model, seed: int = 0, sizes: dict[str, int] | None = None,
+                  names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Random float64 arrays for the model's inputs, in the functions' domains."""
+    rng = np.random.default_rng(seed)
+    dims = _dim_sizes(model, rng, sizes or {})
+    positive, square = _domains(model)
+    arrays = {}
+    for name in names or model.inputs:
+        shape = tuple(dims[d] if isinstance(d, str) else d for d in model.shapes[name])
+        if name in square and len(shape) == 2 and shape[0] == shape[1]:
+            n = shape[0]
+            a = np.eye(n) * 2.0 + 0.4 * rng.standard_normal(shape) / np.sqrt(n)
+        elif name in positive:
+            a = rng.uniform(0.5, 1.5, shape)
+        else:
+            a = rng.uniform(-1.0, 1.0, shape)
+        if name in model.symmetric:
+            a = (a + a.T) / 2
+        arrays[name] = a
+    return arrays
+
+
+def _dim_sizes(model: Model, rng, sizes: dict[str, int]) -> dict[str, int]:
+    out = dict(sizes)
+    for dim in sorted(model.dims):
+        if dim not in out:
+            out[dim] = int(rng.integers(2, 5))
+    for shape in model.shapes.values():
+        for d in shape:
+            if isinstance(d, str) and d not in out:
+                out[d] = int(rng.integers(2, 5))
+    return out
+
+
+def _domains(model: Model) -> tuple[set[str], set[str]]:
+    """Inputs that must be positive, and inputs that must be invertible matrices."""
+    positive, square = set(), set()
+    for d in model.definitions.values():
+        for node in walk(d.expr):
+            if isinstance(node, Func) and node.name in ("log", "sqrt"):
+                positive |= _vars(node.arg)
+            elif isinstance(node, Pow) and not (isinstance(node.exponent, Const)
+                                                and node.exponent.value > 0
+                                                and float(node.exponent.value).is_integer()):
+                positive |= _vars(node.base)
+            elif isinstance(node, Apply) and node.fn in ("det", "logdet", "inv"):
+                square |= _vars(node.arg)
+    return positive, square
+
+
+def _vars(e) -> set[str]:
+    return {n.name for n in walk(e) if isinstance(n, Var)}
+
+
+def finite_difference(f: Callable[[dict], np.ndarray], arrays: dict[str, np.ndarray],
+                      wrt: str, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of ``f(arrays)`` with respect to ``arrays[wrt]``;
+    shape ``f.shape + arrays[wrt].shape``."""
+    x = np.asarray(arrays[wrt], dtype=float)
+    base = np.asarray(f(arrays))
+    out = np.zeros(base.shape + x.shape)
+    for pos in np.ndindex(*x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[pos] += eps
+        minus[pos] -= eps
+        hi = np.asarray(f({**arrays, wrt: plus}))
+        lo = np.asarray(f({**arrays, wrt: minus}))
+        out[(Ellipsis,) + pos] = (hi - lo) / (2 * eps)
+    return out
+
+
+def numeric_derivative(model: Model, of: str, wrt: list[str], arrays: dict,
+                       eps: float = 1e-5) -> np.ndarray:
+    """The derivative by finite differences: of the value for a gradient, of the
+    (symbolic) gradient for a Hessian, and so on."""
+    if len(wrt) == 1:
+        prog = model.program()
+        given = tuple(n for n in model.inputs if n in arrays)    # they fix the dimensions
+        prog = replace(prog, outputs=(of,), arguments=given)
+        return finite_difference(lambda a: evaluate_program(prog, a)[of], arrays, wrt[0], eps)
+    lower = differentiate(model, of, [parse_wrt(w) for w in wrt[:-1]])
+    return finite_difference(lambda a: lower.evaluate_reference(**a), arrays, wrt[-1], eps)
