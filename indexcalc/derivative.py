@@ -41,6 +41,7 @@ from indexcalc.ir import (
     substitute,
     var_names,
 )
+from indexcalc.limits import INLINE_BUDGET
 from indexcalc.model import Binding, Model, Program, Wrt
 from indexcalc.read.explain import explain
 from indexcalc.read.latex import latex as tex
@@ -48,9 +49,7 @@ from indexcalc.read.latex import latex_definition
 from indexcalc.read.matrix import matrix_form
 from indexcalc.read.text import definition_text, to_text
 
-INLINE_BUDGET = 160        # nodes: a closed formula larger than this keeps its adjoints named
 WRT_POOL = "pqrsuvwxyzabcdefghijklmnot"
-
 
 
 @dataclass

@@ -43,6 +43,7 @@ from indexcalc.ir import (
     var_names,
     walk,
 )
+from indexcalc.limits import MAX_BOUND, MAX_LOCAL_SIZE, WHOLE_FACTOR
 from indexcalc.model import Binding
 
 
@@ -110,9 +111,6 @@ def reverse(bindings: tuple[Binding, ...], of: str, target: str, wrt: tuple[Inde
     raise AssertionError("unreachable")
 
 
-MAX_LOCAL_SIZE = 4000   # nodes in one definition's derivative before simplification
-
-
 def _path_weight(e: Expr) -> int:
     """The sum of the depths of the nodes of ``e``: about the size of its
     derivative, which repeats what lies above each node (chain rule)."""
@@ -170,8 +168,6 @@ def _between(bindings: tuple[Binding, ...], of: str, target: str) -> list[str]:
     return [n for n in names if n in needed]
 
 
-MAX_BOUND = 4       # a closed form summing more indices at once keeps its adjoints named
-WHOLE_FACTOR = 3    # adjoints this many times the budget are not all substituted at once
                     # (a 400-layer chain would build an expression too deep to simplify)
 
 

@@ -42,11 +42,10 @@ from indexcalc.ir import (
     rename,
     var_names,
 )
+from indexcalc.limits import MANY_RULES, MATCH_BUDGET, MAX_PATTERN_FACTORS, MEMO_SIZE
 from indexcalc.memo import on_forget
 
 Env = dict[Index, Index]
-
-MAX_PATTERN_FACTORS = 100      # matching recurses once per factor; longer products are not folded
 
 
 @dataclass(frozen=True)
@@ -82,9 +81,6 @@ def _bind_all(ps, ts, env: Env) -> Env | None:
         if env is None:
             return None
     return env
-
-
-MATCH_BUDGET = 20_000   # node comparisons for one rule at one node; beyond, it is not applied
 
 
 class _TooHard(Exception):
@@ -231,9 +227,6 @@ def rewrite(e: Expr, rules: list[Rule], limit: int = 1000) -> Expr:
     return e
 
 
-MANY_RULES = 4       # more candidate rules than this: filter them by the names they use
-
-
 @dataclass(frozen=True)
 class _Index:
     """The rules by the head of their pattern (of a product pattern: its first factor),
@@ -304,9 +297,6 @@ def push_inward(e: Expr) -> Expr:
     for k, idx in inner.items():
         factors[k] = Sum(tuple(idx), factors[k])
     return Sum(tuple(outer), mul(*factors))
-
-
-MEMO_SIZE = 50_000      # rewritten subtrees remembered per rule set
 
 
 def _rewrite_once(e: Expr, index: _Index) -> Expr:

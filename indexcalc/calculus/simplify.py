@@ -63,9 +63,8 @@ from indexcalc.ir import (
     summation,
     unique_binders,
 )
+from indexcalc.limits import MAX_TERMS
 from indexcalc.memo import memoised
-
-MAX_TERMS = 20000          # expansion beyond this is refused with a LimitError
 
 
 def simplify(e: Expr, rules: list[Rule] | tuple = (), limit: int = 60) -> Expr:

@@ -1,0 +1,162 @@
+"""Index form: what ``W_ik``, ``δ_jk``, ``(expr)_ij`` and a product of indexed factors mean.
+
+The Einstein convention lives here: a product sums every index that occurs
+exactly twice and is not protected (left-hand side, explicit ``sum_j``, bound
+by a function); the terms of a sum must have the same free indices (or some a
+subset of the others': ``b_j`` broadcasts).  These functions work on values
+already lowered (``scope.Val``); the recursion over the tree is in
+``expressions``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from indexcalc.errors import IndexMismatchError, ParseError
+from indexcalc.functions import known
+from indexcalc.ir import MINUS_ONE, DimSize, Var, add, delta, mul, neg, power, rename
+from indexcalc.syntax import tree as S
+from indexcalc.syntax.scope import (
+    DELTA_NAMES,
+    QUESTION_WORDS,
+    Ctx,
+    Pending,
+    Scope,
+    Tensor,
+    Val,
+    ix,
+    plural,
+    show_free,
+)
+
+
+def not_recursive(sc: Scope, name: str, ctx: Ctx, pos: S.Pos) -> None:
+    if name == ctx.defining:
+        raise sc.err(ParseError, f"{name} is used in its own definition", pos)
+
+
+def bare_name(sc: Scope, node: S.Name, ctx: Ctx):
+    name = node.name
+    not_recursive(sc, name, ctx, node.pos)
+    t = sc.tensors.get(name)
+    if t is not None:
+        axes = tuple(sc.fresh(ctx, v) for v in t.dims)
+        return Val(Var(name, axes), axes)
+    if name in sc.dim_symbols:
+        return Val(DimSize(name), ())
+    if name in DELTA_NAMES:
+        raise sc.err(IndexMismatchError, f"{name} needs two indices, like δ_jk", node.pos)
+    if known(name) or name in QUESTION_WORDS:
+        raise sc.err(ParseError, f"{name} is a function; call it, like {name}(x)",
+                     node.pos)
+    return Pending(name, node.pos)
+
+
+def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
+    name = node.name
+    not_recursive(sc, name, ctx, node.pos)
+    if name in DELTA_NAMES and name not in sc.tensors:
+        return kronecker(sc, node, ctx)
+    if name not in sc.tensors:
+        if name in sc.dim_symbols:
+            raise sc.err(IndexMismatchError, f"{name} is a dimension; it takes no "
+                         "indices", node.pos)
+        if known(name) or name in QUESTION_WORDS:
+            raise sc.err(ParseError, f"{name} is a function, not a tensor; call it, "
+                         f"like {name}(x_i)", node.pos)
+        sc.tensors[name] = Tensor(name, tuple(sc.dims.new() for _ in node.indices),
+                                  pos=node.pos)
+    t = sc.tensors[name]
+    if len(node.indices) != len(t.dims):
+        raise sc.err(IndexMismatchError, f"{name} has rank {len(t.dims)} (shape "
+                     f"{sc.show_vars(t.dims)}) but {sc.src(node.pos)} gives it "
+                     f"{plural(len(node.indices), 'index')}", node.pos)
+    for p, (i, v) in enumerate(zip(node.indices, t.dims)):
+        sc.index(i, ctx)
+        sc.unify(ctx.idx[i], v, lambda: (
+            f"dimension mismatch at {sc.src(node.pos)}: index {i} ranges over "
+            f"{sc.dims.show(ctx.idx[i])} elsewhere in this statement, but axis {p + 1} "
+            f"of {name} has dimension {sc.dims.show(v)}"), node.pos)
+    return Val(Var(name, tuple(ix(i) for i in node.indices)), None)
+
+
+def kronecker(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
+    if len(node.indices) != 2:
+        raise sc.err(IndexMismatchError, f"the Kronecker delta takes two indices, like "
+                     f"δ_jk, not {sc.src(node.pos)}", node.pos)
+    a, b = (sc.index(i, ctx) for i in node.indices)
+    sc.unify(ctx.idx[a.name], ctx.idx[b.name], lambda: (
+        f"{sc.src(node.pos)} relates indices of different dimensions "
+        f"({sc.dims.show(ctx.idx[a.name])} and {sc.dims.show(ctx.idx[b.name])})"),
+        node.pos)
+    return Val(delta(a, b), None)
+
+
+def instantiate(sc: Scope, p: Pending, like: Val, ctx: Ctx) -> Val:
+    """A Pending name takes the shape of ``like`` (an operand of + - ⊙)."""
+    dims = tuple(ctx.idx[a.name] for a in like.axes or ())
+    sc.tensors[p.name] = Tensor(p.name, dims, pos=p.pos)
+    axes = tuple(sc.fresh(ctx, v) for v in dims)
+    return Val(Var(p.name, axes), axes if like.axes is not None else ())
+
+
+def index_value(sc: Scope, v: Val, names, ctx: Ctx, pos: S.Pos) -> Val:
+    """``(expr)_ij``: a matrix-form value read at the given indices."""
+    if v.axes is None:
+        raise sc.err(IndexMismatchError, f"{sc.src(pos)}: only a matrix-form "
+                     "expression can be indexed; this one is already in index form", pos)
+    if len(names) != v.rank:
+        raise sc.err(IndexMismatchError, f"{sc.src(pos)} gives "
+                     f"{plural(len(names), 'index')} to an expression of rank {v.rank} "
+                     f"(shape {sc.shape_of(v, ctx)})", pos)
+    mapping = {}
+    for n, a in zip(names, v.axes):
+        sc.index(n, ctx)
+        sc.unify(ctx.idx[n], ctx.idx[a.name], lambda: (
+            f"dimension mismatch at {sc.src(pos)}: index {n} ranges over "
+            f"{sc.dims.show(ctx.idx[n])} elsewhere but this axis has dimension "
+            f"{sc.dims.show(ctx.idx[a.name])}"), pos)
+        mapping[a] = ix(n)
+    return Val(rename(v.expr, mapping), None)
+
+
+def einstein(sc: Scope, lowered, ctx: Ctx, pos: S.Pos) -> Val:
+    counts: Counter = Counter()
+    parts = []
+    for op, f, v in lowered:
+        if op == "@":
+            raise sc.err(ParseError, "@ is the matrix product of matrix-form operands; "
+                         "in index form juxtapose the factors (A_ij x_j)", f.pos)
+        if isinstance(f, S.Name) and f.indices is not None:
+            counts.update(f.indices)
+        else:
+            counts.update(i.name for i in v.expr.free)
+        parts.append(power(v.expr, MINUS_ONE) if op in ("/", "./") else v.expr)
+    for name, c in counts.items():
+        if c >= 3 and name not in ctx.protected:
+            raise sc.err(IndexMismatchError, f"index {name} appears {c} times in "
+                         f"{sc.src(pos)}; in a product an index may appear at most "
+                         "twice (twice means summed) unless it is on the left-hand side "
+                         f"or summed explicitly (sum_{name})", pos)
+    summed = [n for n, c in counts.items() if c == 2 and n not in ctx.protected]
+    expr = sc.sum_over(summed, mul(*parts), ctx)
+    return Val(expr, None if expr.free else ())
+
+
+def index_sum(sc: Scope, vals, node: S.Terms) -> Val:
+    """Terms must have the same free indices, or some a subset of the others'
+    (``X_bi W_ij + b_j``: b broadcasts over b); ``a_i + b_j`` is an error."""
+    ref = None
+    for _, t, v in vals:
+        if v.scalar:
+            continue
+        if ref is None:
+            ref = (t, v)
+        elif not (v.expr.free <= ref[1].expr.free or ref[1].expr.free <= v.expr.free):
+            raise sc.err(IndexMismatchError, "the terms of a sum must have the same free "
+                         f"indices: {sc.src(ref[0].pos)} has {show_free(ref[1])} but "
+                         f"{sc.src(t.pos)} has {show_free(v)}", t.pos)
+        elif len(v.expr.free) > len(ref[1].expr.free):
+            ref = (t, v)
+    expr = add(*(v.expr if s > 0 else neg(v.expr) for s, _, v in vals))
+    return Val(expr, None if ref is not None else ())
