@@ -48,6 +48,7 @@ from indexcalc.read.latex import latex as tex
 from indexcalc.read.latex import latex_definition
 from indexcalc.read.matrix import matrix_form
 from indexcalc.read.text import definition_text, to_text
+from indexcalc.syntax.subscripts import split_subscript
 
 WRT_POOL = "pqrsuvwxyzabcdefghijklmnot"
 
@@ -276,8 +277,6 @@ def parse_wrt(spec) -> Wrt:
     name, sub, bracket = m.groups()
     if sub is None and bracket is None:
         return Wrt(name)
-    if bracket is not None or "," in sub:
-        names = [part.strip() for part in (bracket if bracket is not None else sub).split(",")]
-    else:
-        names = list(sub)                          # W_pq: one letter per index
+    raw = f"[{bracket}]" if bracket is not None else f"_{{{sub}}}" if "," in sub else "_" + sub
+    names = split_subscript(raw)                   # W_pq: one letter per index
     return Wrt(name, tuple(Index(n, "?") for n in names if n))

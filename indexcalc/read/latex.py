@@ -17,6 +17,7 @@ from fractions import Fraction
 from indexcalc.functions import ELEMENTWISE, TENSOR
 from indexcalc.ir import Const, Expr, Index
 from indexcalc.read.text import ASCII_NAMES, Printer
+from indexcalc.syntax.subscripts import one_letter_each
 
 # Non-ASCII letters as LaTeX commands (Greek letters are their spelt-out names).
 COMMANDS = {c: "\\" + name for c, name in ASCII_NAMES.items() if len(name) > 1}
@@ -55,7 +56,7 @@ class LatexPrinter(Printer):
         names = [i.name for i in indices]
         if not names:
             return ""
-        short = all(len(n) == 1 for n in names)
+        short = one_letter_each(names)
         sep = "" if short and (compact or len(names) == 1) else ","
         return "_{" + tex_name(sep.join(names)) + "}"
 

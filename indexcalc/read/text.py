@@ -35,6 +35,7 @@ from indexcalc.ir import (
     Sum,
     Var,
 )
+from indexcalc.syntax.subscripts import subscript_text
 
 # Precedence levels of printed forms: a context asks for a minimum level and
 # parenthesises anything printed below it.
@@ -322,14 +323,7 @@ class TextPrinter(Printer):
 
     def subscript(self, indices, *, var=False, compact=True) -> str:
         """``_ik`` (or ``_{i,k}`` for binders); any multi-letter name: ``[i1,k]``."""
-        names = [self.ident(i.name) for i in indices]
-        if not names:
-            return ""
-        if any(len(n) != 1 for n in names):
-            return "[" + ",".join(names) + "]"
-        if compact or len(names) == 1:
-            return "_" + "".join(names)
-        return "_{" + ",".join(names) + "}"
+        return subscript_text([self.ident(i.name) for i in indices], compact)
 
     def number(self, value) -> str:
         if isinstance(value, Fraction):

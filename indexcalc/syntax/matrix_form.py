@@ -64,7 +64,7 @@ def inverse(sc: Scope, v: Val, ctx: Ctx) -> Val:
 
 
 def matrix_product(sc: Scope, lowered, ctx: Ctx, pos: S.Pos) -> Val:
-    _, first, acc = lowered[0]
+    acc = lowered[0][2]
     for op, f, v in lowered[1:]:
         left = S.Pos(pos.line, pos.column, pos.start, f.pos.start)
         if op in ("", "*", "@"):

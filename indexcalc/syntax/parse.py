@@ -1,11 +1,11 @@
-"""Text to model: the public ``parse``, the Lark parser and the surface-tree builder.
+"""Text to model: the public ``parse``, the Lark parser, the limits and syntax errors.
 
 This module owns the boundary between a user's text and indexcalc.  It checks
 the size limits and the bracket balance first (so that pathological input is
 refused quickly, with a message pointing at the culprit, before Lark sees
-it), runs the LALR parser built once from ``grammar/indexcalc.lark``, turns
-Lark's tree into the surface nodes of ``syntax.py`` without recursion, and
-hands them to ``lower.py``, which resolves names and builds the index-form
+it), runs the LALR parser built once from ``grammar/indexcalc.lark``, has
+``build.py`` turn Lark's tree into the surface nodes of ``tree.py``, and hands
+them to ``statements.lower``, which resolves names and builds the index-form
 IR.  Every failure leaves here as an ``IndexcalcError`` with line, column and
 caret; no Lark or Python exception escapes ``parse``.
 """
@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import re
 import sys
-from fractions import Fraction
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark import Lark, Token
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedInput,
@@ -26,28 +25,23 @@ from lark.exceptions import (
 )
 
 from indexcalc.errors import IndexcalcError, LimitError, ParseError
+from indexcalc.limits import (
+    MAX_DEPTH,
+    MAX_INPUT_CHARS,
+    MAX_IR_DEPTH,
+    MAX_NESTING,
+    MAX_TOKENS,
+    RECURSION_LIMIT,
+)
 from indexcalc.model import Model
 from indexcalc.syntax import tree as S
+from indexcalc.syntax.build import Build
 from indexcalc.syntax.grammar import grammar_text
 from indexcalc.syntax.statements import lower
-
-# ---------------------------------------------------------------- limits (all in one place)
-
-MAX_INPUT_CHARS = 64 * 1024       # longer texts are refused before parsing
-MAX_TOKENS = 4000                 # names, numbers and symbols (about 400 lines of a model)
-MAX_RANK = 16                     # dimensions of a declared tensor (a Hessian doubles it)
-MAX_NESTING = 200                 # open brackets at once: ( [ {
-MAX_DEPTH = 400                   # nesting of the surface tree (powers, minus signs, sums...)
-MAX_IR_DEPTH = 250                # nesting of a definition in index form (later passes recurse)
-MAX_NUMBER_DIGITS = 60            # digits in one numeric literal
-MAX_EXPONENT = 60                 # |e| in 1.5e-3 style literals
-RECURSION_LIMIT = 20_000          # lowering recurses over the (depth-limited) surface tree
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
 _TOKEN = re.compile(r"#[^\n]*|[^\W_]+|\S")     # a comment, a run of letters and digits, a symbol
-_NAME = re.compile(r"[A-Za-z\u0391-\u03A1\u03A4-\u03A9\u03B1-\u03C9\u03D1\u03D5\u03F5]"
-                   r"[A-Za-z0-9\u0391-\u03A1\u03A4-\u03A9\u03B1-\u03C9\u03D1\u03D5\u03F5]*")
 
 
 @lru_cache(maxsize=1)
@@ -235,8 +229,6 @@ def _char_hint(text: str, pos: int) -> str:
         return ": a subscript needs index letters after '_' (W_ij, W_{i,j}, W[i,j])"
     if ch == "|":
         return ": write a norm as ||x||"
-    if ch == "=" and text[pos - 1:pos] == "=":
-        return ""
     return ""
 
 
@@ -254,231 +246,3 @@ def _token_hint(tok: Token, expected: set[str]) -> str:
     if "a name" in wanted and "a number" in wanted:
         return "; expected an expression here"
     return "; expected " + ", ".join(wanted[:6])
-
-
-# ---------------------------------------------------------------- Lark tree -> surface tree
-
-def _pos(meta_or_token) -> S.Pos:
-    m = meta_or_token
-    if isinstance(m, Token):
-        return S.Pos(m.line, m.column, m.start_pos, m.end_pos)
-    return S.Pos(m.line, m.column, m.start_pos, m.end_pos)
-
-
-def _span(a: S.Pos, b: S.Pos) -> S.Pos:
-    return S.Pos(a.line, a.column, a.start, b.end)
-
-
-@v_args(meta=True)
-class Build(Transformer_NonRecursive):
-    """One method per grammar rule; each returns a surface node (syntax.py)."""
-
-    def __init__(self, text: str):
-        super().__init__()
-        self.text = text
-
-    def fail(self, message: str, pos: S.Pos) -> IndexcalcError:
-        return ParseError(message, text=self.text, line=pos.line, column=pos.column)
-
-    # -------------------------------------------------------- statements
-
-    def start(self, meta, children):
-        return [c for c in children if c is not None]
-
-    def expr_stmt(self, meta, c):
-        return S.ExprStmt(c[0], _pos(meta))
-
-    def definition(self, meta, c):
-        return S.DefStmt(c[0], c[1], _pos(meta))
-
-    def check(self, meta, c):
-        return S.CheckStmt(c[0], c[1], _pos(meta))
-
-    def assume(self, meta, c):
-        return S.AssumeStmt(c[0], c[1], _pos(meta))
-
-    def declaration(self, meta, c):
-        name, shape, sym = c
-        return S.DeclStmt(str(name), shape, sym is not None, _pos(meta))
-
-    def declaration_in(self, meta, c):
-        return self.declaration(meta, c)
-
-    def scalar_shape(self, meta, c):
-        return ()
-
-    def vector_shape(self, meta, c):
-        return self._shape(c[0], 1, "vector")
-
-    def matrix_shape(self, meta, c):
-        return self._shape(c[0], 2, "matrix")
-
-    def tensor_shape(self, meta, c):
-        return self._shape(c[0], None, "tensor")
-
-    def _shape(self, tok: Token, rank: int | None, kind: str) -> tuple:
-        items = [s.strip() for s in str(tok)[1:-1].split(",")]
-        dims = tuple(self._dim_text(s, tok) for s in items)
-        if rank is not None and len(dims) != rank:
-            raise self.fail(f"a {kind} has {rank} dimension{'s' * (rank > 1)}, "
-                            f"not {len(dims)}: {kind}{tok}", _pos(tok))
-        if len(dims) > MAX_RANK:
-            pos = _pos(tok)
-            raise LimitError(f"a tensor of rank {len(dims)} is beyond the limit of {MAX_RANK} "
-                             f"dimensions", text=self.text, line=pos.line, column=pos.column)
-        return dims
-
-    def _dim_text(self, s: str, tok: Token):
-        if s.isdigit():
-            return _dim_number(s, self, _pos(tok))
-        if _NAME.fullmatch(s):
-            return s
-        raise self.fail(f"a dimension is a name or a whole number, not {s!r}", _pos(tok))
-
-    def space_scalar(self, meta, c):
-        return ()
-
-    def space_dims(self, meta, c):
-        return tuple(c[2:])
-
-    def reals(self, meta, c):
-        tok = c[0]
-        if tok.type == "NAME" and str(tok) != "R":
-            raise self.fail(f"expected ℝ or R after ∈, not {str(tok)!r}", _pos(tok))
-        return tok
-
-    def dim(self, meta, c):
-        tok = c[0]
-        if tok.type == "NUMBER":
-            return _dim_number(str(tok), self, _pos(tok))
-        return str(tok)
-
-    # -------------------------------------------------------- sums and products
-
-    def add(self, meta, c):
-        return self._terms(meta, c[0], +1, c[2])
-
-    def sub(self, meta, c):
-        return self._terms(meta, c[0], -1, c[2])
-
-    def _terms(self, meta, left, sign, right):
-        if isinstance(left, S.Terms):
-            left.terms.append((sign, right))
-            left.pos = _span(left.pos, _pos(meta))
-            return left
-        return S.Terms([(+1, left), (sign, right)], _pos(meta))
-
-    def neg(self, meta, c):
-        return S.Neg(c[1], _pos(meta))
-
-    def pos(self, meta, c):
-        return c[1]
-
-    def juxt(self, meta, c):
-        return self._chain(meta, c[0], "", c[1])
-
-    def binop(self, meta, c):
-        op = str(c[1])
-        return self._chain(meta, c[0], ".*" if op == "⊙" else op, c[2])
-
-    def _chain(self, meta, left, op, right):
-        if isinstance(left, S.Chain):
-            left.factors.append((op, right))
-            left.pos = _span(left.pos, _pos(meta))
-            return left
-        return S.Chain([("", left), (op, right)], _pos(meta))
-
-    def sumexpr(self, meta, c):
-        return S.SumOver(c[0][0], c[1], _pos(meta))
-
-    def power(self, meta, c):
-        return S.Power(c[0], c[2], _pos(meta))
-
-    def transpose(self, meta, c):
-        return S.Transpose(c[0], _pos(meta))
-
-    # -------------------------------------------------------- atoms
-
-    def name(self, meta, c):
-        return S.Name(str(c[0]), None, _pos(meta))
-
-    def indexed(self, meta, c):
-        return S.Name(str(c[0]), c[1][0], _pos(meta))
-
-    def number(self, meta, c):
-        return S.Num(_number(str(c[0]), self, _pos(meta)), _pos(meta))
-
-    def paren(self, meta, c):
-        return S.Paren(c[0], c[1][0] if len(c) > 1 else None, _pos(meta))
-
-    def norm(self, meta, c):
-        return S.Norm(c[1], _pos(meta))
-
-    def partial(self, meta, c):
-        return S.Partial(c[1], _pos(meta))
-
-    def args(self, meta, c):
-        return list(c)
-
-    def call(self, meta, c):
-        head: Token = c[0]
-        raw = str(head)[:-1]
-        m = re.match(r"(log_softmax|[^'_]+)('*)(_.*)?$", raw)
-        name, primes, over = m.group(1), len(m.group(2)), m.group(3)
-        over_ix = self._indices(over, _pos(head)) if over else None
-        out = c[2][0] if len(c) > 2 else None
-        head_pos = S.Pos(head.line, head.column, head.start_pos, head.start_pos + len(name))
-        return S.Call(name, primes, over_ix, c[1], out, _pos(meta), head_pos)
-
-    def subs(self, meta, c):
-        tok = c[0]
-        return (self._indices(str(tok), _pos(tok)),)
-
-    # -------------------------------------------------------- subscripts
-
-    def _indices(self, raw: str, pos: S.Pos) -> tuple[str, ...]:
-        return subscript_indices(raw, lambda msg: self.fail(msg, pos))
-
-
-def subscript_indices(raw: str, fail) -> tuple[str, ...]:
-    """Index names of a subscript: ``_ik`` and ``_{ik}`` (a letter each), ``_{i,k}`` and
-    ``[i1,k]`` (comma-separated names); ``[ab]`` is one index named ``ab``."""
-    if raw.startswith("["):
-        items = raw[1:-1].split(",")
-    elif raw.startswith("_{"):
-        inner = raw[2:-1]
-        items = inner.split(",") if "," in inner else list(inner.replace(" ", ""))
-    else:
-        items = list(raw[1:])
-    names = tuple(s.strip() for s in items)
-    if not names or any(not s for s in names):
-        raise fail(f"empty index in the subscript {raw!r}")
-    for s in names:
-        if s.isdigit():
-            raise fail(f"indices are names, not numbers: {raw!r}; "
-                       f"for multi-letter index names write W[i1,k]")
-        if not _NAME.fullmatch(s):
-            raise fail(f"{s!r} is not an index name (in {raw!r}); "
-                       f"for multi-letter index names write W[i1,k]")
-    return names
-
-
-def _dim_number(s: str, b: Build, pos: S.Pos) -> int:
-    if not s.isdigit() or len(s) > MAX_NUMBER_DIGITS:
-        raise b.fail(f"a dimension must be a whole number of at most {MAX_NUMBER_DIGITS} "
-                     f"digits, not {s[:20]!r}", pos)
-    value = int(s)
-    if value < 1:
-        raise b.fail("a dimension must be at least 1", pos)
-    return value
-
-
-def _number(s: str, b: Build, pos: S.Pos) -> Fraction:
-    mantissa, _, exp = s.lower().partition("e")
-    if len(mantissa) > MAX_NUMBER_DIGITS:
-        raise LimitError(f"the number has more than {MAX_NUMBER_DIGITS} digits",
-                         text=b.text, line=pos.line, column=pos.column)
-    if exp and (len(exp.lstrip("+-")) > 4 or abs(int(exp)) > MAX_EXPONENT):
-        raise LimitError(f"the exponent of {s[:30]} is beyond ±{MAX_EXPONENT}",
-                         text=b.text, line=pos.line, column=pos.column)
-    return Fraction(s)

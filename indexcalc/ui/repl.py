@@ -24,6 +24,7 @@ from prompt_toolkit.styles import Style
 
 from indexcalc.errors import IndexcalcError
 from indexcalc.functions import ALIASES, ELEMENTWISE, LOWERED, TENSOR
+from indexcalc.syntax.subscripts import SUBSCRIPT
 from indexcalc.ui.session import (
     BACKENDS,
     COMMANDS,
@@ -55,7 +56,7 @@ STYLE = Style.from_dict({
 _TOKENS = re.compile(r"""
     (?P<comment>\#.*)
   | (?P<command>^\s*:\w*)
-  | (?P<index>_\{[^}]*\}|_\w+|\[[^\]]*\])
+  | (?P<index>""" + SUBSCRIPT + r""")
   | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
   | (?P<word>[^\W\d_][^\W_]*'*)
   | (?P<operator>==|[-+*/^@⊙=;:'ᵀ∂Σ∑−∈]|\.\*|\|\|)

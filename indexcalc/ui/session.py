@@ -30,6 +30,7 @@ from indexcalc.derivative import differentiate
 from indexcalc.errors import IndexcalcError, ShapeError
 from indexcalc.model import Assume, Check, Declaration, Definition, Model, Question
 from indexcalc.read.text import definition_text, to_text
+from indexcalc.syntax.subscripts import SUBSCRIPT
 
 BACKENDS = ("numpy", "torch", "jax")
 
@@ -274,7 +275,7 @@ class Session:
         raise Quit()
 
 
-_DEFINES = re.compile(r"^\s*([^\W\d_][^\W_]*)\s*(?:_\{[^}]*\}|_\w+|\[[^\]]*\])?\s*=(?!=)")
+_DEFINES = re.compile(r"^\s*([^\W\d_][^\W_]*)\s*(?:" + SUBSCRIPT + r")?\s*=(?!=)")
 
 COMMANDS = {
     "help": "this help",
