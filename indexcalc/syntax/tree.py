@@ -193,5 +193,5 @@ def depth(node) -> int:
 @dataclass
 class Source:
     """The statements of a text, with the text itself for error messages."""
-    statements: list = field(default_factory=list)
+    statements: list[Stmt] = field(default_factory=list)
     text: str = ""
