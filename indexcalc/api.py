@@ -2,6 +2,9 @@
 
 Each accepts model text or an already parsed ``Model``; parsing is cached at
 this string boundary, so asking several questions of one text parses it once.
+Each also says which model it works on (``MEMORY.work_on``, see ``memo.py``):
+the working memory of the passes belongs to that model.  ``forget`` drops the
+parsed texts and the working memory.
 """
 
 from __future__ import annotations
@@ -16,25 +19,32 @@ from indexcalc.compiler.program import compile_program
 from indexcalc.derivative import Derivative, differentiate, parse_wrt
 from indexcalc.errors import DerivativeError
 from indexcalc.ir import Expr
-from indexcalc.memo import forget
+from indexcalc.memo import MEMORY
 from indexcalc.model import Binding, Model, Program, Question
 from indexcalc.read.latex import latex as _latex
 from indexcalc.syntax.parse import parse as _parse
 
+_parse_cached = lru_cache(maxsize=64)(_parse)
 
-@lru_cache(maxsize=64)
-def _parse_cached(text: str) -> Model:
-    forget()                         # a new model: what was remembered for others goes
-    return _parse(text)
+
+def forget() -> None:
+    """Forget what is remembered between calls: parsed texts and the working memory."""
+    _parse_cached.cache_clear()
+    MEMORY.forget()
 
 
 def parse(text: str) -> Model:
     """Parse model text (declarations, definitions, questions) into a Model."""
+    MEMORY.work_on(text)
     return _parse_cached(text)
 
 
 def _model(model: str | Model) -> Model:
-    return model if isinstance(model, Model) else parse(model)
+    """The model to work on; its text owns the working memory from now."""
+    if isinstance(model, Model):
+        MEMORY.work_on(model.text)
+        return model
+    return parse(model)
 
 
 def _default_of(model: Model, of: str | None) -> str:
@@ -78,7 +88,7 @@ def evaluate(model: str | Model, of: str | None = None, /, **arrays) -> np.ndarr
 
 def answer(model: Model, question) -> Derivative:
     """The derivative a Question statement asks for."""
-    return differentiate(model, question.of, list(question.wrt), question.of_indices)
+    return differentiate(_model(model), question.of, list(question.wrt), question.of_indices)
 
 
 def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
@@ -92,7 +102,7 @@ def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
         if spec in m.definitions:
             names.append(spec)
             continue
-        q = parse(f"{m.text}\n{spec}").statements[-1]
+        q = _parse_cached(f"{m.text}\n{spec}").statements[-1]    # still working on m
         if not isinstance(q, Question):
             raise DerivativeError(f"{spec!r} is neither a definition nor a derivative question")
         d = answer(m, q)

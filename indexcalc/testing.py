@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexcalc.api import _parse_cached, derivative, parse
+from indexcalc.api import derivative, forget, parse
 from indexcalc.checking.numeric import (
     finite_difference,
     numeric_derivative,
     random_arrays,
 )
-from indexcalc.memo import forget
 from indexcalc.model import Model
 
 __all__ = ["chain_model", "check_grad", "clear_caches", "finite_difference", "mlp_model",
@@ -68,5 +67,4 @@ def clear_caches() -> None:
     """Forget what indexcalc remembers between calls (parsed texts, simplified
     subtrees, rewrites, contraction plans), so that the next call is timed cold.
     The parser itself and the helper sources are built once per process and stay."""
-    _parse_cached.cache_clear()
     forget()

@@ -326,9 +326,9 @@ def test_folding_a_long_product_back_is_linear():
 
     rw.matches = counted
     try:
-        assert rw._rewrite_product(rule, mul(*xs[1:]), [rw.MATCH_BUDGET]) is None
+        assert rw._rewrite_product(rule, mul(*xs[1:]), rw.Budget(rw.MATCH_BUDGET)) is None
         y = Var("y", ())
-        assert rw._rewrite_product(rule, mul(y, *xs), [rw.MATCH_BUDGET]) == mul(y, Var("f", ()))
+        assert rw._rewrite_product(rule, mul(y, *xs), rw.Budget(rw.MATCH_BUDGET)) == mul(y, Var("f", ()))
     finally:
         rw.matches = original
     assert len(calls) <= 2 * rw.MAX_PATTERN_FACTORS
@@ -430,10 +430,14 @@ def test_working_memory_is_forgotten_for_a_new_model():
     a process had seen grew to half a million objects, and each full garbage
     collection took 0.5-0.9 s in the middle of some input.  Parsing a new text now
     forgets them (the derivative of the old model is still right afterwards)."""
-    from indexcalc import memo
+    from indexcalc.memo import MEMORY
     text = chain_model(5)
     indexcalc.derivative(text, "x")
-    assert sum(c.cache_info().currsize for c in memo._CACHES) > 100
+    assert MEMORY.size() > 100
+    indexcalc.derivative(indexcalc.parse(text), "W")     # the same model: remembered
+    assert MEMORY.size() > 100
     indexcalc.parse("x : vector[n]\nE = x_i x_i   # a text not seen before")
-    assert sum(c.cache_info().currsize for c in memo._CACHES) == 0
+    assert MEMORY.size() == 0
     matches_finite_differences(text, "x")
+    indexcalc.testing.clear_caches()                  # forgetting on demand
+    assert MEMORY.size() == 0

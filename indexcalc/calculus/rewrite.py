@@ -87,12 +87,26 @@ class _TooHard(Exception):
     """Matching ran out of budget (many factors of one shape: the search is exponential)."""
 
 
-def matches(p: Expr, t: Expr, env: Env, budget: list[int]) -> Iterator[Env]:
-    """Every way ``p`` matches ``t`` extending ``env``; each call spends one unit of
-    ``budget`` and raises ``_TooHard`` when it is gone."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _TooHard()
+class Budget:
+    """The node comparisons one rule may still spend at one node.  Each match attempt
+    owns one (``_apply`` makes it), so no count outlives the attempt or is shared."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, comparisons: int):
+        self.left = comparisons
+
+    def spend(self) -> None:
+        """One comparison; ``_TooHard`` once more than the budget has been spent."""
+        self.left -= 1
+        if self.left < 0:
+            raise _TooHard()
+
+
+def matches(p: Expr, t: Expr, env: Env, budget: Budget) -> Iterator[Env]:
+    """Every way ``p`` matches ``t`` extending ``env``; each call spends one comparison
+    of ``budget`` (``_TooHard`` when it is gone)."""
+    budget.spend()
     if type(p) is not type(t):
         return
     if isinstance(p, (Const, DimSize)):
@@ -129,7 +143,7 @@ def matches(p: Expr, t: Expr, env: Env, budget: list[int]) -> Iterator[Env]:
             yield from _match_multiset(list(p.children), list(t.children), env, budget)
 
 
-def _match_multiset(ps: list[Expr], ts: list[Expr], env: Env, budget: list[int]
+def _match_multiset(ps: list[Expr], ts: list[Expr], env: Env, budget: Budget
                     ) -> Iterator[Env]:
     if not ps:
         yield env
@@ -174,7 +188,7 @@ def _head(e: Expr) -> tuple:
 
 
 def _match_product(ps: list[tuple[Expr, Expr]], ts: list[tuple[Expr, Expr]], env: Env,
-                   budget: list[int]) -> Iterator[tuple[Env, list[tuple[Expr, Expr]]]]:
+                   budget: Budget) -> Iterator[tuple[Env, list[tuple[Expr, Expr]]]]:
     """Match pattern factors (base, exponent) inside target factors; yield the
     environment and the target factors left over."""
     if not ps:
@@ -198,7 +212,7 @@ def _match_product(ps: list[tuple[Expr, Expr]], ts: list[tuple[Expr, Expr]], env
             yield from _match_product(rest, remaining, new, budget)
 
 
-def _rewrite_product(rule: Rule, e: Mul, budget: list[int]) -> Expr | None:
+def _rewrite_product(rule: Rule, e: Mul, budget: Budget) -> Expr | None:
     ps = [base_exp(f) for f in rule.pattern.factors]
     ts = [base_exp(f) for f in e.factors]
     if Counter(_head(b) for b, _ in ps) - Counter(_head(b) for b, _ in ts):
@@ -329,7 +343,7 @@ def _rewrite_node(e: Expr, index: _Index) -> Expr:
 
 
 def _apply(rule: Rule, e: Expr) -> Expr | None:
-    budget = [MATCH_BUDGET]
+    budget = Budget(MATCH_BUDGET)
     if isinstance(rule.pattern, Mul) and isinstance(e, Mul):
         return _rewrite_product(rule, e, budget)
     if erased_key(rule.pattern) == erased_key(e):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from indexcalc.calculus.deltas import contract_deltas, contracted
 from indexcalc.calculus.rewrite import Rule, push_inward, rewrite
 from indexcalc.errors import LimitError
 from indexcalc.ir import (
@@ -104,7 +105,7 @@ def _sum(e: Sum) -> Expr:
         return add(*(summation(bound, t) for t in e.body.terms))
     factors = list(e.body.factors) if isinstance(e.body, Mul) else [e.body]
     factors, bound = _merge_nested(factors, bound)
-    factors, bound = _contract(factors, bound)
+    bound, factors = contract_deltas(bound, factors)
     for k, f in enumerate(factors):                              # expand to reach a delta
         if isinstance(f, Add) and any(_bound_delta(t, bound) for t in f.terms):
             rest = factors[:k] + factors[k + 1:]
@@ -139,32 +140,9 @@ def _merge_nested(factors: list[Expr], bound: list[Index]):
     return out, bound
 
 
-def _contract(factors: list[Expr], bound: list[Index]):
-    """Remove every delta with a bound index, renaming that index to the other."""
-    changed = True
-    while changed:
-        changed = False
-        for k, f in enumerate(factors):
-            if not isinstance(f, Delta):
-                continue
-            if f.a in bound:
-                gone, keep = f.a, f.b
-            elif f.b in bound:
-                gone, keep = f.b, f.a
-            else:
-                continue
-            rest = factors[:k] + factors[k + 1:]
-            factors = [rename(g, {gone: keep}) for g in rest]
-            factors = [g for g in factors if not (isinstance(g, Const) and g.value == 1)]
-            bound = [i for i in bound if i != gone]
-            changed = True
-            break
-    return factors, bound
-
-
 def _bound_delta(term: Expr, bound: list[Index]) -> bool:
     parts = term.factors if isinstance(term, Mul) else (term,)
-    return any(isinstance(p, Delta) and (p.a in bound or p.b in bound) for p in parts)
+    return any(isinstance(p, Delta) and contracted(p, bound) for p in parts)
 
 
 def _components(factors: list[Expr], bound: list[Index]) -> list[tuple[list[Index], list[Expr]]]:

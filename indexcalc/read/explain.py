@@ -12,6 +12,7 @@ logarithmic derivative is shown as well (S1: ``log o_j = z_j − log Ω``).
 
 from __future__ import annotations
 
+from indexcalc.calculus.deltas import contracted
 from indexcalc.calculus.diff import diff
 from indexcalc.calculus.reverse import Step, adjoint_name, reverse
 from indexcalc.calculus.rules import model_rules
@@ -111,11 +112,8 @@ def _contractions(raw: Expr) -> list[tuple[Index, Index]]:
     for node in walk(raw):
         if isinstance(node, Sum):
             for f in (node.body.factors if isinstance(node.body, Mul) else (node.body,)):
-                if isinstance(f, Delta):
-                    if f.a in node.indices:
-                        found.append((f.a, f.b))
-                    elif f.b in node.indices:
-                        found.append((f.b, f.a))
+                if isinstance(f, Delta) and (pair := contracted(f, node.indices)):
+                    found.append(pair)
     return found
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from indexcalc.calculus.deltas import contract_deltas
 from indexcalc.ir import (
     Add,
     Apply,
@@ -213,23 +214,8 @@ def _flatten(e: Expr) -> tuple[list[Index], list[Expr]]:
     return bound, factors
 
 
-def _contract_deltas(bound: list[Index], factors: list[Expr]):
-    """Remove every delta with a bound index by renaming (Σ_a δ_ab x_a = x_b)."""
-    done = False
-    while not done:
-        done = True
-        for k, f in enumerate(factors):
-            if isinstance(f, Delta) and (f.a in bound or f.b in bound):
-                gone, keep = (f.a, f.b) if f.a in bound else (f.b, f.a)
-                factors = [rename(g, {gone: keep}) for g in factors[:k] + factors[k + 1:]]
-                bound = [i for i in bound if i != gone]
-                done = False
-                break
-    return bound, factors
-
-
 def _product(e: Expr, axes: tuple[Index, ...]) -> MExpr:
-    bound, factors = _contract_deltas(*_flatten(e))
+    bound, factors = contract_deltas(*_flatten(e))
     for k, f in enumerate(factors):
         if isinstance(f, Delta):                      # δ_pq on the two axes: a diagonal
             rest = [rename(g, {f.b: f.a}) for g in factors[:k] + factors[k + 1:]]
