@@ -23,7 +23,7 @@ from functools import cached_property
 
 import numpy as np
 
-from indexcalc.calculus.reverse import inline, reverse
+from indexcalc.calculus.reverse import DerivativeName, inline, reverse
 from indexcalc.calculus.rules import model_rules
 from indexcalc.calculus.simplify import factor, name_sums, orient_deltas, simplify, tidy
 from indexcalc.compiler.program import compile_program, einsum_steps, python_source
@@ -72,8 +72,9 @@ class Derivative:
         return self.out + tuple(i for group in self.wrt_indices for i in group)
 
     @property
-    def name(self) -> str:
-        return _derivative_name(self.of, self.wrt)
+    def name(self) -> DerivativeName:
+        """``∂of/∂wrt`` as a string that keeps its parts (``.of``, ``.wrt``)."""
+        return DerivativeName(self.of, self.wrt)
 
     @property
     def shape(self) -> tuple:
@@ -184,12 +185,6 @@ def _needed(bindings: tuple[Binding, ...], output: str) -> tuple[Binding, ...]:
     return tuple(b for b in bindings if b.name in wanted)
 
 
-def _derivative_name(of: str, wrt: tuple[str, ...]) -> str:
-    if len(wrt) == 1:
-        return f"∂{of}/∂{wrt[0]}"
-    return f"∂{len(wrt)}{of}/" + "".join(f"∂{w}" for w in wrt)
-
-
 # ---------------------------------------------------------------- building
 
 
@@ -225,7 +220,7 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None) -> Der
         adjoints = adjoints + tuple(left)
         names.append(w.name)
         groups.append(idx)
-        step_name = _derivative_name(of, tuple(names))
+        step_name = DerivativeName(of, tuple(names))
         current_out = current_out + idx
         current = tuple(current) + tuple(left) + (Binding(step_name, current_out, value),)
         current_name = step_name

@@ -21,8 +21,8 @@ and forgetting never changes a result, only how long the next one takes.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from collections.abc import Callable
+from functools import lru_cache
 
 
 class WorkingMemory:

@@ -196,3 +196,23 @@ def test_index_form_broadcast_and_its_limit():
     check_grad(text, "b")
     with pytest.raises(IndexcalcError, match="same free indices"):
         indexcalc.parse("a : vector[n]\nb : vector[n]\nc = a_i + b_j")
+
+
+def test_derivative_names_keep_their_parts():
+    """A derivative's and an adjoint's name is the string programs and printers use,
+    ``∂E/∂W``, and carries ``of`` and ``wrt`` so that no reader parses it back."""
+    import pickle
+
+    from indexcalc.calculus.reverse import DerivativeName
+    d = indexcalc.derivative(indexcalc.testing.mlp_model(6), "W0")
+    assert (d.name, d.name.of, d.name.wrt) == ("∂E/∂W0", "E", ("W0",))
+    assert d.adjoints and all(isinstance(b.name, DerivativeName) and b.name.of == "E"
+                              and b.name == f"∂E/∂{b.name.wrt[0]}" for b in d.adjoints)
+    h = indexcalc.derivative("x : vector[n]\nE = sum(exp(x))", ["x", "x"])
+    assert (h.name, h.name.wrt) == ("∂2E/∂x∂x", ("x", "x"))
+    again = pickle.loads(pickle.dumps(h.name))
+    assert (again, again.of, again.wrt) == (h.name, "E", ("x", "x"))
+    assert d.latex().startswith("\\frac{\\partial E}{\\partial h5_{k}} = ")   # from the parts
+    assert d.matrix().text.startswith("δ5 = ")
+    check_grad(indexcalc.testing.mlp_model(6), "W0")
+    check_grad("x : vector[n]\nE = sum(exp(x))", "x")

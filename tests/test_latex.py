@@ -11,6 +11,7 @@ import pytest
 matplotlib.use("Agg")
 from matplotlib import mathtext  # noqa: E402
 
+from indexcalc.calculus.reverse import DerivativeName  # noqa: E402
 from indexcalc.ir import (  # noqa: E402
     ONE,
     Apply,
@@ -128,7 +129,7 @@ def test_definitions():
     z = add(summation([i], mul(V("W", i, k), V("y", i))), V("b", k))
     assert rendered(latex_definition("z", (k,), z)) == r"z_{k} = b_{k} + \sum_{i} W_{ik}\,y_{i}"
     grad = mul(V("y", p), sub(mul(V("o", q), V("τ")), V("t", q)))
-    assert rendered(latex_definition("∂E/∂W", (p, q), grad)) == (
+    assert rendered(latex_definition(DerivativeName("E", ("W",)), (p, q), grad)) == (
         r"\frac{\partial E}{\partial W_{pq}} = y_{p}\,\left(o_{q}\,\tau - t_{q}\right)")
     assert rendered(latex_definition("θ", (), V("x"))) == r"\theta = x"
 

@@ -326,9 +326,11 @@ def test_folding_a_long_product_back_is_linear():
 
     rw.matches = counted
     try:
-        assert rw._rewrite_product(rule, mul(*xs[1:]), rw.Budget(rw.MATCH_BUDGET)) is None
+        budget = rw.Budget(rw.MATCH_BUDGET)
+        assert rw._rewrite_product(rule, mul(*xs[1:]), budget) is None
         y = Var("y", ())
-        assert rw._rewrite_product(rule, mul(y, *xs), rw.Budget(rw.MATCH_BUDGET)) == mul(y, Var("f", ()))
+        budget = rw.Budget(rw.MATCH_BUDGET)
+        assert rw._rewrite_product(rule, mul(y, *xs), budget) == mul(y, Var("f", ()))
     finally:
         rw.matches = original
     assert len(calls) <= 2 * rw.MAX_PATTERN_FACTORS

@@ -47,8 +47,33 @@ from indexcalc.limits import MAX_BOUND, MAX_LOCAL_SIZE, WHOLE_FACTOR
 from indexcalc.model import Binding
 
 
-def adjoint_name(of: str, name: str) -> str:
-    return f"∂{of}/∂{name}"
+class DerivativeName(str):
+    """The name of a derivative or an adjoint, ``∂E/∂z`` (``∂2E/∂x∂x`` of a second
+    derivative), as programs, generated code and printers spell it, with its parts
+    kept: ``of`` and ``wrt`` (one name per differentiation).  Readers that need the
+    parts (LaTeX fractions, the δ symbols of the matrix form) take them from here
+    instead of parsing the string; everything else sees the string."""
+
+    of: str
+    wrt: tuple[str, ...]
+
+    def __new__(cls, of: str, wrt: tuple[str, ...]) -> DerivativeName:
+        wrt = tuple(wrt)
+        if len(wrt) == 1:
+            text = f"∂{of}/∂{wrt[0]}"
+        else:
+            text = f"∂{len(wrt)}{of}/" + "".join(f"∂{w}" for w in wrt)
+        name = super().__new__(cls, text)
+        name.of, name.wrt = of, wrt
+        return name
+
+    def __reduce__(self):
+        return DerivativeName, (self.of, self.wrt)
+
+
+def adjoint_name(of: str, name: str) -> DerivativeName:
+    """``∂of/∂name``: the adjoint of definition ``name``."""
+    return DerivativeName(of, (name,))
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,22 @@
-"""The IR's algebra: fresh names, renaming, canonical keys, substitution and the
-smart constructors (``add``, ``mul``, ``power``, ``summation``, ``delta``...).
+"""The IR's algebra: the smart constructors (``add``, ``mul``, ``power``,
+``summation``, ``delta``...), ``rebuild`` through them, and renaming indices.
 
 The constructors flatten, fold constants, drop zeros and order commutative
-children, so the canonical form lives here and nowhere else.  Fresh index
-names come from one helper, ``fresh_index``; only bound indices are renamed.
+children, so the canonical form lives here and nowhere else.  Renaming lives
+beside them because the two are one recursion: renaming rebuilds through the
+constructors (a delta may become 1, a sum may merge), and ``summation`` renames
+a nested sum's binders apart before merging it.  Only bound indices are renamed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
 from operator import attrgetter
-from typing import Callable, Iterable
 
 from indexcalc.errors import DivisionByZero
+from indexcalc.ir.keys import canonical, possible_twins
+from indexcalc.ir.names import fresh_index
 from indexcalc.ir.nodes import (
     MINUS_ONE,
     ONE,
@@ -33,12 +37,9 @@ from indexcalc.ir.nodes import (
     Var,
     binders,
     const,
-    dim_key,
     index_names,
     is_const,
-    var_names,
 )
-from indexcalc.memo import memoised
 
 # ---------------------------------------------------------------- rebuilding
 
@@ -61,32 +62,6 @@ def rebuild(e: Expr, children: tuple[Expr, ...]) -> Expr:
     if isinstance(e, Apply):
         return Apply(e.fn, children[0], e.over, e.out, e.order)
     return e
-
-
-
-# ---------------------------------------------------------------- fresh names
-
-INDEX_POOL = "ijklmnpqrsabcdefghotuvwxyz"
-
-
-def fresh_name(avoid: Iterable[str], prefer: str | None = None) -> str:
-    """The first index name not in ``avoid``: ``prefer`` if free, else from the pool."""
-    avoid = set(avoid)
-    if prefer and prefer not in avoid:
-        return prefer
-    for letter in INDEX_POOL:
-        if letter not in avoid:
-            return letter
-    n = 1
-    while True:
-        for letter in INDEX_POOL:
-            if f"{letter}{n}" not in avoid:
-                return f"{letter}{n}"
-        n += 1
-
-
-def fresh_index(avoid: Iterable[str], dim: Dim, prefer: str | None = None) -> Index:
-    return Index(fresh_name(avoid, prefer), dim)
 
 
 # ---------------------------------------------------------------- renaming
@@ -173,182 +148,6 @@ def rename_bound(e: Expr, fix: dict[Index, Index]) -> Expr:
                  e.out, e.order)
 
 
-def unique_binders(e: Expr, avoid: set[str] | None = None) -> Expr:
-    """Rename every bound index so that all binders are distinct from each other
-    and from every free index.  Passes that move factors across sums rely on it."""
-    if not e.binds:
-        return e
-    avoid = set(avoid or ()) | {i.name for i in e.free}
-    names = _bound_names(e)
-    if len(set(names)) == len(names) and avoid.isdisjoint(names):
-        return e                                 # already so (the usual case): e itself
-    return _unique(e, avoid)
-
-
-@memoised(16384)
-def _bound_names(e: Expr) -> tuple[str, ...]:
-    """The names of every binder in ``e``, repeats kept."""
-    own = tuple(i.name for i in binders(e))
-    return own + sum((_bound_names(c) for c in e.children if c.binds), ())
-
-
-def _unique(e: Expr, avoid: set[str]) -> Expr:
-    bound = binders(e)
-    if bound:
-        fix = {}
-        for i in bound:
-            new = fresh_index(avoid, i.dim, prefer=i.name)
-            avoid.add(new.name)
-            if new != i:
-                fix[i] = new
-        if fix:
-            e = rename_bound(e, fix)
-        inner = _unique(e.children[0], avoid)
-        if inner is e.children[0]:
-            return e
-        if isinstance(e, Sum):
-            return Sum(e.indices, inner)
-        return Apply(e.fn, inner, e.over, e.out, e.order)
-    if not e.binds:
-        return e
-    return rebuild(e, tuple(_unique(c, avoid) for c in e.children))
-
-
-def canonical(e: Expr) -> Expr:
-    """``e`` with bound indices renamed ``_0, _1, ...`` in order of first
-    appearance, children visited in an order that ignores bound names, so that
-    expressions equal up to renaming bound indices become equal.  Built
-    directly (no smart constructors): the structure is only relabelled."""
-    if not e.binds:
-        return e
-    return _canonical(e)
-
-
-@memoised(2048)
-def _canonical(e: Expr) -> Expr:
-    counter = [0]
-    taken = {i.name for i in e.free}
-    env: dict[Index, Index] = {}
-
-    def name(i: Index, bound: frozenset) -> Index:
-        if i in env:
-            return env[i]
-        if i not in bound:
-            return i
-        while f"_{counter[0]}" in taken:
-            counter[0] += 1
-        env[i] = Index(f"_{counter[0]}", i.dim)
-        counter[0] += 1
-        return env[i]
-
-    def scoped(indices, bound, inner):
-        saved = {i: env.pop(i) for i in indices if i in env}
-        result = inner(bound | frozenset(indices))
-        named = tuple(name(i, bound | frozenset(indices)) for i in indices)
-        for i in indices:
-            env.pop(i, None)
-        env.update(saved)
-        return named, result
-
-    def go(node: Expr, bound: frozenset) -> Expr:
-        if isinstance(node, Var):
-            return Var(node.name, tuple(name(i, bound) for i in node.indices))
-        if isinstance(node, Delta):
-            a, b = sorted((node.a, node.b), key=lambda i: _erased(i, bound))
-            a, b = name(a, bound), name(b, bound)
-            return Delta(*sorted((a, b), key=lambda i: i.key))
-        if isinstance(node, Sum):
-            named, body = scoped(node.indices, bound, lambda inner: go(node.body, inner))
-            return Sum(tuple(sorted(named, key=lambda i: i.key)), body)
-        if isinstance(node, Apply):
-            named, arg = scoped(node.over, bound, lambda inner: go(node.arg, inner))
-            return Apply(node.fn, arg, named, tuple(name(i, bound) for i in node.out),
-                         node.order)
-        if isinstance(node, (Mul, Add)):
-            order = sorted(node.children, key=lambda c: _erased_key(c, bound))
-            kids = sorted((go(c, bound) for c in order), key=lambda t: t.key)
-            return type(node)(tuple(kids))
-        if isinstance(node, Pow):
-            return Pow(go(node.base, bound), go(node.exponent, bound))
-        if isinstance(node, Func):
-            return Func(node.name, go(node.arg, bound), node.order)
-        return node
-
-    return go(e, frozenset())
-
-
-def _erased(i: Index, bound: frozenset) -> tuple:
-    return ("", dim_key(i.dim)) if i in bound else i.key
-
-
-def _erased_key(e: Expr, bound: frozenset) -> tuple:
-    """A sort key that does not see the names of bound indices."""
-    return _erased_key_of(e, bound & e.free)
-
-
-def erased_key(e: Expr) -> tuple:
-    """A key that sees no index names at all: equal for expressions equal up to
-    renaming their indices, free and bound (and for some others: a filter)."""
-    return _erased_key_of(e, e.free)
-
-
-@memoised(16384)
-def _erased_key_of(e: Expr, bound: frozenset) -> tuple:
-    """``_erased_key`` memoised: it depends only on which free indices of ``e`` are bound."""
-    if isinstance(e, Var):
-        return (2, e.name, tuple(_erased(i, bound) for i in e.indices))
-    if isinstance(e, Delta):
-        return (3, tuple(sorted(_erased(i, bound) for i in (e.a, e.b))))
-    inner = bound | frozenset(binders(e))
-    kids = tuple(sorted(_erased_key(c, inner) for c in e.children))
-    if isinstance(e, Func):
-        return (4, e.name, e.order, kids)
-    if isinstance(e, Apply):
-        return (5, e.fn, e.order, len(e.over), tuple(_erased(i, bound) for i in e.out), kids)
-    if isinstance(e, Sum):
-        return (9, len(e.indices), kids)
-    return (e.key[0], kids) if e.children else e.key
-
-
-def substitute(e: Expr, name: str, indices: tuple[Index, ...], body: Expr) -> Expr:
-    """Replace every ``Var(name, J)`` in ``e`` by ``body`` with ``indices`` renamed to J."""
-    if name not in var_names(e):
-        return e
-
-    def go(node: Expr) -> Expr:
-        if isinstance(node, Var) and node.name == name:
-            return instantiate(body, indices, node.indices)
-        if not node.children:
-            return node
-        return rebuild(node, tuple(go(c) for c in node.children))
-
-    return go(e)
-
-
-def instantiate(body: Expr, params: tuple[Index, ...], args: tuple[Index, ...]) -> Expr:
-    """``body`` with its parameter indices replaced by ``args``.
-
-    A repeated argument (``X_ii`` of a definition ``X_ab = ...``) renames one
-    occurrence to a fresh index tied to the other by a delta.
-    """
-    if len(set(args)) == len(args):
-        return rename(body, dict(zip(params, args)))
-    avoid = index_names(body) | {a.name for a in args}
-    seen: set[Index] = set()
-    mapping, ties = {}, []
-    for p, a in zip(params, args):
-        if a in seen:
-            tmp = fresh_index(avoid, a.dim)
-            avoid.add(tmp.name)
-            mapping[p] = tmp
-            ties.append((tmp, a))
-        else:
-            seen.add(a)
-            mapping[p] = a
-    inner = rename(body, mapping)
-    return summation([t for t, _ in ties], mul(inner, *(delta(t, a) for t, a in ties)))
-
-
 # ---------------------------------------------------------------- smart constructors
 
 def coeff_rest(term: Expr) -> tuple[Number, Expr]:
@@ -392,18 +191,6 @@ def base_exp(f: Expr) -> tuple[Expr, Expr]:
     if isinstance(f, Pow):
         return f.base, f.exponent
     return f, ONE
-
-
-def possible_twins(exprs: list[Expr]) -> set[Expr]:
-    """Expressions that bind indices and may equal another one up to renaming them
-    (the same key with bound names erased): only these need ``canonical``."""
-    bases = [b for b in exprs if b.binds]
-    if len(bases) < 2:
-        return set()
-    seen: dict[tuple, list[Expr]] = {}
-    for b in bases:
-        seen.setdefault(_erased_key(b, frozenset()), []).append(b)
-    return {b for group in seen.values() if len(group) > 1 for b in group}
 
 
 def mul(*factors: Expr) -> Expr:
@@ -528,19 +315,21 @@ def func(name: str, arg: Expr, order: int = 0) -> Expr:
     return Func(name, arg, order)
 
 
-def map_indices(e: Expr, fn: Callable[[Index], Index]) -> Expr:
-    """Apply ``fn`` to every index in ``e``, free and bound (used to settle dimensions)."""
-    if isinstance(e, Var):
-        return Var(e.name, tuple(fn(i) for i in e.indices))
-    if isinstance(e, Delta):
-        return delta(fn(e.a), fn(e.b))
-    if isinstance(e, Sum):
-        return summation(tuple(fn(i) for i in e.indices), map_indices(e.body, fn))
-    if isinstance(e, Apply):
-        return Apply(e.fn, map_indices(e.arg, fn), tuple(fn(i) for i in e.over),
-                     tuple(fn(i) for i in e.out), e.order)
-    if not e.children:
-        return e
-    return rebuild(e, tuple(map_indices(c, fn) for c in e.children))
-
-__all__ = ["INDEX_POOL", "add", "base_exp", "canonical", "coeff_rest", "delta", "dim_size", "div", "erased_key", "fresh_index", "fresh_name", "func", "instantiate", "is_int", "map_indices", "mul", "neg", "possible_twins", "power", "rebuild", "rename", "rename_bound", "sub", "substitute", "summation", "unique_binders"]
+__all__ = [
+    "add",
+    "base_exp",
+    "coeff_rest",
+    "delta",
+    "dim_size",
+    "div",
+    "func",
+    "is_int",
+    "mul",
+    "neg",
+    "power",
+    "rebuild",
+    "rename",
+    "rename_bound",
+    "sub",
+    "summation",
+]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from indexcalc.calculus.reverse import DerivativeName
 from indexcalc.functions import ELEMENTWISE, TENSOR
 from indexcalc.ir import Const, Expr, Index
 from indexcalc.read.text import ASCII_NAMES, Printer
@@ -125,9 +126,9 @@ def latex_definition(name: str, indices: tuple[Index, ...], expr: Expr) -> str:
     ``\\frac{\\partial E}{\\partial W_{pq}}``."""
     printer = LatexPrinter(order=indices)
     sub = printer.subscript(tuple(indices), var=True)
-    m = re.fullmatch(r"∂(.+)/∂(.+)", name)
-    if m:
-        lhs = rf"\frac{{\partial {tex_name(m[1])}}}{{\partial {tex_name(m[2])}{sub}}}"
+    if isinstance(name, DerivativeName) and len(name.wrt) == 1:
+        of, wrt = tex_name(name.of), tex_name(name.wrt[0])
+        lhs = rf"\frac{{\partial {of}}}{{\partial {wrt}{sub}}}"
     else:
         lhs = tex_name(name) + sub
     return f"{lhs} = {printer.print(expr)}"

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from indexcalc.calculus.deltas import contract_deltas
+from indexcalc.calculus.reverse import DerivativeName
 from indexcalc.ir import (
     Add,
     Apply,
@@ -473,7 +474,7 @@ def _adjoint_symbols(names: list[str], taken: set[str]) -> dict[str, str]:
     """``∂E/∂z2 -> δ2`` (``δz`` when the digits would clash), as in backprop notes."""
     import re
     out: dict[str, str] = {}
-    targets = {n: n.rsplit("/∂", 1)[-1] for n in names}
+    targets = {n: n.wrt[-1] if isinstance(n, DerivativeName) else n for n in names}
     for n, t in targets.items():
         m = re.fullmatch(r"[A-Za-z]+(\d+)", t)
         digits = [re.fullmatch(r"[A-Za-z]+(\d+)", u) for u in targets.values()]

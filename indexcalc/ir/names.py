@@ -1,0 +1,37 @@
+"""Fresh index names, from one pool: the only place a new index is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from indexcalc.ir.nodes import Dim, Index
+
+INDEX_POOL = "ijklmnpqrsabcdefghotuvwxyz"
+
+
+def fresh_name(avoid: Iterable[str], prefer: str | None = None) -> str:
+    """The first index name not in ``avoid``: ``prefer`` if free, else from the pool."""
+    avoid = set(avoid)
+    if prefer and prefer not in avoid:
+        return prefer
+    for letter in INDEX_POOL:
+        if letter not in avoid:
+            return letter
+    n = 1
+    while True:
+        for letter in INDEX_POOL:
+            if f"{letter}{n}" not in avoid:
+                return f"{letter}{n}"
+        n += 1
+
+
+def fresh_index(avoid: Iterable[str], dim: Dim, prefer: str | None = None) -> Index:
+    return Index(fresh_name(avoid, prefer), dim)
+
+
+__all__ = [
+    "INDEX_POOL",
+    "fresh_index",
+    "fresh_name",
+]

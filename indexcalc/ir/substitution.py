@@ -1,0 +1,129 @@
+"""Whole-tree index work built on the algebra: substituting a definition for its
+name, instantiating parameters, making binders unique, mapping every index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from indexcalc.ir.algebra import delta, mul, rebuild, rename, rename_bound, summation
+from indexcalc.ir.names import fresh_index
+from indexcalc.ir.nodes import (
+    Apply,
+    Delta,
+    Expr,
+    Index,
+    Sum,
+    Var,
+    binders,
+    index_names,
+    var_names,
+)
+from indexcalc.memo import memoised
+
+# ---------------------------------------------------------------- binders
+
+def unique_binders(e: Expr, avoid: set[str] | None = None) -> Expr:
+    """Rename every bound index so that all binders are distinct from each other
+    and from every free index.  Passes that move factors across sums rely on it."""
+    if not e.binds:
+        return e
+    avoid = set(avoid or ()) | {i.name for i in e.free}
+    names = _bound_names(e)
+    if len(set(names)) == len(names) and avoid.isdisjoint(names):
+        return e                                 # already so (the usual case): e itself
+    return _unique(e, avoid)
+
+
+@memoised(16384)
+def _bound_names(e: Expr) -> tuple[str, ...]:
+    """The names of every binder in ``e``, repeats kept."""
+    own = tuple(i.name for i in binders(e))
+    return own + sum((_bound_names(c) for c in e.children if c.binds), ())
+
+
+def _unique(e: Expr, avoid: set[str]) -> Expr:
+    bound = binders(e)
+    if bound:
+        fix = {}
+        for i in bound:
+            new = fresh_index(avoid, i.dim, prefer=i.name)
+            avoid.add(new.name)
+            if new != i:
+                fix[i] = new
+        if fix:
+            e = rename_bound(e, fix)
+        inner = _unique(e.children[0], avoid)
+        if inner is e.children[0]:
+            return e
+        if isinstance(e, Sum):
+            return Sum(e.indices, inner)
+        return Apply(e.fn, inner, e.over, e.out, e.order)
+    if not e.binds:
+        return e
+    return rebuild(e, tuple(_unique(c, avoid) for c in e.children))
+
+
+# ---------------------------------------------------------------- substitution
+
+def substitute(e: Expr, name: str, indices: tuple[Index, ...], body: Expr) -> Expr:
+    """Replace every ``Var(name, J)`` in ``e`` by ``body`` with ``indices`` renamed to J."""
+    if name not in var_names(e):
+        return e
+
+    def go(node: Expr) -> Expr:
+        if isinstance(node, Var) and node.name == name:
+            return instantiate(body, indices, node.indices)
+        if not node.children:
+            return node
+        return rebuild(node, tuple(go(c) for c in node.children))
+
+    return go(e)
+
+
+def instantiate(body: Expr, params: tuple[Index, ...], args: tuple[Index, ...]) -> Expr:
+    """``body`` with its parameter indices replaced by ``args``.
+
+    A repeated argument (``X_ii`` of a definition ``X_ab = ...``) renames one
+    occurrence to a fresh index tied to the other by a delta.
+    """
+    if len(set(args)) == len(args):
+        return rename(body, dict(zip(params, args)))
+    avoid = index_names(body) | {a.name for a in args}
+    seen: set[Index] = set()
+    mapping, ties = {}, []
+    for p, a in zip(params, args):
+        if a in seen:
+            tmp = fresh_index(avoid, a.dim)
+            avoid.add(tmp.name)
+            mapping[p] = tmp
+            ties.append((tmp, a))
+        else:
+            seen.add(a)
+            mapping[p] = a
+    inner = rename(body, mapping)
+    return summation([t for t, _ in ties], mul(inner, *(delta(t, a) for t, a in ties)))
+
+
+def map_indices(e: Expr, fn: Callable[[Index], Index]) -> Expr:
+    """Apply ``fn`` to every index in ``e``, free and bound (used to settle dimensions)."""
+    if isinstance(e, Var):
+        return Var(e.name, tuple(fn(i) for i in e.indices))
+    if isinstance(e, Delta):
+        return delta(fn(e.a), fn(e.b))
+    if isinstance(e, Sum):
+        return summation(tuple(fn(i) for i in e.indices), map_indices(e.body, fn))
+    if isinstance(e, Apply):
+        return Apply(e.fn, map_indices(e.arg, fn), tuple(fn(i) for i in e.over),
+                     tuple(fn(i) for i in e.out), e.order)
+    if not e.children:
+        return e
+    return rebuild(e, tuple(map_indices(c, fn) for c in e.children))
+
+
+__all__ = [
+    "instantiate",
+    "map_indices",
+    "substitute",
+    "unique_binders",
+]
