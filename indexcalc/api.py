@@ -85,7 +85,6 @@ def evaluate(model: str | Model, of: str | None = None, /, **arrays) -> np.ndarr
     return compile_program(program)(**arrays)
 
 
-
 def answer(model: Model, question) -> Derivative:
     """The derivative a Question statement asks for."""
     return differentiate(_model(model), question.of, list(question.wrt), question.of_indices)

@@ -118,10 +118,3 @@ class _Differentiator:
         w = tuple(w)
         inner = rename(e.arg, dict(zip(e.over, w)))
         return summation(w, mul(tensor_jacobian(e, w), self.go(inner)))
-
-
-def diff_chain(e: Expr, names: list[tuple[str, tuple[Index, ...]]]) -> Expr:
-    """Successive derivatives ``∂/∂X1_J1 ∂/∂X2_J2 ... e`` (unsimplified)."""
-    for name, wrt in names:
-        e = diff(e, name, wrt)
-    return e

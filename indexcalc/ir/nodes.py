@@ -301,4 +301,30 @@ def var_names(e: Expr) -> frozenset[str]:
         return frozenset((e.name,))
     return frozenset().union(*(var_names(c) for c in e.children))
 
-__all__ = ["Add", "Apply", "Const", "Delta", "Dim", "DimSize", "Expr", "Func", "Index", "MINUS_ONE", "Mul", "Number", "ONE", "Pow", "Sum", "Var", "ZERO", "binders", "const", "dim_key", "index_names", "is_const", "size", "var_names", "walk"]
+__all__ = [
+    "Add",
+    "Apply",
+    "Const",
+    "Delta",
+    "Dim",
+    "DimSize",
+    "Expr",
+    "Func",
+    "Index",
+    "MINUS_ONE",
+    "Mul",
+    "Number",
+    "ONE",
+    "Pow",
+    "Sum",
+    "Var",
+    "ZERO",
+    "binders",
+    "const",
+    "dim_key",
+    "index_names",
+    "is_const",
+    "size",
+    "var_names",
+    "walk",
+]
