@@ -60,6 +60,11 @@ class WorkingMemory:
             hook()
         self._model = None
 
+    @property
+    def owner(self) -> str | None:
+        """The text of the model worked on (None after ``forget``)."""
+        return self._model
+
     def size(self) -> int:
         """How many results the memoised passes hold now."""
         return sum(cached.cache_info().currsize for cached in self._caches)

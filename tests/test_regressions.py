@@ -441,5 +441,7 @@ def test_working_memory_is_forgotten_for_a_new_model():
     indexcalc.parse("x : vector[n]\nE = x_i x_i   # a text not seen before")
     assert MEMORY.size() == 0
     matches_finite_differences(text, "x")
+    indexcalc.compile(text, ["E", "dE/dW"])           # its question is still the model's
+    assert MEMORY.owner == text and MEMORY.size() > 100
     indexcalc.testing.clear_caches()                  # forgetting on demand
-    assert MEMORY.size() == 0
+    assert MEMORY.size() == 0 and MEMORY.owner is None
