@@ -42,7 +42,7 @@ from indexcalc.ir import (
     var_names,
 )
 from indexcalc.limits import INLINE_BUDGET
-from indexcalc.model import Binding, Model, Program, Wrt
+from indexcalc.model import Binding, Model, Program, Wrt, needed
 from indexcalc.read.explain import explain
 from indexcalc.read.latex import latex as tex
 from indexcalc.read.latex import latex_definition
@@ -147,9 +147,9 @@ class Derivative:
         forward = tuple(self.model.program().bindings)
         bindings = forward + self.adjoints + (result,)
         # the derivative takes the arrays its function needs, and the variables
-        arguments = [n for n in Program(_needed(forward, self.of), ()).inputs]
+        arguments = [n for n in Program(needed(forward, [self.of]), ()).inputs]
         arguments += [w for w in self.wrt if w not in arguments and w not in self.model.definitions]
-        return Program(_needed(bindings, self.name), (self.name,), dict(self.model.shapes),
+        return Program(needed(bindings, [self.name]), (self.name,), dict(self.model.shapes),
                        tuple(a for a in arguments if a in self.model.shapes))
 
     def evaluate(self, /, **arrays) -> np.ndarray:
@@ -171,18 +171,6 @@ class Derivative:
 
     def python(self, backend: str = "numpy") -> str:
         return python_source(self.program, backend=backend)
-
-
-def _needed(bindings: tuple[Binding, ...], output: str) -> tuple[Binding, ...]:
-    by_name = {b.name: b for b in bindings}
-    wanted, stack = set(), [output]
-    while stack:
-        n = stack.pop()
-        if n in wanted or n not in by_name:
-            continue
-        wanted.add(n)
-        stack.extend(var_names(by_name[n].expr))
-    return tuple(b for b in bindings if b.name in wanted)
 
 
 # ---------------------------------------------------------------- building

@@ -170,3 +170,18 @@ class Program:
             if n not in bound:
                 seen[n] = None
         return list(seen)
+
+
+def needed(bindings, roots) -> tuple[Binding, ...]:
+    """The bindings that names ``roots`` depend on, in their original order: pruning
+    (dead-binding elimination), shared by the derivative, reverse mode and the compiler.
+
+    Bindings read only earlier bindings (a program is evaluated in order), so one
+    backward scan finds them all."""
+    wanted = set(roots)
+    keep = []
+    for b in reversed(bindings):
+        if b.name in wanted:
+            keep.append(b)
+            wanted |= var_names(b.expr)
+    return tuple(reversed(keep))

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from indexcalc.compiler.reference import bind_dims, evaluate_expr, evaluate_program
+from indexcalc.compiler.reference import evaluate_expr, evaluate_program
+from indexcalc.compiler.shapes import bind_dims
 from indexcalc.errors import EvaluationError
 from indexcalc.ir import (
     Apply,

@@ -44,7 +44,7 @@ from indexcalc.ir import (
     walk,
 )
 from indexcalc.limits import MAX_BOUND, MAX_LOCAL_SIZE, WHOLE_FACTOR
-from indexcalc.model import Binding
+from indexcalc.model import Binding, needed
 
 
 class DerivativeName(str):
@@ -225,7 +225,7 @@ def inline(adjoints: list[Binding], result: Expr, rules: list[Rule], budget: int
             break
         result = candidate
         remaining.pop()
-    still = _needed(remaining, result)
+    still = list(needed(remaining, var_names(result)))
     return still, result
 
 
@@ -247,13 +247,3 @@ def _inline_trivial(adjoints: list[Binding], result: Expr, rules: list[Rule]):
 
 def _widest_sum(e: Expr) -> int:
     return max((len(n.indices) for n in walk(e) if isinstance(n, Sum)), default=0)
-
-
-def _needed(adjoints: list[Binding], result: Expr) -> list[Binding]:
-    wanted = var_names(result)
-    keep = []
-    for b in reversed(adjoints):
-        if b.name in wanted:
-            keep.append(b)
-            wanted |= var_names(b.expr)
-    return list(reversed(keep))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import opt_einsum as oe
 
 from indexcalc.compiler.backends import Backend
-from indexcalc.compiler.reference import as_float
+from indexcalc.compiler.shapes import as_float
 from indexcalc.errors import EvaluationError
 from indexcalc.ir import (
     Add,
@@ -567,7 +567,7 @@ def generate(program: Program, backend: Backend, dims: dict[str, int], *,
              shapes: dict[str, tuple] | None = None) -> tuple[str, Generator]:
     """Source text of one function computing ``program``'s outputs, and its generator.
 
-    ``program`` must already be prepared (``optimize.prepare``).  Arguments are
+    ``program`` must already be prepared (``prepare.prepare``).  Arguments are
     the program's inputs, in order, as sanitised identifiers.
     """
     inputs = program.inputs

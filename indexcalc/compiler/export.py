@@ -21,7 +21,7 @@ from typing import NamedTuple
 from indexcalc.compiler import backends
 from indexcalc.compiler.codegen import generate
 from indexcalc.compiler.prepare import prepare
-from indexcalc.compiler.reference import var_shapes
+from indexcalc.compiler.shapes import var_shapes
 from indexcalc.model import Program
 
 

@@ -37,10 +37,9 @@ from indexcalc.ir import (
     rebuild,
     rename,
     unique_binders,
-    var_names,
     walk,
 )
-from indexcalc.model import Binding, Program
+from indexcalc.model import Binding, Program, needed
 
 
 def prepare(program: Program) -> Program:
@@ -58,12 +57,7 @@ def prune(program: Program) -> Program:
     for name in program.outputs:
         if name not in defs:
             raise EvaluationError(f"output {name!r} is not a binding of the program")
-    needed = set(program.outputs)
-    for b in reversed(program.bindings):
-        if b.name in needed:
-            needed |= var_names(b.expr) & defs.keys()
-    kept = tuple(b for b in program.bindings if b.name in needed)
-    return replace(program, bindings=kept)
+    return replace(program, bindings=needed(program.bindings, program.outputs))
 
 
 def stable_softmax(program: Program) -> Program:

@@ -1,6 +1,6 @@
 """The compiler: a Program -> a fast callable, planned once per shape signature.
 
-``compile_program`` runs the shape-independent passes once (``optimize.prepare``:
+``compile_program`` runs the shape-independent passes once (``prepare.prepare``:
 dead bindings, stable log-softmax, opaque functions).  The returned ``Compiled``
 keeps a cache keyed by the inputs' shapes; on the first call with new shapes
 it binds the dimensions, has ``codegen`` write a straight-line Python function
@@ -21,7 +21,7 @@ from indexcalc.compiler import backends
 from indexcalc.compiler.codegen import generate
 from indexcalc.compiler.export import einsum_steps, python_source  # noqa: F401  (re-exported)
 from indexcalc.compiler.prepare import prepare
-from indexcalc.compiler.reference import bind_dims, singular, var_shapes
+from indexcalc.compiler.shapes import bind_dims, singular, var_shapes
 from indexcalc.errors import EvaluationError
 from indexcalc.model import Program
 

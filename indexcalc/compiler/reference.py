@@ -5,7 +5,7 @@ be obviously right rather than fast: every node is evaluated to an array whose
 axes are its free indices, every product term is one ``np.einsum``, deltas are
 materialised as identity matrices, and nothing is cached or reordered.
 
-Dimensions are bound from the arrays passed (``bind_dims``); a missing array,
+Dimensions are bound from the arrays passed (``shapes.bind_dims``); a missing array,
 a shape that does not match its declaration, or two sizes for one dimension
 is an ``EvaluationError`` naming the variable and the shapes involved.
 """
@@ -16,6 +16,7 @@ import numpy as np
 from opt_einsum import get_symbol
 
 from indexcalc.compiler.prepare import stable_logs
+from indexcalc.compiler.shapes import as_float, bind_dims, singular, size_of, var_shapes
 from indexcalc.errors import EvaluationError
 from indexcalc.functions import ELEMENTWISE, TENSOR
 from indexcalc.ir import (
@@ -23,7 +24,6 @@ from indexcalc.ir import (
     Apply,
     Const,
     Delta,
-    Dim,
     DimSize,
     Expr,
     Func,
@@ -32,71 +32,10 @@ from indexcalc.ir import (
     Pow,
     Sum,
     Var,
-    walk,
 )
 from indexcalc.model import Program
 
 Labelled = tuple[np.ndarray, tuple[Index, ...]]   # an array and the index of each axis
-
-
-# ---------------------------------------------------------------- dimensions
-
-def _show(shape: tuple) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def bind_dims(shapes: dict[str, tuple[Dim, ...]], arrays: dict[str, np.ndarray]) -> dict[str, int]:
-    """The size of every symbolic dimension, read from the arrays passed.
-
-    ``shapes`` names the arrays expected (and their declared shapes); each must
-    be in ``arrays`` with that rank, its integer dimensions equal and its
-    symbolic dimensions consistent across all arrays.
-    """
-    dims: dict[str, int] = {}
-    source: dict[str, str] = {}
-    for name, shape in shapes.items():
-        if name not in arrays:
-            raise EvaluationError(f"missing array for {name!r}: expected shape {_show(shape)}")
-        actual = np.shape(arrays[name])
-        if len(actual) != len(shape) or any(
-                isinstance(d, int) and d != a for d, a in zip(shape, actual)):
-            raise EvaluationError(_mismatch(name, shape, actual, dims))
-        for d, a in zip(shape, actual):
-            if isinstance(d, int):
-                continue
-            if d in dims and dims[d] != a:
-                raise EvaluationError(
-                    f"dimension {d} is {dims[d]} from {source[d]!r} but {a} from {name!r}: "
-                    f"{name!r} has shape {_show(actual)}, expected {_show(shape)}")
-            dims.setdefault(d, int(a))
-            source.setdefault(d, name)
-    return dims
-
-
-def _mismatch(name: str, shape: tuple, actual: tuple, dims: dict[str, int]) -> str:
-    known = tuple(dims.get(d, d) if isinstance(d, str) else d for d in shape)
-    numeric = f" = {_show(known)}" if known != shape else ""
-    return (f"array {name!r} has shape {_show(actual)}, expected {_show(shape)}{numeric}"
-            + (f" (rank {len(shape)}, got rank {len(actual)})" if len(actual) != len(shape)
-               else ""))
-
-
-def _size(dim: Dim, dims: dict[str, int]) -> int:
-    if isinstance(dim, int):
-        return dim
-    if dim not in dims:
-        raise EvaluationError(f"the size of dimension {dim} is not known from the arrays passed")
-    return dims[dim]
-
-
-def var_shapes(exprs) -> dict[str, tuple[Dim, ...]]:
-    """Shapes of the tensors read in ``exprs``, from the dimensions of their indices."""
-    shapes: dict[str, tuple[Dim, ...]] = {}
-    for e in exprs:
-        for node in walk(e):
-            if isinstance(node, Var):
-                shapes.setdefault(node.name, tuple(i.dim for i in node.indices))
-    return shapes
 
 
 # ---------------------------------------------------------------- expressions
@@ -135,7 +74,7 @@ def _align(arr: np.ndarray, idx: tuple[Index, ...], target: tuple[Index, ...],
             shape.append(1)
     arr = arr.reshape(shape)
     if full:
-        arr = np.broadcast_to(arr, tuple(_size(t.dim, dims) for t in target)).copy()
+        arr = np.broadcast_to(arr, tuple(size_of(t.dim, dims) for t in target)).copy()
     return arr
 
 
@@ -143,11 +82,11 @@ def _eval(e: Expr, env: dict, dims: dict) -> Labelled:
     if isinstance(e, Const):
         return np.asarray(as_float(e.value)), ()
     if isinstance(e, DimSize):
-        return np.asarray(float(_size(e.dim, dims))), ()
+        return np.asarray(float(size_of(e.dim, dims))), ()
     if isinstance(e, Var):
         return _read(e, env)
     if isinstance(e, Delta):
-        return np.eye(_size(e.a.dim, dims)), (e.a, e.b)
+        return np.eye(size_of(e.a.dim, dims)), (e.a, e.b)
     if isinstance(e, Func):
         return _func(e, env, dims)
     if isinstance(e, Apply):
@@ -237,26 +176,12 @@ def _apply(e: Apply, env: dict, dims: dict) -> Labelled:
     return _diagonal(value, batch + e.out)        # inv(A)_kk
 
 
-def as_float(value) -> float:
-    """An exact constant as a float64, or a clear error if it is beyond its range."""
-    try:
-        return float(value)
-    except OverflowError:
-        raise EvaluationError(f"the constant {str(value)[:40]}... in the formula is beyond "
-                              f"the range of float64 (about 1.8e308)") from None
-
-
-def singular(fn: str, exc: Exception) -> EvaluationError:
-    return EvaluationError(f"{fn} of a singular matrix: the arrays passed make it "
-                           f"not invertible ({exc})")
-
-
 # ---------------------------------------------------------------- programs
 
 def evaluate_program(program: Program, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Evaluate the bindings of ``program`` in order; the values of its outputs.
 
-    ``log`` of a softmax is read as ``log_softmax`` (``optimize.stable_logs``):
+    ``log`` of a softmax is read as ``log_softmax`` (``prepare.stable_logs``):
     the same value, finite for logits of ±1000."""
     program = stable_logs(program)
     inputs = program.inputs

@@ -1,0 +1,89 @@
+"""Shapes and sizes for the compile layer: the size of each dimension, read from the
+arrays passed; the declared shape of each tensor a program reads; constants as
+float64; the error for a singular matrix.
+
+The compiler, the exporters and the reference evaluator all use these, so they
+live beneath all three (the compiler does not import the reference evaluator).
+A missing array, a shape that does not match its declaration, or two sizes for
+one dimension is an ``EvaluationError`` naming the variable and the shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from indexcalc.errors import EvaluationError
+from indexcalc.ir import Dim, Var, walk
+
+
+def _show(shape: tuple) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def bind_dims(shapes: dict[str, tuple[Dim, ...]], arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    """The size of every symbolic dimension, read from the arrays passed.
+
+    ``shapes`` names the arrays expected (and their declared shapes); each must
+    be in ``arrays`` with that rank, its integer dimensions equal and its
+    symbolic dimensions consistent across all arrays.
+    """
+    dims: dict[str, int] = {}
+    source: dict[str, str] = {}
+    for name, shape in shapes.items():
+        if name not in arrays:
+            raise EvaluationError(f"missing array for {name!r}: expected shape {_show(shape)}")
+        actual = np.shape(arrays[name])
+        if len(actual) != len(shape) or any(
+                isinstance(d, int) and d != a for d, a in zip(shape, actual)):
+            raise EvaluationError(_mismatch(name, shape, actual, dims))
+        for d, a in zip(shape, actual):
+            if isinstance(d, int):
+                continue
+            if d in dims and dims[d] != a:
+                raise EvaluationError(
+                    f"dimension {d} is {dims[d]} from {source[d]!r} but {a} from {name!r}: "
+                    f"{name!r} has shape {_show(actual)}, expected {_show(shape)}")
+            dims.setdefault(d, int(a))
+            source.setdefault(d, name)
+    return dims
+
+
+def _mismatch(name: str, shape: tuple, actual: tuple, dims: dict[str, int]) -> str:
+    known = tuple(dims.get(d, d) if isinstance(d, str) else d for d in shape)
+    numeric = f" = {_show(known)}" if known != shape else ""
+    return (f"array {name!r} has shape {_show(actual)}, expected {_show(shape)}{numeric}"
+            + (f" (rank {len(shape)}, got rank {len(actual)})" if len(actual) != len(shape)
+               else ""))
+
+
+def size_of(dim: Dim, dims: dict[str, int]) -> int:
+    if isinstance(dim, int):
+        return dim
+    if dim not in dims:
+        raise EvaluationError(f"the size of dimension {dim} is not known from the arrays passed")
+    return dims[dim]
+
+
+def var_shapes(exprs) -> dict[str, tuple[Dim, ...]]:
+    """Shapes of the tensors read in ``exprs``, from the dimensions of their indices."""
+    shapes: dict[str, tuple[Dim, ...]] = {}
+    for e in exprs:
+        for node in walk(e):
+            if isinstance(node, Var):
+                shapes.setdefault(node.name, tuple(i.dim for i in node.indices))
+    return shapes
+
+
+
+def as_float(value) -> float:
+    """An exact constant as a float64, or a clear error if it is beyond its range."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise EvaluationError(f"the constant {str(value)[:40]}... in the formula is beyond "
+                              f"the range of float64 (about 1.8e308)") from None
+
+
+def singular(fn: str, exc: Exception) -> EvaluationError:
+    return EvaluationError(f"{fn} of a singular matrix: the arrays passed make it "
+                           f"not invertible ({exc})")
