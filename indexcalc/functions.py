@@ -1,9 +1,21 @@
 """The function table: everything indexcalc knows about each function, in one place.
 
-Adding a function is adding one entry.  An entry holds the derivative rule (as
-an IR expression), the NumPy implementation (a callable for the reference
-evaluator and a source template for generated code), and the printed names
-(Unicode, ASCII, LaTeX).
+Adding a function is adding one entry.  An entry holds:
+
+* the derivative rule (as an IR expression);
+* the NumPy implementation: a callable for the reference evaluator and a source
+  template for generated code (``np.`` is respelled ``torch.``/``jnp.`` by the
+  backends);
+* ``spelling``: per array library, a different template where the NumPy one
+  does not carry over (``torch.relu({0})``);
+* ``helper``: the name of the helper function generated code calls (``_softmax``),
+  whose NumPy source is the implementation's own, and ``helpers``: its source for
+  other libraries (and ``"numpy"``: a faster in-place NumPy spelling);
+* the printed names (Unicode, LaTeX);
+* ``domain``: where random test inputs must lie (``"positive"`` for log and
+  sqrt, ``"invertible"`` for det, logdet and inv; ``""``: anywhere);
+* ``fuses``: identities ``outer(inner(x)) = this(x)`` (log(softmax) = log_softmax),
+  read by simplification and by the compiler's stable rewrites (``fused``).
 
 Two kinds of function exist:
 
@@ -19,7 +31,7 @@ symbolic (``f'(z)``, ``L'(a)_j``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
@@ -49,6 +61,10 @@ class Elementwise:
     code: str                              # NumPy source, "{0}" is the argument
     unicode: str
     latex: str
+    domain: str = ""                       # "positive": random inputs in (0.5, 1.5)
+    spelling: dict[str, str] = field(default_factory=dict, hash=False)   # backend -> code
+    helper: str = ""                       # helper `code` calls; its NumPy source is impl's
+    helpers: dict[str, str] = field(default_factory=dict, hash=False)    # backend -> source
 
 
 @dataclass(frozen=True)
@@ -58,9 +74,14 @@ class TensorFunction:
     rank_out: int
     jacobian: Callable[[Apply, tuple[Index, ...]], Expr]
     impl: Callable[[np.ndarray], np.ndarray]   # acts on the last rank_in axes
-    code: str                              # name of a helper in generated code
+    code: str                              # the callable generated code names
     unicode: str
     latex: str
+    domain: str = ""                       # "invertible": well-conditioned square inputs
+    spelling: dict[str, str] = field(default_factory=dict, hash=False)   # backend -> callable
+    helper: str = ""                       # helper `code` names; its NumPy source is impl's
+    helpers: dict[str, str] = field(default_factory=dict, hash=False)    # backend -> source
+    fuses: tuple[tuple[str, str], ...] = ()   # (outer, inner): outer(inner(x)) = this(x)
 
 
 def _sigmoid(x):
@@ -83,10 +104,11 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     # d exp(x) = exp(x) dx
     Elementwise("exp", lambda x: _f("exp", x), np.exp, "np.exp({0})", "exp", r"\exp"),
     # d log(x) = dx / x
-    Elementwise("log", lambda x: power(x, MINUS_ONE), np.log, "np.log({0})", "log", r"\log"),
+    Elementwise("log", lambda x: power(x, MINUS_ONE), np.log, "np.log({0})", "log", r"\log",
+                domain="positive"),
     # d sqrt(x) = dx / (2 sqrt(x))
     Elementwise("sqrt", lambda x: mul(const(Fraction(1, 2)), power(_f("sqrt", x), MINUS_ONE)),
-                np.sqrt, "np.sqrt({0})", "sqrt", r"\sqrt"),
+                np.sqrt, "np.sqrt({0})", "sqrt", r"\sqrt", domain="positive"),
     # d sin(x) = cos(x) dx
     Elementwise("sin", lambda x: _f("cos", x), np.sin, "np.sin({0})", "sin", r"\sin"),
     # d cos(x) = -sin(x) dx
@@ -96,13 +118,17 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
                 "np.tanh({0})", "tanh", r"\tanh"),
     # d σ(x) = σ(x) (1 - σ(x)) dx
     Elementwise("sigmoid", lambda x: mul(_f("sigmoid", x), sub(ONE, _f("sigmoid", x))),
-                _sigmoid, "_sigmoid({0})", "σ", r"\sigma"),
+                _sigmoid, "_sigmoid({0})", "σ", r"\sigma", helper="_sigmoid", helpers={
+                    "torch": "def _sigmoid(x):\n    return torch.sigmoid(x)\n",
+                    "jax": "def _sigmoid(x):\n    return jax.nn.sigmoid(x)\n"}),
     # d relu(x) = step(x) dx
     Elementwise("relu", lambda x: _f("step", x), lambda x: np.maximum(x, 0.0),
-                "np.maximum({0}, 0.0)", "relu", r"\operatorname{relu}"),
+                "np.maximum({0}, 0.0)", "relu", r"\operatorname{relu}",
+                spelling={"torch": "torch.relu({0})"}),
     # d step(x) = 0 (almost everywhere)
     Elementwise("step", lambda x: const(0), _heaviside, "np.heaviside({0}, 0.0)", "step",
-                r"\operatorname{step}"),
+                r"\operatorname{step}",
+                spelling={"torch": "torch.heaviside({0}, {0}.new_zeros(()))"}),
     # d |x| = sign(x) dx
     Elementwise("abs", lambda x: _f("sign", x), np.abs, "np.abs({0})", "abs",
                 r"\operatorname{abs}"),
@@ -111,7 +137,8 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
                 r"\operatorname{sign}"),
     # d softplus(x) = σ(x) dx
     Elementwise("softplus", lambda x: _f("sigmoid", x), _softplus, "np.logaddexp(0.0, {0})",
-                "softplus", r"\operatorname{softplus}"),
+                "softplus", r"\operatorname{softplus}",
+                spelling={"torch": "torch.nn.functional.softplus({0})"}),
 ]}
 
 
@@ -181,23 +208,47 @@ def _logdet(x):
 
 TENSOR: dict[str, TensorFunction] = {t.name: t for t in [
     TensorFunction("softmax", 1, 1, _softmax_jacobian, _softmax, "_softmax", "softmax",
-                   r"\operatorname{softmax}"),
+                   r"\operatorname{softmax}", helper="_softmax", helpers={
+                       "numpy": "def _softmax(x):\n    e = x - x.max(axis=-1, keepdims=True)\n"
+                                "    np.exp(e, out=e)\n"
+                                "    e /= e.sum(axis=-1, keepdims=True)\n    return e\n",
+                       "torch": "def _softmax(x):\n    return torch.softmax(x, -1)\n",
+                       "jax": "def _softmax(x):\n    return jax.nn.softmax(x, axis=-1)\n"}),
     TensorFunction("log_softmax", 1, 1, _log_softmax_jacobian, _log_softmax, "_log_softmax",
-                   "log_softmax", r"\operatorname{log\_softmax}"),
+                   "log_softmax", r"\operatorname{log\_softmax}", helper="_log_softmax",
+                   helpers={
+                       "torch": "def _log_softmax(x):\n    return torch.log_softmax(x, -1)\n",
+                       "jax": "def _log_softmax(x):\n"
+                              "    return jax.nn.log_softmax(x, axis=-1)\n"},
+                   fuses=(("log", "softmax"),)),
     TensorFunction("logsumexp", 1, 0, _logsumexp_jacobian, _logsumexp, "_logsumexp",
-                   "logsumexp", r"\operatorname{logsumexp}"),
-    TensorFunction("det", 2, 0, _det_jacobian, np.linalg.det, "np.linalg.det", "det", r"\det"),
+                   "logsumexp", r"\operatorname{logsumexp}", helper="_logsumexp", helpers={
+                       "numpy": "def _logsumexp(x):\n    m = x.max(axis=-1, keepdims=True)\n"
+                                "    m[~np.isfinite(m)] = 0.0\n"
+                                "    return (m + np.log(np.exp(x - m).sum(axis=-1, "
+                                "keepdims=True)))[..., 0]\n",
+                       "torch": "def _logsumexp(x):\n    return torch.logsumexp(x, -1)\n",
+                       "jax": "def _logsumexp(x):\n"
+                              "    return jax.scipy.special.logsumexp(x, axis=-1)\n"}),
+    TensorFunction("det", 2, 0, _det_jacobian, np.linalg.det, "np.linalg.det", "det", r"\det",
+                   domain="invertible", spelling={"torch": "torch.linalg.det"}),
     TensorFunction("logdet", 2, 0, _logdet_jacobian, _logdet, "_logdet", "logdet",
-                   r"\log\left|\det\right|"),
+                   r"\log\left|\det\right|", domain="invertible", helper="_logdet", helpers={
+                       "torch": "def _logdet(x):\n    return torch.linalg.slogdet(x)[1]\n",
+                       "jax": "def _logdet(x):\n    return jnp.linalg.slogdet(x)[1]\n"}),
     TensorFunction("inv", 2, 2, _inv_jacobian, np.linalg.inv, "np.linalg.inv", "inv",
-                   r"\operatorname{inv}"),
+                   r"\operatorname{inv}", domain="invertible",
+                   spelling={"torch": "torch.linalg.inv"}),
 ]}
+
+# outer(inner(x)) = fused(x): log(softmax(z)_j) = log_softmax(z)_j
+FUSED: dict[tuple[str, str], str] = {pair: t.name for t in TENSOR.values() for pair in t.fuses}
 
 # Other spellings users type for the same functions.
 ALIASES = {"σ": "sigmoid", "sigma": "sigmoid", "lse": "logsumexp", "logsoftmax": "log_softmax",
            "heaviside": "step", "ln": "log"}
 
-# Functions that are rewritten into other nodes while lowering (see lower.py).
+# Functions that are rewritten into other nodes while lowering (syntax/expressions.py).
 LOWERED = ("sum", "tr", "trace", "diag", "norm", "dot", "outer")
 
 
@@ -212,6 +263,23 @@ def known(name: str) -> bool:
 
 def is_opaque(name: str) -> bool:
     return not known(name)
+
+
+def fused(outer: str, inner: str) -> str | None:
+    """The tensor function equal to ``outer`` applied to ``inner``'s result, if one is."""
+    return FUSED.get((outer, inner))
+
+
+def domain(name: str) -> str:
+    """Where random inputs of ``name``'s argument must lie ("" for anywhere)."""
+    entry = ELEMENTWISE.get(name) or TENSOR.get(name)
+    return entry.domain if entry else ""
+
+
+def helper_functions() -> dict[str, Elementwise | TensorFunction]:
+    """Helper name -> the entry defining it, for every helper generated code may call."""
+    entries = list(ELEMENTWISE.values()) + list(TENSOR.values())
+    return {e.helper: e for e in entries if e.helper}
 
 
 def elementwise_derivative(node: Func) -> Expr:

@@ -34,6 +34,7 @@ from fractions import Fraction
 from indexcalc.calculus.deltas import contract_deltas, contracted
 from indexcalc.calculus.rewrite import Rule, push_inward, rewrite
 from indexcalc.errors import LimitError
+from indexcalc.functions import fused
 from indexcalc.ir import (
     ONE,
     ZERO,
@@ -174,8 +175,8 @@ def _func(e: Func) -> Expr:
         return arg.arg                                           # log(exp(x)) -> x
     if e.name == "exp" and isinstance(arg, Func) and arg.name == "log" and not arg.order:
         return arg.arg                                           # exp(log(x)) -> x
-    if e.name == "log" and isinstance(arg, Apply) and arg.fn == "softmax":
-        return Apply("log_softmax", arg.arg, arg.over, arg.out)  # log softmax -> log_softmax
+    if isinstance(arg, Apply) and fused(e.name, arg.fn):
+        return Apply(fused(e.name, arg.fn), arg.arg, arg.over, arg.out)  # log softmax
     if e.name in ("exp", "log", "sin", "tanh", "sqrt") and isinstance(arg, Const):
         if e.name == "log" and arg.value == 1:
             return ZERO

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from indexcalc import functions
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.derivative import differentiate, parse_wrt
 from indexcalc.ir import Apply, Const, Func, Pow, Var, walk
@@ -61,13 +62,13 @@ def _domains(model: Model) -> tuple[set[str], set[str]]:
     positive, square = set(), set()
     for d in model.definitions.values():
         for node in walk(d.expr):
-            if isinstance(node, Func) and node.name in ("log", "sqrt"):
+            if isinstance(node, Func) and functions.domain(node.name) == "positive":
                 positive |= _vars(node.arg)
             elif isinstance(node, Pow) and not (isinstance(node.exponent, Const)
                                                 and node.exponent.value > 0
                                                 and float(node.exponent.value).is_integer()):
                 positive |= _vars(node.base)
-            elif isinstance(node, Apply) and node.fn in ("det", "logdet", "inv"):
+            elif isinstance(node, Apply) and functions.domain(node.fn) == "invertible":
                 square |= _vars(node.arg)
     return positive, square
 

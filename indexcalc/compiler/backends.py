@@ -3,9 +3,12 @@
 Code generation writes straight-line Python against one ``Backend``: the
 module aliases it imports, how it spells a transpose, a sum over axes, an
 einsum or a tensordot, a zero array, and the helpers (stable softmax,
-log-sum-exp...) it must define.  Function knowledge stays in
-``functions.py``: a backend only overrides the spelling of an entry where its
-library differs from NumPy (``np.`` becomes ``torch.``/``jnp.``).
+log-sum-exp...) it must define, how it writes into a diagonal view, and what
+its linear algebra raises for a singular matrix.  Library quirks (torch's
+``diagonal``, ``trace`` and ``LinAlgError``) live here, not in code generation.
+Function knowledge stays in ``functions.py``: an entry's ``spelling`` and
+``helpers`` give a library's own code; otherwise ``np.`` becomes
+``torch.``/``jnp.`` in the NumPy template.
 
 NumPy is the default and the only backend lowered to ``@``/``tensordot``/``vdot``
 by hand.  ``torch``, ``jax`` and ``dask`` are imported lazily, only when asked
@@ -17,12 +20,58 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+import numpy as np
+import opt_einsum as oe
 
 from indexcalc import functions
 from indexcalc.errors import EvaluationError
 from indexcalc.functions import ELEMENTWISE, TENSOR
+
+
+def letters(axes, universe) -> str:
+    """einsum subscripts for ``axes``: one letter per distinct index of ``universe``."""
+    order = list(dict.fromkeys(universe))
+    return "".join(oe.get_symbol(order.index(a)) for a in axes)
+
+
+def _einsum_view(backend: Backend, t: str, axes, groups) -> str | None:
+    """NumPy's writable diagonal view: an einsum with repeated input letters."""
+    labels = {i: rep for rep, g in groups.items() for i in g}
+    reps = tuple(groups)
+    spec = letters([labels[i] for i in axes], reps) + "->" + letters(reps, reps)
+    return backend.einsum.format(spec=spec, ops=t)
+
+
+def _no_view(backend: Backend, t: str, axes, groups) -> None:
+    return None                               # no writable views: codegen builds a mask
+
+
+def _torch_view(backend: Backend, t: str, axes, groups) -> str | None:
+    """The diagonal view with its axes in ``groups`` order, like NumPy's einsum
+    view: ``torch.diagonal`` puts the diagonal axis last, so it is permuted back.
+    It takes one diagonal of two indices; anything else is masked instead."""
+    diagonals = [(r, g) for r, g in groups.items() if len(g) > 1]
+    if len(diagonals) != 1 or len(diagonals[0][1]) != 2:
+        return None
+    (rep, g), = diagonals
+    labels = {i: r for r, members in groups.items() for i in members}
+    order = [labels[i] for i in axes if i not in g] + [rep]
+    perm = tuple(order.index(r) for r in groups)
+    view = f"torch.diagonal({t}, 0, {axes.index(g[0])}, {axes.index(g[1])})"
+    return view if perm == tuple(range(len(perm))) else f"{view}.permute({perm})"
+
+
+def _numpy_errors() -> tuple:
+    return (np.linalg.LinAlgError,)
+
+
+def _torch_errors() -> tuple:
+    import torch
+    return (np.linalg.LinAlgError, torch.linalg.LinAlgError)
 
 
 @dataclass(frozen=True)
@@ -38,63 +87,41 @@ class Backend:
     zeros: str = "np.zeros({shape})"
     broadcast: str = "np.broadcast_to({x}, {shape}).copy()"
     scalar: str = "np.float64({x})"
-    diag_write: bool = True                  # may write into an einsum diagonal view
-    elementwise: dict[str, str] = field(default_factory=dict)   # name -> code override
-    tensor: dict[str, str] = field(default_factory=dict)        # name -> callable override
+    trace: str = "{x}.trace()"
+    # the writable view of a zero array's diagonal (or None: codegen writes a mask)
+    diagonal_view: Callable[..., str | None] = _no_view
+    linalg_errors: Callable[[], tuple] = _numpy_errors   # what a singular matrix raises
     helpers: dict[str, str] = field(default_factory=dict)       # helper name -> source
 
     def func_code(self, name: str) -> str:
-        code = self.elementwise.get(name, ELEMENTWISE[name].code)
-        return code.replace("np.", self.xp + ".")
+        entry = ELEMENTWISE[name]
+        return entry.spelling.get(self.name, entry.code).replace("np.", self.xp + ".")
 
     def tensor_code(self, name: str) -> str:
-        code = self.tensor.get(name, TENSOR[name].code)
-        return code.replace("np.", self.xp + ".")
+        entry = TENSOR[name]
+        return entry.spelling.get(self.name, entry.code).replace("np.", self.xp + ".")
+
+    def view(self, t: str, axes, groups) -> str | None:
+        return self.diagonal_view(self, t, axes, groups)
 
 
-def _numpy_helpers() -> dict[str, str]:
-    """Helper sources for generated NumPy code: the function table's own impls."""
-    return dict(_numpy_helper_sources())
+def _helpers(backend: str) -> dict[str, str]:
+    """Helper sources for one backend, from the function table: the entry's source for
+    that library, else its NumPy implementation's own source."""
+    return {name: entry.helpers.get(backend) or _impl_source(name)
+            for name, entry in functions.helper_functions().items()}
 
 
-@lru_cache(maxsize=1)
-def _numpy_helper_sources() -> tuple[tuple[str, str], ...]:
-    names = ["_sigmoid", "_softmax", "_logsumexp", "_log_softmax", "_logdet"]
-    return tuple((n, inspect.getsource(getattr(functions, n))) for n in names)
-
-
-_TORCH_HELPERS = {
-    "_sigmoid": "def _sigmoid(x):\n    return torch.sigmoid(x)\n",
-    "_softmax": "def _softmax(x):\n    return torch.softmax(x, -1)\n",
-    "_log_softmax": "def _log_softmax(x):\n    return torch.log_softmax(x, -1)\n",
-    "_logsumexp": "def _logsumexp(x):\n    return torch.logsumexp(x, -1)\n",
-    "_logdet": "def _logdet(x):\n    return torch.linalg.slogdet(x)[1]\n",
-}
-
-_JAX_HELPERS = {
-    "_sigmoid": "def _sigmoid(x):\n    return jax.nn.sigmoid(x)\n",
-    "_softmax": "def _softmax(x):\n    return jax.nn.softmax(x, axis=-1)\n",
-    "_log_softmax": "def _log_softmax(x):\n    return jax.nn.log_softmax(x, axis=-1)\n",
-    "_logsumexp": "def _logsumexp(x):\n    return jax.scipy.special.logsumexp(x, axis=-1)\n",
-    "_logdet": "def _logdet(x):\n    return jnp.linalg.slogdet(x)[1]\n",
-}
-
-
-# The same stable algorithms as functions.py, spelled with array methods and in-place
-# operations: a few microseconds cheaper per call on small arrays.
-_FAST_NUMPY = {
-    "_softmax": "def _softmax(x):\n    e = x - x.max(axis=-1, keepdims=True)\n"
-                "    np.exp(e, out=e)\n"
-                "    e /= e.sum(axis=-1, keepdims=True)\n    return e\n",
-    "_logsumexp": "def _logsumexp(x):\n    m = x.max(axis=-1, keepdims=True)\n"
-                  "    m[~np.isfinite(m)] = 0.0\n"
-                  "    return (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True)))[..., 0]\n",
-}
+@lru_cache(maxsize=None)
+def _impl_source(helper: str) -> str:
+    return inspect.getsource(functions.helper_functions()[helper].impl)
 
 
 def _numpy() -> Backend:
+    # "numpy" helpers: the same stable algorithms as functions.py, spelled with array
+    # methods and in-place operations (a few microseconds cheaper on small arrays)
     return Backend("numpy", ("import numpy as np",), "np", blas=True,
-                   helpers={**_numpy_helpers(), **_FAST_NUMPY})
+                   diagonal_view=_einsum_view, helpers=_helpers("numpy"))
 
 
 def _torch() -> Backend:
@@ -106,11 +133,8 @@ def _torch() -> Backend:
         zeros="torch.zeros({shape}, dtype=torch.float64)",
         broadcast=("torch.broadcast_to(torch.as_tensor({x}, dtype=torch.float64), {shape})"
                    ".clone()"),
-        scalar="torch.tensor({x}, dtype=torch.float64)",
-        elementwise={"relu": "torch.relu({0})", "step": "torch.heaviside({0}, {0}.new_zeros(()))",
-                     "softplus": "torch.nn.functional.softplus({0})"},
-        tensor={"det": "torch.linalg.det", "inv": "torch.linalg.inv"},
-        helpers=_TORCH_HELPERS)
+        scalar="torch.tensor({x}, dtype=torch.float64)", trace="torch.trace({x})",
+        diagonal_view=_torch_view, linalg_errors=_torch_errors, helpers=_helpers("torch"))
 
 
 def _jax() -> Backend:
@@ -119,7 +143,7 @@ def _jax() -> Backend:
         einsum="jnp.einsum({spec!r}, {ops})",
         tensordot="jnp.tensordot({a}, {b}, axes=({ia}, {ib}))",
         zeros="jnp.zeros({shape})", broadcast="jnp.broadcast_to({x}, {shape})",
-        scalar="jnp.asarray({x})", diag_write=False, helpers=_JAX_HELPERS)
+        scalar="jnp.asarray({x})", helpers=_helpers("jax"))
 
 
 def _dask() -> Backend:
@@ -129,7 +153,7 @@ def _dask() -> Backend:
         einsum="da.einsum({spec!r}, {ops})",
         tensordot="da.tensordot({a}, {b}, axes=({ia}, {ib}))",
         zeros="da.zeros({shape})", broadcast="da.broadcast_to({x}, {shape})",
-        diag_write=False, helpers=_numpy_helpers())
+        helpers=_helpers("dask"))
 
 
 def _generic(name: str) -> Backend:
@@ -137,7 +161,7 @@ def _generic(name: str) -> Backend:
         name, ("import numpy as np", "import opt_einsum as _oe"), "np",
         einsum="_oe.contract({spec!r}, {ops}, backend=" + repr(name) + ")",
         tensordot="_oe.contract({spec!r}, {a}, {b}, backend=" + repr(name) + ")",
-        diag_write=False, helpers=_numpy_helpers())
+        helpers=_helpers(""))
 
 
 _BUILTIN = {"numpy": _numpy, "torch": _torch, "jax": _jax, "dask": _dask}
@@ -161,7 +185,7 @@ def require(name: str) -> None:
                               f"installed (pip install indexcalc[{name}])") from exc
 
 
-HELPER_CALL = re.compile(r"\b(_sigmoid|_softmax|_log_softmax|_logsumexp|_logdet)\(")
+HELPER_CALL = re.compile(r"\b(" + "|".join(sorted(functions.helper_functions())) + r")\(")
 
 
 def helpers_needed(backend: Backend, code: str) -> list[str]:

@@ -428,8 +428,7 @@ class Generator:
         uniq = tuple(dict.fromkeys(v.axes))
         if len(uniq) < len(v.axes):
             if len(v.axes) == 2 and uniq[0] not in keep:
-                return self.assign(f"{v.code}.trace()" if self.b.name != "torch"
-                                   else f"torch.trace({v.code})", ())
+                return self.assign(self.b.trace.format(x=v.code), ())
             code = f"{v.code}.diagonal()" if len(v.axes) == 2 else self.b.einsum.format(
                 spec=_letters(v.axes, uniq) + "->" + _letters(uniq, uniq), ops=v.code)
             v = self.assign(code, uniq)
@@ -447,14 +446,8 @@ class Generator:
         axes = tuple(i for g in groups.values() for i in g)
         reps = tuple(groups)
         t = self.assign(self.b.zeros.format(shape=self.shape(axes)), axes)
-        diagonals = [g for g in groups.values() if len(g) > 1]
-        one_view = len(diagonals) == 1 and len(diagonals[0]) == 2   # all torch.diagonal takes
-        if self.b.diag_write and (self.b.name != "torch" or one_view):
-            labels = {i: rep for rep, g in groups.items() for i in g}
-            spec = _letters([labels[i] for i in axes], reps) + "->" + _letters(reps, reps)
-            view = self.b.einsum.format(spec=spec, ops=t.code)
-            if self.b.name == "torch":
-                view = _torch_diagonal(t.code, axes, groups)
+        view = self.b.view(t.code, axes, groups)
+        if view is not None:
             self.lines.append(Line("", f"{view}[...] = {self.align(val, reps)}", False, False))
             return t
         # libraries without writable views: a broadcast comparison of aranges as a mask
@@ -546,18 +539,6 @@ def _closes_at_end(code: str, start: int) -> bool:
         if depth == 0:
             return k == len(code) - 1 or re.fullmatch(r"(\.T|\[[^\[\]]*\])*", code[k + 1:])
     return False
-
-
-def _torch_diagonal(t: str, axes, groups) -> str:
-    """The diagonal view with its axes in ``groups`` order, like NumPy's einsum
-    view: ``torch.diagonal`` puts the diagonal axis last, so it is permuted back."""
-    (rep, g), = [(r, g) for r, g in groups.items() if len(g) > 1]
-    assert len(g) == 2, "torch backend writes one diagonal of two indices"
-    labels = {i: r for r, members in groups.items() for i in members}
-    order = [labels[i] for i in axes if i not in g] + [rep]
-    perm = tuple(order.index(r) for r in groups)
-    view = f"torch.diagonal({t}, 0, {axes.index(g[0])}, {axes.index(g[1])})"
-    return view if perm == tuple(range(len(perm))) else f"{view}.permute({perm})"
 
 
 # ------------------------------------------------------------ assembly

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from indexcalc.errors import EvaluationError
-from indexcalc.functions import ELEMENTWISE, TENSOR
+from indexcalc.functions import ELEMENTWISE, TENSOR, fused
 from indexcalc.ir import (
     MINUS_ONE,
     Apply,
@@ -114,7 +114,7 @@ def stable_logs(program: Program) -> Program:
     for b in program.bindings:
         expr = _rewrite_logs(b.expr, softmaxes)
         out.append(Binding(b.name, b.indices, expr))
-        if isinstance(expr, Apply) and expr.fn == "softmax" and not expr.order:
+        if isinstance(expr, Apply) and fused("log", expr.fn) and not expr.order:
             softmaxes[b.name] = b
     return replace(program, bindings=tuple(out))
 
@@ -126,8 +126,8 @@ def _rewrite_logs(e: Expr, softmaxes: dict[str, Binding]) -> Expr:
             b = softmaxes[arg.name]
             arg = instantiate(unique_binders(b.expr, {i.name for i in arg.indices}),
                               b.indices, arg.indices)
-        if isinstance(arg, Apply) and arg.fn == "softmax" and not arg.order:
-            return Apply("log_softmax", arg.arg, arg.over, arg.out)
+        if isinstance(arg, Apply) and fused(e.name, arg.fn) and not arg.order:
+            return Apply(fused(e.name, arg.fn), arg.arg, arg.over, arg.out)
     if not e.children:
         return e
     children = tuple(_rewrite_logs(c, softmaxes) for c in e.children)

@@ -47,7 +47,7 @@ class Compiled:
         self.plans: dict[tuple, Plan] = {}
         self._fns: dict[tuple, object] = {}
         self._call = _dispatcher(len(self.inputs), self.inputs, self._fns, self._slow)
-        self._linalg_errors = _linalg_errors(self.backend.name)
+        self._linalg_errors = self.backend.linalg_errors()
 
     def __call__(self, /, **arrays):
         try:
@@ -89,13 +89,6 @@ def compile_program(program: Program, backend: str = "numpy") -> Compiled:
     """A callable computing ``program``'s outputs, planned per shape signature."""
     backends.require(backend)
     return Compiled(program, backend)
-
-
-def _linalg_errors(backend: str) -> tuple:
-    if backend == "torch":
-        import torch
-        return (np.linalg.LinAlgError, torch.linalg.LinAlgError)
-    return (np.linalg.LinAlgError,)
 
 
 def _dispatcher(n: int, inputs, fns: dict, slow):
