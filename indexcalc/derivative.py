@@ -166,6 +166,11 @@ class Derivative:
             self._compiled[backend] = compile_program(self.program, backend=backend)
         return self._compiled[backend]
 
+    def plan(self, /, **arrays) -> list[tuple[str, object]]:
+        """The compiled contractions' plans for these arrays: ``(einsum spec, PathInfo)``
+        (opt_einsum's FLOPs and largest intermediate), in program order."""
+        return self.compile().explain_plan(**arrays)
+
     def einsum(self):
         return einsum_steps(self.program)
 

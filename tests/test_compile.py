@@ -9,7 +9,7 @@ import numpy as np
 import opt_einsum
 import pytest
 
-from indexcalc.compiler.program import compile_program, explain_plan
+from indexcalc.compiler.program import compile_program
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.errors import EvaluationError
 from indexcalc.ir import (
@@ -241,8 +241,25 @@ def test_errors_missing_array_bad_shape_opaque():
 def test_explain_plan_reports_path_info():
     f = compile_program(prog(Binding("f", (), summation([i, j, k], mul(
         Var("A", (i, j)), Var("A", (j, k)), Var("x", (k,)), Var("x", (i,)))))))
-    plans = explain_plan(f, A=A, x=x)
+    plans = f.explain_plan(A=A, x=x)
     assert plans and plans[0][1].opt_cost > 0 and "Complete contraction" in str(plans[0][1])
+    assert f.explain_plan() == plans                     # without arrays: the last plan
+
+
+def test_explain_plan_reports_the_flops_of_the_cheapest_order():
+    """z_il = A_ij B_jk C_kl for A 2x30, B 30x40, C 40x5: (A B) C costs 2·(2·30·40) +
+    2·(2·40·5) = 5600 FLOPs with a 2x40 intermediate; A (B C) would cost 12600."""
+    a, b_, c_ = (Index(n, d) for n, d in [("a", "I"), ("b", "J"), ("c", "K")])
+    e = Index("e", "L")
+    f = compile_program(prog(Binding("z", (a, e), summation([b_, c_], mul(
+        Var("A", (a, b_)), Var("B", (b_, c_)), Var("C", (c_, e)))))))
+    arrays = {"A": rng.normal(size=(2, 30)), "B": rng.normal(size=(30, 40)),
+              "C": rng.normal(size=(40, 5))}
+    (spec, info), = f.explain_plan(**arrays)
+    assert spec == "ab,bc,cd->ad"
+    assert info.opt_cost == 5600 and info.largest_intermediate == 80
+    assert list(info.path) == [(0, 1), (0, 1)]
+    assert np.allclose(f(**arrays), arrays["A"] @ arrays["B"] @ arrays["C"])
 
 
 def test_lists_accepted_and_int_arrays():

@@ -77,6 +77,22 @@ class Compiled:
         self._fns[key] = plan.fn
         return plan
 
+    def explain_plan(self, /, **arrays) -> list[tuple[str, object]]:
+        """opt_einsum's plan for each contraction of more than one operand, in program
+        order: ``(einsum spec, PathInfo)``, the PathInfo giving the FLOPs
+        (``opt_cost``), the largest intermediate and the pairwise path.
+
+        With arrays, for their shapes (planning them if they are new); without,
+        the most recent plan."""
+        if arrays:
+            args, key = self._checked(arrays)
+            plan = self.plans.get(key) or self.plan(dict(zip(self.inputs, args)), key)
+        elif self.plans:
+            plan = list(self.plans.values())[-1]
+        else:
+            raise EvaluationError("nothing compiled yet: pass arrays to explain_plan")
+        return list(plan.contractions)
+
     @property
     def source(self) -> str:
         """The source of the most recently planned function."""
@@ -116,17 +132,3 @@ def _load(backend, source: str, fname: str):
     namespace: dict = {"__builtins__": __builtins__}
     exec(compile(text, f"<indexcalc {fname}>", "exec"), namespace)
     return namespace[fname]
-
-
-def explain_plan(compiled: Compiled, **arrays) -> list[tuple[str, object]]:
-    """opt_einsum's PathInfo (FLOPs, largest intermediate) for each contraction.
-
-    With arrays, plans for their shapes first; without, the last plan made."""
-    if arrays:
-        args, key = compiled._checked(arrays)
-        plan = compiled.plans.get(key) or compiled.plan(dict(zip(compiled.inputs, args)), key)
-    elif compiled.plans:
-        plan = list(compiled.plans.values())[-1]
-    else:
-        raise EvaluationError("nothing compiled yet: pass arrays to explain_plan")
-    return list(plan.contractions)
