@@ -69,6 +69,7 @@ class Line:
     code: str
     inline: bool                   # an elementwise expression that may be inlined
     plain: bool = True             # "target = code" (False: a statement written as is)
+    reads: tuple[str, ...] = ()    # the values (codes) ``code`` reads, in textual order
 
 
 class Generator:
@@ -98,6 +99,7 @@ class Generator:
         self.prefer: tuple[Index, ...] = ()
         self.born: dict[str, tuple[int, int]] = {}   # temp -> (its line, steps then)
         self.targets: set[str] = set()
+        self.emitted: list[Line] = []              # the final statements, after inlining
 
     # ------------------------------------------------------------ program level
 
@@ -125,6 +127,7 @@ class Generator:
         for line in self.lines[line0:]:
             line.target = new if line.target == old else line.target
             line.code = pat.sub(new, line.code)
+            line.reads = tuple(new if r == old else r for r in line.reads)
         self.targets.add(new)
         entries = self.memo_of.pop(old, [])
         for entry in entries:
@@ -139,9 +142,10 @@ class Generator:
         if len(val.axes) < len(bnd.indices):
             shape = self.shape(bnd.indices)
             padded = self.align(val, bnd.indices)
-            return self.assign(self.b.broadcast.format(x=padded, shape=shape), bnd.indices).code
+            return self.assign(self.b.broadcast.format(x=padded, shape=shape), bnd.indices,
+                               reads=[code]).code
         if not bnd.indices and not re.fullmatch(r"[A-Za-z_]\w*", code):
-            return self.assign(self.b.scalar.format(x=code), ()).code
+            return self.assign(self.b.scalar.format(x=code), (), reads=[code]).code
         return self.align(val, bnd.indices)
 
     # ------------------------------------------------------------ helpers
@@ -150,11 +154,13 @@ class Generator:
         self.count += 1
         return f"t{self.count}"
 
-    def assign(self, code: str, axes, inline: bool = False, plain: bool = True) -> Val:
+    def assign(self, code: str, axes, inline: bool = False, plain: bool = True,
+               reads=()) -> Val:
+        """A new temp ``t = code``; ``reads`` are the values ``code`` reads, in order."""
         t = self.temp()
         self.born[t] = (len(self.lines), len(self.steps))
         self.targets.add(t)
-        self.lines.append(Line(t, code, inline, plain))
+        self.lines.append(Line(t, code, inline, plain, tuple(reads)))
         return Val(t, tuple(axes))
 
     def size(self, dim) -> int:
@@ -233,7 +239,8 @@ class Generator:
             code = arg.code
             if not var_names(e.arg):          # log(0.25), sin(d_n): torch.log needs a tensor
                 code = self.b.scalar.format(x=code)
-            return self.assign(self.b.func_code(e.name).format(code), arg.axes, inline=True)
+            return self.assign(self.b.func_code(e.name).format(code), arg.axes, inline=True,
+                               reads=[arg.code])
         if isinstance(e, Pow):
             return self.power(e)
         if isinstance(e, Apply):
@@ -262,22 +269,25 @@ class Generator:
         code = " + ".join(self.align(v, target) for v in pos) or "0.0"
         for v in neg:
             code += " - " + _paren(self.align(v, target))
-        return self.assign(code, target, inline=True)
+        return self.assign(code, target, inline=True, reads=[v.code for v in pos + neg])
 
     def power(self, e: Pow) -> Val:
         base = self.emit(e.base)
         if isinstance(e.exponent, Const):
             x = as_float(e.exponent.value)
             if x == -1:
-                return self.assign(f"1.0 / {_paren(base.code)}", base.axes, inline=True)
+                return self.assign(f"1.0 / {_paren(base.code)}", base.axes, inline=True,
+                                   reads=[base.code])
             if x == 0.5:
-                return self.assign(self.b.func_code("sqrt").format(base.code), base.axes, True)
+                return self.assign(self.b.func_code("sqrt").format(base.code), base.axes, True,
+                                   reads=[base.code])
             if x == 2:
-                return self.assign(f"{base.code} * {base.code}", base.axes, inline=True)
+                return self.assign(f"{base.code} * {base.code}", base.axes, inline=True,
+                                   reads=[base.code, base.code])
         exp = self.emit(e.exponent)
         target = tuple(dict.fromkeys(base.axes + exp.axes))
         code = f"{_paren(self.align(base, target))} ** {_paren(self.align(exp, target))}"
-        return self.assign(code, target, inline=True)
+        return self.assign(code, target, inline=True, reads=[base.code, exp.code])
 
     def apply(self, e: Apply) -> Val:
         arg = self.emit(e.arg)
@@ -286,7 +296,7 @@ class Generator:
         x = self.align(arg, need)
         if any(o not in arg.axes for o in e.over):
             x = self.b.broadcast.format(x=x, shape=self.shape(need))
-        val = self.assign(f"{self.b.tensor_code(e.fn)}({x})", batch + e.out)
+        val = self.assign(f"{self.b.tensor_code(e.fn)}({x})", batch + e.out, reads=[arg.code])
         self.steps.append((val.code, f"{e.fn}[{_letters(need, need)}]", [arg.code]))
         if len(set(val.axes)) < len(val.axes):              # inv(A)_kk: the diagonal
             return self.reduce(val, set(val.axes))
@@ -333,7 +343,7 @@ class Generator:
         if not ops:
             if len(scale) <= 1:
                 return Val(scale[0] if scale else "1.0", ())
-            return self.assign(" * ".join(scale), (), inline=True)
+            return self.assign(" * ".join(scale), (), inline=True, reads=scale)
         if scale:                                     # scale the smallest array
             k = min(range(len(ops)), key=lambda k: self.numel(ops[k].axes))
             if self.numel(ops[k].axes) <= self.numel(out):
@@ -349,8 +359,9 @@ class Generator:
 
     def scaled(self, v: Val, scale: list[str]) -> Val:
         if scale == ["-1.0"]:
-            return self.assign(f"-{_paren(v.code)}", v.axes, inline=True)
-        return self.assign(" * ".join(scale + [_paren(v.code)]), v.axes, inline=True)
+            return self.assign(f"-{_paren(v.code)}", v.axes, inline=True, reads=[v.code])
+        return self.assign(" * ".join(scale + [_paren(v.code)]), v.axes, inline=True,
+                           reads=scale + [v.code])
 
     def record(self, ops: list[Val], out: tuple[Index, ...]) -> None:
         if len(ops) < 2:
@@ -385,11 +396,12 @@ class Generator:
             if not set(a.axes) & set(b.axes):
                 target = self.preferred(target)
             code = f"{self.align(a, target)} * {self.align(b, target)}"
-            val = self.assign(code, target, inline=True)
+            val = self.assign(code, target, inline=True, reads=[a.code, b.code])
         elif not batch and len(a.axes) <= 2 and len(b.axes) <= 2 and len(summed) == 1:
             val = self.matmul(a, b, summed[0])
         elif not batch and self.b.blas and set(a.axes) == set(b.axes):
-            val = self.assign(f"np.vdot({a.code}, {self.align(b, a.axes)})", ())
+            val = self.assign(f"np.vdot({a.code}, {self.align(b, a.axes)})", (),
+                              reads=[a.code, b.code])
         elif not batch and "{a}" in self.b.tensordot:
             ia = tuple(a.axes.index(i) for i in summed)
             ib = tuple(b.axes.index(i) for i in summed)
@@ -397,12 +409,14 @@ class Generator:
                 i for i in b.axes if i not in summed)
             val = self.assign(self.b.tensordot.format(a=a.code, b=b.code, ia=ia, ib=ib,
                                                       spec=spec + "->" + _letters(
-                                                          axes, a.axes + b.axes)), axes)
+                                                          axes, a.axes + b.axes)), axes,
+                              reads=[a.code, b.code])
         else:
             axes = tuple(i for i in a.axes + b.axes if i in keep)
             axes = tuple(dict.fromkeys(axes))
             full = spec + "->" + _letters(axes, a.axes + b.axes)
-            val = self.assign(self.b.einsum.format(spec=full, ops=f"{a.code}, {b.code}"), axes)
+            val = self.assign(self.b.einsum.format(spec=full, ops=f"{a.code}, {b.code}"), axes,
+                              reads=[a.code, b.code])
         self.steps.append((val.code, spec + "->" + _letters(val.axes, a.axes + b.axes),
                            [a.code, b.code]))
         return val
@@ -421,25 +435,25 @@ class Generator:
         left = a.code if a.axes[-1] == c else f"{a.code}.T"
         right = b.code if b.axes[0] == c else f"{b.code}.T"
         axes = tuple(i for i in a.axes if i != c) + tuple(i for i in b.axes if i != c)
-        return self.assign(f"{left} @ {right}", axes)
+        return self.assign(f"{left} @ {right}", axes, reads=[a.code, b.code])
 
     def reduce(self, v: Val, keep: set[Index]) -> Val:
         """Read diagonals (repeated axes) and sum axes not in ``keep``: one operand."""
         uniq = tuple(dict.fromkeys(v.axes))
         if len(uniq) < len(v.axes):
             if len(v.axes) == 2 and uniq[0] not in keep:
-                return self.assign(self.b.trace.format(x=v.code), ())
+                return self.assign(self.b.trace.format(x=v.code), (), reads=[v.code])
             code = f"{v.code}.diagonal()" if len(v.axes) == 2 else self.b.einsum.format(
                 spec=_letters(v.axes, uniq) + "->" + _letters(uniq, uniq), ops=v.code)
-            v = self.assign(code, uniq)
+            v = self.assign(code, uniq, reads=[v.code])
         drop = tuple(k for k, a in enumerate(v.axes) if a not in keep)
         if not drop:
             return v
         axes = tuple(a for a in v.axes if a in keep)
         if len(drop) == len(v.axes):
-            return self.assign(f"{v.code}.sum()", ())
+            return self.assign(f"{v.code}.sum()", (), reads=[v.code])
         arg = drop[0] if len(drop) == 1 else drop
-        return self.assign(self.b.total.format(x=v.code, axes=arg), axes)
+        return self.assign(self.b.total.format(x=v.code, axes=arg), axes, reads=[v.code])
 
     def embed(self, val: Val, groups: dict[Index, list[Index]]) -> Val:
         """Write ``val`` into the diagonal of a zero array: the free deltas of a product."""
@@ -448,7 +462,8 @@ class Generator:
         t = self.assign(self.b.zeros.format(shape=self.shape(axes)), axes)
         view = self.b.view(t.code, axes, groups)
         if view is not None:
-            self.lines.append(Line("", f"{view}[...] = {self.align(val, reps)}", False, False))
+            self.lines.append(Line("", f"{view}[...] = {self.align(val, reps)}", False, False,
+                                   (t.code, val.code)))
             return t
         # libraries without writable views: a broadcast comparison of aranges as a mask
         first = Val(val.code, tuple(groups[a][0] for a in val.axes))
@@ -458,7 +473,7 @@ class Generator:
                 n = self.dim_code(g[0].dim)
                 eq = f"({self.b.xp}.arange({n})[:, None] == {self.b.xp}.arange({n}))"
                 terms.append(self.align(Val(eq, (g[0], other)), axes))
-        return self.assign(f"{t.code} + " + " * ".join(terms), axes)
+        return self.assign(f"{t.code} + " + " * ".join(terms), axes, reads=[t.code, first.code])
 
 
 # ------------------------------------------------------------ pure helpers
@@ -565,7 +580,8 @@ def generate(program: Program, backend: Backend, dims: dict[str, int], *,
         ret = "{" + ", ".join(f"{n!r}: {r}" for n, r in zip(program.outputs, results)) + "}"
     gen.lines.append(Line("", "return " + ret, False, plain=False))
     body = [_dim_line(gen, d, program, shapes or {}) for d in sorted(gen.used_dims)]
-    body += _render(_inline(gen.lines))
+    gen.emitted = _inline(gen.lines)
+    body += _render(gen.emitted)
     args = ", ".join(names[n] for n in inputs)
     src = f"def {fname}({args}):\n" + "".join(f"    {line}\n" for line in body)
     return src, gen
@@ -590,12 +606,15 @@ def _inline(lines: list[Line]) -> list[Line]:
             uses[t] = uses.get(t, 0) + 1
     out: list[Line] = []
     pending: dict[str, str] = {}
+    pending_reads: dict[str, tuple[str, ...]] = {}
     for line in lines:
         code = _TEMP.sub(lambda m: pending.pop(m.group(), m.group()), line.code)
-        line = Line(line.target, code, line.inline, line.plain)
+        reads = tuple(r for read in line.reads for r in pending_reads.pop(read, (read,)))
+        line = Line(line.target, code, line.inline, line.plain, reads)
         if line.inline and line.plain and _TEMP.fullmatch(line.target) \
                 and uses.get(line.target) == 1:
             pending[line.target] = _paren(code)
+            pending_reads[line.target] = reads
         else:
             out.append(line)
     return out

@@ -32,38 +32,39 @@ class Step(NamedTuple):
 
 
 def einsum_steps(program: Program, dims: dict[str, int] | None = None) -> list[Step]:
-    """The program as einsum steps, named by the model's names where they have one."""
+    """The program as einsum steps, named by the model's names where they have one.
+
+    Read from the generator's own statements (``Generator.emitted``: each target,
+    its code and the values it reads) and its contraction steps, not from the text."""
     program = prepare(program)
     shapes = _shapes(program)
-    src, gen = generate(program, backends.get_backend("numpy"), dims or {}, literal_dims=False,
-                        shapes=shapes)
+    _, gen = generate(program, backends.get_backend("numpy"), dims or {}, literal_dims=False,
+                      shapes=shapes)
     back = {ident: name for name, ident in gen.names.items() if not name.startswith("#")}
-    show = lambda code: back.get(code, code)              # noqa: E731
     contractions = {t: (spec, ops) for t, spec, ops in gen.steps}
     steps, known = [], {gen.names[n] for n in program.inputs}
-    for line in src.splitlines()[1:]:
-        m = _ASSIGN.match(line)
-        if not m or m.group(1).startswith("d_"):
-            continue                                      # sizes read from shapes
-        target, code = m.group(1), m.group(2)
-        contraction = contractions.get(target)
-        if (contraction and "->" in contraction[0] and "[" not in line.split("=")[0]
+    for line in gen.emitted:
+        if not line.plain:
+            continue                                      # diagonal writes, the return
+        contraction = contractions.get(line.target)
+        if (contraction and "->" in contraction[0]
                 and all(o in known for o in contraction[1])):
             spec, ops = contraction
         else:                                             # elementwise, softmax, sums
-            ops = [w for w in dict.fromkeys(_IDENT.findall(code)) if w in back or _TEMP(w)]
-            spec = _IDENT.sub(lambda w: show(w.group(0)), code)
-        steps.append(Step(show(target), spec, [show(o) for o in ops]))
-        known.add(target)
+            ops = [r for r in dict.fromkeys(line.reads) if r in back or r in gen.targets]
+            spec = _named(line.code, ops, back)
+        steps.append(Step(back.get(line.target, line.target), spec,
+                          [back.get(o, o) for o in ops]))
+        known.add(line.target)
     return steps
 
 
-_ASSIGN = re.compile(r"^\s+([A-Za-z_]\w*)(?:\[[^\]]*\])?\s*=\s*(.+)$")
-_IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
-
-
-def _TEMP(word: str) -> bool:
-    return re.fullmatch(r"t\d+", word) is not None
+def _named(code: str, reads: list[str], back: dict[str, str]) -> str:
+    """``code`` with each value it reads called by its model name."""
+    for ident in reads:
+        if ident in back:
+            code = re.sub(rf"\b{ident}\b", lambda _, n=back[ident]: n, code)
+    return code
 
 
 def python_source(program: Program, backend: str = "numpy", name: str = "derivative",
