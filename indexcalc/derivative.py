@@ -26,7 +26,8 @@ import numpy as np
 from indexcalc.calculus.reverse import DerivativeName, inline, reverse
 from indexcalc.calculus.rules import model_rules
 from indexcalc.calculus.simplify import factor, name_sums, orient_deltas, simplify, tidy
-from indexcalc.compiler.program import compile_program, einsum_steps, python_source
+from indexcalc.compiler.export import einsum_steps, python_source
+from indexcalc.compiler.program import compile_program
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.errors import DerivativeError
 from indexcalc.ir import (

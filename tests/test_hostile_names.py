@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 import indexcalc
-from indexcalc.compiler.program import compile_program, python_source
+from indexcalc.compiler.export import python_source
+from indexcalc.compiler.program import compile_program
 from indexcalc.ir import Index, Var, add, mul, summation
 from indexcalc.model import Binding, Program
 from indexcalc.testing import random_arrays

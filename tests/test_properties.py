@@ -292,7 +292,7 @@ def test_jax_autodiff_agrees(case, data):
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
 
-    from indexcalc.compiler.program import python_source
+    from indexcalc.compiler.export import python_source
     model, wrt, arrays, value = setup(case, data)
     d = indexcalc.derivative(model, wrt)
     program = model.program()

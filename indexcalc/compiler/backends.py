@@ -22,7 +22,7 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import opt_einsum as oe
@@ -112,7 +112,7 @@ def _helpers(backend: str) -> dict[str, str]:
             for name, entry in functions.helper_functions().items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _impl_source(helper: str) -> str:
     return inspect.getsource(functions.helper_functions()[helper].impl)
 

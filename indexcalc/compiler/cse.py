@@ -10,7 +10,17 @@ returned with its axes renamed to the new expression's indices.
 from __future__ import annotations
 
 from indexcalc.compiler.statements import Val
-from indexcalc.ir import Apply, Delta, Expr, Index, Var, canonical, erased_key, rename, walk
+from indexcalc.ir import (
+    Apply,
+    Delta,
+    Expr,
+    Index,
+    Var,
+    canonical,
+    erased_key,
+    rename,
+    walk,
+)
 from indexcalc.memo import memoised
 
 

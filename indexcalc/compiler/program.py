@@ -19,7 +19,6 @@ import numpy as np
 
 from indexcalc.compiler import backends
 from indexcalc.compiler.codegen import generate
-from indexcalc.compiler.export import einsum_steps, python_source  # noqa: F401  (re-exported)
 from indexcalc.compiler.prepare import prepare
 from indexcalc.compiler.shapes import bind_dims, singular, var_shapes
 from indexcalc.errors import EvaluationError
