@@ -10,11 +10,11 @@ compiled to einsum contractions.
 """
 
 from indexcalc import testing
-from indexcalc.api import answer, compile, derivative, evaluate, latex, parse
+from indexcalc.api import answer, compile, derivative, evaluate, export, latex, parse
 from indexcalc.checking.claims import check
 from indexcalc.derivative import Derivative
 from indexcalc.errors import IndexcalcError
 from indexcalc.model import Model
 
 __all__ = ["Derivative", "IndexcalcError", "Model", "answer", "check", "compile", "derivative",
-           "evaluate", "latex", "parse", "testing"]
+           "evaluate", "export", "latex", "parse", "testing"]

@@ -15,6 +15,9 @@ from typing import Iterable
 
 import numpy as np
 
+from indexcalc.compiler import backends
+from indexcalc.compiler.export import python_source
+from indexcalc.compiler.frameworks import differentiable_source
 from indexcalc.compiler.program import compile_program
 from indexcalc.derivative import Derivative, differentiate, parse_wrt
 from indexcalc.errors import DerivativeError
@@ -90,17 +93,17 @@ def answer(model: Model, question) -> Derivative:
     return differentiate(_model(model), question.of, list(question.wrt), question.of_indices)
 
 
-def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
-    """One compiled program computing several outputs with shared work:
-    definitions by name (``"E"``) and derivatives as questions (``"dE/dW"``).
-    Returns a callable ``f(**arrays) -> dict``."""
-    m = _model(model)
+def _outputs_program(m: Model, outputs: Iterable[str]) -> tuple[Program, list]:
+    """One program computing several outputs, definitions by name (``"E"``) and
+    derivatives as questions (``"dE/dW"``); the name of each output's binding."""
     bindings: dict[str, Binding] = {b.name: b for b in m.program().bindings}
-    names = []
+    names, arguments = [], []
     for spec in outputs:
         if spec in m.definitions:
             names.append(spec)
             continue
+        if not isinstance(spec, str):
+            raise DerivativeError(f"{spec!r} is neither a definition nor a derivative question")
         q = _parse_cached(f"{m.text}\n{spec}").statements[-1]    # still working on m
         if not isinstance(q, Question):
             raise DerivativeError(f"{spec!r} is neither a definition nor a derivative question")
@@ -108,7 +111,19 @@ def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
         for b in d.program.bindings:
             bindings.setdefault(b.name, b)
         names.append(d.name)
-    program = Program(tuple(bindings.values()), tuple(names), dict(m.shapes))
+        arguments += d.program.arguments
+    if not names:
+        raise DerivativeError("give at least one output: a definition or a derivative")
+    return Program(tuple(bindings.values()), tuple(names), dict(m.shapes),
+                   tuple(dict.fromkeys(arguments))), names
+
+
+def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
+    """One compiled program computing several outputs with shared work:
+    definitions by name (``"E"``) and derivatives as questions (``"dE/dW"``).
+    Returns a callable ``f(**arrays) -> dict``."""
+    m = _model(model)
+    program, names = _outputs_program(m, list(outputs))
     run = compile_program(program, backend=backend)
     labels = list(outputs)
 
@@ -119,6 +134,26 @@ def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
         return {label: values[name] for label, name in zip(labels, names)}
 
     return compiled
+
+
+def export(model: str | Model, outputs: Iterable[str], name: str | None = None,
+           backend: str = "numpy", *, differentiable: bool = False, einsum: bool = False,
+           demo: bool = False) -> str:
+    """Python source of one function computing ``outputs`` (definitions and derivative
+    questions, as for ``compile``) with shared work, returned as a tuple in their order:
+    ``export(m, ["E", "dE/dW", "dE/db"])`` writes ``E_and_grads(x, W, b)``.  Its
+    parameters are the model's names; see ``Derivative.python`` for ``einsum`` and
+    ``demo``.  ``differentiable=True`` (torch or jax) also writes a
+    ``torch.autograd.Function`` or a ``jax.custom_vjp`` function computing the value,
+    whose backward is the exported gradients: outputs are then the value and its
+    gradients with respect to inputs."""
+    m = _model(model)
+    program, _ = _outputs_program(m, list(outputs))
+    if backend != "numpy":
+        backends.require(backend)
+    if differentiable:
+        return differentiable_source(program, backend, name, demo=demo)
+    return python_source(program, backend, name, einsum=einsum, demo=demo)
 
 
 def latex(node: Expr | Derivative) -> str:

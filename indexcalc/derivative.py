@@ -172,11 +172,18 @@ class Derivative:
         (opt_einsum's FLOPs and largest intermediate), in program order."""
         return self.compile().explain_plan(**arrays)
 
-    def einsum(self):
-        return einsum_steps(self.program)
+    def einsum(self, backend: str = "numpy"):
+        """The einsum program's steps: ``Step(name, spec, operands, kind, target, code)``."""
+        return einsum_steps(self.program, backend=backend)
 
-    def python(self, backend: str = "numpy") -> str:
-        return python_source(self.program, backend=backend)
+    def python(self, backend: str = "numpy", name: str | None = None, *, einsum: bool = False,
+               demo: bool = False) -> str:
+        """Python source of one function computing the derivative, to paste elsewhere:
+        parameters named as in the model, input shapes checked, called ``name``
+        (default ``dE_dW``).  ``einsum=True`` writes every contraction as an einsum;
+        ``demo=True`` adds a random-input run under ``if __name__ == "__main__":``."""
+        return python_source(self.program, backend=backend, name=name, einsum=einsum,
+                             demo=demo)
 
 
 # ---------------------------------------------------------------- building

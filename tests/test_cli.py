@@ -158,6 +158,12 @@ def test_diff_json(capsys):
     assert data["index"].startswith("∂E/∂W")
     assert data["einsum"] and any("->" in s["spec"] for s in data["einsum"])
     assert data["einsum"][-1]["out"] == "∂E/∂W"           # the steps end at the result
+    kinds = {s["kind"] for s in data["einsum"]}
+    assert {"einsum", "elementwise", "function", "reduction"} <= kinds, kinds
+    for s in data["einsum"]:
+        assert (s["kind"] == "einsum") == s["code"].startswith("np.einsum('"), s
+        assert s["target"].isidentifier() and all(o in s["code"] or o == s["out"]
+                                                  for o in s["operands"] if o.isidentifier())
 
 
 @pytest.mark.parametrize("fmt", ["matrix", "latex"])
@@ -166,26 +172,26 @@ def test_diff_other_formats(capsys, fmt):
     assert status == 0 and out.strip()
 
 
-EINSUM_LINE = re.compile(r'^(?P<out>.+?) = einsum\("(?P<spec>[^"]*)", (?P<ops>.*)\)$')
-
-
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("model,wrt", [(S2, "W"),
                                        ("x : vector[n]\nA : matrix[m,n]\nq = sum(exp(A x))", "x")])
-def test_diff_einsum_is_valid_np_einsum_input(capsys, model, wrt):
-    status, out, _ = run_main(capsys, "diff", model, "--wrt", wrt, "--format", "einsum")
+def test_diff_einsum_runs_as_pasted(capsys, model, wrt, backend):
+    if backend != "numpy":
+        pytest.importorskip(backend)
+    args = ["--backend", backend] if backend != "numpy" else []
+    status, out, _ = run_main(capsys, "diff", model, "--wrt", wrt, "--format", "einsum", *args)
     assert status == 0
-    assert any(EINSUM_LINE.match(line) for line in out.splitlines()), out
-    for line in out.strip().splitlines():
-        m = EINSUM_LINE.match(line)
-        if not m:
-            continue                      # a step that is not a contraction (exp, softmax...)
-        spec, ops = m["spec"], [o.strip() for o in m["ops"].split(",")]
-        inputs, output = spec.split("->")
-        terms = inputs.split(",")
-        assert len(terms) == len(ops), line
-        arrays = [np.ones([3] * len(t)) for t in terms]
-        result = np.einsum(spec, *arrays)
-        assert result.ndim == len(output)
+    xp = {"numpy": "np", "torch": "torch", "jax": "jnp"}[backend]
+    assert f"{xp}.einsum('" in out and "@" not in out and "tensordot" not in out
+    namespace: dict = {}
+    exec(compile(out, "<pasted>", "exec"), namespace)        # the whole output, as printed
+    d = ic_derivative(ic_parse(model), wrt)
+    function = namespace["d" + d.of + "_d" + wrt]
+    arrays = random_arrays(d.model, seed=3, names=list(d.program.inputs))
+    convert = {"numpy": np.asarray, "torch": lambda a: __import__("torch").from_numpy(a),
+               "jax": lambda a: __import__("jax.numpy").numpy.asarray(a)}[backend]
+    got = function(**{n: convert(a) for n, a in arrays.items()})
+    np.testing.assert_allclose(np.asarray(got), d.evaluate(**arrays), rtol=1e-5, atol=1e-6)
 
 
 def test_diff_python_runs_and_agrees(capsys):
@@ -194,14 +200,13 @@ def test_diff_python_runs_and_agrees(capsys):
     ast.parse(out)                                 # valid Python
     namespace: dict = {}
     exec(compile(out, "<indexcalc diff>", "exec"), namespace)   # our generated code, not user text
-    function = namespace["derivative"]
-    # the docstring maps each argument to the model's name: "v_W: W [n, C]"
-    names = dict(re.findall(r"^\s+(\w+): (\S+) \[", function.__doc__, re.M))
+    function = namespace["dE_dW"]
+    assert "W : array of shape (n, C)" in function.__doc__
     model = ic_parse(S2)
     d = ic_derivative(model, "W")
     arrays = random_arrays(model, seed=3, sizes={"n": 4, "C": 3})
     want = d.evaluate(**arrays)
-    got = function(**{arg: arrays[name] for arg, name in names.items()})
+    got = function(**{name: arrays[name] for name in d.program.inputs})   # the model's names
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 

@@ -8,7 +8,7 @@ import keyword
 import numpy as np
 import pytest
 
-from indexcalc.compiler.export import einsum_steps, python_source
+from indexcalc.compiler.export import einsum_steps, parameters, python_source
 from indexcalc.compiler.program import compile_program
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.ir import (
@@ -49,19 +49,21 @@ def classifier() -> tuple[Program, dict]:
     return prog, arrays
 
 
-def run_source(src: str, *args):
+def run_source(src: str, prog: Program, arrays: dict):
+    """Run exported source: its function, called with the model's names as keywords."""
     namespace: dict = {}
     exec(compile(src, "<exported>", "exec"), namespace)
-    return namespace["derivative"](*args)
+    name = [n.name for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)][-1]
+    return namespace[name](**{ident: arrays[n] for n, ident in parameters(prog).items()})
 
 
 def test_python_source_runs_and_matches():
     prog, arrays = classifier()
     src = python_source(prog)
-    out = run_source(src, *(arrays[n] for n in prog.inputs))
+    E, printed = run_source(src, prog, arrays)              # several outputs: a tuple
     ref = evaluate_program(prog, arrays)
-    assert np.isfinite(out["E"]) and np.isclose(out["E"], ref["E"])
-    assert np.allclose(out["print"], ref["print"])
+    assert np.isfinite(E) and np.isclose(E, ref["E"])
+    assert np.allclose(printed, ref["print"])
     assert src.startswith("import numpy as np") and "def _log_softmax" in src
 
 
@@ -69,16 +71,19 @@ def test_names_are_safe_identifiers():
     prog, _ = classifier()
     src = python_source(prog)
     tree = ast.parse(src)
-    fn = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "derivative"][0]
+    fn = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "E_and_print"][0]
     args = [a.arg for a in fn.args.args]
     assert args == ["v_class", "v_lambda", "v___import__"]
     idents = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
     for ident in idents | set(args):
-        assert ident.isidentifier() and ident.isascii() and not keyword.iskeyword(ident)
-        assert ident in {"np", "_log_softmax", "_logsumexp", "_softmax"} or not (
-            hasattr(builtins, ident) or ident.startswith("__"))
-    assert "v_theta" in src and "v_dE_do" in src
-    assert "class: class [B, n]" in ast.get_docstring(fn).replace("v_", "")
+        assert ident.isidentifier() and not keyword.iskeyword(ident)
+        assert ident in {"np", "_log_softmax", "_logsumexp", "_softmax", "_sizes"} or not (
+            hasattr(builtins, ident) or ident.startswith("_"))
+    assert "θ = " in src and "dE_do = " in src           # valid identifiers are kept
+    doc = ast.get_docstring(fn)
+    assert "v_class : array of shape (B, n)\n    the model's 'class', renamed: a Python " \
+           "keyword" in doc
+    assert "'__import__', renamed: a Python builtin" in doc
 
 
 @pytest.mark.parametrize("name", ["lambda", "class", "print", "__import__", "∂E/∂o", "θ",
@@ -95,13 +100,16 @@ def test_hostile_names_compile_and_run():
                    ("import os",))
     v = rng.normal(size=4)
     assert np.isclose(compile_program(prog)(**{"x\\y": v}), np.exp(v).sum())
-    assert np.isclose(run_source(python_source(prog), v), np.exp(v).sum())
+    assert np.isclose(run_source(python_source(prog), prog, {"x\\y": v}), np.exp(v).sum())
 
 
-def test_function_name_sanitised():
+def test_function_name_must_be_safe():
+    from indexcalc.errors import EvaluationError
     prog, arrays = classifier()
-    src = python_source(prog, name="__import__")
-    assert "def derivative(" in src
+    for bad in ["__import__", "print", "lambda", "a b", "v_class"]:
+        with pytest.raises(EvaluationError, match="cannot call the exported function"):
+            python_source(prog, name=bad)
+    assert "def loss(" in python_source(prog, name="loss")
 
 
 def test_einsum_steps_valid_and_reproduce_a_contraction_program():
@@ -111,18 +119,18 @@ def test_einsum_steps_valid_and_reproduce_a_contraction_program():
                                                            Var("y", (k,)))))), ("f",))
     steps = einsum_steps(prog)
     env = {"A": A, "x": x}
-    for name, spec, operands in steps:
-        assert "->" in spec
-        env[name] = np.einsum(spec, *(env[o] for o in operands))
+    for step in steps:
+        assert "->" in step.spec and step.kind == "einsum"
+        env[step.name] = np.einsum(step.spec, *(env[o] for o in step.operands))
     assert np.isclose(env["f"], (A @ x) @ A @ (A @ x))
-    assert steps[0] == ("y", "ab,b->a", ["A", "x"])
+    assert steps[0][:3] == ("y", "ab,b->a", ["A", "x"])
 
 
 def test_einsum_steps_of_mixed_program_are_printable():
     prog, _ = classifier()
     steps = einsum_steps(prog)
-    assert any("_log_softmax(" in spec for _, spec, _ in steps)
-    for name, spec, operands in steps:
+    assert any("_log_softmax(" in s.spec and s.kind == "function" for s in steps)
+    for name, spec, operands, *_ in steps:
         if "->" in spec:
             shapes = [np.zeros([2] * len(part)) for part in spec.split("->")[0].split(",")]
             np.einsum(spec, *shapes)            # valid einsum input
@@ -135,7 +143,7 @@ def test_exported_source_has_no_identity():
     src = python_source(prog)
     assert "eye" not in src and "identity" not in src and "zeros" in src
     x = rng.normal(size=4)
-    assert np.allclose(run_source(src, x), 2 * np.eye(4) + np.outer(x, x))
+    assert np.allclose(run_source(src, prog, {"x": x}), 2 * np.eye(4) + np.outer(x, x))
 
 
 # ---------------------------------------------------------------- optional backends
@@ -147,8 +155,8 @@ def _check_backend(backend: str, convert, back):
     out = f(**{n: convert(a) for n, a in arrays.items()})
     assert np.isclose(back(out["E"]), ref["E"]) and np.allclose(back(out["print"]), ref["print"])
     src = python_source(prog, backend=backend)
-    out = run_source(src, *(convert(arrays[n]) for n in prog.inputs))
-    assert np.isclose(back(out["E"]), ref["E"])
+    out = run_source(src, prog, {n: convert(a) for n, a in arrays.items()})
+    assert np.isclose(back(out[0]), ref["E"])
     H = Program((Binding("H", (i, j, k), add(mul(Var("x", (i,)), delta(j, k)),
                                              mul(Var("x", (i,)), Var("x", (j,)),
                                                  Var("x", (k,))))),), ("H",))

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 import indexcalc
-from indexcalc.compiler.export import python_source
+from indexcalc.compiler.export import parameters, python_source
+from indexcalc.compiler.pasting import why_unsafe
 from indexcalc.compiler.program import compile_program
 from indexcalc.ir import Index, Var, add, mul, summation
 from indexcalc.model import Binding, Program
@@ -34,7 +35,22 @@ DANGEROUS_CALLS = {"exec", "eval", "compile", "open", "__import__", "getattr", "
                    "input", "print", "breakpoint", "setattr", "delattr", "vars"}
 
 
-def check_source(source: str, hostile: list[str]) -> None:
+def load(source: str):
+    """Run exported source; its (last) function, called by the model's names."""
+    namespace: dict = {}
+    exec(compile(source, "<exported>", "exec"), namespace)
+    name = [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)][-1]
+    return namespace[name]
+
+
+def call(fn, program, arrays):
+    return fn(**{ident: arrays[n] for n, ident in parameters(program).items()})
+
+
+def check_source(source: str, names: list[str]) -> None:
+    """Safe names are kept as written (parameters are the model's names); the others
+    never appear as identifiers."""
+    hostile = [n for n in names if why_unsafe(n)]
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -46,7 +62,7 @@ def check_source(source: str, hostile: list[str]) -> None:
             assert node.id not in hostile or node.id in {"np", "torch", "jnp"}, node.id
         if isinstance(node, ast.arg):
             assert node.arg not in hostile and node.arg.isidentifier(), node.arg
-            assert not keyword.iskeyword(node.arg)
+            assert not keyword.iskeyword(node.arg) and not why_unsafe(node.arg), node.arg
 
 
 @pytest.mark.parametrize("name", KEYWORDS + BUILTINS)
@@ -63,11 +79,10 @@ def test_keyword_and_builtin_names_from_text(name):
     for backend in ("numpy", "torch", "jax"):
         source = d.python(backend)
         check_source(source, [name])
-    namespace: dict = {}
-    exec(compile(d.python(), "<exported>", "exec"), namespace)        # runs, same numbers
-    fn = namespace["derivative"]
+    fn = load(d.python())                                           # runs, same numbers
     params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
-    assert np.allclose(fn(*(arrays[n] for n in d.program.inputs)), want), params
+    assert (name in params) == (not why_unsafe(name)), params      # kept when safe
+    assert np.allclose(call(fn, d.program, arrays), want), params
     f = indexcalc.compile(text, [f"dE/d{name}"])
     assert np.allclose(f(**arrays)[f"dE/d{name}"], want)
 
@@ -115,10 +130,8 @@ def test_hostile_names_in_the_ir_reach_code_safely(name):
     for backend in ("numpy", "torch", "jax"):
         check_source(python_source(program, backend=backend), [name, adjoint])
     assert np.isclose(compile_program(program)(**arrays), want)
-    source = python_source(program)
-    namespace: dict = {}
-    exec(compile(source, "<exported>", "exec"), namespace)
-    fn = namespace["derivative"]
+    fn = load(python_source(program))
     params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
     assert len(params) == 2 and all(p.isidentifier() for p in params)
-    assert np.isclose(fn(*(arrays[n] for n in program.inputs)), want)
+    assert (name in params) == (not why_unsafe(name))
+    assert np.isclose(call(fn, program, arrays), want)

@@ -273,16 +273,14 @@ def test_definitions_in_matrix_form_match(case, data):
 # ---------------------------------------------------------------- other autodiff
 
 
-def _run_exported(source: str, model, arrays, backend):
-    from indexcalc.naming import safe
+def _run_exported(d, arrays, backend):
+    """The derivative exported for ``backend``, run with the model's names as keywords."""
+    from indexcalc.compiler.export import parameters
     namespace: dict = {}
-    exec(compile(source, "<exported>", "exec"), namespace)
-    fn = namespace["derivative"]
-    import inspect
-    params = list(inspect.signature(fn).parameters)
-    by_safe = {f"v_{safe(n)}": n for n in model.shapes}
+    exec(compile(d.python(backend, name="exported"), "<exported>", "exec"), namespace)
     conv = (lambda a: a) if backend == "jax" else (lambda a: __import__("torch").tensor(a))
-    return fn(**{p: conv(arrays[by_safe[p]]) for p in params})
+    return namespace["exported"](**{ident: conv(arrays[n])
+                                    for n, ident in parameters(d.program).items()})
 
 
 @scaled(0.05)
@@ -296,26 +294,22 @@ def test_jax_autodiff_agrees(case, data):
     model, wrt, arrays, value = setup(case, data)
     d = indexcalc.derivative(model, wrt)
     program = model.program()
-    forward = python_source(Program(program.bindings, (case.of,), program.shapes,
-                                    tuple(model.inputs)), backend="jax")
+    forward_program = Program(program.bindings, (case.of,), program.shapes, tuple(model.inputs))
+    forward = python_source(forward_program, backend="jax", name="forward")
     namespace: dict = {}
     exec(compile(forward, "<forward>", "exec"), namespace)
-    import inspect
-
-    from indexcalc.naming import safe
-    fn = namespace["derivative"]
-    params = list(inspect.signature(fn).parameters)
-    by_safe = {f"v_{safe(n)}": n for n in model.shapes}
-    target = next(p for p in params if by_safe[p] == wrt[0])
+    from indexcalc.compiler.export import parameters
+    fn = namespace["forward"]
+    params = parameters(forward_program)          # the model's names (renamed if unsafe)
 
     def f(x):
-        args = {p: jnp.asarray(arrays[by_safe[p]]) for p in params}
-        args[target] = x
+        args = {params[n]: jnp.asarray(arrays[n]) for n in params}
+        args[params[wrt[0]]] = x
         return fn(**args)
 
     want = np.asarray(jax.jacrev(f)(jnp.asarray(arrays[wrt[0]])))
     close(d.evaluate(**arrays), want, value, "jax.jacrev")
-    close(np.asarray(_run_exported(d.python("jax"), model, arrays, "jax")), want, value,
+    close(np.asarray(_run_exported(d, arrays, "jax")), want, value,
           "exported jax")
 
 
@@ -325,7 +319,7 @@ def test_torch_export_agrees(case, data):
     torch = pytest.importorskip("torch")
     model, wrt, arrays, value = setup(case, data)
     d = indexcalc.derivative(model, wrt)
-    got = _run_exported(d.python("torch"), model, arrays, "torch")
+    got = _run_exported(d, arrays, "torch")
     close(np.asarray(got.detach().numpy() if hasattr(got, "detach") else got),
           d.evaluate(**arrays), value, "exported torch")
     del torch

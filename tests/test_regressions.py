@@ -73,16 +73,12 @@ def test_tensor_function_with_a_multi_letter_binder_prints_as_a_call():
 
 
 def _torch_value(d, arrays):
-    import inspect
-
-    from indexcalc.naming import safe
+    from indexcalc.compiler.export import parameters
     torch = __import__("torch")
     namespace: dict = {}
-    exec(compile(d.python("torch"), "<exported>", "exec"), namespace)
-    fn = namespace["derivative"]
-    names = {f"v_{safe(n)}": n for n in d.model.shapes}
-    args = {p: torch.tensor(arrays[names[p]]) for p in inspect.signature(fn).parameters}
-    return np.asarray(fn(**args))
+    exec(compile(d.python("torch", name="exported"), "<exported>", "exec"), namespace)
+    args = {ident: torch.tensor(arrays[n]) for n, ident in parameters(d.program).items()}
+    return np.asarray(namespace["exported"](**args))
 
 
 def test_torch_export_of_deltas_and_constants():

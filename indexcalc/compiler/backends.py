@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
@@ -80,6 +80,7 @@ class Backend:
     imports: tuple[str, ...]
     xp: str                                  # module alias replacing "np." in templates
     blas: bool = False                       # lower pairs to @ / tensordot / vdot by hand
+    matmul: bool = True                      # a product of matrices/vectors as ``@``
     einsum: str = "np.einsum({spec!r}, {ops})"
     tensordot: str = "np.tensordot({a}, {b}, axes=({ia}, {ib}))"
     total: str = "{x}.sum(axis={axes})"
@@ -162,6 +163,13 @@ def _generic(name: str) -> Backend:
         einsum="_oe.contract({spec!r}, {ops}, backend=" + repr(name) + ")",
         tensordot="_oe.contract({spec!r}, {a}, {b}, backend=" + repr(name) + ")",
         helpers=_helpers(""))
+
+
+def literal_einsums(backend: Backend) -> Backend:
+    """``backend`` writing every contraction as one einsum call with its subscripts (no
+    ``@``, ``tensordot`` or ``vdot``), and a diagonal as a mask, not an einsum view: the
+    exported einsum program."""
+    return replace(backend, blas=False, matmul=False, tensordot="", diagonal_view=_no_view)
 
 
 _BUILTIN = {"numpy": _numpy, "torch": _torch, "jax": _jax, "dask": _dask}

@@ -74,6 +74,7 @@ class Generator:
         self.born: dict[str, tuple[int, int]] = {}   # temp -> (its line, steps then)
         self.targets: set[str] = set()
         self.emitted: list[Line] = []              # the final statements, after inlining
+        self.results: list[str] = []               # the code of each output's value
 
     # ------------------------------------------------------------ program level
 
@@ -271,20 +272,27 @@ class Generator:
 
 def generate(program: Program, backend: Backend, dims: dict[str, int], *,
              literal_dims: bool = True, fname: str = "derivative",
-             shapes: dict[str, tuple] | None = None) -> tuple[str, Generator]:
+             shapes: dict[str, tuple] | None = None,
+             names: dict[str, str] | None = None) -> tuple[str, Generator]:
     """Source text of one function computing ``program``'s outputs, and its generator.
 
     ``program`` must already be prepared (``prepare.prepare``).  Arguments are
-    the program's inputs, in order, as sanitised identifiers.
+    the program's inputs, in order, as sanitised identifiers.  ``names`` may
+    choose the identifiers of some names (``"#dim:n"`` for dimension n); the
+    exporter does, so that pasted code uses the model's own names.
     """
     inputs = program.inputs
-    taken: set[str] = set()
-    names = assign_names(inputs + [b.name for b in program.bindings], "v_", taken)
+    preset = dict(names or {})
+    taken: set[str] = set(preset.values())
+    names = assign_names([n for n in inputs + [b.name for b in program.bindings]
+                          if n not in preset], "v_", taken)
     symbols = sorted({d for s in (shapes or {}).values() for d in s if isinstance(d, str)}
                      | set(dims))
-    names.update({"#dim:" + d: n for d, n in assign_names(symbols, "d_", taken).items()})
+    names.update({"#dim:" + d: n for d, n in assign_names(
+        [d for d in symbols if "#dim:" + d not in preset], "d_", taken).items()})
+    names.update(preset)
     gen = Generator(backend, dims, names, literal_dims)
-    results = gen.program(program)
+    results = gen.results = gen.program(program)
     if len(results) == 1:
         ret = results[0]
     else:

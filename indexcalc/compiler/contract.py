@@ -116,7 +116,8 @@ def pair(gen, a: Val, b: Val, keep: set[Index]) -> Val:
             target = preferred(gen, target)
         code = f"{gen.align(a, target)} * {gen.align(b, target)}"
         val = gen.assign(code, target, inline=True, reads=[a.code, b.code])
-    elif not batch and len(a.axes) <= 2 and len(b.axes) <= 2 and len(summed) == 1:
+    elif not batch and gen.b.matmul and len(a.axes) <= 2 and len(b.axes) <= 2 \
+            and len(summed) == 1:
         val = matmul(gen, a, b, summed[0])
     elif not batch and gen.b.blas and set(a.axes) == set(b.axes):
         val = gen.assign(f"np.vdot({a.code}, {gen.align(b, a.axes)})", (),

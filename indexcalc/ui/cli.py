@@ -21,7 +21,7 @@ import sys
 from indexcalc.api import derivative, parse
 from indexcalc.errors import IndexcalcError
 from indexcalc.ui.repl import repl
-from indexcalc.ui.session import Quit, Session, einsum_text, matrix_text
+from indexcalc.ui.session import Quit, Session, matrix_text
 
 FORMATS = ("index", "matrix", "latex", "einsum", "python", "json")
 
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--of", help="the function differentiated (default: last definition)")
     diff.add_argument("--format", choices=FORMATS, default="index")
     diff.add_argument("--backend", choices=("numpy", "torch", "jax"), default="numpy",
-                      help="for --format python")
+                      help="for --format python and einsum")
     diff.add_argument("--ascii", action="store_true", help="ASCII instead of Unicode")
     _common(diff)
     sub.add_parser("repl", help="the interactive session (the default on a terminal)")
@@ -147,7 +147,7 @@ def _format(d, fmt: str, args) -> str:
     if fmt == "latex":
         return d.latex()
     if fmt == "einsum":
-        return einsum_text(d)
+        return d.python(backend=args.backend, einsum=True).rstrip()
     if fmt == "python":
         return d.python(backend=args.backend).rstrip()
     return json.dumps(_json(d, layout), ensure_ascii=False, indent=2)
@@ -162,7 +162,8 @@ def _json(d, layout: str) -> dict:
         "index": d.text(),
         "ascii": d.text(ascii=True),
         "matrix": matrix_text(d, layout),
-        "einsum": [{"out": s[0], "spec": s[1], "operands": list(s[2])} for s in d.einsum()],
+        "einsum": [{"out": s.name, "kind": s.kind, "spec": s.spec, "operands": list(s.operands),
+                    "target": s.target, "code": s.code} for s in d.einsum()],
     }
     if hasattr(d, "latex"):
         out["latex"] = d.latex()
