@@ -318,3 +318,62 @@ def test_einsum_programs_of_random_models_run_and_agree(case, data):
     got = fn(**{ident: arrays[n] for n, ident in parameters(d.program).items()})
     assert np.allclose(got, want, rtol=1e-8, atol=1e-8 * max(1, np.max(np.abs(want))))
     assert all(s.kind in KINDS for s in einsum_steps(d.program))
+
+
+def test_more_than_52_labels_is_an_error_not_a_broken_einsum():
+    from indexcalc.compiler.export import python_source
+    from indexcalc.ir import Index, Var, mul, summation
+    from indexcalc.model import Binding, Program
+    a = tuple(Index(f"a{k}", 2) for k in range(27))
+    b = tuple(Index(f"b{k}", 2) for k in range(26)) + (a[0],)       # 53 labels in one pair
+    prog = Program((Binding("C", a[1:] + b[:-1], summation([a[0]], mul(Var("P", a),
+                                                                        Var("Q", b)))),), ("C",))
+    with pytest.raises(EvaluationError, match="52 letters"):
+        python_source(prog, einsum=True)
+    assert "np.tensordot(P, Q" in python_source(prog)              # the fast export still works
+
+
+# ---------------------------------------------------------------- the README's transcripts
+
+README_MODEL = "x : vector[n]\nW : matrix[n, m]\nb : vector[m]\nh = tanh(Wᵀ x + b)\nE = sum(h ⊙ h)"
+
+
+def readme_blocks() -> list[str]:
+    """What the README's "Compiling and exporting" shows, generated now: the exported
+    value-and-gradients function, a run of it, the torch autograd.Function and a run."""
+    src = indexcalc.export(README_MODEL, ["E", "dE/dW", "dE/db"])
+    fn, _ = load(src, "E_and_grads")
+    x, W, b = np.array([1.0, -2.0]), np.array([[0.1, 0.2, 0.3], [0.0, -0.1, 0.2]]), np.zeros(3)
+    E, _, dE_db = fn(x=x, W=W, b=b)
+    run = f">>> E\n{np.round(E, 4)}\n>>> dE_db\n{np.round(dE_db, 4)}\n"
+    try:
+        fn(x=x, W=W.T, b=b)
+    except ValueError as e:
+        run += f">>> E_and_grads(x=x, W=W.T, b=b)\nValueError: {e}\n"
+    blocks = [src[src.index("def E_and_grads"):], run]
+    torch = pytest.importorskip("torch")
+    src = indexcalc.export(README_MODEL, ["E", "dE/dW", "dE/db"], backend="torch",
+                           differentiable=True)
+    value, _ = load(src, "E")
+    xt, bt = torch.tensor(x), torch.tensor(b, requires_grad=True)
+    Wt = torch.tensor(W, requires_grad=True)
+    value(xt, Wt, bt).backward()
+    ok = torch.autograd.gradcheck(value, (xt, Wt, bt))
+    blocks += [src[src.index("class E_function"):],
+               f">>> E(x, W, b).backward(); b.grad\n{bt.grad.numpy().round(4)}\n"
+               f">>> torch.autograd.gradcheck(E, (x, W, b))\n{ok}\n"]
+    return blocks
+
+
+def test_readme_shows_real_exports():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Compiling and exporting"):]
+    section = section[:section.index("\n## ", 5)]
+    assert 'text = "' + README_MODEL.replace("\n", "\\n") + '"' in section
+    for block in readme_blocks():
+        assert block in section, f"README out of date; it should show:\n{block}"
+
+
+if __name__ == "__main__":
+    print("\n----\n".join(readme_blocks()))
