@@ -377,3 +377,27 @@ def test_readme_shows_real_exports():
 
 if __name__ == "__main__":
     print("\n----\n".join(readme_blocks()))
+
+
+@settings(max_examples=15, deadline=None)
+@given(models(), st.data())
+def test_differentiable_exports_of_random_models_agree(case, data):
+    torch = pytest.importorskip("torch")
+    model = indexcalc.parse(case.text)
+    wrt = data.draw(st.sampled_from(sorted(model.inputs)), label="wrt")
+    d = indexcalc.derivative(model, wrt, of=case.of)
+    arrays = random_arrays(model, data.draw(st.integers(0, 2**16), label="seed"))
+    want = d.evaluate(**arrays)
+    assume(np.all(np.isfinite(want)) and np.max(np.abs(want), initial=0) < 1e6)
+    assume(wrt in parameters(d.program))
+    src = indexcalc.export(model, [case.of, f"d{case.of}/d{wrt}"], backend="torch",
+                           differentiable=True, name="value")
+    value, _ = load(src, "value")
+    params = list(inspect.signature(value).parameters)
+    assert set(params) <= set(arrays)                 # the generated models' names are safe
+    args = {p: torch.tensor(arrays[p], requires_grad=p == wrt) for p in params}
+    value(**args).sum().backward()
+    grad = args[wrt].grad.numpy()
+    of_rank = len(model.shapes[case.of])
+    assert np.allclose(grad, want.sum(axis=tuple(range(of_rank))), rtol=1e-8,
+                       atol=1e-8 * max(1, np.max(np.abs(want))))
