@@ -138,12 +138,12 @@ def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
 
 def export(model: str | Model, outputs: Iterable[str], name: str | None = None,
            backend: str = "numpy", *, differentiable: bool = False, einsum: bool = False,
-           demo: bool = False) -> str:
+           demo: bool = False, ascii: bool = False) -> str:
     """Python source of one function computing ``outputs`` (definitions and derivative
     questions, as for ``compile``) with shared work, returned as a tuple in their order:
     ``export(m, ["E", "dE/dW", "dE/db"])`` writes ``E_and_grads(x, W, b)``.  Its
     parameters are the model's names; see ``Derivative.python`` for ``einsum`` and
-    ``demo``.  ``differentiable=True`` (torch or jax) also writes a
+    ``demo`` and ``ascii``.  ``differentiable=True`` (torch or jax) also writes a
     ``torch.autograd.Function`` or a ``jax.custom_vjp`` function computing the value,
     whose backward is the exported gradients: outputs are then the value and its
     gradients with respect to inputs."""
@@ -152,8 +152,8 @@ def export(model: str | Model, outputs: Iterable[str], name: str | None = None,
     if backend != "numpy":
         backends.require(backend)
     if differentiable:
-        return differentiable_source(program, backend, name, demo=demo)
-    return python_source(program, backend, name, einsum=einsum, demo=demo)
+        return differentiable_source(program, backend, name, demo=demo, ascii=ascii)
+    return python_source(program, backend, name, einsum=einsum, demo=demo, ascii=ascii)
 
 
 def latex(node: Expr | Derivative) -> str:

@@ -177,13 +177,14 @@ class Derivative:
         return einsum_steps(self.program, backend=backend)
 
     def python(self, backend: str = "numpy", name: str | None = None, *, einsum: bool = False,
-               demo: bool = False) -> str:
+               demo: bool = False, ascii: bool = False) -> str:
         """Python source of one function computing the derivative, to paste elsewhere:
         parameters named as in the model, input shapes checked, called ``name``
         (default ``dE_dW``).  ``einsum=True`` writes every contraction as an einsum;
-        ``demo=True`` adds a random-input run under ``if __name__ == "__main__":``."""
+        ``demo=True`` adds a random-input run under ``if __name__ == "__main__":``;
+        ``ascii=True`` writes only ASCII (``θ`` becomes ``v_theta``)."""
         return python_source(self.program, backend=backend, name=name, einsum=einsum,
-                             demo=demo)
+                             demo=demo, ascii=ascii)
 
 
 # ---------------------------------------------------------------- building

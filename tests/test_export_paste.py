@@ -401,3 +401,21 @@ def test_differentiable_exports_of_random_models_agree(case, data):
     of_rank = len(model.shapes[case.of])
     assert np.allclose(grad, want.sum(axis=tuple(range(of_rank))), rtol=1e-8,
                        atol=1e-8 * max(1, np.max(np.abs(want))))
+
+
+@pytest.mark.parametrize("einsum", [False, True])
+def test_ascii_exports_are_ascii_and_run(einsum):
+    text = "θ : vector[n]\nA : matrix[n, n]\nη = tanh(A θ)\nq = sum(η ⊙ η)"
+    d = indexcalc.derivative(text, "θ")
+    src = d.python(einsum=einsum, ascii=True, demo=True)
+    assert src.isascii()
+    fn, printed = load(src, main=True)
+    assert fn.__name__ == "dq_dtheta" and "v_theta : array of shape (n,)" in fn.__doc__
+    assert "the model's 'θ', renamed: not ASCII" in inspect.getdoc(fn)   # read back as θ
+    assert printed.startswith("dq/dtheta (3,)")
+    rng = np.random.default_rng(0)
+    arrays = {"θ": rng.normal(size=3), "A": rng.normal(size=(3, 3))}
+    assert np.allclose(fn(v_theta=arrays["θ"], A=arrays["A"]), d.evaluate(**arrays))
+    with pytest.raises(ValueError, match="θ must have shape"):
+        fn(v_theta=np.zeros((3, 1)), A=arrays["A"])
+    assert not d.python().isascii()                 # without ascii, θ stays θ

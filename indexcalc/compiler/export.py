@@ -59,40 +59,41 @@ class Function:
 
 def python_source(program: Program, backend: str = "numpy", name: str | None = None,
                   dims: dict[str, int] | None = None, *, einsum: bool = False,
-                  demo: bool = False) -> str:
+                  demo: bool = False, ascii: bool = False) -> str:
     """A self-contained module defining one function that computes the program's outputs
-    (a tuple of them when there are several)."""
-    fn = function(program, backend, name, dims, einsum=einsum)
-    extra = [pasting.demo(fn.name, fn.params, prepare(program), backend, fn.returns)] \
+    (a tuple of them when there are several); ``ascii``: only ASCII characters."""
+    fn = function(program, backend, name, dims, einsum=einsum, ascii=ascii)
+    extra = [pasting.demo(fn.name, fn.params, prepare(program), backend, fn.returns, ascii)] \
         if demo else []
     return assemble([fn], extra)
 
 
 def function(program: Program, backend: str = "numpy", name: str | None = None,
              dims: dict[str, int] | None = None, *, einsum: bool = False,
-             taken: set[str] = frozenset(), title: str | None = None) -> Function:
+             taken: set[str] = frozenset(), ascii: bool = False) -> Function:
     """Generate one function; ``taken``: module-level names it must not be called."""
     program = prepare(program)
     b = backends.get_backend(backend)
     if einsum:
         b = backends.literal_einsums(b)
     shapes = _shapes(program)
-    idents, renamed = pasting.identifiers(program, shapes)
+    idents, renamed = pasting.identifiers(program, shapes, ascii)
     _, gen = generate(program, b, dims or {}, literal_dims=False, shapes=shapes, names=idents)
-    params = [(n, i, shapes[n]) for n, i in parameters(program).items()]
+    params = [(n, i, shapes[n]) for n, i in parameters(program, ascii).items()]
     if name in {i for _, i, _ in params}:
         raise EvaluationError(f"cannot call the exported function {name!r}: it is a parameter")
-    fname = pasting.unique(_function_name(name, program.outputs),
+    fname = pasting.unique(_function_name(name, program.outputs, ascii),
                            {i for _, i, _ in params} | set(taken))
-    returns = [(str(o), tuple(i.dim for i in program.binding(o).indices))
+    returns = [(o, tuple(i.dim for i in program.binding(o).indices))
                for o in program.outputs]
     lines = _body(gen, einsum)
     if einsum:
         _check_labels(lines)
     used = [(d, idents["#dim:" + d]) for d in sorted(gen.used_dims)]
-    body = pasting.sizes_lines(params, used) if any(s for _, _, s in params) else []
+    body = pasting.sizes_lines(params, used, ascii) if any(s for _, _, s in params) else []
     body += render(lines)
-    doc = pasting.docstring(title or _title(program.outputs), params, renamed, returns)
+    doc = pasting.docstring(_title(program.outputs, ascii), params, renamed, returns,
+                            ascii=ascii)
     text = (f"def {fname}({', '.join(i for _, i, _ in params)}):\n" + doc
             + "".join(f"    {line}\n" for line in body))
     helpers = backends.helpers_needed(b, text)
@@ -101,11 +102,11 @@ def function(program: Program, backend: str = "numpy", name: str | None = None,
     return Function(fname, text, b.imports, helpers, params, returns, gen, lines)
 
 
-def parameters(program: Program) -> dict[str, str]:
+def parameters(program: Program, ascii: bool = False) -> dict[str, str]:
     """The exported function's parameters, in order: model name -> identifier."""
     program = prepare(program)
     shapes = _shapes(program)
-    idents, _ = pasting.identifiers(program, shapes)
+    idents, _ = pasting.identifiers(program, shapes, ascii)
     order = [n for n in program.shapes if n in shapes] + [n for n in shapes
                                                           if n not in program.shapes]
     return {n: idents[n] for n in order}
@@ -119,25 +120,25 @@ def assemble(functions: list[Function], extra: list[str] = ()) -> str:
     return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"
 
 
-def _function_name(name: str | None, outputs) -> str:
+def _function_name(name: str | None, outputs, ascii: bool = False) -> str:
     if name is None:
-        base = pasting.function_name(outputs)
+        base = pasting.function_name(outputs, ascii)
         return base if not pasting.why_unsafe(base) else "f_" + pasting.safe(base)
-    if not isinstance(name, str) or pasting.why_unsafe(name):
-        reason = pasting.why_unsafe(name) if isinstance(name, str) else "not a string"
+    if not isinstance(name, str) or pasting.why_unsafe(name, ascii):
+        reason = pasting.why_unsafe(name, ascii) if isinstance(name, str) else "not a string"
         raise EvaluationError(f"cannot call the exported function {name!r}: {reason}")
     return name
 
 
-def _title(outputs) -> str:
-    def one(o) -> str:
-        wrt = getattr(o, "wrt", None)
-        if not wrt:
-            return str(o)
-        return f"{o}, the derivative of {o.of} with respect to {' and '.join(wrt)}"
+def _title(outputs, ascii: bool = False) -> str:
+    names = [pasting.label(o, ascii) for o in outputs]
     if len(outputs) == 1:
-        return one(outputs[0]) + "."
-    return ", ".join(map(str, outputs[:-1])) + f" and {outputs[-1]}, computed together."
+        o = outputs[0]
+        wrt = getattr(o, "wrt", None)
+        return names[0] + (f", the derivative of {pasting.label(o.of, ascii)} with respect "
+                           f"to {' and '.join(pasting.label(w, ascii) for w in wrt)}"
+                           if wrt else "") + "."
+    return ", ".join(names[:-1]) + f" and {names[-1]}, computed together."
 
 
 def _body(gen: Generator, einsum: bool) -> list[Line]:

@@ -28,7 +28,7 @@ from indexcalc.naming import safe
 
 
 def differentiable_source(program: Program, backend: str, name: str | None = None,
-                          demo: bool = False) -> str:
+                          demo: bool = False, ascii: bool = False) -> str:
     """The module described above; ``program.outputs`` is the value, then derivatives of
     it with respect to inputs (``DerivativeName`` with one variable each)."""
     if backend not in ("torch", "jax"):
@@ -38,13 +38,13 @@ def differentiable_source(program: Program, backend: str, name: str | None = Non
     if not wrt:
         raise EvaluationError("a differentiable export needs at least one derivative "
                               f"of {value} with respect to an input")
-    both = function(program, backend)
+    both = function(program, backend, ascii=ascii)
     params = [i for _, i, _ in both.params]
     taken = set(params) | {both.name}
-    if name is not None and pasting.why_unsafe(name):
+    if name is not None and pasting.why_unsafe(name, ascii):
         raise EvaluationError(f"cannot call the exported function {name!r}: "
-                              f"{pasting.why_unsafe(name)}")
-    top = name or pasting.spelled(value)
+                              f"{pasting.why_unsafe(name, ascii)}")
+    top = name or pasting.spelled(value, ascii)
     top = top if not pasting.why_unsafe(top) else "f_" + safe(value)
     if name in taken:
         raise EvaluationError(f"cannot call the exported function {name!r}: it is a parameter")
@@ -58,13 +58,14 @@ def differentiable_source(program: Program, backend: str, name: str | None = Non
         text = _torch(cls, top, both.name, params, vjps)
         fns = [both]
     else:
-        primal = function(replace(program, outputs=(value,)), backend, top, taken=taken)
+        primal = function(replace(program, outputs=(value,)), backend, top, taken=taken,
+                          ascii=ascii)
         primal.text = "@jax.custom_vjp\n" + primal.text
         text = _jax(top, both.name, params, vjps)
         fns = [both, primal]
     extra = [text]
     if demo:
-        extra.append(pasting.demo(top, both.params, program, backend, both.returns[:1]))
+        extra.append(pasting.demo(top, both.params, program, backend, both.returns[:1], ascii))
     return assemble(fns, extra)
 
 

@@ -31,10 +31,13 @@ ALIASES = {"np", "torch", "jnp", "jax", "da", "rng"}     # modules and the demo'
 TEMP = re.compile(r"t\d+")
 
 
-def why_unsafe(name: str) -> str:
-    """Why ``name`` cannot be used as written in generated code ('' when it can)."""
+def why_unsafe(name: str, ascii: bool = False) -> str:
+    """Why ``name`` cannot be used as written in generated code ('' when it can);
+    ``ascii``: the code must be ASCII."""
     if not isinstance(name, str) or not name.isidentifier():
         return "not a Python identifier"
+    if ascii and not name.isascii():
+        return "not ASCII"
     if unicodedata.normalize("NFKC", name) != name:
         return f"Python reads it as {unicodedata.normalize('NFKC', name)!r}"
     if keyword.iskeyword(name):
@@ -48,14 +51,16 @@ def why_unsafe(name: str) -> str:
     return ""
 
 
-def spelled(name: str) -> str:
+def spelled(name: str, ascii: bool = False) -> str:
     """``name`` with each character Python cannot read in an identifier spelt out
-    (``∂E/∂θ`` -> ``dE_dθ``); Greek and other identifier letters are kept."""
+    (``∂E/∂θ`` -> ``dE_dθ``); Greek and other identifier letters are kept (unless
+    ``ascii``: ``dE_dtheta``)."""
     return "".join(c if ("_" + c).isidentifier() and unicodedata.normalize("NFKC", c) == c
-                   else safe(c) for c in str(name)) or "x"
+                   and (c.isascii() or not ascii) else safe(c) for c in str(name)) or "x"
 
 
-def identifiers(program: Program, shapes: dict[str, tuple]) -> tuple[dict, dict]:
+def identifiers(program: Program, shapes: dict[str, tuple], ascii: bool = False
+                ) -> tuple[dict, dict]:
     """An identifier for each input, binding and dimension (``"#dim:n"``), and the
     reason for each input renamed.  Inputs keep their names when safe, then
     bindings (an adjoint ``∂E/∂z`` becomes ``dE_dz``), then dimensions."""
@@ -63,7 +68,7 @@ def identifiers(program: Program, shapes: dict[str, tuple]) -> tuple[dict, dict]
     out: dict[str, str] = {}
     renamed: dict[str, str] = {}
     for n in program.inputs:
-        reason = why_unsafe(n)
+        reason = why_unsafe(n, ascii)
         if reason or n in taken:
             renamed[n] = reason or "another name is spelt the same"
             out[n] = unique("v_" + safe(n), taken)
@@ -71,11 +76,11 @@ def identifiers(program: Program, shapes: dict[str, tuple]) -> tuple[dict, dict]
             out[n] = unique(n, taken)
     for b in program.bindings:
         if b.name not in out:
-            base = spelled(b.name)
+            base = spelled(b.name, ascii)
             out[b.name] = unique(base if not why_unsafe(base) else "v_" + safe(b.name), taken)
     dims = sorted({d for s in shapes.values() for d in s if isinstance(d, str)})
     for d in dims:
-        base = d if not why_unsafe(d) else "d_" + safe(d)
+        base = d if not why_unsafe(d, ascii) else "d_" + safe(d)
         out["#dim:" + d] = unique(base, taken)
     return out, renamed
 
@@ -90,19 +95,20 @@ def unique(base: str, taken: set[str]) -> str:
     return ident
 
 
-def function_name(outputs) -> str:
+def function_name(outputs, ascii: bool = False) -> str:
     """A default name from what is computed: ``dE_dW``, ``d2E_dxdx``, ``E_and_grad``."""
     def one(o) -> str:
         wrt = getattr(o, "wrt", None)
         if not wrt:
-            return spelled(o)
+            return spelled(o, ascii)
         order = "" if len(wrt) == 1 else str(len(wrt))
-        return f"d{order}{spelled(o.of)}_" + "".join(f"d{spelled(w)}" for w in wrt)
+        return f"d{order}{spelled(o.of, ascii)}_" + "".join(f"d{spelled(w, ascii)}"
+                                                            for w in wrt)
     outputs = list(outputs)
     value = outputs[0]
     if len(outputs) > 1 and not getattr(value, "wrt", None) and all(
             getattr(o, "of", None) == value for o in outputs[1:]):
-        return f"{spelled(value)}_and_grad" + ("s" if len(outputs) > 2 else "")
+        return f"{spelled(value, ascii)}_and_grad" + ("s" if len(outputs) > 2 else "")
     return "_and_".join(one(o) for o in outputs) if len(outputs) <= 2 else "outputs"
 
 
@@ -115,8 +121,20 @@ def shape_text(shape) -> str:
                                                                     else "") + ")"
 
 
+def label(name, ascii: bool = False) -> str:
+    """A model name as the docstring shows it: ``∂E/∂θ`` (``dE/dtheta`` when ``ascii``)."""
+    if not ascii:
+        return str(name)
+    wrt = getattr(name, "wrt", None)
+    if wrt:
+        order = "" if len(wrt) == 1 else f"^{len(wrt)}"
+        return f"d{order}{label(name.of, True)}/" + "".join(f"d{label(w, True)}" for w in wrt)
+    return "".join(c if c.isascii() else safe(c) for c in str(name))
+
+
 def docstring(title: str, params: list[tuple[str, str, tuple]], renamed: dict[str, str],
-              returns: list[tuple[str, tuple]], indent: str = "    ") -> str:
+              returns: list[tuple[str, tuple]], indent: str = "    ",
+              ascii: bool = False) -> str:
     """``params``: (model name, identifier, shape); ``returns``: (model name, shape)."""
     lines = [title, "", "Generated by indexcalc.", "", "Parameters", "----------"]
     for name, ident, shape in params:
@@ -127,14 +145,29 @@ def docstring(title: str, params: list[tuple[str, str, tuple]], renamed: dict[st
     if len(returns) > 1:
         lines.append("A tuple, in this order:")
     for name, shape in returns:
-        lines.append(f"{name} : {shape_text(shape)}")
+        lines.append(f"{label(name, ascii)} : {shape_text(shape)}")
     body = "\n".join((indent + l) if l else "" for l in lines)
-    return indent + '"""' + text(body[len(indent):]) + "\n" + indent + '"""\n'
+    return indent + '"""' + text(body[len(indent):], ascii) + "\n" + indent + '"""\n'
 
 
-def text(s: str) -> str:
-    """User text made safe inside a docstring literal (newlines kept)."""
-    return (s.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r"))
+def text(s: str, ascii: bool = False) -> str:
+    """User text made safe inside a docstring literal (newlines kept); with ``ascii``,
+    other characters as ``\\N{NAME}`` escapes (the docstring still reads them)."""
+    s = s.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r")
+    if ascii:
+        s = "".join(c if c.isascii() else _escape(c) for c in s)
+    return s
+
+
+def _escape(c: str) -> str:
+    name = unicodedata.name(c, "")
+    return f"\\N{{{name}}}" if name else f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF \
+        else f"\\U{ord(c):08x}"
+
+
+def literal(s, ascii: bool = False) -> str:
+    """A Python literal for ``s`` (ASCII-only with ``ascii``)."""
+    return builtins.ascii(s) if ascii else repr(s)
 
 
 # ---------------------------------------------------------------- shape checks
@@ -163,14 +196,21 @@ SIZES = '''def _sizes(arrays, wanted):
 '''
 
 
-def sizes_lines(params: list[tuple[str, str, tuple]], dims: list[tuple[str, str]]) -> list[str]:
+def sizes_lines(params: list[tuple[str, str, tuple]], dims: list[tuple[str, str]],
+                ascii: bool = False) -> list[str]:
     """The statement checking the inputs' shapes and reading the sizes ``dims`` (dimension,
     identifier) the body uses.  Names and dimensions appear only as string literals."""
-    wanted = "(" + "".join(f"{d!r}, " for d, _ in dims) + ")"
+    wanted = "(" + "".join(f"{literal(d, ascii)}, " for d, _ in dims) + ")"
     start = ", ".join(ident for _, ident in dims) + ("," if len(dims) == 1 else "") + " = " \
         if dims else ""
-    return ([start + "_sizes({"] + [f"    {n!r}: ({ident}, {tuple(s)!r})," for n, ident, s in params]
+    return ([start + "_sizes({"]
+            + [f"    {literal(n, ascii)}: ({ident}, {_tuple(s, ascii)})," for n, ident, s in params]
             + ["}, " + wanted + ")"])
+
+
+def _tuple(items, ascii: bool) -> str:
+    parts = [literal(d, ascii) for d in items]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
 # ---------------------------------------------------------------- demo
@@ -192,7 +232,7 @@ def domains(program: Program) -> tuple[set[str], set[str]]:
 
 
 def demo(call: str, params: list[tuple[str, str, tuple]], program: Program, backend: str,
-         returns: list[tuple[str, tuple]]) -> str:
+         returns: list[tuple[str, tuple]], ascii: bool = False) -> str:
     """A random-input run of ``call`` (its arguments are the parameters, by keyword)."""
     dims = sorted({d for _, _, s in params for d in s if isinstance(d, str)})
     sizes = {d: 3 + k for k, d in enumerate(dims)}
@@ -216,7 +256,7 @@ def demo(call: str, params: list[tuple[str, str, tuple]], program: Program, back
     outs = [f"r{k}" for k in range(len(returns))]
     lines.append(f"    {', '.join(outs)} = {call}({args})")
     for out, (name, _) in zip(outs, returns):
-        lines.append(f"    print({name!r}, tuple({out}.shape), {out})")
+        lines.append(f"    print({literal(label(name, ascii), ascii)}, tuple({out}.shape), {out})")
     return "\n".join(lines) + "\n"
 
 

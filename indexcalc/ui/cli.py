@@ -147,9 +147,9 @@ def _format(d, fmt: str, args) -> str:
     if fmt == "latex":
         return d.latex()
     if fmt == "einsum":
-        return d.python(backend=args.backend, einsum=True).rstrip()
+        return d.python(backend=args.backend, einsum=True, ascii=args.ascii).rstrip()
     if fmt == "python":
-        return d.python(backend=args.backend).rstrip()
+        return d.python(backend=args.backend, ascii=args.ascii).rstrip()
     return json.dumps(_json(d, layout), ensure_ascii=False, indent=2)
 
 
