@@ -79,7 +79,7 @@ def function(program: Program, backend: str = "numpy", name: str | None = None,
     shapes = _shapes(program)
     idents, renamed = pasting.identifiers(program, shapes, ascii)
     _, gen = generate(program, b, dims or {}, literal_dims=False, shapes=shapes, names=idents)
-    params = [(n, i, shapes[n]) for n, i in parameters(program, ascii).items()]
+    params = [(n, idents[n], shapes[n]) for n in _order(program, shapes)]
     if name in {i for _, i, _ in params}:
         raise EvaluationError(f"cannot call the exported function {name!r}: it is a parameter")
     fname = pasting.unique(_function_name(name, program.outputs, ascii),
@@ -107,9 +107,13 @@ def parameters(program: Program, ascii: bool = False) -> dict[str, str]:
     program = prepare(program)
     shapes = _shapes(program)
     idents, _ = pasting.identifiers(program, shapes, ascii)
-    order = [n for n in program.shapes if n in shapes] + [n for n in shapes
-                                                          if n not in program.shapes]
-    return {n: idents[n] for n in order}
+    return {n: idents[n] for n in _order(program, shapes)}
+
+
+def _order(program: Program, shapes: dict[str, tuple]) -> list[str]:
+    """The inputs in the order the model declares them."""
+    return [n for n in program.shapes if n in shapes] + [n for n in shapes
+                                                         if n not in program.shapes]
 
 
 def assemble(functions: list[Function], extra: list[str] = ()) -> str:
