@@ -222,7 +222,8 @@ def test_help_lists_subcommands(capsys):
 
 
 def test_help_example_runs_cleanly_and_alternative_declarations_parse():
-    from indexcalc.ui.session import HELP_EXAMPLE, Session
+    from indexcalc.ui.commands import HELP_EXAMPLE
+    from indexcalc.ui.session import Session
     answers: list[str] = []
     assert Session().run(HELP_EXAMPLE, on_answer=answers.append) == 0
     assert len(answers) == 2 and "holds when sum_j t_j = 1 (declared" in answers[1]
@@ -254,7 +255,7 @@ def test_load_reports_the_file_and_line_of_an_error(tmp_path):
 
 
 def test_continuation_joins_lines_but_not_comments():
-    from indexcalc.ui.session import incomplete, logical_lines
+    from indexcalc.ui.lines import incomplete, logical_lines
     lines = logical_lines("q = (x_i  # first\n  x_i)\nr = 2 \\\n * q\n:show")
     assert [ln.text for ln in lines] == ["q = (x_i     x_i)", "r = 2   * q", ":show"]
     assert [ln.number for ln in lines] == [1, 3, 5]

@@ -20,8 +20,10 @@ import sys
 
 from indexcalc.api import derivative, parse
 from indexcalc.errors import IndexcalcError
+from indexcalc.ui.commands import Quit
 from indexcalc.ui.repl import repl
-from indexcalc.ui.session import Quit, Session, matrix_text
+from indexcalc.ui.session import Session
+from indexcalc.ui.views import matrix_text
 
 FORMATS = ("index", "matrix", "latex", "einsum", "python", "json")
 

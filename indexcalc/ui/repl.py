@@ -25,14 +25,9 @@ from prompt_toolkit.styles import Style
 from indexcalc.errors import IndexcalcError
 from indexcalc.functions import ALIASES, ELEMENTWISE, LOWERED, TENSOR
 from indexcalc.syntax.subscripts import SUBSCRIPT
-from indexcalc.ui.session import (
-    BACKENDS,
-    COMMANDS,
-    Quit,
-    Session,
-    incomplete,
-    logical_lines,
-)
+from indexcalc.ui.commands import BACKENDS, COMMANDS, Quit
+from indexcalc.ui.lines import incomplete, logical_lines
+from indexcalc.ui.session import Session
 
 BANNER = ("indexcalc: type a model, then ask dE/dW.  :help for the notation and the commands, "
           "Ctrl-D to leave.")

@@ -1,0 +1,118 @@
+"""Views of a derivative for a session's answers: matrix form, einsum steps, evaluation.
+
+The Derivative object has the readings (``matrix``, ``einsum``, ``explain``,
+``python``); this module turns them into the text a session prints, and
+evaluates a derivative on data with a finite-difference check beside it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from indexcalc.checking.numeric import numeric_derivative, random_arrays
+from indexcalc.errors import IndexcalcError
+
+
+class CommandError(IndexcalcError):
+    """A REPL command used wrongly (unknown command, missing argument, no derivative yet)."""
+
+
+def call(d, method: str, *args, **kwargs):
+    """``d.method(...)``, with a clear message when this version of indexcalc lacks it."""
+    try:
+        fn = getattr(d, method)
+    except AttributeError:
+        fn = None
+    if fn is None:
+        raise CommandError(f"this version of indexcalc cannot do that yet "
+                           f"(Derivative.{method} is missing)")
+    try:
+        return fn(*args, **kwargs)
+    except ImportError as e:
+        raise CommandError(f"this version of indexcalc cannot do that yet "
+                           f"(Derivative.{method}: {e})") from None
+
+
+def matrix_text(d, layout: str = "column") -> str | None:
+    """The matrix form of ``d`` as text, or None when it has none (or matrix.py is absent)."""
+    try:
+        m = call(d, "matrix", layout=layout)
+    except IndexcalcError:
+        return None
+    for flag in ("exists", "ok", "available", "has_matrix_form"):
+        if getattr(m, flag, True) is False:
+            return None
+    text = str(m)
+    return None if "no matrix form" in text else text
+
+
+def einsum_text(d) -> str:
+    """One line per step: ``name = einsum("spec", operands...)`` for a contraction (a
+    valid ``np.einsum`` call), ``name = expression`` (NumPy) for any other step."""
+    lines = []
+    for step in call(d, "einsum"):
+        out, spec, operands = step[0], step[1], step[2]
+        if "->" in spec:
+            lines.append(f'{out} = einsum("{spec}", {", ".join(operands)})')
+        else:
+            lines.append(f"{out} = {spec}")
+    return "\n".join(lines)
+
+
+def evaluate_text(d, path: str | None, seed: int = 0) -> str:
+    """The derivative evaluated on random arrays (or on arrays from an .npz file),
+    compared with central finite differences."""
+    inputs = list(d.program.inputs)
+    if path:
+        arrays = _load_npz(path, inputs)
+        origin = f"arrays from {path}"
+    else:
+        arrays = random_arrays(d.model, seed=seed, names=inputs)
+        origin = f"random arrays (seed {seed})"
+    value = np.asarray(d.evaluate(**arrays))
+    lines = [f"{d.lhs()} on {origin}:"]
+    for name in inputs:
+        lines.append(f"  {name}: shape {tuple(np.shape(arrays[name]))}")
+    with np.printoptions(precision=4, suppress=True, linewidth=96):
+        lines.append(f"{d.lhs()}  (shape {value.shape}) =\n{indent(str(value))}")
+    lines.append(_finite_difference_line(d, arrays, value, numeric_derivative))
+    return "\n".join(lines)
+
+
+def _finite_difference_line(d, arrays, value, numeric_derivative) -> str:
+    if d.model.assumptions:
+        facts = "; ".join(a.source.removeprefix("assume ").strip() for a in d.model.assumptions)
+        return (f"(finite differences skipped: the derivative uses the assumption {facts}, "
+                "which random data does not satisfy)")
+    if any(w in d.model.symmetric for w in d.wrt):
+        return "(finite differences skipped: the variable is declared symmetric)"
+    try:
+        want = numeric_derivative(d.model, d.of, list(d.wrt), arrays)
+    except IndexcalcError as e:
+        return f"(finite differences not available: {e.problem})"
+    if np.allclose(value, want, rtol=1e-4, atol=1e-6):
+        return "finite differences agree (rtol 1e-4, atol 1e-6)"
+    err = float(np.max(np.abs(want - value)))
+    return f"finite differences DISAGREE (largest difference {err:.1e})"
+
+
+def _load_npz(path: str, inputs: list[str]) -> dict:
+    if not os.path.exists(path):
+        raise CommandError(f"no such file: {path}")
+    try:
+        with np.load(path) as data:
+            arrays = {k: np.asarray(data[k], dtype=float) for k in data.files}
+    except (OSError, ValueError) as e:
+        raise CommandError(f"cannot read {path} as an .npz file: {e}") from None
+    missing = [n for n in inputs if n not in arrays]
+    if missing:
+        raise CommandError(f"{path} lacks the arrays {', '.join(missing)} "
+                           f"(it has {', '.join(arrays) or 'none'})")
+    return {n: arrays[n] for n in inputs}
+
+
+def indent(text: str, by: str = "    ") -> str:
+    """Every non-empty line of ``text`` indented by ``by``."""
+    return "\n".join(by + ln if ln else ln for ln in text.splitlines())
