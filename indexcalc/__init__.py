@@ -15,6 +15,7 @@ from indexcalc.checking.claims import check
 from indexcalc.derivative import Derivative
 from indexcalc.errors import IndexcalcError
 from indexcalc.model import Model
+from indexcalc.version import __version__
 
-__all__ = ["Derivative", "IndexcalcError", "Model", "answer", "check", "compile", "derivative",
-           "evaluate", "export", "latex", "parse", "testing"]
+__all__ = ["Derivative", "IndexcalcError", "Model", "__version__", "answer", "check", "compile",
+           "derivative", "evaluate", "export", "latex", "parse", "testing"]

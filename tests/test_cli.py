@@ -14,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,9 @@ from indexcalc.api import derivative as ic_derivative
 from indexcalc.api import parse as ic_parse
 from indexcalc.testing import random_arrays
 from indexcalc.ui.cli import main
+from indexcalc.ui.views import ascii_text
+
+ROOT = Path(__file__).resolve().parent.parent
 
 S1 = """z : vector[C]
 t : vector[C]
@@ -269,3 +273,93 @@ def test_diff_reads_an_example_file_with_commands(capsys):
     status, out, err = run_main(capsys, "diff", str(path), "--wrt", "W3", "--of", "E")
     assert status == 0, err
     assert out.startswith("∂E/∂W3_pq = a2_p")
+
+
+# ---------------------------------------------------------------- habits of other tools
+
+
+def test_version_has_one_source():
+    import tomllib
+
+    import indexcalc
+    from indexcalc.version import __version__
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"]["attr"] == \
+        "indexcalc.version.__version__"
+    assert indexcalc.__version__ == __version__ and re.fullmatch(r"\d+\.\d+\.\d+.*", __version__)
+    p = cli("--version")
+    assert p.returncode == 0 and p.stdout.strip() == f"indexcalc {__version__}"
+
+
+def test_dash_reads_standard_input():
+    p = cli("run", "-", stdin=S1 + "dE/dz_k\n")
+    assert p.returncode == 0, p.stderr
+    assert "∂E/∂z_k = o_k τ − t_k" in p.stdout
+    p = cli("run", "-", stdin="x : vector[n]\ny = x +\n")
+    assert p.returncode == 2 and "<stdin>" in p.stderr and "line 2" in p.stderr
+    p = cli("diff", "-", "--wrt", "z", stdin=S1)
+    assert p.returncode == 0 and p.stdout.startswith("∂E/∂z_p = o_p τ − t_p"), p.stderr
+
+
+@pytest.mark.parametrize("fmt", ["index", "matrix", "latex", "einsum", "python", "json"])
+def test_ascii_is_ascii_in_every_format_and_its_formulas_parse(fmt):
+    model = S2 + "h = sigmoid(Wᵀ y) ⊙ o\nθ = sum_j h_j\n"
+    p = cli("diff", model, "--wrt", "W", "--of", "θ", "--format", fmt, "--ascii")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.isascii(), [c for c in p.stdout if not c.isascii()]
+    unicode = cli("diff", model, "--wrt", "W", "--of", "θ", "--format", fmt).stdout
+    assert unicode != p.stdout or unicode.isascii()
+    if fmt == "matrix":                   # the ASCII matrix form is the same formula
+        ascii_model, unicode_model = ascii_text(model), model
+        for ascii_line, line in zip(p.stdout.splitlines(), unicode.splitlines()):
+            ascii_model, unicode_model = ascii_model + ascii_line + "\n", unicode_model + line + "\n"
+            a = ic_parse(ascii_model).statements[-1].expr
+            u = ic_parse(unicode_model).statements[-1].expr
+            assert ascii_text(str(a)) == ascii_text(str(u))
+
+
+def test_ascii_everywhere_in_run_pipes_and_checks():
+    for args in (("-c", S1 + "dE/dz_k; check dE/dz_k == t_k (o_k - 1)", "--ascii"),
+                 ("run", "-", "--ascii")):
+        p = cli(*args, stdin=S1 + "dE/dz_k\ncheck dE/dz_k == t_k (o_k - 1)\n:explain\n")
+        assert p.returncode == 1, p.stderr                     # the check fails
+        assert p.stdout.isascii(), [c for c in p.stdout if not c.isascii()]
+        assert "dE/dz_k = o_k tau - t_k   where tau = sum_j t_j" in p.stdout
+        assert "[x] does not hold" in p.stdout
+    for path in sorted((ROOT / "examples").glob("*.ic")):
+        p = cli("run", str(path), "--ascii")
+        assert p.stdout.isascii(), (path.name, {c for c in p.stdout if not c.isascii()})
+
+
+def test_ascii_text_spells_the_notation():
+    assert ascii_text("∂²q/∂x_p∂x_q = A_pq + A_qp") == "d^2q/dx_pdx_q = A_pq + A_qp"
+    assert ascii_text("dEdW = y (τ o − t)ᵀ") == "dEdW = y (tau o - t)'"
+    assert ascii_text("σ'(z) ⊙ σ(z) ⊙ A⁻¹") == "sigmoid'(z) .* sigmoid(z) .* A^-1"
+    assert ascii_text("Σ_j δ_jk θ1") == "sum_j delta_jk theta1"
+
+
+def test_exit_quit_help_and_question_marks_as_in_ipython():
+    p = cli(stdin=S1 + "help\n?\nE?\nz?\n?softmax\nhelp(C)\nexit\ndE/dz_k\n")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("Type the model the way you write it on paper") == 2
+    assert "E = -sum_j t_j log(o_j)\n  defined in the model; a scalar" in p.stdout
+    assert "z : vector[C]\n  an input of the model; shape [C]" in p.stdout
+    assert "softmax: a function of vectors" in p.stdout
+    assert "C: a dimension of the model" in p.stdout
+    assert "∂E/∂z_k" not in p.stdout                         # exit left before it
+    for leave in ("quit", "exit()", "quit()", ":q"):
+        p = cli(stdin=f"x : vector[n]\n{leave}\ny = = 2\n")
+        assert p.returncode == 0 and p.stderr == "", (leave, p.stderr)
+    p = cli("-c", "x : vector[n]; f = x_i x_i\nquit\ndf/dx")
+    assert p.returncode == 0 and "∂f" not in p.stdout, p.stderr
+    p = cli(stdin="nosuch?\n")
+    assert p.returncode == 2 and "'nosuch' is not a name of the model" in p.stderr
+
+
+def test_eval_keeps_its_finite_difference_check_beside_an_unrelated_opaque_function():
+    p = cli(stdin="x : vector[n]\nf = x_i x_i\ng_i = h(x_i)\ndf/dx\n:eval\n")
+    assert p.returncode == 0, p.stderr
+    assert "finite differences agree" in p.stdout
+    p = cli(stdin="x : vector[n]\ng_i = h(x_i)\nf = g_i g_i\ndf/dx\n:eval\n")
+    assert p.returncode == 2 and "h is an opaque function" in p.stderr   # f itself uses h

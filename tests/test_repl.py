@@ -231,3 +231,49 @@ def test_in_a_pseudo_terminal(data_dir):
         if term.proc.poll() is None:
             term.proc.kill()
     assert status == 0
+
+
+# ---------------------------------------------------------------- habits of other REPLs
+
+
+def test_exit_quit_and_help_as_in_ipython(capsys):
+    status, out = drive(MODEL + ["help", "?", "E?", "exit", "dE/dz_k"], capsys)
+    assert status == 0
+    assert out.count(":explain") == 2                      # the help, twice
+    assert "defined in the model; a scalar" in out
+    assert "cannot infer the rank" not in out and "∂E/∂z_k" not in out
+    for leave in ("quit", "exit()", "quit()"):
+        status, out = drive(["x : vector[n]", leave, "q = x_i x_i", "dq/dx"], capsys)
+        assert status == 0 and "∂q" not in out and "error" not in out
+
+
+def test_up_arrow_searches_the_history_by_the_typed_prefix():
+    from indexcalc.ui.repl import make_prompt
+    with create_pipe_input() as inp:
+        prompt = make_prompt(Session(), input=inp, output=DummyOutput())
+        for entry in ("x : vector[n]", "q = x_i x_i", "dq/dx_k", "xx : scalar"):
+            prompt.history.append_string(entry)
+        inp.send_text("x : \x1b[A\r")              # Up with "x : " typed: the older "x" line
+        assert prompt.prompt() == "x : vector[n]"
+        inp.send_text("q\x1b[A\r")
+        assert prompt.prompt() == "q = x_i x_i"
+        inp.send_text("\x1b[A\r")                  # nothing typed: the previous entry
+        assert prompt.prompt() == "q = x_i x_i"
+
+
+def test_completion_after_d_slash_d_offers_the_model_variables():
+    session = Session()
+    session.run("\n".join(MODEL + ["dz_k = 2 z_k"]), on_answer=lambda a: None)
+    completer = NotationCompleter(session)
+
+    def complete(text):
+        return {c.text for c in completer.get_completions(Document(text, len(text)), None)}
+    everything = {"z", "t", "o", "E", "dz"}
+    assert complete("dE/d") == everything                      # not det, diag, dot
+    assert complete("∂E/∂") == everything
+    assert complete("dE/dd") == {"dz"}
+    assert complete("check do_j/dz") == set()                  # z is complete already
+    assert complete("grad(E, ") == everything
+    assert complete("hessian(E, t") == set()
+    assert "det" in complete("y = de")                          # elsewhere: functions too
+    assert complete("dE/dz_k + ex") >= {"exp"}

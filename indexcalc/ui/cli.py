@@ -1,9 +1,10 @@
 """The ``indexcalc`` command: the REPL, scripts, pipes and one-shot derivatives.
 
     indexcalc                         the REPL (statements from standard input when it is a pipe)
-    indexcalc run FILE.ic ...         run files of statements, print every answer
+    indexcalc run FILE.ic ...         run files of statements, print every answer (- is stdin)
     indexcalc -c "TEXT"               the same for a string
     indexcalc diff TEXT_OR_FILE --wrt W [--of E] [--format index|matrix|latex|einsum|python|json]
+    indexcalc --version               the version; --ascii anywhere spells every answer in ASCII
 
 Exit status: 0 on success, 1 when a ``check`` fails, 2 on an input error (the
 message, with its caret, goes to standard error).  Everything that reads
@@ -23,7 +24,8 @@ from indexcalc.errors import IndexcalcError
 from indexcalc.ui.commands import Quit
 from indexcalc.ui.repl import repl
 from indexcalc.ui.session import Session
-from indexcalc.ui.views import matrix_text
+from indexcalc.ui.views import ascii_text, matrix_text
+from indexcalc.version import __version__
 
 FORMATS = ("index", "matrix", "latex", "einsum", "python", "json")
 
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "diff":
             return _diff(args)
         if args.command == "repl" or sys.stdin.isatty():
-            return repl(layout=getattr(args, "layout", "column"))
+            return repl(layout=getattr(args, "layout", "column"),
+                        ascii=getattr(args, "ascii", False))
         return _pipe(sys.stdin, args)
     except KeyboardInterrupt:
         return 130
@@ -54,33 +57,36 @@ def _parser() -> argparse.ArgumentParser:
         description="Tensor derivatives in index and matrix notation. Without arguments, "
                     "a REPL (or, when standard input is a pipe, its statements are run).",
         epilog="Exit status: 0 success, 1 a check failed, 2 input error.")
+    p.add_argument("--version", action="version", version=f"indexcalc {__version__}")
     p.add_argument("-c", dest="text", metavar="TEXT", help="run the statements of TEXT")
     _common(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="run files of statements and print every answer")
-    run.add_argument("files", nargs="+", metavar="FILE.ic")
+    run.add_argument("files", nargs="+", metavar="FILE.ic", help="- reads standard input")
     _common(run)
     diff = sub.add_parser("diff", help="print one derivative")
-    diff.add_argument("model", metavar="TEXT_OR_FILE", help="model text, or a file holding it")
+    diff.add_argument("model", metavar="TEXT_OR_FILE",
+                      help="model text, or a file holding it (- reads standard input)")
     diff.add_argument("--wrt", action="append", required=True, metavar="W",
                       help="variable (W, W_pq, W[p,q]); repeat for higher derivatives")
     diff.add_argument("--of", help="the function differentiated (default: last definition)")
     diff.add_argument("--format", choices=FORMATS, default="index")
     diff.add_argument("--backend", choices=("numpy", "torch", "jax"), default="numpy",
                       help="for --format python and einsum")
-    diff.add_argument("--ascii", action="store_true", help="ASCII instead of Unicode")
     _common(diff)
-    sub.add_parser("repl", help="the interactive session (the default on a terminal)")
+    _common(sub.add_parser("repl", help="the interactive session (the default on a terminal)"))
     return p
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layout", choices=("column", "row"), default=argparse.SUPPRESS,
                    help="print vectors as columns (default) or rows in matrix forms")
+    p.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS,
+                   help="ASCII instead of Unicode (d for ∂, sum_j for Σ_j, ' for ᵀ)")
 
 
 def _session(args) -> Session:
-    return Session(layout=getattr(args, "layout", "column"))
+    return Session(layout=getattr(args, "layout", "column"), ascii=getattr(args, "ascii", False))
 
 
 def _report(e: IndexcalcError, where: str | None = None) -> None:
@@ -95,19 +101,21 @@ def _answer(text: str) -> None:
 
 def _run_text(text: str, where: str | None, args, session: Session | None = None) -> int:
     session = session or _session(args)
-    return session.run(text, on_answer=_answer, on_error=lambda e: _report(e, where))
+    try:
+        return session.run(text, on_answer=_answer, on_error=lambda e: _report(e, where))
+    except Quit:                                   # :quit or exit in a script: stop there
+        return 1 if session.failed_checks else 0
 
 
 def _run_files(args) -> int:
     status = 0
     for path in args.files:
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
+            text = _read(path)
         except OSError as e:
             print(f"indexcalc: cannot read {path}: {e.strerror}", file=sys.stderr)
             return 2
-        status = max(status, _run_text(text, path, args))
+        status = max(status, _run_text(text, "<stdin>" if path == "-" else path, args))
         if status == 2:
             return 2
     return status
@@ -125,9 +133,8 @@ def _pipe(stream, args) -> int:
 
 def _diff(args) -> int:
     text = args.model
-    if os.path.isfile(text):
-        with open(text, encoding="utf-8") as f:
-            text = f.read()
+    if text == "-" or os.path.isfile(text):
+        text = _read(text)
     # a file made for `run` may hold :commands; blank them, keeping the line numbers
     text = "\n".join("" if ln.lstrip().startswith(":") else ln for ln in text.splitlines())
     try:
@@ -139,19 +146,32 @@ def _diff(args) -> int:
     return 0
 
 
+def _read(path: str) -> str:
+    """The text of a file, or of standard input for ``-``."""
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
 def _format(d, fmt: str, args) -> str:
-    layout = getattr(args, "layout", "column")
+    """``d`` in the format asked, in ASCII with ``--ascii``: exported code spells its
+    names itself (θ -> v_theta, said in its docstring); text is spelt by ascii_text."""
+    ascii = getattr(args, "ascii", False)
+    if fmt in ("einsum", "python"):
+        return d.python(backend=args.backend, einsum=fmt == "einsum", ascii=ascii).rstrip()
+    text = _text_format(d, fmt, getattr(args, "layout", "column"))
+    return ascii_text(text) if ascii else text
+
+
+def _text_format(d, fmt: str, layout: str) -> str:
     if fmt == "index":
-        return d.text(ascii=args.ascii)
+        return d.text()
     if fmt == "matrix":
         m = matrix_text(d, layout)
-        return m if m is not None else f"(no matrix form)\n{d.text(ascii=args.ascii)}"
+        return m if m is not None else f"(no matrix form)\n{d.text()}"
     if fmt == "latex":
         return d.latex()
-    if fmt == "einsum":
-        return d.python(backend=args.backend, einsum=True, ascii=args.ascii).rstrip()
-    if fmt == "python":
-        return d.python(backend=args.backend, ascii=args.ascii).rstrip()
     return json.dumps(_json(d, layout), ensure_ascii=False, indent=2)
 
 

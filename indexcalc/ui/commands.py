@@ -9,9 +9,12 @@ explanation), so a notebook can display it richly and a terminal prints it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from indexcalc.errors import IndexcalcError
+from indexcalc.functions import ALIASES, ELEMENTWISE, LOWERED, TENSOR
+from indexcalc.ui.lines import statement_text
 from indexcalc.ui.views import CommandError, call, einsum_text, evaluate_text
 
 BACKENDS = ("numpy", "torch", "jax")
@@ -22,7 +25,7 @@ class Quit(Exception):
 
 
 COMMANDS = {
-    "help": "this help",
+    "help": "this help; :help NAME (or NAME?) says what NAME is",
     "show": "the model so far",
     "matrix": "matrix form of the last derivative  [row|column]",
     "latex": "LaTeX of the last derivative",
@@ -38,6 +41,15 @@ COMMANDS = {
 }
 COMMAND_NAMES = {**{c: c for c in COMMANDS}, "q": "quit", "exit": "quit", "h": "help",
                  "?": "help"}
+
+FUNCTION_NAMES = {
+    **{name: "an elementwise function" for name in ELEMENTWISE},
+    **{name: f"a function of {'vectors' if f.rank_in == 1 else 'matrices'}"
+       for name, f in TENSOR.items()},
+    **{name: "written out in index form when read (a sum, a trace, a product)"
+       for name in LOWERED},
+}
+FUNCTION_NAMES.update({alias: f"another name for {target}" for alias, target in ALIASES.items()})
 
 HELP_EXAMPLE = """\
 y : vector[n]                  # declare: also  y ∈ ℝ^n,  W in R^(n,C),  A : matrix[n,n] symmetric
@@ -58,10 +70,31 @@ Type the model the way you write it on paper, one statement per line (or separat
 
 A line ending in \\ or with an open parenthesis continues on the next line.  Typing a
 definition again (E = ...) replaces the old one.  The derivative of Y_I with respect to X_J
-has indices I then J: as an array its shape is Y.shape + X.shape.
+has indices I then J: as an array its shape is Y.shape + X.shape.  As in IPython, exit or
+quit leaves, help or ? shows this help, and W? says what W is.
 
 Commands (they act on the last derivative asked):
 """ + "\n".join(f"  :{name:<8} {what}" for name, what in COMMANDS.items())
+
+
+# IPython's habits: exit and quit leave, help and ? help, NAME? says what NAME is
+_HABITS = re.compile(r"^\s*(?:(?P<quit>exit|quit)(?:\(\))?|(?P<help>help(?:\(\))?|\?)"
+                     r"|\?(?P<ask>[^\W\d]\w*)|(?P<asked>[^\W\d]\w*)\?\??"
+                     r"|help\((?P<about>[^\W\d]\w*)\))\s*$")
+
+
+def command_line(text: str) -> str | None:
+    """The ``:command`` that ``text`` is, or None when it is notation: ``:...`` itself,
+    or one of IPython's habits (``exit``, ``quit``, ``help``, ``?``, ``W?``, ``?W``)."""
+    if text.lstrip().startswith(":"):
+        return text
+    m = _HABITS.match(text)
+    if m is None:
+        return None
+    if m["quit"]:
+        return ":quit"
+    name = m["ask"] or m["asked"] or m["about"]
+    return f":help {name}" if name else ":help"
 
 
 def run_command(session, line: str):
@@ -83,7 +116,39 @@ def last_derivative(session):
 
 
 def _help(session, arg: str) -> str:
-    return HELP
+    return describe(session, arg) if arg else HELP
+
+
+def describe(session, name: str) -> str:
+    """What ``name`` is: a tensor of the model (its declaration or definition and
+    its shape), a dimension, a function, a keyword or a command."""
+    model = _model(session)
+    if model is not None and name in model.shapes:
+        dims = model.shapes[name]
+        shape = "shape [" + ", ".join(str(d) for d in dims) + "]" if dims else "a scalar"
+        if name in model.definitions:
+            d = model.definitions[name]
+            return f"{statement_text(d)}\n  defined in the model; {shape}"
+        declared = model.declarations.get(name)
+        how = statement_text(declared) if declared else f"{name} (inferred from its use)"
+        return f"{how}\n  an input of the model; {shape}"
+    if model is not None and name in model.dims:
+        return f"{name}: a dimension of the model"
+    if name in FUNCTION_NAMES:
+        return f"{name}: {FUNCTION_NAMES[name]}"
+    if name in COMMAND_NAMES:
+        return f":{COMMAND_NAMES[name]}  {COMMANDS[COMMAND_NAMES[name]]}"
+    raise CommandError(f"'{name}' is not a name of the model, a function or a command; "
+                       ":show lists the model, :help the notation")
+
+
+def _model(session):
+    if not session.lines:
+        return None
+    try:
+        return session.model()
+    except IndexcalcError:
+        return None
 
 
 def _show(session, arg: str) -> str:

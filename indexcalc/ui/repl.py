@@ -4,8 +4,9 @@ Everything a statement or a command means lives in session.py; this module
 only adds what a terminal needs: history kept across sessions (in the user's
 data directory), continuation lines while a parenthesis is open or a line ends
 in ``\\``, tab completion of the model's names, the functions and the
-commands, highlighting of the notation, Ctrl-C to drop a line and Ctrl-D to
-leave.
+commands (only the model's variables after ``dE/d``), up-arrow searching the
+history by the typed prefix, highlighting of the notation, Ctrl-C to drop a
+line and Ctrl-D (or ``exit``) to leave.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from prompt_toolkit.styles import Style
 from indexcalc.errors import IndexcalcError
 from indexcalc.functions import ALIASES, ELEMENTWISE, LOWERED, TENSOR
 from indexcalc.syntax.subscripts import SUBSCRIPT
-from indexcalc.ui.commands import BACKENDS, COMMANDS, Quit
+from indexcalc.ui.commands import BACKENDS, COMMANDS, Quit, command_line
 from indexcalc.ui.lines import incomplete, logical_lines
 from indexcalc.ui.session import Session
+from indexcalc.ui.views import ascii_text
 
 BANNER = ("indexcalc: type a model, then ask dE/dW.  :help for the notation and the commands, "
           "Ctrl-D to leave.")
@@ -97,11 +99,15 @@ class NotationCompleter(Completer):
         if stripped.startswith(":"):
             yield from self._command(stripped, document, complete_event)
             return
-        word = re.search(r"[^\W\d_][\w]*$", text)
-        if not word:
-            return
-        prefix = word.group()
-        for name in self.names():
+        after_d = _WRT.search(text)
+        if after_d:
+            prefix, names = after_d.group("prefix") or "", self.variables()
+        else:
+            word = re.search(r"[^\W\d_][\w]*$", text)
+            if not word:
+                return
+            prefix, names = word.group(), self.names()
+        for name in names:
             if name.startswith(prefix) and name != prefix:
                 yield Completion(name, start_position=-len(prefix))
 
@@ -125,16 +131,36 @@ class NotationCompleter(Completer):
     def names(self) -> list[str]:
         return sorted(set(model_names(self.session)) | set(FUNCTIONS) | set(KEYWORDS))
 
+    def variables(self) -> list[str]:
+        """What a derivative may be taken with respect to: the model's tensors."""
+        return sorted(model_variables(self.session))
+
+
+# the variable of a question being typed: dE/dW, ∂E/∂z, dh_a/dr, grad(E, W, hessian(f, x
+_WRT = re.compile(r"""(?:(?<!\w)[d∂]\S*?/\s*[d∂]\s*
+                    |(?<!\w)(?:grad|hessian|jacobian)\(\s*[^\W\d_]\w*\s*,\s*)
+                    (?P<prefix>[^\W\d_]\w*)?$""", re.VERBOSE)
+
 
 def model_names(session: Session) -> list[str]:
     """The tensors and dimensions of the session's model (none if it does not parse)."""
+    model = _model(session)
+    return [] if model is None else list(model.shapes) + sorted(model.dims)
+
+
+def model_variables(session: Session) -> list[str]:
+    """The tensors of the session's model, inputs and definitions."""
+    model = _model(session)
+    return [] if model is None else list(model.shapes)
+
+
+def _model(session: Session):
     if not session.lines:
-        return []
+        return None
     try:
-        model = session.model()
+        return session.model()
     except IndexcalcError:
-        return []
-    return list(model.shapes) + sorted(model.dims)
+        return None
 
 
 def history_file() -> str | None:
@@ -152,14 +178,16 @@ def make_prompt(session: Session, **kwargs) -> PromptSession:
     """The prompt_toolkit session (``kwargs`` lets tests pass ``input``/``output``)."""
     path = history_file()
     history = FileHistory(path) if path else InMemoryHistory()
+    continuation = ascii_text(CONTINUATION) if session.ascii else CONTINUATION
     return PromptSession(
         history=history,
         lexer=NotationLexer(),
         completer=NotationCompleter(session),
         complete_while_typing=False,
+        enable_history_search=True,           # up-arrow: the entries that start as typed
         style=STYLE,
         multiline=Condition(lambda: _needs_more()),
-        prompt_continuation=lambda width, n, soft: CONTINUATION.rjust(width),
+        prompt_continuation=lambda width, n, soft: continuation.rjust(width),
         **kwargs)
 
 
@@ -168,14 +196,15 @@ def _needs_more() -> bool:
     return incomplete(get_app().current_buffer.text)
 
 
-def repl(layout: str = "column", **kwargs) -> int:
-    """Read-eval-print until Ctrl-D or :quit.  Returns 0 (1 if a check failed)."""
-    session = Session(layout=layout, redefine=True)
+def repl(layout: str = "column", ascii: bool = False, **kwargs) -> int:
+    """Read-eval-print until Ctrl-D, :quit or exit.  Returns 0 (1 if a check failed)."""
+    session = Session(layout=layout, redefine=True, ascii=ascii)
     prompt = make_prompt(session, **kwargs)
-    print(BANNER)
+    print(ascii_text(BANNER) if ascii else BANNER)
+    shown = ascii_text(PROMPT) if ascii else PROMPT
     while True:
         try:
-            text = prompt.prompt([("class:prompt", PROMPT)])
+            text = prompt.prompt([("class:prompt", shown)])
         except KeyboardInterrupt:
             continue
         except EOFError:
@@ -192,8 +221,9 @@ def handle(session: Session, text: str) -> None:
     if not text.strip():
         return
     try:
-        if text.lstrip().startswith(":"):
-            print(session.command(text))
+        command = command_line(text)
+        if command is not None:
+            print(session.command(command))
         else:
             for answer in session.statements(logical_lines(text)):
                 print(answer)

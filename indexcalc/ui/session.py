@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 from indexcalc.api import parse
 from indexcalc.checking.claims import check, check_statement
-from indexcalc.derivative import differentiate
+from indexcalc.derivative import Derivative, differentiate
 from indexcalc.errors import IndexcalcError, ShapeError
 from indexcalc.model import Check, Model, Question
 from indexcalc.syntax.subscripts import SUBSCRIPT
-from indexcalc.ui.commands import Quit, last_derivative, run_command
+from indexcalc.ui.commands import Quit, command_line, last_derivative, run_command
 from indexcalc.ui.lines import (
     Line,
     code_of,
@@ -35,7 +35,7 @@ from indexcalc.ui.lines import (
     model_lines,
     relocate,
 )
-from indexcalc.ui.views import CommandError, indent, matrix_text
+from indexcalc.ui.views import CommandError, ascii_text, indent, matrix_form
 
 __all__ = ["CommandError", "Line", "Quit", "Session"]
 
@@ -50,6 +50,7 @@ class Session:
     failed_checks: int = 0
     seed: int = 0
     redefine: bool = False                              # the REPL's E = ... replaces E
+    ascii: bool = False                                 # answers in ASCII (--ascii)
 
     # ------------------------------------------------------------ the model text
     @property
@@ -66,10 +67,16 @@ class Session:
 
     # ------------------------------------------------------------ statements
     def statements(self, lines: list[Line]) -> Iterator[str]:
-        """Run logical lines of notation, yielding the answers one by one.
+        """Run logical lines of notation, yielding the answers one by one, as text.
 
         When parsing fails nothing is added to the session; when a question fails,
         the model statements of ``lines`` are kept."""
+        for outcome in self.outcomes(lines):
+            yield self.render(outcome)
+
+    def outcomes(self, lines: list[Line]) -> Iterator[object]:
+        """The answers of ``statements`` as objects: a Derivative for a question, a
+        CheckResult for a check, text for a note (a notebook displays them richly)."""
         if not any(code_of(ln.text) for ln in lines):
             self.lines.extend(ln.text for ln in lines if ln.text.strip())   # comments
             return
@@ -99,7 +106,7 @@ class Session:
             if out is not None:
                 yield out
 
-    def misshapen_check(self, lines: list[Line]) -> str | None:
+    def misshapen_check(self, lines: list[Line]):
         """A lone ``check`` whose claim has the wrong shape is a check that fails."""
         text = " ".join(code_of(ln.text) for ln in lines).strip()
         if not text.startswith("check") or ";" in text:
@@ -107,7 +114,7 @@ class Session:
         result = check(self.text, text)
         if not result.holds:
             self.failed_checks += 1
-        return str(result)
+        return result
 
     def redefinition(self, text: str) -> str | None:
         """In the REPL, typing ``E = ...`` again replaces the line that defined ``E``
@@ -134,7 +141,7 @@ class Session:
         self.last, self.last_source = None, ""
         return f"{m.group(1)} redefined (it replaces: {replaced.strip()})"
 
-    def answer(self, model: Model, k: int, stmt) -> str | None:
+    def answer(self, model: Model, k: int, stmt):
         """The answer to one statement, read with the statements before it."""
         if not isinstance(stmt, (Question, Check)):
             return None
@@ -142,22 +149,35 @@ class Session:
         if isinstance(stmt, Question):
             d = differentiate(before, stmt.of, list(stmt.wrt), stmt.of_indices)
             self.last, self.last_source = d, stmt.source
-            return self.show_derivative(d)
+            return d
         result = check_statement(before, stmt)
         if not result.holds:
             self.failed_checks += 1
-        return str(result)
+        return result
+
+    def render(self, outcome) -> str:
+        """An answer as the text a terminal prints (in ASCII when asked)."""
+        text = self.show_derivative(outcome) if isinstance(outcome, Derivative) else str(outcome)
+        return ascii_text(text) if self.ascii else text
 
     def show_derivative(self, d) -> str:
         """Index form, then the matrix form when there is one and it says more."""
         text = str(d)
-        matrix = matrix_text(d, self.layout)
+        matrix = self.matrix_form(d)
         if matrix is None:
             return text
-        result = matrix.strip().splitlines()[-1]
-        if result.split("=", 1)[-1].strip() == text.splitlines()[-1].split("=", 1)[-1].strip():
-            return text
-        return f"{text}\nmatrix form ({self.layout} vectors):\n" + indent(matrix.strip())
+        return f"{text}\nmatrix form ({self.layout} vectors):\n" + indent(str(matrix).strip())
+
+    def matrix_form(self, d):
+        """The matrix form of ``d`` worth showing beside its index form: None when
+        there is none, or when it reads the same as the index form's result."""
+        form = matrix_form(d, self.layout)
+        if form is None:
+            return None
+        result = str(form).strip().splitlines()[-1]
+        if result.split("=", 1)[-1].strip() == str(d).splitlines()[-1].split("=", 1)[-1].strip():
+            return None
+        return form
 
     # ------------------------------------------------------------ scripts
     def run(self, text: str, *, on_answer: Callable[[str], None] = print,
@@ -170,8 +190,9 @@ class Session:
         before, status = self.failed_checks, 0
         for line in logical_lines(text):
             try:
-                if line.text.lstrip().startswith(":"):
-                    on_answer(self.command(line.text))
+                command = command_line(line.text)
+                if command is not None:
+                    on_answer(self.command(command))
                 else:
                     for answer in self.statements([line]):
                         on_answer(answer)
@@ -187,7 +208,7 @@ class Session:
     # ------------------------------------------------------------ commands
     def command(self, line: str) -> str:
         """Run one ``:command``; return what it prints."""
-        return str(run_command(self, line))
+        return self.render(run_command(self, line))
 
     def derivative(self):
         return last_derivative(self)

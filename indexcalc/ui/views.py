@@ -1,18 +1,26 @@
 """Views of a derivative for a session's answers: matrix form, einsum steps, evaluation.
 
 The Derivative object has the readings (``matrix``, ``einsum``, ``explain``,
-``python``); this module turns them into the text a session prints, and
-evaluates a derivative on data with a finite-difference check beside it.
+``python``); this module turns them into the text a session prints, evaluates
+a derivative on data with a finite-difference check beside it, and spells any
+answer in ASCII for ``--ascii`` (in the notation's own ASCII spellings, so that
+a formula still parses: ``ᵀ`` -> ``'``, ``⊙`` -> ``.*``, ``Σ_j`` -> ``sum_j``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 
 import numpy as np
 
 from indexcalc.checking.numeric import numeric_derivative, random_arrays
 from indexcalc.errors import IndexcalcError
+from indexcalc.functions import ELEMENTWISE, TENSOR
+from indexcalc.ir import var_names
+from indexcalc.model import Definition, Model
+from indexcalc.read.text import ASCII_NAMES
 
 
 class CommandError(IndexcalcError):
@@ -35,8 +43,8 @@ def call(d, method: str, *args, **kwargs):
                            f"(Derivative.{method}: {e})") from None
 
 
-def matrix_text(d, layout: str = "column") -> str | None:
-    """The matrix form of ``d`` as text, or None when it has none (or matrix.py is absent)."""
+def matrix_form(d, layout: str = "column"):
+    """The matrix form of ``d`` (its object, ``str`` is the text), or None when it has none."""
     try:
         m = call(d, "matrix", layout=layout)
     except IndexcalcError:
@@ -44,8 +52,13 @@ def matrix_text(d, layout: str = "column") -> str | None:
     for flag in ("exists", "ok", "available", "has_matrix_form"):
         if getattr(m, flag, True) is False:
             return None
-    text = str(m)
-    return None if "no matrix form" in text else text
+    return None if "no matrix form" in str(m) else m
+
+
+def matrix_text(d, layout: str = "column") -> str | None:
+    """The matrix form of ``d`` as text, or None when it has none."""
+    m = matrix_form(d, layout)
+    return None if m is None else str(m)
 
 
 def einsum_text(d) -> str:
@@ -89,13 +102,33 @@ def _finite_difference_line(d, arrays, value, numeric_derivative) -> str:
     if any(w in d.model.symmetric for w in d.wrt):
         return "(finite differences skipped: the variable is declared symmetric)"
     try:
-        want = numeric_derivative(d.model, d.of, list(d.wrt), arrays)
+        want = numeric_derivative(model_of(d), d.of, list(d.wrt), arrays)
     except IndexcalcError as e:
         return f"(finite differences not available: {e.problem})"
     if np.allclose(value, want, rtol=1e-4, atol=1e-6):
         return "finite differences agree (rtol 1e-4, atol 1e-6)"
     err = float(np.max(np.abs(want - value)))
     return f"finite differences DISAGREE (largest difference {err:.1e})"
+
+
+def model_of(d) -> Model:
+    """The part of ``d``'s model that its function depends on: the definitions it
+    reads (through each other), with every declaration.  An unrelated definition
+    (one using an opaque ``h(x)``, which no one can evaluate) is left out, so it
+    cannot switch off the finite-difference check."""
+    defs = d.model.definitions
+    needed, stack = set(), [d.of]
+    while stack:
+        name = stack.pop()
+        if name in needed or name not in defs:
+            continue
+        needed.add(name)
+        stack.extend(var_names(defs[name].expr))
+    dropped = set(defs) - needed
+    kept = tuple(s for s in d.model.statements
+                 if not (isinstance(s, Definition) and s.name in dropped))
+    shapes = {n: shape for n, shape in d.model.shapes.items() if n not in dropped}
+    return dataclasses.replace(d.model, statements=kept, shapes=shapes)
 
 
 def _load_npz(path: str, inputs: list[str]) -> dict:
@@ -116,3 +149,33 @@ def _load_npz(path: str, inputs: list[str]) -> dict:
 def indent(text: str, by: str = "    ") -> str:
     """Every non-empty line of ``text`` indented by ``by``."""
     return "\n".join(by + ln if ln else ln for ln in text.splitlines())
+
+
+# ASCII spellings of the symbols the printers use (letters: read.text.ASCII_NAMES);
+# formulas keep the notation's ASCII forms so that they parse.
+ASCII_SYMBOLS = {
+    "−": "-", "ᵀ": "'", "⊙": ".*", "Σ": "sum", "∑": "sum", "∂": "d", "×": "x", "·": "*",
+    "∈": "in", "ℝ": "R", "…": "...", "–": "-", "—": "--", "→": "->", "≠": "!=", "≈": "~",
+    "≤": "<=", "≥": ">=", "‖": "||", "√": "sqrt", "′": "'", "✓": "[ok]", "✗": "[x]",
+}
+SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"))
+_SUPERSCRIPT_RUN = re.compile("[" + "".join(SUPERSCRIPTS) + "]+")
+# functions printed with a non-ASCII symbol (σ(z), σ'(z)) are spelt by name
+_FUNCTION_SYMBOLS = {f.unicode: f.name for f in [*ELEMENTWISE.values(), *TENSOR.values()]
+                     if not f.unicode.isascii()}
+_FUNCTION_CALL = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, _FUNCTION_SYMBOLS)) + r")(?='*\()")
+
+
+def ascii_text(text: str) -> str:
+    """``text`` in ASCII: ``∂²f/∂x²`` -> ``d^2f/dx^2``, ``yᵀ ⊙ τ`` -> ``y' .* tau``.
+    A character no table spells becomes ``?`` (the printers use none)."""
+    text = _FUNCTION_CALL.sub(lambda m: _FUNCTION_SYMBOLS[m.group()], text)
+    text = _SUPERSCRIPT_RUN.sub(lambda m: "^" + "".join(SUPERSCRIPTS[c] for c in m.group()),
+                                text)
+    out = []
+    for c in text:
+        if c.isascii():
+            out.append(c)
+        else:
+            out.append(ASCII_SYMBOLS.get(c) or ASCII_NAMES.get(c) or "?")
+    return "".join(out)
