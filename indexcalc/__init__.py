@@ -15,7 +15,9 @@ from indexcalc.checking.claims import check
 from indexcalc.derivative import Derivative
 from indexcalc.errors import IndexcalcError
 from indexcalc.model import Model
+from indexcalc.notebook import load_ipython_extension
 from indexcalc.version import __version__
 
 __all__ = ["Derivative", "IndexcalcError", "Model", "__version__", "answer", "check", "compile",
-           "derivative", "evaluate", "export", "latex", "parse", "testing"]
+           "derivative", "evaluate", "export", "latex", "load_ipython_extension", "parse",
+           "testing"]

@@ -29,6 +29,7 @@ from indexcalc.calculus.simplify import factor, name_sums, orient_deltas, simpli
 from indexcalc.compiler.export import einsum_steps, python_source
 from indexcalc.compiler.program import compile_program
 from indexcalc.compiler.reference import evaluate_program
+from indexcalc.display import Explanation
 from indexcalc.errors import DerivativeError
 from indexcalc.ir import (
     Expr,
@@ -46,7 +47,7 @@ from indexcalc.limits import INLINE_BUDGET
 from indexcalc.model import Binding, Model, Program, Wrt, needed
 from indexcalc.read.explain import explain
 from indexcalc.read.latex import latex as tex
-from indexcalc.read.latex import latex_definition
+from indexcalc.read.latex import latex_block, latex_definition
 from indexcalc.read.matrix import matrix_form
 from indexcalc.read.text import definition_text, to_text
 from indexcalc.syntax.subscripts import split_subscript
@@ -112,7 +113,15 @@ class Derivative:
         return self.text()
 
     def latex(self) -> str:
-        """LaTeX of the result (and of named sums and adjoints), one line each."""
+        """LaTeX of the result: one equation, or (with named sums and adjoints) several
+        aligned on their ``=`` in an ``aligned`` environment, which MathJax, KaTeX and
+        LaTeX render as separate lines."""
+        lines = self.latex_lines()
+        return latex_block(lines) if len(lines) > 1 else lines[0]
+
+    def latex_lines(self) -> list[str]:
+        """The equations of ``latex()`` one by one (for matplotlib's mathtext, which
+        renders no environments)."""
         lines = [latex_definition(b.name, b.indices, b.expr) for b in self.adjoints]
         top = tex(Var(self.of, self.out))
         bottom = " ".join(r"\partial " + tex(Var(n, ix))
@@ -121,15 +130,15 @@ class Derivative:
         d = r"\partial" if order == 1 else rf"\partial^{{{order}}}"
         lines.append(rf"\frac{{{d} {top}}}{{{bottom}}} = {tex(self.expr)}")
         lines += [f"{tex(Var(s, ()))} = {tex(b)}" for s, b in self.sums]
-        return r" \\ ".join(lines) if len(lines) > 1 else lines[0]
+        return lines
 
     def matrix(self, layout: str = "column"):
         """The result in matrix notation (or the index form, saying why not)."""
         return matrix_form(self, layout=layout)
 
-    def explain(self) -> str:
-        """The derivation step by step."""
-        return explain(self)
+    def explain(self) -> Explanation:
+        """The derivation step by step (a ``str``; a notebook shows it as text)."""
+        return Explanation(explain(self))
 
     def _repr_latex_(self) -> str:
         return f"$${self.latex()}$$"

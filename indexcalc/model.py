@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
+from indexcalc.display import text_html
 from indexcalc.ir import Dim, Expr, Index, var_names
 
 
@@ -132,6 +133,26 @@ class Model:
         defs = self.definitions
         return Program(tuple(Binding(d.name, d.indices, d.expr) for d in defs.values()),
                        tuple(defs), dict(self.shapes))
+
+    # ------------------------------------------------------------ display
+    def summary(self) -> str:
+        """One line: the inputs with their shapes, what is defined, what is asked."""
+        shape = {n: "[" + ", ".join(map(str, s)) + "]" if s else "" for n, s in self.shapes.items()}
+        parts = ["inputs " + (", ".join(n + shape[n] for n in self.inputs) or "none")]
+        if self.definitions:
+            parts.append("defines " + ", ".join(self.definitions))
+        asked = [s.source.strip() or s.of for s in self.questions]
+        asked += [s.source.strip() or "check" for s in self.checks]
+        if asked:
+            parts.append("asks " + "; ".join(asked))
+        return "; ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<indexcalc.Model: {self.summary()}>"
+
+    def _repr_html_(self) -> str:
+        return text_html(self.text.strip() or "(empty)", title="indexcalc model",
+                         note=self.summary())
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,15 @@ from matplotlib import mathtext  # noqa: E402
 from test_golden import S1, S2, S3, S4  # noqa: E402
 
 import indexcalc  # noqa: E402
+from indexcalc.read.latex import latex_block  # noqa: E402
 from indexcalc.testing import check_grad  # noqa: E402
 
 S4_SQUARE = S4.replace("W1 : matrix[n, m]", "W1 : matrix[n, n]")
 ONE_HOT_Y = "assume sum_i y_i = 1\n"
 
 
-def render(tex: str) -> None:
-    for line in tex.split(r" \\ "):
+def render(lines: list[str]) -> None:
+    for line in lines:
         mathtext.math_to_image(f"${line}$", io.BytesIO(), format="png")
 
 
@@ -138,8 +139,10 @@ def test_compiled_plan_is_part_of_the_explanation():
 def test_derivative_latex_renders(text, wrt):
     d = indexcalc.derivative(text, wrt=wrt)
     tex = d.latex()
-    assert tex.startswith(r"\frac{\partial")
-    render(tex)
+    lines = d.latex_lines()
+    assert tex == (lines[0] if len(lines) == 1 else latex_block(lines))
+    assert any(line.startswith(r"\frac{\partial") for line in lines)
+    render(lines)
     assert d._repr_latex_() == f"$${tex}$$"
     assert d._repr_markdown_().startswith("$$")
 

@@ -25,6 +25,7 @@ from indexcalc.calculus.simplify import expand, factor, name_sums, simplify
 from indexcalc.checking.numeric import random_arrays
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.derivative import Derivative, differentiate
+from indexcalc.display import markdown_text
 from indexcalc.errors import DerivativeError, IndexcalcError, ShapeError
 from indexcalc.functions import ELEMENTWISE, TENSOR
 from indexcalc.ir import (
@@ -32,6 +33,7 @@ from indexcalc.ir import (
     Apply,
     Expr,
     Func,
+    Var,
     add,
     const,
     delta,
@@ -45,6 +47,7 @@ from indexcalc.ir import (
     var_names,
 )
 from indexcalc.model import Assume, Binding, Check, Model, Program, Question
+from indexcalc.read.latex import latex
 from indexcalc.read.text import to_text
 
 SEEDS = (0, 1, 2)
@@ -94,7 +97,30 @@ class CheckResult:
             lines.append(f"  {self.note}")
         return "\n".join(lines)
 
-    def difference_text(self) -> str:
+    def __repr__(self) -> str:
+        claim = to_text(self.claim) if self.claim is not None else self.claim_text
+        mark = "✓" if self.holds else "~" if self.assumption is not None else "✗"
+        return f"<CheckResult {mark} {self.verdict}: {self.derivative.lhs()} == {claim}>"
+
+    def _repr_markdown_(self) -> str:
+        """The verdict, then the derivative, the claim and their difference typeset."""
+        text = str(self).splitlines()
+        out = [f"**{markdown_text(text[1].strip())}**", "derivative:",
+               f"$${self.derivative.latex()}$$"]
+        if self.claim is not None:
+            out += ["your claim:", f"$${latex(self.claim)}$$"]
+        else:
+            out += [f"your claim: `{self.claim_text}`"]
+        if not self.holds and self.difference is not None and self.difference != ZERO:
+            shown, sums = self.difference_parts()
+            where = "".join(rf",\quad {latex(Var(n, ()))} = {latex(body)}" for n, body in sums)
+            out += ["difference (derivative − claim):", f"$${latex(shown)}{where}$$"]
+        out += [markdown_text(line.strip()) for line in text[2:]
+                if line.strip().startswith(("counterexample:",)) or line.strip() == self.note]
+        return "\n\n".join(out)
+
+    def difference_parts(self) -> tuple[Expr, list]:
+        """The difference in its shortest form, with its sums named (``τ = Σ_j t_j``)."""
         shortest = factor(self.difference)
         try:
             expanded = factor(expand(self.difference))
@@ -102,7 +128,10 @@ class CheckResult:
                 shortest = expanded
         except IndexcalcError:
             pass
-        shown, sums = name_sums(shortest, set(self.derivative.model.shapes))
+        return name_sums(shortest, set(self.derivative.model.shapes))
+
+    def difference_text(self) -> str:
+        shown, sums = self.difference_parts()
         text = to_text(shown)
         if sums:
             text += "   where " + ", ".join(f"{s} = {to_text(b)}" for s, b in sums)

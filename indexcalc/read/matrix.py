@@ -39,6 +39,7 @@ from fractions import Fraction
 
 from indexcalc.calculus.deltas import contract_deltas
 from indexcalc.calculus.reverse import DerivativeName
+from indexcalc.display import text_html
 from indexcalc.ir import (
     Add,
     Apply,
@@ -419,6 +420,13 @@ class MatrixForm:
 
     def __str__(self) -> str:
         return self.text
+
+    def __repr__(self) -> str:
+        return f"<MatrixForm ({self.layout} vectors): {'; '.join(self.lines)}>"
+
+    def _repr_html_(self) -> str:
+        note = "" if self.exact else f"in index form where there is no matrix form: {self.reason}"
+        return text_html(self.text, title=f"matrix form ({self.layout} vectors)", note=note)
 
 
 def matrix_text(expr: Expr, axes: tuple[Index, ...], layout: str = "column") -> str:
