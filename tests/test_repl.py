@@ -38,13 +38,13 @@ def data_dir(tmp_path, monkeypatch):
     return tmp_path / "data"
 
 
-def drive(lines: list[str], capsys) -> tuple[int, str]:
+def drive(lines: list[str], capsys, **options) -> tuple[int, str]:
     """Type ``lines`` (each followed by Enter) into the REPL, then Ctrl-D."""
     with create_pipe_input() as inp:
         inp.send_text("".join(line + "\r" for line in lines))
         inp.send_text("\x04")
         with create_app_session(input=inp, output=DummyOutput()):
-            status = repl()
+            status = repl(**options)
     return status, capsys.readouterr().out
 
 
@@ -277,3 +277,9 @@ def test_completion_after_d_slash_d_offers_the_model_variables():
     assert complete("hessian(E, t") == set()
     assert "det" in complete("y = de")                          # elsewhere: functions too
     assert complete("dE/dz_k + ex") >= {"exp"}
+
+
+def test_ascii_repl(capsys):
+    status, out = drive(MODEL + ["dE/dz_k", ":explain", "check dE/dz_k == o_k"], capsys, ascii=True)
+    assert out.isascii(), {c for c in out if not c.isascii()}
+    assert "dE/dz_k = o_k tau - t_k   where tau = sum_j t_j" in out and status == 1
