@@ -308,6 +308,8 @@ def test_ascii_is_ascii_in_every_format_and_its_formulas_parse(fmt):
     p = cli("diff", model, "--wrt", "W", "--of", "θ", "--format", fmt, "--ascii")
     assert p.returncode == 0, p.stderr
     assert p.stdout.isascii(), [c for c in p.stdout if not c.isascii()]
+    if fmt == "json":
+        assert json.loads(p.stdout)["index"].startswith("dtheta/dW_pq = ")
     unicode = cli("diff", model, "--wrt", "W", "--of", "θ", "--format", fmt).stdout
     assert unicode != p.stdout or unicode.isascii()
     if fmt == "matrix":                   # the ASCII matrix form is the same formula

@@ -211,6 +211,9 @@ def test_load_ext_gives_the_cell_magic_and_rich_outputs():
                          ["text/html"]]
         assert captured.outputs[0].data["text/latex"].startswith(r"$$\begin{aligned}")
         assert "does not hold" in captured.outputs[2].data["text/markdown"]
+        plain = captured.outputs[2].data["text/plain"]            # a terminal IPython's view
+        assert plain.startswith("check ∂E/∂z_k == t_k (o_k − 1)\n✗ does not hold\n")
+        assert captured.outputs[1].data["text/plain"] == "τ = sum(t)\ndEdW = y (τ o − t)ᵀ"
         assert "error: unexpected '='" in captured.stderr and "^" in captured.stderr
         assert isinstance(shell.user_ns["m"], indexcalc.Model)
     finally:
@@ -243,7 +246,8 @@ def test_a_notebook_executes_with_nbconvert(tmp_path):
     assert errors and "unexpected '='" in errors[0]
     assert follow[0]["data"]["text/latex"] == r"$$\frac{\partial E}{\partial z_{k}} = o_{k} - t_{k}$$"
     assert "dEdz = o − t" in follow[1]["data"]["text/html"] and len(follow) == 2
-    assert "text/html" in python[0]["data"] and "MatrixForm" in python[0]["data"]["text/plain"]
+    assert "text/html" in python[0]["data"]
+    assert python[0]["data"]["text/plain"] == "τ = sum(t)\ndEdW = y (τ o − t)ᵀ"   # m: cell 1's
     nbformat.write(nb, tmp_path / "executed.ipynb")                  # it is a valid notebook
 
 

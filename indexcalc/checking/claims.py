@@ -102,6 +102,9 @@ class CheckResult:
         mark = "✓" if self.holds else "~" if self.assumption is not None else "✗"
         return f"<CheckResult {mark} {self.verdict}: {self.derivative.lhs()} == {claim}>"
 
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(str(self))                # IPython's text display: the whole verdict
+
     def _repr_markdown_(self) -> str:
         """The verdict, then the derivative, the claim and their difference typeset."""
         text = str(self).splitlines()

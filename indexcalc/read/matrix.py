@@ -424,6 +424,9 @@ class MatrixForm:
     def __repr__(self) -> str:
         return f"<MatrixForm ({self.layout} vectors): {'; '.join(self.lines)}>"
 
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(self.text)                # IPython's text display: the lines
+
     def _repr_html_(self) -> str:
         note = "" if self.exact else f"in index form where there is no matrix form: {self.reason}"
         return text_html(self.text, title=f"matrix form ({self.layout} vectors)", note=note)
