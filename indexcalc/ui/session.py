@@ -6,7 +6,10 @@ model typed so far as text (declarations, definitions, assumptions), and for
 each new input parses *session text + new input*, so every statement is read
 in the context of everything before it.  Questions print their derivative in
 index form (and matrix form where there is one), ``check`` prints its verdict,
-and ``:commands`` act on the session or on the last derivative asked.
+and ``:commands`` (commands.py; also IPython's ``exit``, ``help``, ``W?``) act on
+the session or on the last derivative asked.  ``outcomes`` gives the answers as
+objects (a notebook displays them richly), ``statements`` as text (in ASCII
+with ``ascii``).
 
 Errors are reported relative to the input the user just typed (or the file
 being run), with the caret under the culprit, and leave the session as it was
