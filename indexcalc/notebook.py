@@ -122,7 +122,7 @@ def display_all(outputs: list) -> None:
     for out in outputs:
         if isinstance(out, IndexcalcError):
             print(f"error: {out}", file=sys.stderr)
-        elif isinstance(out, str) and type(out) is str:
+        elif type(out) is str:                     # plain text: :latex, :python, notes
             print(out)
         else:
             display(out)

@@ -121,7 +121,7 @@ def _help(session, arg: str) -> str:
 
 def describe(session, name: str) -> str:
     """What ``name`` is: a tensor of the model (its declaration or definition and
-    its shape), a dimension, a function, a keyword or a command."""
+    its shape), a dimension, a function or a command."""
     model = _model(session)
     if model is not None and name in model.shapes:
         dims = model.shapes[name]
