@@ -26,7 +26,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from indexcalc.api import parse
 from indexcalc.derivative import Derivative
 from indexcalc.errors import IndexcalcError
 from indexcalc.model import Model
@@ -102,10 +101,18 @@ def run_cell(line: str, cell: str, namespace: dict) -> Ran:
             break
         except IndexcalcError as e:
             ran.outputs.append(e)
-    ran.model = parse(session.text)
+    ran.model = _model(session)
     if options.name is not None:
         namespace[options.name] = ran.model
     return ran
+
+
+def _model(session: Session) -> Model:
+    """The session's model; an empty one when the cell had no statements to keep."""
+    try:
+        return session.model()
+    except IndexcalcError:                 # nothing to parse (the session keeps only lines
+        return Model(())                   # that parse with what came before)
 
 
 def _shown(session: Session, outcome) -> list:

@@ -185,6 +185,8 @@ def test_run_cell_continues_a_model_and_checks_its_line():
         "∂E/∂z_p = o_p τ − t_p   where τ = Σ_j t_j",
         "∂F/∂z_k = 2 o_k τ − 2 t_k   where τ = Σ_j t_j"]
     assert list(namespace) == ["base"]                              # no NAME: nothing bound
+    empty = run_cell("e", "# only a comment\n", namespace)
+    assert empty.outputs == [] and namespace.pop("e").statements == ()
     for line, message in [("--from nothing", "no indexcalc model"), ("--layout diagonal", "row"),
                           ("a b", "cannot read 'b'"), ("--from", "needs a value")]:
         with pytest.raises(MagicError, match=message):
