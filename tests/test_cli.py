@@ -365,3 +365,14 @@ def test_eval_keeps_its_finite_difference_check_beside_an_unrelated_opaque_funct
     assert "finite differences agree" in p.stdout
     p = cli(stdin="x : vector[n]\ng_i = h(x_i)\nf = g_i g_i\ndf/dx\n:eval\n")
     assert p.returncode == 2 and "h is an opaque function" in p.stderr   # f itself uses h
+
+
+def test_ascii_errors_keep_the_quoted_input_and_its_caret():
+    p = cli("-c", "x : vector[n]\nA : matrix[n, m]\nf = x' A x", "--ascii")
+    assert p.returncode == 2
+    assert p.stderr.isascii(), p.stderr
+    assert "dimension mismatch in the product x' A x" in p.stderr
+    caret_line, quoted = p.stderr.splitlines()[-1], p.stderr.splitlines()[-2]
+    assert quoted.strip() == "f = x' A x" and caret_line.index("^") == quoted.index("x'")
+    p = cli("-c", "x : vector[n]\nf = xᵀ q", "--ascii")
+    assert "f = xᵀ q" in p.stderr                        # what the user typed, as typed

@@ -24,7 +24,7 @@ from indexcalc.errors import IndexcalcError
 from indexcalc.ui.commands import Quit
 from indexcalc.ui.repl import repl
 from indexcalc.ui.session import Session
-from indexcalc.ui.views import ascii_text, matrix_text
+from indexcalc.ui.views import ascii_message, ascii_text, matrix_text
 from indexcalc.version import __version__
 
 FORMATS = ("index", "matrix", "latex", "einsum", "python", "json")
@@ -89,9 +89,9 @@ def _session(args) -> Session:
     return Session(layout=getattr(args, "layout", "column"), ascii=getattr(args, "ascii", False))
 
 
-def _report(e: IndexcalcError, where: str | None = None) -> None:
+def _report(e: IndexcalcError, where: str | None = None, ascii: bool = False) -> None:
     prefix = f"{where}: " if where else ""
-    print(f"{prefix}{e}", file=sys.stderr)
+    print(f"{prefix}{ascii_message(str(e)) if ascii else e}", file=sys.stderr)
 
 
 def _answer(text: str) -> None:
@@ -102,7 +102,8 @@ def _answer(text: str) -> None:
 def _run_text(text: str, where: str | None, args, session: Session | None = None) -> int:
     session = session or _session(args)
     try:
-        return session.run(text, on_answer=_answer, on_error=lambda e: _report(e, where))
+        return session.run(text, on_answer=_answer,
+                           on_error=lambda e: _report(e, where, session.ascii))
     except Quit:                                   # :quit or exit in a script: stop there
         return 1 if session.failed_checks else 0
 
@@ -126,7 +127,7 @@ def _pipe(stream, args) -> int:
     session = _session(args)
     try:
         return session.run(stream.read(), on_answer=_answer,
-                           on_error=lambda e: _report(e, "<stdin>"), keep_going=True)
+                           on_error=lambda e: _report(e, "<stdin>", session.ascii), keep_going=True)
     except Quit:
         return 1 if session.failed_checks else 0
 
@@ -141,7 +142,7 @@ def _diff(args) -> int:
         d = derivative(parse(text), args.wrt if len(args.wrt) > 1 else args.wrt[0], of=args.of)
         print(_format(d, args.format, args))
     except IndexcalcError as e:
-        _report(e)
+        _report(e, ascii=getattr(args, "ascii", False))
         return 2
     return 0
 

@@ -29,7 +29,7 @@ from indexcalc.syntax.subscripts import SUBSCRIPT
 from indexcalc.ui.commands import BACKENDS, COMMANDS, Quit, command_line
 from indexcalc.ui.lines import incomplete, logical_lines
 from indexcalc.ui.session import Session
-from indexcalc.ui.views import ascii_text
+from indexcalc.ui.views import ascii_message, ascii_text
 
 BANNER = ("indexcalc: type a model, then ask dE/dW.  :help for the notation and the commands, "
           "Ctrl-D to leave.")
@@ -228,7 +228,7 @@ def handle(session: Session, text: str) -> None:
             for answer in session.statements(logical_lines(text)):
                 print(answer)
     except IndexcalcError as e:
-        print(f"error: {e}")
+        print(f"error: {ascii_message(str(e)) if session.ascii else e}")
     except KeyboardInterrupt:
         print("interrupted")
 

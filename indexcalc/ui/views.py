@@ -179,3 +179,10 @@ def ascii_text(text: str) -> str:
         else:
             out.append(ASCII_SYMBOLS.get(c) or ASCII_NAMES.get(c) or "?")
     return "".join(out)
+
+
+def ascii_message(message: str) -> str:
+    """An error message in ASCII, except the quoted input and its caret, which stay
+    as the user typed them (spelling them out would move the caret off its place)."""
+    head, sep, place = message.partition("\n  at line ")
+    return ascii_text(head) + sep + place
