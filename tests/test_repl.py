@@ -225,7 +225,9 @@ def test_in_a_pseudo_terminal(data_dir):
         term.expect("δ")
         term.expect("Indices:")
         term.expect("∂>")                         # the prompt is back (raw mode again)
-        term.send("\x04")                        # Ctrl-D leaves
+        term.send("E?\r")
+        term.expect("defined in the model")
+        term.send("exit\r")                      # as in IPython (Ctrl-D: drive() above)
         status = term.close()
     finally:
         if term.proc.poll() is None:
