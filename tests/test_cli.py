@@ -339,6 +339,7 @@ def test_ascii_text_spells_the_notation():
     assert ascii_text("dEdW = y (τ o − t)ᵀ") == "dEdW = y (tau o - t)'"
     assert ascii_text("σ'(z) ⊙ σ(z) ⊙ A⁻¹") == "sigmoid'(z) .* sigmoid(z) .* A^-1"
     assert ascii_text("Σ_j δ_jk θ1") == "sum_j delta_jk theta1"
+    assert ascii_text("W ∈ ℝ^{n×m}; shape n × C") == "W in R^{n, m}; shape n, C"
 
 
 def test_exit_quit_help_and_question_marks_as_in_ipython():

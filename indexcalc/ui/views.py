@@ -154,12 +154,13 @@ def indent(text: str, by: str = "    ") -> str:
 # ASCII spellings of the symbols the printers use (letters: read.text.ASCII_NAMES);
 # formulas keep the notation's ASCII forms so that they parse.
 ASCII_SYMBOLS = {
-    "−": "-", "ᵀ": "'", "⊙": ".*", "Σ": "sum", "∑": "sum", "∂": "d", "×": "x", "·": "*",
+    "−": "-", "ᵀ": "'", "⊙": ".*", "Σ": "sum", "∑": "sum", "∂": "d", "·": "*",
     "∈": "in", "ℝ": "R", "…": "...", "–": "-", "—": "--", "→": "->", "≠": "!=", "≈": "~",
     "≤": "<=", "≥": ">=", "‖": "||", "√": "sqrt", "′": "'", "✓": "[ok]", "✗": "[x]",
 }
 SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"))
 _SUPERSCRIPT_RUN = re.compile("[" + "".join(SUPERSCRIPTS) + "]+")
+_TIMES = re.compile(r"\s*×\s*")
 # functions printed with a non-ASCII symbol (σ(z), σ'(z)) are spelt by name
 _FUNCTION_SYMBOLS = {f.unicode: f.name for f in [*ELEMENTWISE.values(), *TENSOR.values()]
                      if not f.unicode.isascii()}
@@ -167,9 +168,11 @@ _FUNCTION_CALL = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, _FUNCTION_SYMB
 
 
 def ascii_text(text: str) -> str:
-    """``text`` in ASCII: ``∂²f/∂x²`` -> ``d^2f/dx^2``, ``yᵀ ⊙ τ`` -> ``y' .* tau``.
+    """``text`` in ASCII: ``∂²f/∂x²`` -> ``d^2f/dx^2``, ``yᵀ ⊙ τ`` -> ``y' .* tau``,
+    ``W ∈ ℝ^{n×m}`` -> ``W in R^{n, m}``.
     A character no table spells becomes ``?`` (the printers use none)."""
     text = _FUNCTION_CALL.sub(lambda m: _FUNCTION_SYMBOLS[m.group()], text)
+    text = _TIMES.sub(", ", text)          # ℝ^{n×m} -> R^{n, m}; shape n × C -> n, C
     text = _SUPERSCRIPT_RUN.sub(lambda m: "^" + "".join(SUPERSCRIPTS[c] for c in m.group()),
                                 text)
     out = []
