@@ -186,7 +186,8 @@ def _python(session, arg: str) -> str:
     backend = arg or "numpy"
     if backend not in BACKENDS:
         raise CommandError(f"backend '{backend}': choose one of {', '.join(BACKENDS)}")
-    return call(last_derivative(session), "python", backend=backend).rstrip()
+    return call(last_derivative(session), "python", backend=backend,
+                ascii=session.ascii).rstrip()
 
 
 def _eval(session, arg: str) -> str:
