@@ -14,6 +14,7 @@ import numpy as np
 
 from indexcalc.errors import EvaluationError
 from indexcalc.ir import Dim, Var, walk
+from indexcalc.ir.affine import DimExpr
 
 
 def _show(shape: tuple) -> str:
@@ -59,6 +60,12 @@ def _mismatch(name: str, shape: tuple, actual: tuple, dims: dict[str, int]) -> s
 def size_of(dim: Dim, dims: dict[str, int]) -> int:
     if isinstance(dim, int):
         return dim
+    if isinstance(dim, DimExpr):                       # a valid range: n − K + 1
+        missing = [d for d in dim.symbols if d not in dims]
+        if missing:
+            raise EvaluationError(f"the size of dimension {missing[0]} is not known from the "
+                                  "arrays passed")
+        return dim.value(dims)
     if dim not in dims:
         raise EvaluationError(f"the size of dimension {dim} is not known from the arrays passed")
     return dims[dim]
