@@ -16,113 +16,51 @@ pass), the axis is first dilated: zeros are inserted between its entries, which
 is the "transposed convolution" step.  Negative strides are avoided by starting
 at the lowest address and reversing those view axes afterwards.
 
-``plan`` does the integer arithmetic once, at generation time; ``window`` (and
-its torch and JAX spellings in ``HELPERS``) runs it.  ``mask`` evaluates a range
-condition that no read implies (``[0 ≤ p − 1 < n − 1]``) as a 0/1 array over its
-own indices only.
+Generated code calls ``_window(x, subs, extents)`` with each axis's subscript
+as integers (coefficients per view axis, offset, denominator); the helper (its
+NumPy source is the function below; torch and JAX have their own spellings)
+works out padding and strides from the shapes, so exported code with symbolic
+sizes works too.  ``_mask`` evaluates a range condition that no read implies
+(``[0 ≤ p − 1 < n − 1]``) as a 0/1 array over its own indices only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
 from fractions import Fraction
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Window:
-    """The view ``V[j1..jr] = x[sub_a(j)]`` of one read, in integers.
-
-    ``dilate[a]``: entries of axis ``a`` are spread ``dilate[a]`` apart (zeros between);
-    ``pads[a]``: zeros before and after axis ``a`` (after dilating);
-    ``start[a]``: the position on axis ``a`` where the view begins;
-    ``steps[j][a]``: how far view axis ``j`` moves along axis ``a`` per step (≥ 0 overall);
-    ``shape[j]``: the view's length along ``j``; ``flip``: view axes to reverse after."""
-    dilate: tuple[int, ...]
-    pads: tuple[tuple[int, int], ...]
-    start: tuple[int, ...]
-    steps: tuple[tuple[int, ...], ...]
-    shape: tuple[int, ...]
-    flip: tuple[int, ...]
-
-    @property
-    def plain(self) -> bool:
-        return all(d == 1 for d in self.dilate) and not any(lo or hi for lo, hi in self.pads)
+from indexcalc.ir.affine import affine, in_range, linear, sub_free
 
 
-def plan(subs: list[tuple[dict, Fraction]], sizes: list[int], order: list, extent: dict
-         ) -> Window:
-    """The window of a read whose axis ``a`` (of ``sizes[a]`` entries) is read at the
-    linear form ``subs[a] = ({index: c}, offset)``; ``order`` lists the view's
-    indices and ``extent[index]`` their ranges."""
-    dilate = []
-    for terms, off in subs:
-        den = 1
-        for c in list(terms.values()) + [Fraction(off)]:
-            den = den * Fraction(c).denominator // _gcd(den, Fraction(c).denominator)
-        dilate.append(den)
-    # coordinates on the dilated axes: position = den * sub
-    coef = [{i: int(c * d) for i, c in t.items()} for (t, _), d in zip(subs, dilate)]
-    offs = [int(Fraction(o) * d) for (_, o), d in zip(subs, dilate)]
-    pads, lows = [], []
-    for a, (cs, off) in enumerate(zip(coef, offs)):
-        lo = off + sum(min(0, c) * (extent[i] - 1) for i, c in cs.items())
-        hi = off + sum(max(0, c) * (extent[i] - 1) for i, c in cs.items())
-        length = (sizes[a] - 1) * dilate[a] + 1
-        pads.append((max(0, -lo), max(0, hi - (length - 1))))
-        lows.append(off + pads[a][0])
-    # view axis j: steps along each tensor axis; a view axis whose combined stride would
-    # be negative starts from its far end and is reversed afterwards
-    steps, flip, start = [], [], list(lows)
-    for j, i in enumerate(order):
-        step = [cs.get(i, 0) for cs in coef]
-        if _address(step, sizes, dilate, pads) < 0:
-            flip.append(j)
-            for a, c in enumerate(step):
-                start[a] += c * (extent[i] - 1)
-            step = [-c for c in step]
-        steps.append(tuple(step))
-    return Window(tuple(dilate), tuple(pads), tuple(start), tuple(steps),
-                  tuple(extent[i] for i in order), tuple(flip))
+# ---------------------------------------------------------------- running it
 
-
-def _address(step, sizes, dilate, pads) -> int:
-    """The element offset of one step in a C-ordered padded array (sign decides a flip)."""
-    total, stride = 0, 1
-    for a in reversed(range(len(step))):
-        total += step[a] * stride
-        stride *= (sizes[a] - 1) * dilate[a] + 1 + pads[a][0] + pads[a][1]
-    return total
-
-
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
-
-
-# ---------------------------------------------------------------- running it (NumPy)
-
-def window(x, dilate, pads, start, steps, shape, flip):
-    """The strided view a ``Window`` describes, of the NumPy array ``x`` (read-only)."""
+def _window(x, subs, extents):
+    """The view ``V[j] = x[sub_a(j)]`` (zero outside ``x``) of a NumPy array.  ``subs``
+    holds, per axis of ``x``, ``(coefficients per view axis, offset, denominator)``;
+    ``extents`` the view's lengths.  Read-only: it may share memory with ``x``."""
     x = np.asarray(x)
+    dilate = [d for _, _, d in subs]
     if any(d > 1 for d in dilate):
         big = np.zeros(tuple((n - 1) * d + 1 for n, d in zip(x.shape, dilate)), x.dtype)
         big[tuple(slice(None, None, d) for d in dilate)] = x
         x = big
+    pads, start = [], []
+    for (coefs, off, _), n in zip(subs, x.shape):
+        lo = off + sum(min(0, c) * (e - 1) for c, e in zip(coefs, extents))
+        hi = off + sum(max(0, c) * (e - 1) for c, e in zip(coefs, extents))
+        pads.append((max(0, -lo), max(0, hi - n + 1)))
+        start.append(off + pads[-1][0])
     if any(lo or hi for lo, hi in pads):
         x = np.pad(x, pads)
     base = x[tuple(slice(s, None) for s in start)]
-    strides = tuple(sum(c * st for c, st in zip(step, x.strides)) for step in steps)
-    view = np.lib.stride_tricks.as_strided(base, shape, strides, writeable=False)
-    if flip:
-        view = view[tuple(slice(None, None, -1) if j in flip else slice(None)
-                          for j in range(len(shape)))]
-    return view
+    strides = tuple(sum(sub[0][j] * st for sub, st in zip(subs, x.strides))
+                    for j in range(len(extents)))
+    return np.lib.stride_tricks.as_strided(base, tuple(extents), strides, writeable=False)
 
 
-def mask(coefs, offset, den, dim, shape):
+def _mask(coefs, offset, den, dim, shape):
     """``[0 ≤ (Σ coefs_j j + offset)/den < dim, den | …]`` as a 0/1 array of ``shape``
     (one axis per index, in the order of ``coefs``)."""
     total = np.asarray(offset, dtype=np.int64)
@@ -134,48 +72,37 @@ def mask(coefs, offset, den, dim, shape):
     return np.broadcast_to(ok, shape).astype(np.float64)
 
 
-NUMPY_HELPERS = {
-    "_window": (
-        "def _window(x, dilate, pads, start, steps, shape, flip):\n"
-        "    if any(d > 1 for d in dilate):\n"
-        "        big = np.zeros(tuple((n - 1) * d + 1 for n, d in zip(x.shape, dilate)), x.dtype)\n"
-        "        big[tuple(slice(None, None, d) for d in dilate)] = x\n"
-        "        x = big\n"
-        "    if any(lo or hi for lo, hi in pads):\n"
-        "        x = np.pad(x, pads)\n"
-        "    base = x[tuple(slice(s, None) for s in start)]\n"
-        "    strides = tuple(sum(c * st for c, st in zip(step, x.strides)) for step in steps)\n"
-        "    view = np.lib.stride_tricks.as_strided(base, shape, strides, writeable=False)\n"
-        "    if flip:\n"
-        "        view = view[tuple(slice(None, None, -1) if j in flip else slice(None)\n"
-        "                          for j in range(len(shape)))]\n"
-        "    return view\n"),
-    "_mask": (
-        "def _mask(coefs, offset, den, dim, shape):\n"
-        "    total = np.asarray(offset, dtype=np.int64)\n"
-        "    for j, c in enumerate(coefs):\n"
-        "        ax = [1] * len(shape)\n"
-        "        ax[j] = shape[j]\n"
-        "        total = total + c * np.arange(shape[j]).reshape(ax)\n"
-        "    ok = (total >= 0) & (total < dim * den) & (total % den == 0)\n"
-        "    return np.broadcast_to(ok, shape).astype(np.float64)\n"),
-}
+_BOUNDS = (
+    "    pads, start = [], []\n"
+    "    for (coefs, off, _), n in zip(subs, x.shape):\n"
+    "        lo = off + sum(min(0, c) * (e - 1) for c, e in zip(coefs, extents))\n"
+    "        hi = off + sum(max(0, c) * (e - 1) for c, e in zip(coefs, extents))\n"
+    "        pads.append((max(0, -lo), max(0, hi - n + 1)))\n"
+    "        start.append(off + pads[-1][0])\n")
 
-# torch: as_strided takes element strides and no negative ones (flips copy)
+NUMPY_HELPERS = {"_window": inspect.getsource(_window), "_mask": inspect.getsource(_mask)}
+
+# torch: as_strided takes element strides and a storage offset, and no negative strides:
+# an axis read backwards (c_{p−k}) is a flip of the forward view (a copy)
 TORCH_HELPERS = {
     "_window": (
-        "def _window(x, dilate, pads, start, steps, shape, flip):\n"
-        "    if any(d > 1 for d in dilate):\n"
-        "        big = x.new_zeros(tuple((n - 1) * d + 1 for n, d in zip(x.shape, dilate)))\n"
-        "        big[tuple(slice(None, None, d) for d in dilate)] = x\n"
-        "        x = big\n"
+        "def _window(x, subs, extents):\n"
+        "    if any(d > 1 for _, _, d in subs):\n"
+        "        big = x.new_zeros(tuple((n - 1) * d + 1 for n, (_, _, d) in zip(x.shape, subs)))"
+        "\n"
+        "        big[tuple(slice(None, None, d) for _, _, d in subs)] = x\n"
+        "        x = big\n" + _BOUNDS +
         "    if any(lo or hi for lo, hi in pads):\n"
-        "        flat = [p for lo_hi in reversed(pads) for p in lo_hi]\n"
-        "        x = torch.nn.functional.pad(x, flat)\n"
+        "        x = torch.nn.functional.pad(x, [p for lh in reversed(pads) for p in lh])\n"
         "    x = x.contiguous()\n"
+        "    flip = [j for j in range(len(extents))\n"
+        "            if sum(sub[0][j] * st for sub, st in zip(subs, x.stride())) < 0]\n"
+        "    for j in flip:\n"
+        "        start = [s + sub[0][j] * (extents[j] - 1) for s, sub in zip(start, subs)]\n"
+        "    strides = [abs(sum(sub[0][j] * st for sub, st in zip(subs, x.stride())))\n"
+        "               for j in range(len(extents))]\n"
         "    offset = sum(s * st for s, st in zip(start, x.stride()))\n"
-        "    strides = tuple(sum(c * st for c, st in zip(step, x.stride())) for step in steps)\n"
-        "    view = torch.as_strided(x, shape, strides, offset)\n"
+        "    view = torch.as_strided(x, tuple(extents), strides, offset)\n"
         "    return view.flip(flip) if flip else view\n"),
     "_mask": NUMPY_HELPERS["_mask"].replace("np.asarray(offset, dtype=np.int64)",
                                             "torch.tensor(offset, dtype=torch.int64)")
@@ -187,18 +114,76 @@ TORCH_HELPERS = {
 # JAX has no strided views: the same window as one gather with integer index arrays
 JAX_HELPERS = {
     "_window": (
-        "def _window(x, dilate, pads, start, steps, shape, flip):\n"
-        "    if any(d > 1 for d in dilate):\n"
-        "        big = jnp.zeros(tuple((n - 1) * d + 1 for n, d in zip(x.shape, dilate)), x.dtype)\n"
-        "        x = big.at[tuple(slice(None, None, d) for d in dilate)].set(x)\n"
+        "def _window(x, subs, extents):\n"
+        "    if any(d > 1 for _, _, d in subs):\n"
+        "        big = jnp.zeros(tuple((n - 1) * d + 1 for n, (_, _, d) in zip(x.shape, subs)),"
+        " x.dtype)\n"
+        "        x = big.at[tuple(slice(None, None, d) for _, _, d in subs)].set(x)\n" + _BOUNDS +
         "    if any(lo or hi for lo, hi in pads):\n"
         "        x = jnp.pad(x, pads)\n"
-        "    grids = _np.indices(shape, sparse=True)\n"
-        "    idx = []\n"
-        "    for a in range(x.ndim):\n"
-        "        pos = start[a] + sum(step[a] * g for step, g in zip(steps, grids))\n"
-        "        idx.append(pos)\n"
-        "    view = x[tuple(idx)]\n"
-        "    return jnp.flip(view, flip) if flip else view\n"),
-    "_mask": NUMPY_HELPERS["_mask"].replace("np.", "jnp."),
+        "    grids = jnp.indices(tuple(extents), sparse=True)\n"
+        "    idx = tuple(s + sum(c * g for c, g in zip(sub[0], grids))\n"
+        "                for s, sub in zip(start, subs))\n"
+        "    return x[idx]\n"),
+    "_mask": NUMPY_HELPERS["_mask"].replace("np.asarray(offset, dtype=np.int64)",
+                                            "jnp.asarray(offset)")
+                                   .replace("np.", "jnp."),
 }
+
+
+# ---------------------------------------------------------------- code generation
+
+def helpers(backend: str) -> dict[str, str]:
+    """The window and mask helper sources for generated code of one backend."""
+    return {"torch": TORCH_HELPERS, "jax": JAX_HELPERS}.get(backend, NUMPY_HELPERS)
+
+
+def emit_window(gen, e, code: str, pos) -> tuple[str, tuple]:
+    """The code of the strided view for the shifted read ``e`` of the array ``code``
+    (whose axes are ``e``'s subscripts in the order ``pos``), and the view's axes."""
+    subs = list(e.indices) if pos is None else [e.indices[p] for p in pos]
+    order = list(dict.fromkeys(i for s in subs for i in sorted(sub_free(s), key=_key)))
+    spec = []
+    for s in subs:
+        terms, off = linear(s)
+        den = 1
+        for c in list(terms.values()) + [Fraction(off)]:
+            den = den * Fraction(c).denominator // _gcd(den, Fraction(c).denominator)
+        spec.append((tuple(int(terms.get(i, 0) * den) for i in order), int(off * den), den))
+    extents = "(" + ", ".join(gen.dim_code(i.dim) for i in order) + ("," if len(order) == 1
+                                                                       else "") + ")"
+    return f"_window({code}, {tuple(spec)!r}, {extents})", tuple(order)
+
+
+def emit_mask(gen, cond) -> tuple[str, tuple]:
+    """The code of a 0/1 array for the range condition ``cond`` over its indices."""
+    order = sorted(cond.free, key=_key)
+    terms, offset = linear(cond.sub)
+    den = 1
+    for c in list(terms.values()) + [Fraction(offset)]:
+        den = den * Fraction(c).denominator // _gcd(den, Fraction(c).denominator)
+    coefs = tuple(int(terms.get(i, 0) * den) for i in order)
+    shape = "(" + ", ".join(gen.dim_code(i.dim) for i in order) + ("," if len(order) == 1
+                                                                     else "") + ")"
+    return (f"_mask({coefs!r}, {int(offset * den)}, {den}, {gen.dim_code(cond.sub.dim)}, "
+            f"{shape})"), tuple(order)
+
+
+def as_condition(d):
+    """``δ_{p,i+1}`` as the condition ``[0 ≤ p − i − 1 < 1]``."""
+    ta, oa = linear(d.a)
+    tb, ob = linear(d.b)
+    terms = dict(ta)
+    for i, c in tb.items():
+        terms[i] = terms.get(i, 0) - c
+    return in_range(affine(terms, oa - ob, 1))
+
+
+def _key(i):
+    return i.key
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
