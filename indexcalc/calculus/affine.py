@@ -130,6 +130,8 @@ def reindex(factors: list[Expr], bound: list[Index], avoid: set[str]):
 def _name_for(dim, avoid: set[str]) -> str:
     """A fresh name for an index over ``dim``: its lowercase letter (``K`` -> ``k``) if free."""
     prefer = dim.lower() if isinstance(dim, str) and len(dim) == 1 else None
+    if prefer is None or prefer in avoid:
+        prefer = next((c for c in "kuvlrs" if c not in avoid), None)
     return fresh_name(avoid, prefer=prefer)
 
 

@@ -309,6 +309,31 @@ def decide(s: Sub) -> bool | None:
     return None
 
 
+def implied_by(s: Sub, guards: Iterable["Affine"]) -> bool:
+    """Do range conditions ``guards`` (subscripts known to be in their ranges) keep the
+    read at ``s`` in range?  The same subscript on a range no wider, or one index
+    bounded by a condition on it alone (``[1 ≤ p < n]`` keeps ``x_{p−1}`` in range)."""
+    if isinstance(s, Index):
+        return True
+    terms, off = linear(s)
+    for g in guards:
+        gt, go = linear(g)
+        if gt == terms and go == off and _nonneg(*_combine(dim_lower(s.dim), dim_linear(g.dim),
+                                                          -1)):
+            return True
+        if len(terms) == 1 and len(gt) == 1 and gt.keys() == terms.keys() and \
+                list(gt.values()) == [1]:
+            c = next(iter(terms.values()))
+            lo = ({}, -go)                                  # the index's interval
+            hi = _combine(dim_linear(g.dim), ({}, go), -1)
+            low, high = (lo, hi) if c > 0 else (hi, lo)
+            low = ({d: c * k for d, k in low[0].items()}, c * low[1] + off)
+            high = ({d: c * k for d, k in high[0].items()}, c * high[1] + off)
+            if _nonneg(*low) and _nonneg(*_combine(dim_lower(s.dim), high, -1)):
+                return True
+    return False
+
+
 def implied(cond: InRange, reads: Iterable[Sub]) -> bool:
     """Does a read at one of ``reads`` (zero out of range) already imply ``cond``?"""
     return any(r == cond.sub for r in reads)
@@ -369,11 +394,58 @@ def show_sub(s: Sub, minus: str = "−", spaced: bool = False) -> str:
     return f"({num})/{den}"
 
 
+def show_condition(s: Affine, minus: str = "−", le: str = "≤") -> str:
+    """``[0 ≤ p − k < m]``; one index alone moves the offset: ``[1 ≤ p < n]``; a
+    fractional subscript states its divisibility: ``[2 | p − k, 0 ≤ (p − k)/2 < m]``."""
+    terms, off, den = split_den(s)
+    parts = []
+    if den > 1:
+        num = _linear_text({i.name: x for i, x in terms.items()}, off, minus)
+        parts.append(f"{den} | {num}")
+    dim = _dim_text(s.dim, minus)
+    if den == 1 and len(terms) == 1 and list(terms.values()) == [1] and off \
+            and not (isinstance(s.dim, DimExpr) and s.dim.div > 1):
+        (i, _), = terms.items()
+        lo = -off
+        hi = _dim_plus(s.dim, -off, minus)
+        parts.append(f"{_num(lo, minus)} {le} {i.name} < {hi}")
+    else:
+        parts.append(f"0 {le} {show_sub(s, minus=minus, spaced=True)} < {dim}")
+    return "[" + ", ".join(parts) + "]"
+
+
+def _num(x, minus: str) -> str:
+    return f"{minus}{-x}" if x < 0 else str(x)
+
+
+def _linear_text(terms: dict, off, minus: str) -> str:
+    fake = Affine(tuple(sorted(((Index(n, 1), c) for n, c in terms.items()),
+                               key=lambda t: t[0].key)), off, 1)
+    return show_sub(fake, minus=minus, spaced=True)
+
+
+def _dim_text(dim, minus: str) -> str:
+    text = str(dim)
+    return text.replace("−", minus)
+
+
+def _dim_plus(dim, k, minus: str) -> str:
+    """``dim + k`` as text (``n − 1``, ``m + 2``, a number folded)."""
+    if isinstance(dim, int):
+        return str(dim + k)
+    if k == 0:
+        return _dim_text(dim, minus)
+    if isinstance(dim, DimExpr) and dim.div == 1:
+        return str(DimExpr(dim.terms, dim.offset + int(k), 1)).replace("−", minus)
+    sign = f" {minus} " if k < 0 else " + "
+    return f"{_dim_text(dim, minus)}{sign}{abs(k)}"
+
+
 def floor_div(a: int, b: int) -> int:
     return floor(Fraction(a, b))
 
 
 __all__ = ["Affine", "DimExpr", "InRange", "Linear", "Sub", "affine", "decide", "dim_expr",
            "dim_linear", "dim_lower", "dim_symbols", "dim_value", "implied", "in_range",
-           "linear", "lower_ok", "plain", "rename_sub", "show_dim", "show_sub", "solve",
+           "implied_by", "linear", "lower_ok", "show_condition", "plain", "rename_sub", "show_dim", "show_sub", "solve",
            "split_den", "sub_dim", "sub_free", "subs_free", "substitute_sub", "upper_ok"]

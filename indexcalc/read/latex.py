@@ -65,11 +65,12 @@ class LatexPrinter(Printer):
         return r"\left[" + text[1:-1].replace("|", r"\mid") + r"\right]"
 
     def subscript(self, indices, *, var=False, compact=True) -> str:
-        if any(type(i) is not Index for i in indices):       # x_{p-k}, X_{b,c,i+u,j+v}
+        if any(type(i) is not Index and len(i.terms) + bool(i.offset) > 1 or
+               type(i) is not Index and i.terms[0][1] != 1 for i in indices):  # x_{p-k}
             items = [sub_text(i, "-").replace(" ", "") if type(i) is not Index
                      else tex_name(i.name) for i in indices]
             return "_{" + ",".join(_tex_frac(t) for t in items) + "}"
-        names = [i.name for i in indices]
+        names = [i.name if type(i) is Index else i.terms[0][0].name for i in indices]
         if not names:
             return ""
         short = one_letter_each(names)

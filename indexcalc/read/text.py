@@ -37,7 +37,7 @@ from indexcalc.ir import (
 )
 from indexcalc.ir.affine import InRange
 from indexcalc.read.bounds import condition_text, sub_text, unproven_reads, with_bounds
-from indexcalc.syntax.subscripts import subscript_text
+from indexcalc.syntax.subscripts import NAME, subscript_text
 
 # Precedence levels of printed forms: a context asks for a minimum level and
 # parenthesises anything printed below it.
@@ -87,6 +87,7 @@ class Printer:
         for node in ir.walk(e):
             for i in ir.binders(node):
                 self.rank.setdefault(i.name, len(self.rank))
+        self.known: list = []                # range conditions of the products printing
         return self.expr(with_bounds(e))
 
     # ---------------------------------------------------------------- hooks
@@ -207,7 +208,7 @@ class Printer:
     # ---------------------------------------------------------------- sums
 
     def print_Sum(self, e: Sum) -> str:
-        body = with_bounds(e.body)
+        body = with_bounds(e.body, self.known)
         if isinstance(body, Add) or self.level(body) < PRODUCT:
             return self.sum_sign(e.indices) + self.paren(self.expr(body))
         return self.sum_sign(e.indices) + self.expr(body)
@@ -229,14 +230,23 @@ class Printer:
         if isinstance(t, Mul):
             coeff, num, den = self.split(t)
             if coeff < 0:
-                return True, self.division(num, den, -coeff)
-        return False, self.expr(t)
+                return True, self.product(num, den, -coeff)
+        return False, self.expr(with_bounds(t, self.known))
 
     # ---------------------------------------------------------------- products
 
     def print_Mul(self, e: Mul) -> str:
         coeff, num, den = self.split(e)
-        return self.signed(coeff < 0, self.division(num, den, abs(coeff)))
+        return self.signed(coeff < 0, self.product(num, den, abs(coeff)))
+
+    def product(self, num, den, coeff) -> str:
+        """``division``, with the product's range conditions known inside it."""
+        outer = list(self.known)
+        self.known += [f.sub for f in num if isinstance(f, InRange)]
+        try:
+            return self.division(num, den, coeff)
+        finally:
+            self.known = outer
 
     def print_Pow(self, e: Pow) -> str:
         if self.negative_exponent(e):
@@ -261,7 +271,7 @@ class Printer:
                 den.append(ir.power(f.base, ir.neg(f.exponent)))
             else:
                 num.append(f)
-        num += unproven_reads(num)                 # c_{p−k} states 0 ≤ p − k < m
+        num += unproven_reads(num, self.known)     # c_{p−k} states 0 ≤ p − k < m
         return coeff, self.reading_order(num), self.reading_order(den)
 
     def reading_order(self, factors: list[Expr]) -> list[Expr]:
@@ -342,7 +352,9 @@ class TextPrinter(Printer):
         if any(type(i) is not Index for i in indices):
             items = [sub_text(i, self.minus) if type(i) is not Index else self.ident(i.name)
                      for i in indices]
-            return "_{" + items[0] + "}" if len(items) == 1 else "[" + ",".join(items) + "]"
+            if any(not NAME.fullmatch(t) for t in items):
+                return "_{" + items[0] + "}" if len(items) == 1 else "[" + ",".join(items) + "]"
+            return subscript_text(items, compact)          # x_i read on a longer axis
         return subscript_text([self.ident(i.name) for i in indices], compact)
 
     def number(self, value) -> str:

@@ -26,7 +26,7 @@ from fractions import Fraction
 
 from indexcalc.errors import ShapeError
 from indexcalc.ir import Index
-from indexcalc.ir.affine import DimExpr, affine, decide, dim_expr, lower_ok, upper_ok
+from indexcalc.ir.affine import DimExpr, affine, show_condition, decide, dim_expr, lower_ok, upper_ok
 from indexcalc.syntax.scope import Scope
 from indexcalc.syntax.shifted import Guard, Read
 
@@ -51,7 +51,8 @@ def resolve(sc: Scope, settle_var) -> None:
              if isinstance(r, Read)]
     guards = [(g, ctx) for _, ctx in sc.done for g in (getattr(ctx, "reads", ()) or ())
               if isinstance(g, Guard)]
-    live = [(r, ctx) for r, ctx in reads if not r.padded and not _guarded(sc, r, ctx, guards)]
+    live = [(r, ctx) for r, ctx in reads if not r.padded and not _guard_for(r, ctx, guards)]
+    covered = [(r, ctx) for r, ctx in reads if not r.padded and _guard_for(r, ctx, guards)]
     live += [(g.as_read(), ctx) for g, ctx in guards
              if len(g.terms) == 1 and list(g.terms.values()) == [1]]
     while todo:
@@ -66,6 +67,12 @@ def resolve(sc: Scope, settle_var) -> None:
                          "declare the sizes of the tensors it reads, or of the result", r.pos)
     for r, ctx in live:
         check_read(sc, r, ctx, settle_var)
+    for r, ctx in covered:
+        g = _guard_for(r, ctx, guards)
+        if settle_var(g.var) != settle_var(r.var):
+            raise sc.err(ShapeError, f"the range condition {g.source} does not match "
+                         f"{r.source}: axis {r.axis + 1} of {r.tensor} has "
+                         f"{settle_var(r.var)} entries", g.pos or r.pos)
 
 
 def _pin_round(sc: Scope, todo: set, live, settle_var, plain_only: bool) -> bool:
@@ -171,13 +178,12 @@ def _smaller(sc: Scope, a, b, r: Read):
                  "be compared; declare the result's size", r.pos)
 
 
-def _guarded(sc: Scope, r: Read, ctx, guards) -> bool:
+def _guard_for(r: Read, ctx, guards) -> Guard | None:
+    """The range condition of the statement written for this read's subscript, if any."""
     for g, gctx in guards:
-        if gctx is ctx and g.terms == r.terms and g.offset == r.offset and (
-                sc.dims.find(g.var) == sc.dims.find(r.var)
-                or sc.dims.value(g.var) == sc.dims.value(r.var) is not None):
-            return True
-    return False
+        if gctx is ctx and g.terms == r.terms and g.offset == r.offset:
+            return g
+    return None
 
 
 def check_read(sc: Scope, r: Read, ctx, settle_var) -> None:
@@ -195,11 +201,11 @@ def check_read(sc: Scope, r: Read, ctx, settle_var) -> None:
     if symbolic_unknown and _independent(sub):
         return                                  # sizes declared apart: taken as declared
     ranges = ", ".join(f"{n} < {i.dim}" for n, i in ixs.items())
-    raise sc.err(ShapeError, f"{r.source} reads outside {r.tensor}: with {ranges} the "
-                 f"subscript {r.source[r.source.find('_') + 1:] or '?'} leaves 0 … "
-                 f"{axis} − 1 (axis {r.axis + 1} of {r.tensor}); leave the result undeclared "
-                 f"for the valid range, declare it the same size for zero padding, or "
-                 f"declare {r.tensor} with `pad`", r.pos)
+    cond = show_condition(sub) if not isinstance(sub, Index) else ""
+    raise sc.err(ShapeError, f"{r.source} can read outside {r.tensor} (axis {r.axis + 1} has "
+                 f"{axis} entries) for {ranges}; a read is zero outside only where asked: "
+                 f"state the range {cond} in the product, declare {r.tensor} with `pad`, or "
+                 f"leave the result undeclared for the valid range", r.pos)
 
 
 def _independent(sub) -> bool:
