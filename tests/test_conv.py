@@ -285,3 +285,36 @@ def _as(backend, v):
         return torch.tensor(v)
     import jax.numpy as jnp
     return jnp.asarray(v)
+
+
+# ---------------------------------------------------------------- reading it
+
+@pytest.mark.parametrize("text,wrt,name", [
+    (CONV1D, "x", "the full convolution of c with the flipped kernel w"),
+    (CONV1D, "w", "the valid correlation of x with c"),
+    (STRIDED, "x", "the transposed convolution (stride 2) of c with the kernel w"),
+    (STRIDED, "w", "the valid correlation of x with c (stride 2)"),
+    (DILATED, "x", "the full convolution of c with the flipped kernel w (the kernel dilated by 2)"),
+])
+def test_matrix_reader_names_the_operation(text, wrt, name):
+    form = indexcalc.derivative(text, wrt).matrix()
+    assert not form.exact and name in form.reason and "Toeplitz" in form.reason
+    assert indexcalc.check(text, f"dL/d{wrt}_p == {form.result}").holds   # it parses back
+
+
+def test_explanation_says_flipped_kernel():
+    lines = indexcalc.derivative(CONV1D, "x").explain().splitlines()
+    assert "Reading: ∂L/∂x_p is the full convolution of the output gradient c with the " \
+           "flipped kernel w." in lines
+    lines = indexcalc.derivative(CONV1D, "w").explain().splitlines()
+    assert "Reading: ∂L/∂w_p is the valid correlation of the input x with the output " \
+           "gradient c." in lines
+
+
+@pytest.mark.parametrize("text,wrt", [(CONV1D, "x"), (CONV1D, "w"), (STRIDED, "w"),
+                                      (DILATED, "x"), (TV, "x"), (CONV2D, "X")])
+def test_printed_derivatives_parse_back(text, wrt):
+    d = indexcalc.derivative(text, wrt)
+    of = "T" if text is TV else "L"
+    lhs, rhs = str(d).split(" = ", 1)
+    assert indexcalc.check(text, f"d{of}/d{lhs.split('/∂')[1]} == {rhs}").holds

@@ -318,8 +318,8 @@ def implied_by(s: Sub, guards: Iterable["Affine"]) -> bool:
     terms, off = linear(s)
     for g in guards:
         gt, go = linear(g)
-        if gt == terms and go == off and _nonneg(*_combine(dim_lower(s.dim), dim_linear(g.dim),
-                                                          -1)):
+        if gt == terms and go == off and (g.dim == s.dim or _nonneg(
+                *_combine(dim_lower(s.dim), dim_linear(g.dim), -1))):
             return True
         if len(terms) == 1 and len(gt) == 1 and gt.keys() == terms.keys() and \
                 list(gt.values()) == [1]:

@@ -26,7 +26,7 @@ from fractions import Fraction
 
 from indexcalc.errors import ShapeError
 from indexcalc.ir import Index
-from indexcalc.ir.affine import DimExpr, affine, show_condition, decide, dim_expr, lower_ok, upper_ok
+from indexcalc.ir.affine import DimExpr, affine, implied_by, show_condition, decide, dim_expr, lower_ok, upper_ok
 from indexcalc.syntax.scope import Scope
 from indexcalc.syntax.shifted import Guard, Read
 
@@ -53,11 +53,11 @@ def resolve(sc: Scope, settle_var) -> None:
               if isinstance(g, Guard)]
     live = [(r, ctx) for r, ctx in reads if not r.padded and not _guard_for(r, ctx, guards)]
     covered = [(r, ctx) for r, ctx in reads if not r.padded and _guard_for(r, ctx, guards)]
-    live += [(g.as_read(), ctx) for g, ctx in guards
-             if len(g.terms) == 1 and list(g.terms.values()) == [1]]
+    bounds = [(g.as_read(), ctx) for g, ctx in guards           # [0 ≤ k < 2]: k < 2
+              if len(g.terms) == 1 and list(g.terms.values()) == [1] and not g.offset]
     while todo:
-        progress = _pin_round(sc, todo, live, settle_var, plain_only=False) or \
-            _pin_round(sc, todo, live, settle_var, plain_only=True)
+        progress = _pin_round(sc, todo, live + bounds, settle_var, plain_only=False) or \
+            _pin_round(sc, todo, live + bounds, settle_var, plain_only=True)
         if not progress:
             root = sorted(todo)[0]
             r, ctx = next((r, c) for r, c in reads
@@ -65,14 +65,18 @@ def resolve(sc: Scope, settle_var) -> None:
             name = next(n for n in r.terms if sc.dims.find(ctx.idx[n]) == root)
             raise sc.err(ShapeError, f"cannot infer the range of {name} in {r.source}: "
                          "declare the sizes of the tensors it reads, or of the result", r.pos)
-    for r, ctx in live:
-        check_read(sc, r, ctx, settle_var)
-    for r, ctx in covered:
+    for r, ctx in live + covered:
+        known = [_settled(g.terms, g.offset, g.var, ctx, settle_var) for g, c in guards
+                 if c is ctx]
+        sub = _settled(r.terms, r.offset, r.var, ctx, settle_var)
+        if implied_by(sub, known):
+            continue
         g = _guard_for(r, ctx, guards)
-        if settle_var(g.var) != settle_var(r.var):
+        if g is not None:
             raise sc.err(ShapeError, f"the range condition {g.source} does not match "
                          f"{r.source}: axis {r.axis + 1} of {r.tensor} has "
                          f"{settle_var(r.var)} entries", g.pos or r.pos)
+        check_read(sc, r, ctx, settle_var)
 
 
 def _pin_round(sc: Scope, todo: set, live, settle_var, plain_only: bool) -> bool:
@@ -176,6 +180,11 @@ def _smaller(sc: Scope, a, b, r: Read):
     raise sc.err(ShapeError, f"inconsistent ranges: an index of {r.source} must stay "
                  f"below {a} for one read and below {b} for another, and these sizes cannot "
                  "be compared; declare the result's size", r.pos)
+
+
+def _settled(terms: dict, offset, var, ctx, settle_var):
+    return affine({Index(n, settle_var(ctx.idx[n])): c for n, c in terms.items()}, offset,
+                  settle_var(var))
 
 
 def _guard_for(r: Read, ctx, guards) -> Guard | None:

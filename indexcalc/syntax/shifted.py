@@ -108,8 +108,9 @@ def condition(sc: Scope, node: S.Cond, ctx: Ctx) -> Val:
             raise sc.err(ParseError, f"in {node.cond.text}: the lower bound is a number and "
                          "the middle has indices, like [0 ≤ p − k < m]", node.pos)
         lo_v = lo[1] if clause.ops[0] == "≤" else lo[1] + 1
-        hi_terms, hi_off = hi
-        hi_off += 1 if clause.ops[1] == "≤" else 0
+        floor = hi[0] == "floor" if isinstance(hi[0], str) else False
+        (hi_terms, hi_off), div, add = (hi[1], hi[2], hi[3]) if floor else (hi, 1, 0)
+        strict = clause.ops[1] == "<"
         for n in hi_terms:
             if n not in sc.dim_symbols:
                 raise sc.err(ShapeError, f"in {node.cond.text}: {n} is not a declared "
@@ -118,7 +119,13 @@ def condition(sc: Scope, node: S.Cond, ctx: Ctx) -> Val:
         if lo_v.denominator != 1 or hi_off.denominator != 1 or any(
                 c.denominator != 1 for c in hi_terms.values()):
             raise sc.err(ParseError, f"the bounds of {node.cond.text} must be whole", node.pos)
-        size = dim_expr({n: int(c) for n, c in hi_terms.items()}, int(hi_off - lo_v) - 1)
+        # the size hi − lo (+1 for ≤), as ⌊num/div⌋ + 1
+        extra = int(add - lo_v) + (0 if strict else 1)
+        if floor:
+            size = dim_expr({n: int(c) for n, c in hi_terms.items()},
+                            int(hi_off) + (extra - 1) * div, div)
+        else:
+            size = dim_expr({n: int(c) for n, c in hi_terms.items()}, int(hi_off) + extra - 1)
         var = sc.dims.fixed(size)
         terms = dict(mid[0])
         for n in terms:

@@ -143,10 +143,23 @@ def read_cond(text: str, fail: Callable[[str], Exception]) -> Cond:
         pieces = re.split(r"(<=|≤|<)", part)
         if len(pieces) < 3 or re.search(r">|≥", part):
             raise fail(f"a range condition reads like [0 ≤ p − k < m], not {text!r}")
-        parts = tuple(_Reader(p, fail).whole() for p in pieces[0::2])
+        parts = tuple(_floor(p, fail) or _Reader(p, fail).whole() for p in pieces[0::2])
         ops = tuple("≤" if op in ("<=", "≤") else "<" for op in pieces[1::2])
         clauses.append(Clause("range", parts, ops))
     return Cond(tuple(clauses), text)
+
+
+_FLOOR = re.compile(r"\s*⌊\s*\((?P<num>[^()]*)\)\s*/\s*(?P<div>[0-9]+)\s*⌋\s*"
+                    r"(?:(?P<sign>[-−+])\s*(?P<add>[0-9]+))?\s*")
+
+
+def _floor(text: str, fail):
+    """``⌊(n − K)/2⌋ + 1`` (a strided range, as printed) as ``("floor", form, 2, 1)``."""
+    m = _FLOOR.fullmatch(text)
+    if not m:
+        return None
+    add = int(m.group("add") or 0) * (-1 if m.group("sign") in ("-", "−") else 1)
+    return ("floor", _Reader(m.group("num"), fail).whole(), int(m.group("div")), add)
 
 
 class _Reader:
