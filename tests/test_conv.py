@@ -83,7 +83,9 @@ def test_declared_and_same_size_outputs():
     ("x : vector[n]\ny_i = x[i k]", "not affine (a product of indices)", 8),
     ("x : vector[n]\ny_i = x_{i^2}", "not affine (a power of an index)", 8),
     ("x : vector[n]\ny_i = x_{i k}", "a product like i k is not", 7),
-    ("x : vector[n]\nz : vector[m]\ny_i = x_{i+1} + z_i", "inconsistent ranges", 17),
+    ("x : vector[n]\nz : vector[m]\nu : vector[n]\ny_i = x_{i+1} + z_i + u_i",
+     "inconsistent ranges", 23),
+    ("x : vector[10]\nz : vector[5]\ny_i = x_{i+7} + z_i", "can read outside x", 7),
     ("x : vector[10]\nw : vector[3]\ny : vector[9]\nc : vector[9]\n"
      "y_i = sum_k w_k x_{i+k}\ny2_i = c_i y_i", "can read outside x", 17),
     ("x : vector[n]\ny_{i+1} = x_i", "takes plain indices", 1),

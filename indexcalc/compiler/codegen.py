@@ -140,7 +140,7 @@ class Generator:
         if isinstance(dim, int):
             return dim
         if isinstance(dim, DimExpr):                      # a valid range, n − K + 1
-            return dim.value({d: self.size(d) for d in dim.symbols})
+            return dim.size({d: self.size(d) for d in dim.symbols})
         if dim not in self.dims and self.literal_dims:
             raise EvaluationError(f"the size of dimension {dim} is not known "
                                   "from the arrays passed")

@@ -88,7 +88,7 @@ def size_of(dim: Dim, dims: dict[str, int]) -> int:
         if missing:
             raise EvaluationError(f"the size of dimension {missing[0]} is not known from the "
                                   "arrays passed")
-        return dim.value(dims)
+        return dim.size(dims)
     if dim not in dims:
         raise EvaluationError(f"the size of dimension {dim} is not known from the arrays passed")
     return dims[dim]

@@ -31,6 +31,7 @@ from fractions import Fraction
 from math import floor
 from typing import Iterable, Union
 
+from indexcalc.errors import EvaluationError
 from indexcalc.ir.nodes import ONE, ZERO, Dim, Expr, Index, _finish, dim_key
 
 Coef = Union[int, Fraction]
@@ -51,6 +52,15 @@ class DimExpr:
     def value(self, dims: dict) -> int:
         num = sum(c * dims[d] for d, c in self.terms) + self.offset
         return num // self.div + 1
+
+    def size(self, dims: dict) -> int:
+        """``value``, refused when the range is empty (an input shorter than its kernel)."""
+        v = self.value(dims)
+        if v < 1:
+            shown = ", ".join(f"{d} = {dims[d]}" for d in self.symbols)
+            raise EvaluationError(f"the range {self} is {v} for {shown}: the arrays are too "
+                                  "small for the shifted reads (the valid range is empty)")
+        return v
 
     def __str__(self) -> str:
         num = _show_linear(dict(self.terms), self.offset + (1 if self.div == 1 else 0))
@@ -96,7 +106,7 @@ def dim_value(dim: Dim, dims: dict) -> int:
     if isinstance(dim, int):
         return dim
     if isinstance(dim, DimExpr):
-        return dim.value(dims)
+        return dim.size(dims)
     return dims[dim]
 
 

@@ -59,7 +59,8 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
     not_recursive(sc, name, ctx, node.pos)
     if name in DELTA_NAMES and name not in sc.tensors:
         return kronecker(sc, node, ctx)
-    if name not in sc.tensors:
+    created = name not in sc.tensors
+    if created:
         if name in sc.dim_symbols:
             raise sc.err(IndexMismatchError, f"{name} is a dimension; it takes no "
                          "indices", node.pos)
@@ -76,7 +77,7 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
                      f"{sc.show_vars(t.dims)}) but {sc.src(node.pos)} gives it "
                      f"{plural(len(node.indices), 'index')}{hint}", node.pos)
     if shifted.involved(node, ctx):
-        return shifted.read(sc, node, ctx, t)
+        return shifted.read(sc, node, ctx, t, created)
     for p, (i, v) in enumerate(zip(node.indices, t.dims)):
         sc.index(i, ctx)
         sc.unify(ctx.idx[i], v, lambda: (

@@ -80,28 +80,49 @@ def resolve(sc: Scope, settle_var) -> None:
 
 
 def _pin_round(sc: Scope, todo: set, live, settle_var, plain_only: bool) -> bool:
-    """Pin the roots whose range can be decided now: from their plain reads (``w_k``:
-    k < K) where they have some, else from all their reads once the other indices of
-    those reads are decided (``x_{i+k}``: i < n − K + 1)."""
-    progress = False
+    """Pin the roots whose reads are all decidable now (their other indices have
+    ranges), from all those reads: the smallest range that keeps each in bounds
+    (``x_{i+k}`` with k < K: i < n − K + 1).  When none is (``w_k`` and ``x_{i+k}``
+    wait for each other), pin the one root whose decidable reads give the simplest
+    range -- the kernel's ``k < K`` -- and go back to the first rule."""
+    candidates = []
     for root in sorted(todo):
         mine = [(r, ctx) for r, ctx in live
                 if any(sc.dims.find(ctx.idx[n]) == root for n in r.terms)]
-        plain = [(r, ctx) for r, ctx in mine if len(r.terms) == 1]
-        usable = [(r, ctx) for r, ctx in mine if all(
+        usable = [(r, ctx) for r, ctx in mine if sc.dims.find(r.var) not in todo and all(
             sc.dims.find(ctx.idx[n]) == root or sc.dims.find(ctx.idx[n]) not in todo
             for n in r.terms)]
-        if plain:
-            usable = plain
-        elif plain_only or len(usable) < len(mine) or not usable:
+        # a plain read of a tensor read nowhere else at this index (w_k) gives the range
+        # (then x_{i+k} is checked against it; a same-size output may pad)
+        own = [(r, ctx) for r, ctx in usable if len(r.terms) == 1 and not r.offset
+               and list(r.terms.values()) == [1]
+               and all(o.tensor != r.tensor for o, _ in mine if o is not r)]
+        if own:
+            usable = own
+        elif not usable or (not plain_only and len(usable) < len(mine)):
             continue
         size = None
         for r, ctx in usable:
             size = _smaller(sc, size, _bound(sc, r, ctx, root, settle_var), r)
-        sc.dims.pin[root] = size
-        todo.discard(root)
-        progress = True
-    return progress
+        if not plain_only:
+            sc.dims.pin[root] = size
+            todo.discard(root)
+            return True
+        candidates.append((_complexity(size), root, size))
+    if not candidates:
+        return False
+    _, root, size = min(candidates, key=lambda c: c[:2])
+    sc.dims.pin[root] = size
+    todo.discard(root)
+    return True
+
+
+def _complexity(size) -> tuple:
+    if isinstance(size, int):
+        return (0, size)
+    if isinstance(size, DimExpr):
+        return (2, len(size.terms))
+    return (1, 0)
 
 
 def _linear(dim) -> tuple[dict, int] | None:
@@ -117,6 +138,8 @@ def _bound(sc: Scope, r: Read, ctx, root: str, settle_var):
     """The valid range of the index with dimension root ``root`` from one read."""
     name = next(n for n in r.terms if sc.dims.find(ctx.idx[n]) == root)
     c = r.terms[name]
+    if len(r.terms) == 1 and c == 1 and not r.offset:
+        return settle_var(r.var)                    # a plain read: the axis's own range
     axis = _linear(settle_var(r.var))
     if axis is None:
         raise sc.err(ShapeError, f"{r.source}: the size of {r.tensor} is itself a strided "

@@ -61,15 +61,17 @@ def involved(node: S.Name, ctx: Ctx) -> bool:
     return any(isinstance(i, Shift) or i in ctx.shifted for i in node.indices)
 
 
-def read(sc: Scope, node: S.Name, ctx: Ctx, t) -> Val:
-    """``x_{i+k}``: a Var with affine subscripts, and its range constraints."""
+def read(sc: Scope, node: S.Name, ctx: Ctx, t, created: bool = False) -> Val:
+    """``x_{i+k}``: a Var with affine subscripts, and its range constraints.  A plain
+    index of a tensor met here for the first time gives the tensor its range
+    (``b_i``); of any other tensor it is a constraint like a shifted one."""
     subs = []
     for p, (item, v) in enumerate(zip(node.indices, t.dims)):
         if isinstance(item, Shift):
             terms = dict(item.terms)
             for n in terms:
                 sc.index(n, ctx)
-        elif not (t.declared or t.defined):
+        elif created and not (t.declared or t.defined):
             sc.index(item, ctx)
             sc.unify(ctx.idx[item], v, lambda: (
                 f"dimension mismatch at {sc.src(node.pos)}: index {item} ranges over "
