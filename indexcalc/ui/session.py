@@ -29,6 +29,7 @@ from indexcalc.checking.numeric import numeric_derivative, random_arrays
 from indexcalc.derivative import differentiate
 from indexcalc.errors import IndexcalcError, ShapeError
 from indexcalc.model import Assume, Check, Declaration, Definition, Model, Question
+from indexcalc.read.operations import convolution_name
 from indexcalc.read.text import definition_text, to_text
 from indexcalc.syntax.subscripts import SUBSCRIPT
 
@@ -161,6 +162,9 @@ class Session:
     def show_derivative(self, d) -> str:
         """Index form, then the matrix form when there is one and it says more."""
         text = str(d)
+        name = convolution_name(d.expr)                 # Σ_k c_{p−k} w_k: say what it is
+        if name:
+            return f"{text}\nthat is {name}"
         matrix = matrix_text(d, self.layout)
         if matrix is None:
             return text
