@@ -149,9 +149,14 @@ class Generator:
     def dim_code(self, dim) -> str:
         if isinstance(dim, int) or self.literal_dims:
             return str(self.size(dim))
-        if isinstance(dim, DimExpr):
-            num = " + ".join(f"{c} * {self.dim_code(d)}" for d, c in dim.terms)
-            return f"(({num} + {dim.offset}) // {dim.div} + 1)"
+        if isinstance(dim, DimExpr):                      # (d_n - d_K + 1), ((...) // 2 + 1)
+            num = ""
+            for d, c in sorted(dim.terms, key=lambda t: t[1] < 0):
+                term = self.dim_code(d) if abs(c) == 1 else f"{abs(c)} * {self.dim_code(d)}"
+                num += (" - " if c < 0 else " + " if num else "") + term
+            off = dim.offset + (1 if dim.div == 1 else 0)
+            num += f" + {off}" if off > 0 else f" - {-off}" if off < 0 else ""
+            return f"({num})" if dim.div == 1 else f"(({num}) // {dim.div} + 1)"
         self.used_dims.add(dim)
         return self.names["#dim:" + dim]
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from math import floor
 from typing import Iterable, Union
 
 from indexcalc.errors import EvaluationError
@@ -110,14 +109,6 @@ def dim_value(dim: Dim, dims: dict) -> int:
     return dims[dim]
 
 
-def dim_symbols(dim: Dim) -> tuple[str, ...]:
-    if isinstance(dim, DimExpr):
-        return dim.symbols
-    return () if isinstance(dim, int) else (dim,)
-
-
-def show_dim(dim: Dim) -> str:
-    return str(dim)
 
 
 # ---------------------------------------------------------------- affine subscripts
@@ -184,16 +175,10 @@ def sub_free(s: Sub) -> frozenset:
     return frozenset((s,)) if isinstance(s, Index) else s.free
 
 
-def sub_dim(s: Sub) -> Dim:
-    return s.dim
 
 
-def subs_free(subs: Iterable[Sub]) -> frozenset:
-    return frozenset().union(*(sub_free(s) for s in subs))
 
 
-def plain(subs: Iterable[Sub]) -> bool:
-    return all(isinstance(s, Index) for s in subs)
 
 
 def substitute_sub(s: Sub, mapping: dict) -> Sub:
@@ -212,10 +197,6 @@ def substitute_sub(s: Sub, mapping: dict) -> Sub:
     return affine(out, off, s.dim)
 
 
-def rename_sub(s: Sub, mapping: dict) -> Sub:
-    if isinstance(s, Index):
-        return mapping.get(s, s)
-    return substitute_sub(s, mapping)
 
 
 def solve(a: Sub, b: Sub, i: Index) -> Linear | None:
@@ -299,6 +280,15 @@ def upper_ok(s: Sub) -> bool:
     return _nonneg(*_combine(dim_lower(s.dim), bounds[0], -1))
 
 
+def upper_fails(s: Sub) -> bool:
+    """Does ``s`` surely pass ``dim − 1`` for some value of its indices (for all sizes)?"""
+    bounds = _max_min(s)
+    if bounds is None:
+        return False
+    over = _combine(bounds[0], dim_linear(s.dim), -1)            # max − (dim − 1)
+    return _nonneg(over[0], over[1] - 1)
+
+
 def lower_ok(s: Sub) -> bool:
     """Is ``s ≥ 0`` for every value of its indices?"""
     bounds = _max_min(s)
@@ -344,9 +334,6 @@ def implied_by(s: Sub, guards: Iterable["Affine"]) -> bool:
     return False
 
 
-def implied(cond: InRange, reads: Iterable[Sub]) -> bool:
-    """Does a read at one of ``reads`` (zero out of range) already imply ``cond``?"""
-    return any(r == cond.sub for r in reads)
 
 
 # ---------------------------------------------------------------- printing
@@ -451,11 +438,9 @@ def _dim_plus(dim, k, minus: str) -> str:
     return f"{_dim_text(dim, minus)}{sign}{abs(k)}"
 
 
-def floor_div(a: int, b: int) -> int:
-    return floor(Fraction(a, b))
 
 
 __all__ = ["Affine", "DimExpr", "InRange", "Linear", "Sub", "affine", "decide", "dim_expr",
-           "dim_linear", "dim_lower", "dim_symbols", "dim_value", "implied", "in_range",
-           "implied_by", "linear", "lower_ok", "show_condition", "plain", "rename_sub", "show_dim", "show_sub", "solve",
-           "split_den", "sub_dim", "sub_free", "subs_free", "substitute_sub", "upper_ok"]
+           "dim_linear", "dim_lower", "dim_value", "implied_by", "in_range", "linear",
+           "lower_ok", "show_condition", "show_sub", "solve", "split_den", "sub_free",
+           "substitute_sub", "upper_fails", "upper_ok"]

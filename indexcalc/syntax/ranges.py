@@ -26,7 +26,16 @@ from fractions import Fraction
 
 from indexcalc.errors import ShapeError
 from indexcalc.ir import Index
-from indexcalc.ir.affine import DimExpr, affine, implied_by, show_condition, decide, dim_expr, lower_ok, upper_ok
+from indexcalc.ir.affine import (
+    DimExpr,
+    affine,
+    decide,
+    dim_expr,
+    implied_by,
+    lower_ok,
+    show_condition,
+    upper_fails,
+)
 from indexcalc.syntax.scope import Scope
 from indexcalc.syntax.shifted import Guard, Read
 
@@ -225,13 +234,13 @@ def check_read(sc: Scope, r: Read, ctx, settle_var) -> None:
     sub = affine({ixs[n]: c for n, c in r.terms.items()}, r.offset, axis)
     if decide(sub) is True:
         return
-    if any(i.dim == axis for i in ixs.values()) and len(ixs) > 1 or (
-            len(ixs) == 1 and r.offset and next(iter(ixs.values())).dim == axis):
+    out = sc.tensors.get(ctx.defining) if ctx.defining else None
+    if out is not None and out.declared and any(
+            n in ctx.lhs and i.dim == axis for n, i in ixs.items()):
         return                                  # a same-size output: zero padding asked for
-    definite = all(isinstance(i.dim, int) for i in ixs.values()) and isinstance(axis, int)
-    symbolic_unknown = not definite and lower_ok(sub) and not upper_ok(sub)
-    if symbolic_unknown and _independent(sub):
-        return                                  # sizes declared apart: taken as declared
+    if lower_ok(sub) and not upper_fails(sub):
+        return                  # sizes declared apart (y : vector[m]) cannot be compared
+
     ranges = ", ".join(f"{n} < {i.dim}" for n, i in ixs.items())
     cond = show_condition(sub) if not isinstance(sub, Index) else ""
     raise sc.err(ShapeError, f"{r.source} can read outside {r.tensor} (axis {r.axis + 1} has "
@@ -239,7 +248,3 @@ def check_read(sc: Scope, r: Read, ctx, settle_var) -> None:
                  f"state the range {cond} in the product, declare {r.tensor} with `pad`, or "
                  f"leave the result undeclared for the valid range", r.pos)
 
-
-def _independent(sub) -> bool:
-    """Sizes that share no symbol cannot be compared: trust the declaration."""
-    return True
