@@ -29,7 +29,7 @@ from indexcalc.syntax.scope import (
     plural,
     show_free,
 )
-from indexcalc.syntax.shifts import ALLOWED, index_names
+from indexcalc.syntax.shifts import ALLOWED, Shift, index_names
 
 
 def not_recursive(sc: Scope, name: str, ctx: Ctx, pos: S.Pos) -> None:
@@ -88,7 +88,8 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
 
 
 def kronecker(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
-    shifted.no_shift(sc, node, "the Kronecker delta")
+    if len(node.indices) == 2 and any(isinstance(i, Shift) for i in node.indices):
+        return shifted.kronecker(sc, node, ctx)           # δ[q,p−1]: a shifted diagonal
     if len(node.indices) != 2:
         raise sc.err(IndexMismatchError, f"the Kronecker delta takes two indices, like "
                      f"δ_jk, not {sc.src(node.pos)}", node.pos)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from indexcalc.errors import IndexMismatchError, ParseError, ShapeError
-from indexcalc.ir import ONE, Apply, Index, Sum, Var, mul, rebuild, walk
+from indexcalc.ir import ONE, Apply, Delta, Index, Sum, Var, delta, mul, rebuild, walk
 from indexcalc.ir.affine import Affine, InRange, affine, dim_expr, in_range
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import Ctx, Scope, Val, ix
@@ -89,6 +89,23 @@ def read(sc: Scope, node: S.Name, ctx: Ctx, t, created: bool = False) -> Val:
     return Val(Var(node.name, tuple(subs)), None)
 
 
+def kronecker(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
+    """``δ[q,p−1]``: 1 where q = p − 1 (a shifted diagonal, as a Hessian of shifted
+    differences prints).  Both sides range over the same dimension."""
+    plain = [i for i in node.indices if not isinstance(i, Shift)]
+    if len(plain) != 1:
+        raise sc.err(IndexMismatchError, f"{sc.src(node.pos)}: a Kronecker delta may shift "
+                     "one of its two indices, like δ[q,p−1]", node.pos)
+    a = sc.index(plain[0], ctx)
+    item = next(i for i in node.indices if isinstance(i, Shift))
+    for n in item.names:
+        sc.index(n, ctx)
+        sc.unify(ctx.idx[n], ctx.idx[a.name], lambda: (
+            f"{sc.src(node.pos)} relates indices of different dimensions"), node.pos)
+    b = Affine(tuple((ix(n), c) for n, c in item.terms), item.offset, ctx.idx[a.name])
+    return Val(Delta(a, b), None)
+
+
 def no_shift(sc: Scope, node: S.Name, what: str) -> None:
     if any(isinstance(i, Shift) for i in node.indices):
         raise sc.err(IndexMismatchError, f"{what} takes plain indices, not {sc.src(node.pos)}; "
@@ -155,6 +172,8 @@ def settle_subs(e, fix_index, fix_dim):
             return Var(node.name, tuple(sub(s) for s in node.indices))
         if isinstance(node, InRange):
             return in_range(sub(node.sub))
+        if isinstance(node, Delta) and (type(node.a) is not Index or type(node.b) is not Index):
+            return delta(sub(node.a), sub(node.b))
         if isinstance(node, Sum):            # binders settle with the indices they bind
             return Sum(tuple(fix_index(i) for i in node.indices), go(node.body))
         if isinstance(node, Apply):
@@ -167,5 +186,5 @@ def settle_subs(e, fix_index, fix_dim):
 
 
 def has_affine(e) -> bool:
-    return any(isinstance(n, InRange) or (isinstance(n, Var) and not all(
-        type(i) is Index for i in n.indices)) for n in walk(e))
+    return any(isinstance(n, InRange) or (isinstance(n, Var) and not n.indices_plain) or (
+        isinstance(n, Delta) and type(n.b) is not Index) for n in walk(e))
