@@ -50,6 +50,15 @@ SEEDS = [
     "T : tensor[n, m, k]; v : vector[k]\nh_ij = T_ijk v_k\nE = sum_{i,j} h_ij^2",
     "x : vector[3]; u : vector[3]\nf = relu(x_i) u_i + abs(x_i) + softplus(x_i) u_i\n∂f/∂x",
     "z : vector[n]\nf_a = log_softmax(z)_a\nL(a)\ng = f(z_i) z_i",
+    # shifted and strided subscripts, range conditions, padding
+    "x : vector[n]; w : vector[K]\ny_i = sum_k w_k x_{i+k}\nL = sum_i c_i tanh(y_i)\ndL/dx\n"
+    "check dL/dw_p == sum_i c_i (1 - tanh(y_i)^2) x_{i+p}",
+    "x : vector[n]; w : vector[K]\ny_i = sum_k w_k x[2i+k]\nz_i = sum_k [0 ≤ k < 2] x[2i+k] / 2\n"
+    "L = sum_i y_i^2 + z_i\ndL/dx_p",
+    "X : tensor[B, C, H, W]; F : tensor[O, C, U, V]; β : vector[O]\n"
+    "Y[b,o,i,j] = sum_{c,u,v} F[o,c,u,v] X[b,c,i+2u,j+2v] + β_o\nL = sum_{b,o,i,j} Y[b,o,i,j]^2",
+    "x : vector[n] pad\ny : vector[n]\ny_i = x_{i-1} - 2 x_i + x_{i+1}\nT = sum_i (x_{i+1} - x_i)^2"
+    "\ncheck dT/dx_p == 2 (x_p - x_{p-1}) [1 <= p < n] - 2 (x_{p+1} - x_p) [0 <= p < n-1]",
 ]
 
 # ---------------------------------------------------------------- mutations
@@ -61,7 +70,8 @@ POOL = ["(", ")", "[", "]", "{", "}", "_", "^", "'", "ᵀ", ".T", "^T", "*", "/"
         "check ", "assume ", "in ", "∈", "ℝ", "R^", "vector[n]", "matrix[n, m]", "tensor[a,b,c]",
         "scalar", "symmetric", "exp(", "log(", "softmax(", "inv(", "det(", "tr(", "diag(",
         "norm(", "hessian(", "grad(", "jacobian(", "f'(", "L''(", "δ_ij", "0", "1e308",
-        "1e-308", "9" * 70, "2^1000", "_{i,j}", "[i1,j2]", " ", "#", "x", "i", "σ", "θ"]
+        "1e-308", "9" * 70, "2^1000", "_{i,j}", "[i1,j2]", " ", "#", "x", "i", "σ", "θ",
+        "_{i+k}", "[2i+k]", "_{i-1}", "[0 ≤ p − k < m]", "[2 | p]", " pad", "_{(p-k)/2}"]
 WEIRD = ["\u0000", "\u200b", "\u202e", "\ufeff", "\U0001f600", "\u0301", "𝑥", "ℵ", "\\",
          "\ud800", "\r", "\t", "\x0b", "\x0c", "\u2028", "\u00a0", "∞", "NaN", "inf", "…",
          "＝", "（", "）", "−", "×", "ℝ", "∂∂", "''''", "ᵀᵀ", "\"", "`", "$", "%", "!", "?"]
@@ -297,12 +307,13 @@ def generated_seeds(count: int, derandomize: bool = False) -> list[str]:
     every time with ``derandomize``, as CI needs)."""
     from hypothesis import HealthCheck, given, settings
 
-    from strategies import models
+    from hypothesis import strategies as st
+    from strategies import models, shifted_models
     out: list[str] = []
 
     @settings(max_examples=count, database=None, deadline=None, derandomize=derandomize,
               suppress_health_check=list(HealthCheck))
-    @given(models())
+    @given(st.one_of(models(), shifted_models()))       # shifted and strided subscripts too
     def collect(case):
         out.append(case.text)
 

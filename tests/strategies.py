@@ -567,3 +567,64 @@ def declaration(draw, name: str) -> str:
     dims = ", ".join(shape)
     return draw(st.sampled_from([f"{name} : matrix[{dims}]", f"{name} ∈ ℝ^{{{'×'.join(shape)}}}",
                                  f"{name} in R^({dims})"]))
+
+
+# ---------------------------------------------------------------- shifted subscripts
+
+@dataclass
+class ShiftCase:
+    """A model with affine subscripts: its text, the variables to differentiate, and
+    sizes for its dimensions (a strided or dilated read needs room)."""
+    text: str
+    wrt: list[str]
+    sizes: dict[str, int]
+    of: str = "L"
+
+
+def affine_text(draw, out: str, kernel: str, stride: int, dilation: int, offset: int) -> str:
+    """``2i+k``, ``i+2k+1``, ``k+i`` ... spelled in a random order and style."""
+    a = f"{stride if stride > 1 else ''}{out}"
+    b = f"{dilation if dilation > 1 else ''}{kernel}"
+    parts = [a, b] if draw(st.booleans()) else [b, a]
+    text = "+".join(parts)
+    if offset:
+        text += f"+{offset}" if offset > 0 else f"-{-offset}"
+    return text
+
+
+@st.composite
+def shifted_models(draw) -> ShiftCase:
+    """A 1-D or 2-D convolution, strided and dilated at random, with a shifted-difference
+    term (``x_{i+1} − x_i``) or a pooling, then an elementwise function and a loss."""
+    two_d = draw(st.booleans())
+    stride = draw(st.sampled_from([1, 1, 2]))
+    dilation = draw(st.sampled_from([1, 1, 2]))
+    fn = draw(st.sampled_from(["", "tanh", "sin", "sigmoid"]))
+    loss = draw(st.sampled_from(["c", "square"]))
+    bracket = draw(st.booleans())
+    if two_d:
+        su = affine_text(draw, "i", "u", stride, dilation, 0)
+        sv = affine_text(draw, "j", "v", stride, dilation, 0)
+        lines = ["X : tensor[C, H, W]", "F : tensor[O, C, U, V]",
+                 f"Y[o,i,j] = sum_{{c,u,v}} F[o,c,u,v] X[c,{su},{sv}]"]
+        y, idx, wrt = "Y[o,i,j]", "o,i,j", ["X", "F"]
+        sizes = {"C": 2, "O": 2, "H": 6 + 2 * stride, "W": 5 + 2 * stride, "U": 2, "V": 2}
+    else:
+        s = affine_text(draw, "i", "k", stride, dilation, draw(st.sampled_from([0, 0, 1])))
+        sub = f"[{s}]" if bracket else f"_{{{s}}}"
+        extra = draw(st.sampled_from(["", " + x_{i+1} - x_i", " + x[i]"]))
+        # several reads of x bound i: with numbers their ranges compare (n − K + 1 and
+        # n − 1 do not, for an unknown K)
+        n = 9 + 4 * stride * dilation
+        shape = (n, 3) if extra else ("n", "K")
+        lines = [f"x : vector[{shape[0]}]", f"w : vector[{shape[1]}]",
+                 f"y_i = sum_k w_k x{sub}{extra}"]
+        y, idx, wrt = "y_i", "i", ["x", "w"]
+        sizes = {"n": n, "K": 3}
+    value = f"{fn}({y})" if fn else y
+    name = "Z" if two_d else "z"
+    lines.append(f"{name}{'[' + idx + ']' if two_d else '_i'} = {value}")
+    ref = f"{name}[{idx}]" if two_d else f"{name}_i"
+    lines.append(f"L = sum_{{{idx}}} c{'[' + idx + ']' if two_d else '_i'} {ref}"
+                 if loss == "c" else f"L = sum_{{{idx}}} {ref}^2")
+    return ShiftCase("\n".join(lines), wrt, sizes)

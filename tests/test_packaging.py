@@ -68,7 +68,9 @@ def test_the_sdist_holds_what_its_tests_need(dists):
     needed = {p.relative_to(ROOT).as_posix()
               for folder in ("examples", "grammar", "tests")
               for p in (ROOT / folder).rglob("*")
-              if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+              if p.is_file() and p.suffix != ".pyc" and not any(
+                  part == "__pycache__" or part.startswith(".")
+                  for part in p.relative_to(ROOT).parts)}
     assert {"examples/s1_softmax_cross_entropy.ic", "examples/s1_softmax_cross_entropy.out",
             "tests/test_examples.py", "grammar/indexcalc.lark"} <= needed
     assert needed <= names, sorted(needed - names)

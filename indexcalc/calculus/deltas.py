@@ -14,7 +14,10 @@ from indexcalc.ir import Const, Delta, Expr, Index, rename
 
 def contracted(delta: Delta, bound) -> tuple[Index, Index] | None:
     """``(gone, kept)`` when a sum over ``bound`` contracts ``delta``, else None
-    (its first index goes when both are summed)."""
+    (its first index goes when both are summed).  A delta of affine indices
+    (``δ_{p,i+k}``) is solved instead, by ``calculus.affine``."""
+    if type(delta.a) is not Index or type(delta.b) is not Index:
+        return None
     if delta.a in bound:
         return delta.a, delta.b
     if delta.b in bound:

@@ -31,6 +31,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from indexcalc.calculus.affine import (
+    contract_affine,
+    drop_implied,
+    is_affine_delta,
+    reindex,
+    simplify_mul,
+)
 from indexcalc.calculus.deltas import contract_deltas, contracted
 from indexcalc.calculus.rewrite import Rule, push_inward, rewrite
 from indexcalc.errors import LimitError
@@ -95,6 +102,8 @@ def _pass(e: Expr) -> Expr:
         return _func(e)
     if isinstance(e, Add):
         return collect(e)
+    if isinstance(e, Mul):
+        return simplify_mul(e)
     return e
 
 
@@ -107,6 +116,14 @@ def _sum(e: Sum) -> Expr:
     factors = list(e.body.factors) if isinstance(e.body, Mul) else [e.body]
     factors, bound = _merge_nested(factors, bound)
     bound, factors = contract_deltas(bound, factors)
+    while (shifted := contract_affine(factors, bound)) is not None:   # δ_{p,i+k}: i = p − k
+        bound, factors = contract_deltas(shifted[1], shifted[0])
+    factors = drop_implied(factors)
+    if any(isinstance(f, Var) and not f.indices_plain for f in factors):
+        taken = {i.name for i in e.free}.union(*(index_names(f) for f in factors))
+        while (moved := reindex(factors, bound, taken)) is not None:  # Σ_i c_i w_{p−i}
+            factors, bound = moved
+            taken |= {i.name for i in bound}
     for k, f in enumerate(factors):                              # expand to reach a delta
         if isinstance(f, Add) and any(_bound_delta(t, bound) for t in f.terms):
             rest = factors[:k] + factors[k + 1:]
@@ -143,7 +160,8 @@ def _merge_nested(factors: list[Expr], bound: list[Index]):
 
 def _bound_delta(term: Expr, bound: list[Index]) -> bool:
     parts = term.factors if isinstance(term, Mul) else (term,)
-    return any(isinstance(p, Delta) and contracted(p, bound) for p in parts)
+    return any(isinstance(p, Delta) and (contracted(p, bound) or (
+        is_affine_delta(p) and bool(p.free & set(bound)))) for p in parts)
 
 
 def _components(factors: list[Expr], bound: list[Index]) -> list[tuple[list[Index], list[Expr]]]:

@@ -18,6 +18,7 @@ from indexcalc import functions
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.derivative import differentiate, parse_wrt
 from indexcalc.ir import Apply, Const, Func, Pow, Var, walk
+from indexcalc.ir.affine import DimExpr, dim_value
 from indexcalc.model import Model
 
 DEFAULT_SIZE = 3
@@ -31,7 +32,7 @@ def random_arrays(model: Model, seed: int = 0, sizes: dict[str, int] | None = No
     positive, square = _domains(model)
     arrays = {}
     for name in names or model.inputs:
-        shape = tuple(dims[d] if isinstance(d, str) else d for d in model.shapes[name])
+        shape = tuple(dim_value(d, dims) for d in model.shapes[name])
         if name in square and len(shape) == 2 and shape[0] == shape[1]:
             n = shape[0]
             a = np.eye(n) * 2.0 + 0.4 * rng.standard_normal(shape) / np.sqrt(n)
@@ -54,6 +55,15 @@ def _dim_sizes(model: Model, rng, sizes: dict[str, int]) -> dict[str, int]:
         for d in shape:
             if isinstance(d, str) and d not in out:
                 out[d] = int(rng.integers(2, 5))
+    derived = [d for shape in model.shapes.values() for d in shape if isinstance(d, DimExpr)]
+    for _ in range(64):                  # valid ranges (n − K + 1) at least 2 long
+        short = [d for d in derived if d.value(out) < 2]
+        if not short:
+            break
+        for d in short:
+            for sym, c in d.terms:
+                if c > 0 and sym not in sizes:
+                    out[sym] += 1
     return out
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import opt_einsum as oe
 
 from indexcalc import functions
+from indexcalc.compiler import windows
 from indexcalc.errors import EvaluationError
 from indexcalc.functions import ELEMENTWISE, TENSOR
 
@@ -109,8 +110,9 @@ class Backend:
 def _helpers(backend: str) -> dict[str, str]:
     """Helper sources for one backend, from the function table: the entry's source for
     that library, else its NumPy implementation's own source."""
-    return {name: entry.helpers.get(backend) or _impl_source(name)
-            for name, entry in functions.helper_functions().items()}
+    table = {name: entry.helpers.get(backend) or _impl_source(name)
+             for name, entry in functions.helper_functions().items()}
+    return {**table, **windows.helpers(backend)}          # strided views of shifted reads
 
 
 @cache
@@ -193,7 +195,8 @@ def require(name: str) -> None:
                               f"installed (pip install indexcalc[{name}])") from exc
 
 
-HELPER_CALL = re.compile(r"\b(" + "|".join(sorted(functions.helper_functions())) + r")\(")
+HELPER_CALL = re.compile(r"\b(" + "|".join(sorted(functions.helper_functions()) + ["_window", "_mask"])
+                         + r")\(")
 
 
 def helpers_needed(backend: Backend, code: str) -> list[str]:

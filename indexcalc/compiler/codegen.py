@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from indexcalc.compiler import contract
+from indexcalc.compiler import contract, windows
 from indexcalc.compiler.backends import Backend, letters
 from indexcalc.compiler.cse import Memo
 from indexcalc.compiler.shapes import as_float
@@ -44,6 +44,7 @@ from indexcalc.ir import (
     unique_binders,
     var_names,
 )
+from indexcalc.ir.affine import DimExpr, InRange
 from indexcalc.model import Program
 from indexcalc.naming import assign_names
 
@@ -138,6 +139,8 @@ class Generator:
     def size(self, dim) -> int:
         if isinstance(dim, int):
             return dim
+        if isinstance(dim, DimExpr):                      # a valid range, n − K + 1
+            return dim.size({d: self.size(d) for d in dim.symbols})
         if dim not in self.dims and self.literal_dims:
             raise EvaluationError(f"the size of dimension {dim} is not known "
                                   "from the arrays passed")
@@ -146,6 +149,14 @@ class Generator:
     def dim_code(self, dim) -> str:
         if isinstance(dim, int) or self.literal_dims:
             return str(self.size(dim))
+        if isinstance(dim, DimExpr):                      # (d_n - d_K + 1), ((...) // 2 + 1)
+            num = ""
+            for d, c in sorted(dim.terms, key=lambda t: t[1] < 0):
+                term = self.dim_code(d) if abs(c) == 1 else f"{abs(c)} * {self.dim_code(d)}"
+                num += (" - " if c < 0 else " + " if num else "") + term
+            off = dim.offset + (1 if dim.div == 1 else 0)
+            num += f" + {off}" if off > 0 else f" - {-off}" if off < 0 else ""
+            return f"({num})" if dim.div == 1 else f"(({num}) // {dim.div} + 1)"
         self.used_dims.add(dim)
         return self.names["#dim:" + dim]
 
@@ -210,11 +221,18 @@ class Generator:
             return self.power(e)
         if isinstance(e, Apply):
             return self.apply(e)
+        if isinstance(e, InRange):                        # [0 ≤ p − 1 < n − 1]
+            call, axes = windows.emit_mask(self, e)
+            return self.assign(call, axes)
         raise TypeError(f"unknown IR node {type(e).__name__}")
 
     def read(self, e: Var, raw: bool = False) -> Val:
-        """A tensor read; a repeated index reads the diagonal (unless ``raw``)."""
+        """A tensor read; a repeated index reads the diagonal (unless ``raw``); a
+        shifted read (``x_{i+k}``) is a strided view (``windows``)."""
         code, pos = self.env[e.name]
+        if not e.indices_plain:
+            call, axes = windows.emit_window(self, e, code, pos)
+            return self.assign(call, axes, reads=[code])
         axes = e.indices if pos is None else tuple(e.indices[p] for p in pos)
         if raw or len(set(axes)) == len(axes):
             return Val(code, axes)

@@ -19,6 +19,7 @@ import opt_einsum as oe
 from indexcalc.compiler.backends import letters
 from indexcalc.compiler.shapes import as_float
 from indexcalc.compiler.statements import Line, Val, paren
+from indexcalc.compiler.windows import as_condition
 from indexcalc.ir import Const, Delta, DimSize, Expr, Index, Mul, Pow, Sum, Var, const
 from indexcalc.memo import memoised
 
@@ -38,6 +39,8 @@ def contraction(gen, factors: list[Expr], summed: set[Index], free) -> Val:
             coeff *= as_float(f.value)
         elif isinstance(f, DimSize) and gen.literal_dims:
             coeff *= gen.size(f.dim)
+        elif isinstance(f, Delta) and (type(f.a) is not Index or type(f.b) is not Index):
+            ops.append(gen.emit(as_condition(f)))          # δ_{p,i+1}: [p = i + 1]
         elif isinstance(f, Delta):
             parent[find(f.a)] = find(f.b)
         else:

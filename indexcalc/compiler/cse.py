@@ -21,6 +21,7 @@ from indexcalc.ir import (
     rename,
     walk,
 )
+from indexcalc.ir.affine import InRange
 from indexcalc.memo import memoised
 
 
@@ -54,6 +55,14 @@ class Memo:
         self.by_code.setdefault(new, []).extend(entries)
 
 
+def _plain(subs) -> tuple[Index, ...]:
+    """The indices of subscripts, an affine one's (``i+k``: i, k) included, in order."""
+    out = []
+    for s in subs:
+        out.extend((s,) if type(s) is Index else sorted(s.free, key=lambda i: i.key))
+    return tuple(out)
+
+
 @memoised(4096)
 def _key(e: Expr) -> tuple[Expr, tuple[Index, ...]]:
     """A key equal for expressions equal up to renaming indices, and the free
@@ -69,9 +78,11 @@ def _key(e: Expr) -> tuple[Expr, tuple[Index, ...]]:
 
 def _node_indices(node: Expr):
     if isinstance(node, Var):
-        return node.indices
+        return _plain(node.indices)
     if isinstance(node, Delta):
-        return (node.a, node.b)
+        return _plain((node.a, node.b))
+    if isinstance(node, InRange):
+        return _plain((node.sub,))
     if isinstance(node, Apply):
         return node.out
     return ()

@@ -209,7 +209,8 @@ def sizes_lines(params: list[tuple[str, str, tuple]], dims: list[tuple[str, str]
 
 
 def _tuple(items, ascii: bool) -> str:
-    parts = [literal(d, ascii) for d in items]
+    # a derived size (n − K + 1) by its spelling: equal spellings must be equal sizes
+    parts = [literal(d if isinstance(d, (int, str)) else str(d), ascii) for d in items]
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 

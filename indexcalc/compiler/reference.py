@@ -12,6 +12,9 @@ is an ``EvaluationError`` naming the variable and the shapes involved.
 
 from __future__ import annotations
 
+from fractions import Fraction
+from math import gcd
+
 import numpy as np
 from opt_einsum import get_symbol
 
@@ -33,6 +36,7 @@ from indexcalc.ir import (
     Sum,
     Var,
 )
+from indexcalc.ir.affine import InRange, linear
 from indexcalc.model import Program
 
 Labelled = tuple[np.ndarray, tuple[Index, ...]]   # an array and the index of each axis
@@ -84,9 +88,21 @@ def _eval(e: Expr, env: dict, dims: dict) -> Labelled:
     if isinstance(e, DimSize):
         return np.asarray(float(size_of(e.dim, dims))), ()
     if isinstance(e, Var):
+        if not e.indices_plain:
+            return _shifted_read(e, env, dims)
         return _read(e, env)
     if isinstance(e, Delta):
+        if type(e.a) is not Index or type(e.b) is not Index:       # δ_{p,i+k}
+            order = _order(e)
+            a, _ = _positions(e.a, order, dims)
+            b, _ = _positions(e.b, order, dims)
+            return np.broadcast_to(a == b, _shape(order, dims)).astype(float), order
         return np.eye(size_of(e.a.dim, dims)), (e.a, e.b)
+    if isinstance(e, InRange):
+        order = _order(e)
+        pos, ok = _positions(e.sub, order, dims)
+        ok = ok & (pos >= 0) & (pos < size_of(e.sub.dim, dims))
+        return np.broadcast_to(ok, _shape(order, dims)).astype(float), order
     if isinstance(e, Func):
         return _func(e, env, dims)
     if isinstance(e, Apply):
@@ -119,6 +135,44 @@ def _read(e: Var, env: dict) -> Labelled:
         raise EvaluationError(f"array {e.name!r} has rank {arr.ndim}, "
                               f"but is used with {len(e.indices)} indices")
     return _diagonal(arr, e.indices)
+
+
+def _order(e: Expr) -> tuple[Index, ...]:
+    return tuple(sorted(e.free, key=lambda i: i.key))
+
+
+def _shape(order, dims) -> tuple[int, ...]:
+    return tuple(size_of(i.dim, dims) for i in order)
+
+
+def _positions(sub, order: tuple[Index, ...], dims: dict):
+    """The value of a subscript at every point of the grid over ``order`` (integer
+    array), and where it is a whole number."""
+    terms, offset = linear(sub)
+    den = 1
+    for c in list(terms.values()) + [Fraction(offset)]:
+        den = den * Fraction(c).denominator // gcd(den, Fraction(c).denominator)
+    grids = np.indices(_shape(order, dims), sparse=True) if order else []
+    total = np.asarray(int(offset * den))
+    for i, c in terms.items():
+        total = total + int(c * den) * grids[order.index(i)]
+    return total // den, total % den == 0
+
+
+def _shifted_read(e: Var, env: dict, dims: dict) -> Labelled:
+    """``x_{i+k}``: ``x`` at each shifted position of the grid over the read's indices,
+    0 outside ``x`` (and at fractional positions)."""
+    arr = _read(Var(e.name, tuple(Index(f"#{a}", 1) for a in range(len(e.indices)))), env)[0]
+    order = _order(e)
+    ok = np.ones((1,) * len(order), dtype=bool)
+    where = []
+    for axis, sub in enumerate(e.indices):
+        pos, whole = _positions(sub, order, dims)
+        ok = ok & whole & (pos >= 0) & (pos < arr.shape[axis])
+        where.append(np.clip(pos, 0, arr.shape[axis] - 1))
+    shape = _shape(order, dims)
+    value = arr[tuple(np.broadcast_to(w, shape) for w in where)]
+    return np.where(np.broadcast_to(ok, shape), value, 0.0), order
 
 
 def _diagonal(arr: np.ndarray, indices: tuple[Index, ...]) -> Labelled:

@@ -14,6 +14,7 @@ import numpy as np
 
 from indexcalc.errors import EvaluationError
 from indexcalc.ir import Dim, Var, walk
+from indexcalc.ir.affine import DimExpr
 
 
 def _show(shape: tuple) -> str:
@@ -37,7 +38,7 @@ def bind_dims(shapes: dict[str, tuple[Dim, ...]], arrays: dict[str, np.ndarray])
                 isinstance(d, int) and d != a for d, a in zip(shape, actual)):
             raise EvaluationError(_mismatch(name, shape, actual, dims))
         for d, a in zip(shape, actual):
-            if isinstance(d, int):
+            if isinstance(d, (int, DimExpr)):        # a derived size is checked below
                 continue
             if d in dims and dims[d] != a:
                 raise EvaluationError(
@@ -45,7 +46,30 @@ def bind_dims(shapes: dict[str, tuple[Dim, ...]], arrays: dict[str, np.ndarray])
                     f"{name!r} has shape {_show(actual)}, expected {_show(shape)}")
             dims.setdefault(d, int(a))
             source.setdefault(d, name)
+    _check_derived(shapes, arrays, dims)
     return dims
+
+
+def _check_derived(shapes, arrays, dims: dict[str, int]) -> None:
+    """An axis whose size is a valid range (``n − K + 1``) must have that size; it
+    also gives a size no other array gives (``n`` from ``K`` and ``n − K + 1``)."""
+    derived = [(d, a) for name, shape in shapes.items()
+               for d, a in zip(shape, np.shape(arrays[name])) if isinstance(d, DimExpr)]
+    for _ in range(len(derived)):
+        for d, a in derived:
+            unknown = [(s, c) for s, c in d.terms if s not in dims]
+            if len(unknown) == 1 and d.div == 1 and abs(unknown[0][1]) == 1:
+                (sym, c), = unknown
+                rest = sum(k * dims[t] for t, k in d.terms if t != sym) + d.offset + 1
+                dims[sym] = (a - rest) * c
+    for name, shape in shapes.items():
+        for axis, (d, a) in enumerate(zip(shape, np.shape(arrays[name]))):
+            if isinstance(d, DimExpr) and all(s in dims for s in d.symbols) \
+                    and d.value(dims) != a:
+                raise EvaluationError(
+                    f"axis {axis + 1} of {name!r} has {a} entries, but it ranges over {d} = "
+                    f"{d.value(dims)} (the valid range of a shifted read): {name!r} has shape "
+                    f"{_show(np.shape(arrays[name]))}")
 
 
 def _mismatch(name: str, shape: tuple, actual: tuple, dims: dict[str, int]) -> str:
@@ -59,6 +83,12 @@ def _mismatch(name: str, shape: tuple, actual: tuple, dims: dict[str, int]) -> s
 def size_of(dim: Dim, dims: dict[str, int]) -> int:
     if isinstance(dim, int):
         return dim
+    if isinstance(dim, DimExpr):                       # a valid range: n − K + 1
+        missing = [d for d in dim.symbols if d not in dims]
+        if missing:
+            raise EvaluationError(f"the size of dimension {missing[0]} is not known from the "
+                                  "arrays passed")
+        return dim.size(dims)
     if dim not in dims:
         raise EvaluationError(f"the size of dimension {dim} is not known from the arrays passed")
     return dims[dim]

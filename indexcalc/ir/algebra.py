@@ -15,6 +15,7 @@ from fractions import Fraction
 from operator import attrgetter
 
 from indexcalc.errors import DivisionByZero
+from indexcalc.ir.affine import InRange, in_range, linear, sub_free
 from indexcalc.ir.keys import canonical, possible_twins
 from indexcalc.ir.names import fresh_index
 from indexcalc.ir.nodes import (
@@ -84,9 +85,11 @@ def rename(e: Expr, mapping: dict[Index, Index]) -> Expr:
 def _rename_careful(e: Expr, mapping: dict[Index, Index]) -> Expr:
     """``rename`` through the smart constructors (indices may merge)."""
     if isinstance(e, Var):
-        return Var(e.name, tuple(mapping.get(i, i) for i in e.indices))
+        return Var(e.name, tuple(_renamed(i, mapping) for i in e.indices))
     if isinstance(e, Delta):
-        return delta(mapping.get(e.a, e.a), mapping.get(e.b, e.b))
+        return delta(_renamed(e.a, mapping), _renamed(e.b, mapping))
+    if isinstance(e, InRange):
+        return in_range(_renamed(e.sub, mapping))
     bound = binders(e)
     if bound:
         targets = {v.name for v in mapping.values()}
@@ -119,9 +122,13 @@ def _rename_apart(e: Expr, mapping: dict[Index, Index], targets: set[str]) -> Ex
     if not e.free & mapping.keys():
         return e
     if isinstance(e, Var):
-        return Var(e.name, tuple(mapping.get(i, i) for i in e.indices))
+        return Var(e.name, tuple(_renamed(i, mapping) for i in e.indices))
     if isinstance(e, Delta):
+        if type(e.a) is not Index or type(e.b) is not Index:
+            return delta(_renamed(e.a, mapping), _renamed(e.b, mapping))
         return Delta(*sorted((mapping.get(e.a, e.a), mapping.get(e.b, e.b)), key=_KEY))
+    if isinstance(e, InRange):
+        return in_range(_renamed(e.sub, mapping))
     if isinstance(e, (Sum, Apply)):
         bound = binders(e)
         if any(i.name in targets for i in bound):
@@ -137,6 +144,11 @@ def _rename_apart(e: Expr, mapping: dict[Index, Index], targets: set[str]) -> Ex
     if isinstance(e, Pow):
         return Pow(*kids)
     return type(e)(tuple(sorted(kids, key=_KEY)))
+
+
+def _renamed(s, mapping: dict):
+    """A subscript renamed: an Index, or an affine subscript's indices."""
+    return mapping.get(s, s) if type(s) is Index else s.map(lambda i: mapping.get(i, i))
 
 
 def rename_bound(e: Expr, fix: dict[Index, Index]) -> Expr:
@@ -275,9 +287,14 @@ def div(a: Expr, b: Expr) -> Expr:
 
 
 def delta(a: Index, b: Index) -> Expr:
+    """``δ_ab``; either side may be an affine subscript (``δ_{p,i+k}``), then kept with
+    the plain index first (two affine sides are sorted like indices)."""
     assert a.dim == b.dim, f"delta between dimensions {a.dim} and {b.dim}"
     if a == b:
         return ONE
+    if type(a) is not Index or type(b) is not Index:
+        if not (sub_free(a) | sub_free(b)):                   # two numbers: δ_{2,3}
+            return ONE if linear(a) == linear(b) else ZERO
     return Delta(*sorted((a, b), key=lambda i: i.key))
 
 

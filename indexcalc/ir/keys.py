@@ -8,6 +8,7 @@ need ``canonical``.  They build nodes directly: the structure is only relabelled
 
 from __future__ import annotations
 
+from indexcalc.ir.affine import InRange
 from indexcalc.ir.nodes import (
     Add,
     Apply,
@@ -63,10 +64,14 @@ def _canonical(e: Expr) -> Expr:
 
     def go(node: Expr, bound: frozenset) -> Expr:
         if isinstance(node, Var):
-            return Var(node.name, tuple(name(i, bound) for i in node.indices))
+            return Var(node.name, tuple(name(i, bound) if type(i) is Index else
+                                        i.map(lambda j: name(j, bound)) for i in node.indices))
+        if isinstance(node, InRange):
+            return InRange(node.sub.map(lambda j: name(j, bound)))
         if isinstance(node, Delta):
             a, b = sorted((node.a, node.b), key=lambda i: _erased(i, bound))
-            a, b = name(a, bound), name(b, bound)
+            a, b = (name(i, bound) if type(i) is Index else i.map(lambda j: name(j, bound))
+                    for i in (a, b))
             return Delta(*sorted((a, b), key=lambda i: i.key))
         if isinstance(node, Sum):
             named, body = scoped(node.indices, bound, lambda inner: go(node.body, inner))
@@ -89,6 +94,9 @@ def _canonical(e: Expr) -> Expr:
 
 
 def _erased(i: Index, bound: frozenset) -> tuple:
+    if type(i) is not Index:                                  # an affine subscript
+        return ("~", tuple((_erased(j, bound), c) for j, c in i.terms), i.offset,
+                dim_key(i.dim))
     return ("", dim_key(i.dim)) if i in bound else i.key
 
 
@@ -110,6 +118,8 @@ def _erased_key_of(e: Expr, bound: frozenset) -> tuple:
         return (2, e.name, tuple(_erased(i, bound) for i in e.indices))
     if isinstance(e, Delta):
         return (3, tuple(sorted(_erased(i, bound) for i in (e.a, e.b))))
+    if isinstance(e, InRange):
+        return (10, _erased(e.sub, bound))
     inner = bound | frozenset(binders(e))
     kids = tuple(sorted(_erased_key(c, inner) for c in e.children))
     if isinstance(e, Func):

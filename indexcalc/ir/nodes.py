@@ -30,7 +30,10 @@ Number = Union[Fraction, float]
 
 
 def dim_key(dim: Dim) -> tuple:
-    return (0, str(dim)) if isinstance(dim, int) else (1, dim)
+    """A sort key of a dimension: a number, a symbol, or a derived one (ir.affine.DimExpr)."""
+    if isinstance(dim, int):
+        return (0, str(dim))
+    return (1, dim) if isinstance(dim, str) else (2, str(dim))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,22 +112,40 @@ class DimSize(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Var(Expr):
-    """One component ``X_ij`` of a named tensor (an input or a definition)."""
+    """One component ``X_ij`` of a named tensor (an input or a definition).
+
+    A subscript is an ``Index`` or, for a shifted read (``x_{i+k}``), an
+    ``ir.affine.Affine`` (it has ``free`` and ``key``; out of range it reads 0)."""
     name: str
     indices: tuple[Index, ...]
 
     def __post_init__(self):
-        _finish(self, frozenset(self.indices), (2, self.name, _ix(self.indices)))
+        if all(type(i) is Index for i in self.indices):
+            _finish(self, frozenset(self.indices), (2, self.name, _ix(self.indices)))
+        else:
+            free = frozenset().union(*(_sub_free(i) for i in self.indices))
+            _finish(self, free, (2, self.name, _ix(self.indices)))
+
+
+    @property
+    def indices_plain(self) -> bool:
+        """No shifted subscript (every one an Index)."""
+        return all(type(i) is Index for i in self.indices)
+
+
+def _sub_free(s) -> frozenset:
+    return frozenset((s,)) if type(s) is Index else s.free
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Delta(Expr):
-    """The Kronecker delta ``δ_ab``: 1 where a = b, else 0."""
+    """The Kronecker delta ``δ_ab``: 1 where a = b, else 0.  ``b`` may be an affine
+    subscript (``δ_{p,i+k}``, from differentiating a shifted read); ``a`` is then an Index."""
     a: Index
     b: Index
 
     def __post_init__(self):
-        _finish(self, frozenset((self.a, self.b)), (3, self.a.key, self.b.key))
+        _finish(self, _sub_free(self.a) | _sub_free(self.b), (3, self.a.key, self.b.key))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -291,7 +312,10 @@ def index_names(e: Expr) -> set[str]:
 def _index_names(e: Expr) -> frozenset[str]:
     own = e.indices if isinstance(e, Var) else (e.a, e.b) if isinstance(e, Delta) else (
         e.over + e.out if isinstance(e, Apply) else binders(e))
-    return frozenset(i.name for i in own).union(*(_index_names(c) for c in e.children))
+    if hasattr(e, "sub"):                      # a range condition (ir.affine.InRange)
+        own = (e.sub,)
+    names = frozenset(j.name for i in own for j in _sub_free(i))
+    return names.union(*(_index_names(c) for c in e.children))
 
 
 @memoised(16384)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from indexcalc.ir.algebra import delta, mul, rebuild, rename, rename_bound, summation
+from indexcalc.ir.affine import InRange, in_range, linear, sub_free, substitute_sub
 from indexcalc.ir.names import fresh_index
 from indexcalc.ir.nodes import (
     Apply,
@@ -87,6 +88,11 @@ def instantiate(body: Expr, params: tuple[Index, ...], args: tuple[Index, ...]) 
     A repeated argument (``X_ii`` of a definition ``X_ab = ...``) renames one
     occurrence to a fresh index tied to the other by a delta.
     """
+    if not all(type(a) is Index for a in args):             # a shifted read: y_{p−k}
+        body = unique_binders(body, avoid={i.name for a in args for i in sub_free(a)})
+        # the read is 0 outside the tensor: its value there is the body's only in range
+        guards = [in_range(a) for a in args if type(a) is not Index]
+        return mul(shift_indices(body, {p: linear(a) for p, a in zip(params, args)}), *guards)
     if len(set(args)) == len(args):
         return rename(body, dict(zip(params, args)))
     avoid = index_names(body) | {a.name for a in args}
@@ -105,12 +111,39 @@ def instantiate(body: Expr, params: tuple[Index, ...], args: tuple[Index, ...]) 
     return summation([t for t, _ in ties], mul(inner, *(delta(t, a) for t, a in ties)))
 
 
+def shift_indices(e: Expr, mapping: dict) -> Expr:
+    """``e`` with free indices replaced by affine forms: ``mapping`` sends an Index
+    to ``({index: c}, offset)`` (``i ↦ p − k``).  Binders must already be apart
+    from the indices of the forms (``unique_binders``).  Raises ``NotShiftable``
+    where an index to replace is the output index of a tensor function."""
+    mapping = {k: v for k, v in mapping.items() if k in e.free}
+    if not mapping:
+        return e
+    if isinstance(e, Var):
+        return Var(e.name, tuple(substitute_sub(i, mapping) for i in e.indices))
+    if isinstance(e, Delta):
+        return delta(substitute_sub(e.a, mapping), substitute_sub(e.b, mapping))
+    if isinstance(e, InRange):
+        return in_range(substitute_sub(e.sub, mapping))
+    if isinstance(e, Apply):
+        if mapping.keys() & set(e.out):
+            raise NotShiftable(e)
+        return Apply(e.fn, shift_indices(e.arg, mapping), e.over, e.out, e.order)
+    return rebuild(e, tuple(shift_indices(c, mapping) for c in e.children))
+
+
+class NotShiftable(Exception):
+    """An index that cannot take an affine value where it stands (internal)."""
+
+
 def map_indices(e: Expr, fn: Callable[[Index], Index]) -> Expr:
     """Apply ``fn`` to every index in ``e``, free and bound (used to settle dimensions)."""
     if isinstance(e, Var):
-        return Var(e.name, tuple(fn(i) for i in e.indices))
+        return Var(e.name, tuple(fn(i) if type(i) is Index else i.map(fn) for i in e.indices))
     if isinstance(e, Delta):
-        return delta(fn(e.a), fn(e.b))
+        return delta(*(fn(i) if type(i) is Index else i.map(fn) for i in (e.a, e.b)))
+    if isinstance(e, InRange):
+        return in_range(e.sub.map(fn))
     if isinstance(e, Sum):
         return summation(tuple(fn(i) for i in e.indices), map_indices(e.body, fn))
     if isinstance(e, Apply):
@@ -122,8 +155,10 @@ def map_indices(e: Expr, fn: Callable[[Index], Index]) -> Expr:
 
 
 __all__ = [
+    "NotShiftable",
     "instantiate",
     "map_indices",
+    "shift_indices",
     "substitute",
     "unique_binders",
 ]

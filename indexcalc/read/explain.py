@@ -34,6 +34,7 @@ from indexcalc.ir import (
     summation,
     walk,
 )
+from indexcalc.read.operations import convolution_name
 from indexcalc.read.text import definition_text, to_text
 
 
@@ -56,6 +57,9 @@ def explain(d) -> str:
         lines.append(f"{len(steps) + 1}. The same pass applied again to the gradient, with respect to "
                      f"{', '.join(d.wrt[1:])}, gives the higher derivative.")
     lines.append(f"Result: {d}")
+    name = convolution_name(d.expr)
+    if name:
+        lines.append(f"Reading: {d.lhs()} is {_roles(name, d)}.")
     lines.extend(_index_roles(d))
     return "\n".join(lines)
 
@@ -156,6 +160,17 @@ def _only_under_log(name: str, bindings) -> bool:
         if uses != logs:
             return False
     return seen
+
+
+def _roles(name: str, d) -> str:
+    """Name the operands by their parts in the model: the output gradient, the kernel,
+    the input (``the full convolution of the output gradient c with the flipped kernel w``)."""
+    if "convolution of " in name:
+        return name.replace("convolution of ", "convolution of the output gradient ", 1)
+    if "correlation of " in name:
+        return name.replace("correlation of ", "correlation of the input ", 1).replace(
+            " with ", " with the output gradient ", 1)
+    return name
 
 
 def _index_roles(d) -> list[str]:

@@ -17,6 +17,7 @@ from fractions import Fraction
 from indexcalc.calculus.reverse import DerivativeName
 from indexcalc.functions import ELEMENTWISE, TENSOR
 from indexcalc.ir import Const, Expr, Index
+from indexcalc.read.bounds import condition_text, sub_text
 from indexcalc.read.text import ASCII_NAMES, Printer
 from indexcalc.syntax.subscripts import one_letter_each
 
@@ -26,6 +27,12 @@ COMMANDS.update({"∂": r"\partial", "ŷ": r"\hat{y}", "ϕ": r"\phi", "ϵ": r"\e
                  "_": r"\_"})
 
 LOGDET = TENSOR["logdet"].latex
+
+
+def _tex_frac(item: str) -> str:
+    """``(p-k)/2`` as ``\\frac{p-k}{2}``."""
+    m = re.fullmatch(r"\((.*)\)/(\d+)", item)
+    return rf"\frac{{{m.group(1)}}}{{{m.group(2)}}}" if m else item
 
 
 def tex_name(name: str) -> str:
@@ -53,8 +60,17 @@ class LatexPrinter(Printer):
     def ident(self, name: str) -> str:
         return tex_name(name)
 
+    def condition(self, e) -> str:
+        text = condition_text(e, "-", r"\le")
+        return r"\left[" + text[1:-1].replace("|", r"\mid") + r"\right]"
+
     def subscript(self, indices, *, var=False, compact=True) -> str:
-        names = [i.name for i in indices]
+        if any(type(i) is not Index and len(i.terms) + bool(i.offset) > 1 or
+               type(i) is not Index and i.terms[0][1] != 1 for i in indices):  # x_{p-k}
+            items = [sub_text(i, "-").replace(" ", "") if type(i) is not Index
+                     else tex_name(i.name) for i in indices]
+            return "_{" + ",".join(_tex_frac(t) for t in items) + "}"
+        names = [i.name if type(i) is Index else i.terms[0][0].name for i in indices]
         if not names:
             return ""
         short = one_letter_each(names)

@@ -58,7 +58,10 @@ from indexcalc.ir import (
     rename,
     summation,
     unique_binders,
+    walk,
 )
+from indexcalc.ir.affine import InRange
+from indexcalc.read.operations import convolution_name
 from indexcalc.read.matrix_text import (
     MAdd,
     MatrixPrinter,
@@ -108,6 +111,12 @@ def to_matrix(expr: Expr, axes: tuple[Index, ...]) -> MExpr:
 def convert(e: Expr, axes: tuple[Index, ...]) -> MExpr:
     if isinstance(e, Add):
         return _add(e, axes)
+    if isinstance(e, (Var, InRange)) and e.free and not getattr(e, "indices_plain", False) \
+            or isinstance(e, Sum) and _shifted(e):
+        name = convolution_name(e)
+        raise NoMatrixForm((f"it is {name}; " if name else "it reads at shifted positions; ")
+                           + "a shifted sum is no matrix product (it would take a Toeplitz "
+                           "matrix), so here is the index form")
     missing = set(axes) - e.free
     if missing:
         raise NoMatrixForm(f"a term does not depend on {_names(sorted(missing, key=str))}: "
@@ -129,6 +138,11 @@ def convert(e: Expr, axes: tuple[Index, ...]) -> MExpr:
     if isinstance(e, (Mul, Sum)):
         return _product(e, axes)
     raise NoMatrixForm(f"no matrix form for {type(e).__name__} nodes")
+
+
+def _shifted(e: Expr) -> bool:
+    return any(isinstance(n, InRange) or isinstance(n, Var) and not n.indices_plain
+               for n in walk(e))
 
 
 def _var(e: Var, axes: tuple[Index, ...]) -> MExpr:

@@ -35,7 +35,9 @@ from indexcalc.ir import (
     Sum,
     Var,
 )
-from indexcalc.syntax.subscripts import subscript_text
+from indexcalc.ir.affine import InRange
+from indexcalc.read.bounds import condition_text, sub_text, unproven_reads, with_bounds
+from indexcalc.syntax.subscripts import NAME, subscript_text
 
 # Precedence levels of printed forms: a context asks for a minimum level and
 # parenthesises anything printed below it.
@@ -85,7 +87,8 @@ class Printer:
         for node in ir.walk(e):
             for i in ir.binders(node):
                 self.rank.setdefault(i.name, len(self.rank))
-        return self.expr(e)
+        self.known: list = []                # range conditions of the products printing
+        return self.expr(with_bounds(e))
 
     # ---------------------------------------------------------------- hooks
 
@@ -162,6 +165,12 @@ class Printer:
     def print_Delta(self, e: Delta) -> str:
         return self.delta_name() + self.subscript((e.a, e.b), var=True)
 
+    def print_InRange(self, e) -> str:
+        return self.condition(e)
+
+    def condition(self, e) -> str:
+        return condition_text(e, self.minus)
+
     def signed(self, negative: bool, s: str) -> str:
         return self.minus + s if negative else s
 
@@ -199,7 +208,7 @@ class Printer:
     # ---------------------------------------------------------------- sums
 
     def print_Sum(self, e: Sum) -> str:
-        body = e.body
+        body = with_bounds(e.body, self.known)
         if isinstance(body, Add) or self.level(body) < PRODUCT:
             return self.sum_sign(e.indices) + self.paren(self.expr(body))
         return self.sum_sign(e.indices) + self.expr(body)
@@ -221,14 +230,23 @@ class Printer:
         if isinstance(t, Mul):
             coeff, num, den = self.split(t)
             if coeff < 0:
-                return True, self.division(num, den, -coeff)
-        return False, self.expr(t)
+                return True, self.product(num, den, -coeff)
+        return False, self.expr(with_bounds(t, self.known))
 
     # ---------------------------------------------------------------- products
 
     def print_Mul(self, e: Mul) -> str:
         coeff, num, den = self.split(e)
-        return self.signed(coeff < 0, self.division(num, den, abs(coeff)))
+        return self.signed(coeff < 0, self.product(num, den, abs(coeff)))
+
+    def product(self, num, den, coeff) -> str:
+        """``division``, with the product's range conditions known inside it."""
+        outer = list(self.known)
+        self.known += [f.sub for f in num if isinstance(f, InRange)]
+        try:
+            return self.division(num, den, coeff)
+        finally:
+            self.known = outer
 
     def print_Pow(self, e: Pow) -> str:
         if self.negative_exponent(e):
@@ -253,6 +271,7 @@ class Printer:
                 den.append(ir.power(f.base, ir.neg(f.exponent)))
             else:
                 num.append(f)
+        num += unproven_reads(num, self.known)     # c_{p−k} states 0 ≤ p − k < m
         return coeff, self.reading_order(num), self.reading_order(den)
 
     def reading_order(self, factors: list[Expr]) -> list[Expr]:
@@ -266,8 +285,14 @@ class Printer:
             indices = base.indices if isinstance(base, Var) else (base.a, base.b)
             name = base.name if isinstance(base, Var) else "δ"
             last = len(self.rank)                # tensors without indices come after
-            rank = self.rank.get(indices[0].name, last) if indices else last + 1
+            first = indices[0] if indices else None
+            if first is not None and type(first) is not Index:    # c_{p−k}: by p
+                first = max(first.free, key=lambda i: self.rank.get(i.name, last),
+                            default=None)
+            rank = self.rank.get(first.name, last) if first is not None else last + 1
             return (1, rank, name.lower(), name)
+        if isinstance(base, InRange):
+            return (5,)
         if isinstance(base, (Func, Apply)):
             return (2,)
         if isinstance(base, Sum) and base is f:
@@ -322,7 +347,14 @@ class TextPrinter(Printer):
         return to_ascii(name) if self.ascii else name
 
     def subscript(self, indices, *, var=False, compact=True) -> str:
-        """``_ik`` (or ``_{i,k}`` for binders); any multi-letter name: ``[i1,k]``."""
+        """``_ik`` (or ``_{i,k}`` for binders); any multi-letter name: ``[i1,k]``;
+        a shifted read ``_{p−k}`` (one axis) or ``[b,o,p−u,q−v]``."""
+        if any(type(i) is not Index for i in indices):
+            items = [sub_text(i, self.minus) if type(i) is not Index else self.ident(i.name)
+                     for i in indices]
+            if any(not NAME.fullmatch(t) for t in items):
+                return "_{" + items[0] + "}" if len(items) == 1 else "[" + ",".join(items) + "]"
+            return subscript_text(items, compact)          # x_i read on a longer axis
         return subscript_text([self.ident(i.name) for i in indices], compact)
 
     def number(self, value) -> str:

@@ -16,6 +16,7 @@ from lark import Token, Transformer_NonRecursive, v_args
 from indexcalc.errors import IndexcalcError, LimitError, ParseError
 from indexcalc.limits import MAX_EXPONENT, MAX_NUMBER_DIGITS, MAX_RANK
 from indexcalc.syntax import tree as S
+from indexcalc.syntax.shifts import read_cond, subscript_items
 from indexcalc.syntax.subscripts import NAME, subscript_indices
 
 
@@ -57,8 +58,8 @@ class Build(Transformer_NonRecursive):
         return S.AssumeStmt(c[0], c[1], _pos(meta))
 
     def declaration(self, meta, c):
-        name, shape, sym = c
-        return S.DeclStmt(str(name), shape, sym is not None, _pos(meta))
+        name, shape, sym, pad = c
+        return S.DeclStmt(str(name), shape, sym is not None, _pos(meta), pad is not None)
 
     def declaration_in(self, meta, c):
         return self.declaration(meta, c)
@@ -191,7 +192,11 @@ class Build(Transformer_NonRecursive):
 
     def subs(self, meta, c):
         tok = c[0]
-        return (self._indices(str(tok), _pos(tok)),)
+        return (subscript_items(str(tok), lambda msg: self.fail(msg, _pos(tok))),)
+
+    def condition(self, meta, c):
+        tok = c[0]
+        return S.Cond(read_cond(str(tok), lambda msg: self.fail(msg, _pos(tok))), _pos(meta))
 
     # -------------------------------------------------------- subscripts
 

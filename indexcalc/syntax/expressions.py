@@ -15,7 +15,7 @@ import math
 from indexcalc.errors import IndexMismatchError, LimitError, ParseError, ShapeError
 from indexcalc.ir import Const, const, neg, power
 from indexcalc.limits import MAX_POWER_BITS
-from indexcalc.syntax import calls, index_form, matrix_form
+from indexcalc.syntax import calls, index_form, matrix_form, shifted
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import DELTA_NAMES, Ctx, Pending, Scope, Val
 
@@ -194,6 +194,10 @@ def callable_name(sc: Scope, name: str) -> bool:
             and name not in DELTA_NAMES)
 
 
-RULES = {S.Num: ex_Num, S.Partial: ex_Partial, S.Neg: ex_Neg, S.Chain: ex_Chain,
+def ex_Cond(sc: Scope, node: S.Cond, ctx: Ctx) -> Val:
+    return shifted.condition(sc, node, ctx)
+
+
+RULES = {S.Cond: ex_Cond, S.Num: ex_Num, S.Partial: ex_Partial, S.Neg: ex_Neg, S.Chain: ex_Chain,
          S.Name: ex_Name, S.Paren: ex_Paren, S.Transpose: ex_Transpose, S.Power: ex_Power,
          S.Terms: ex_Terms, S.SumOver: ex_SumOver, S.Norm: ex_Norm, S.Call: ex_Call}

@@ -15,6 +15,7 @@ from collections import Counter
 from indexcalc.errors import IndexMismatchError, ParseError
 from indexcalc.functions import known
 from indexcalc.ir import MINUS_ONE, DimSize, Var, add, delta, mul, neg, power, rename
+from indexcalc.syntax import shifted
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import (
     DELTA_NAMES,
@@ -28,6 +29,7 @@ from indexcalc.syntax.scope import (
     plural,
     show_free,
 )
+from indexcalc.syntax.shifts import ALLOWED, Shift, index_names
 
 
 def not_recursive(sc: Scope, name: str, ctx: Ctx, pos: S.Pos) -> None:
@@ -57,7 +59,8 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
     not_recursive(sc, name, ctx, node.pos)
     if name in DELTA_NAMES and name not in sc.tensors:
         return kronecker(sc, node, ctx)
-    if name not in sc.tensors:
+    created = name not in sc.tensors
+    if created:
         if name in sc.dim_symbols:
             raise sc.err(IndexMismatchError, f"{name} is a dimension; it takes no "
                          "indices", node.pos)
@@ -68,9 +71,13 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
                                   pos=node.pos)
     t = sc.tensors[name]
     if len(node.indices) != len(t.dims):
+        hint = (f"; {ALLOWED} (a product like i k is not)" if len(t.dims) < len(node.indices)
+                else "")
         raise sc.err(IndexMismatchError, f"{name} has rank {len(t.dims)} (shape "
                      f"{sc.show_vars(t.dims)}) but {sc.src(node.pos)} gives it "
-                     f"{plural(len(node.indices), 'index')}", node.pos)
+                     f"{plural(len(node.indices), 'index')}{hint}", node.pos)
+    if shifted.involved(node, ctx):
+        return shifted.read(sc, node, ctx, t, created)
     for p, (i, v) in enumerate(zip(node.indices, t.dims)):
         sc.index(i, ctx)
         sc.unify(ctx.idx[i], v, lambda: (
@@ -81,6 +88,8 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
 
 
 def kronecker(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
+    if len(node.indices) == 2 and any(isinstance(i, Shift) for i in node.indices):
+        return shifted.kronecker(sc, node, ctx)           # δ[q,p−1]: a shifted diagonal
     if len(node.indices) != 2:
         raise sc.err(IndexMismatchError, f"the Kronecker delta takes two indices, like "
                      f"δ_jk, not {sc.src(node.pos)}", node.pos)
@@ -128,7 +137,7 @@ def einstein(sc: Scope, lowered, ctx: Ctx, pos: S.Pos) -> Val:
             raise sc.err(ParseError, "@ is the matrix product of matrix-form operands; "
                          "in index form juxtapose the factors (A_ij x_j)", f.pos)
         if isinstance(f, S.Name) and f.indices is not None:
-            counts.update(f.indices)
+            counts.update(index_names(f.indices))
         else:
             counts.update(i.name for i in v.expr.free)
         parts.append(power(v.expr, MINUS_ONE) if op in ("/", "./") else v.expr)

@@ -20,7 +20,7 @@ from indexcalc.ir import Expr
 from indexcalc.model import Question, Wrt
 from indexcalc.syntax import expressions
 from indexcalc.syntax import tree as S
-from indexcalc.syntax.scope import QUESTION_WORDS, Ctx, Scope, Val, ix
+from indexcalc.syntax.scope import QUESTION_WORDS, Ctx, Scope, Val, ix, shifted_names_in
 
 
 def question(sc: Scope, node, pos: S.Pos):
@@ -136,6 +136,7 @@ def check_claim(sc: Scope, q: Question, ctx: Ctx, node) -> tuple[Question, Expr]
             slots.append((k, sc.tensors[w.name].dims))
     named = [i for i in (q.of_indices or ())] + [i for w in q.wrt for i in (w.indices or ())]
     ctx.lhs = frozenset(i.name for i in named)
+    ctx.shifted = ctx.shifted | frozenset(shifted_names_in(node))    # c_{p−k} in the claim
     v = expressions.lower_value(sc, node, ctx.protect(ctx.lhs))
     if not slots:
         if v.matrix:

@@ -14,13 +14,14 @@ dimension variables, protected indices) is a ``Ctx``; a lowered expression is a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from indexcalc.errors import IndexcalcError, IndexMismatchError, ShapeError
 from indexcalc.ir import DimSize, Expr, Index, fresh_name, mul, summation
 from indexcalc.model import Span
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.dimensions import DimTable
+from indexcalc.syntax.shifts import Shift, cond_names, index_names
 
 PENDING = "?"                       # the dimension every index carries until settled
 QUESTION_WORDS = ("grad", "jacobian", "hessian")
@@ -35,6 +36,7 @@ class Tensor:
     defined: bool = False
     symmetric: bool = False
     pos: S.Pos | None = None
+    pad: bool = False                # reads outside its range are zero (declared `pad`)
 
 
 @dataclass
@@ -47,10 +49,12 @@ class Ctx:
     lhs: frozenset[str] = frozenset()
     protected: frozenset[str] = frozenset()
     defining: str | None = None
+    shifted: frozenset[str] = frozenset()    # index names in affine subscripts (shifted.py)
+    reads: list = field(default_factory=list)     # their range constraints (shifted.Read)
 
     def protect(self, names) -> "Ctx":
         return Ctx(self.idx, self.used, self.lhs, self.protected | frozenset(names),
-                   self.defining)
+                   self.defining, self.shifted, self.reads)
 
 
 @dataclass
@@ -155,10 +159,11 @@ class Scope:
         return self.text[pos.start:pos.end].strip()
 
     def new_ctx(self, *nodes) -> Ctx:
-        used = set()
+        used, shifted = set(), set()
         for node in nodes:
             used |= index_names_in(node)
-        return Ctx({}, used)
+            shifted |= shifted_names_in(node)
+        return Ctx({}, used, shifted=frozenset(shifted))
 
 
 def ix(name: str) -> Index:
@@ -183,6 +188,24 @@ def index_names_in(node) -> set[str]:
         for attr in ("indices", "over", "out"):
             v = getattr(n, attr, None)
             if isinstance(v, tuple):
-                names.update(v)
+                names.update(index_names(v))
+        if isinstance(n, S.Cond):
+            names.update(cond_names(n.cond))
+        stack.extend(S.children(n))
+    return names
+
+
+def shifted_names_in(node) -> set[str]:
+    """The index names written inside an affine subscript or a range condition."""
+    names: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, S.Name) and n.indices:
+            for it in n.indices:
+                if isinstance(it, Shift):
+                    names.update(it.names)
+        if isinstance(n, S.Cond):
+            names.update(cond_names(n.cond))
         stack.extend(S.children(n))
     return names

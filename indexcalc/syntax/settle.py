@@ -12,19 +12,24 @@ from __future__ import annotations
 from indexcalc.ir import Delta, Expr, Index, Var, walk
 from indexcalc.model import Assume, Check, Definition, Model, Question, Wrt
 from indexcalc.syntax.dimensions import fresh_dim_name, settle_expr
+from indexcalc.syntax import ranges
 from indexcalc.syntax.scope import Ctx, Scope
+from indexcalc.syntax.shifted import has_affine, settle_subs
 
 
 def finish(sc: Scope) -> Model:
     taken = set(sc.tensors) | set(sc.dim_symbols) | sc.functions
     names: dict[str, object] = {}
+    ranged = ranges.constrained_roots(sc)          # decided by ranges.resolve, below
     for root in sorted({sc.dims.find(v) for v in sc.dims.parent},
                        key=lambda r: int(r[1:]) if r.startswith("?") else -1):
-        if sc.dims.pin.get(root) is None:
+        if sc.dims.pin.get(root) is None and root not in ranged:
             name = fresh_dim_name(taken)
             taken.add(name)
             names[root] = name
     sc.generated = names
+    if ranged or any(getattr(ctx, "reads", None) for _, ctx in sc.done):
+        ranges.resolve(sc, lambda v: settle_var(sc, v))
     statements = [settle_statement(sc, st, ctx) for st, ctx in sc.done]
     shapes = {n: tuple(settle_var(sc, v) for v in t.dims) for n, t in sc.tensors.items()}
     dims = set(sc.dim_symbols)
@@ -47,6 +52,9 @@ def settle_statement(sc: Scope, st, ctx: Ctx | None):
     dim_of = dim_resolver(sc, st, ctx)
 
     def fix(e: Expr) -> Expr:
+        if has_affine(e):
+            e = settle_subs(e, lambda i: Index(i.name, dim_of(i.name)),
+                            lambda v: settle_var(sc, v))
         return settle_expr(e, dim_of, lambda v: settle_var(sc, v))
 
     def fix_ix(indices):

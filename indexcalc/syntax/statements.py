@@ -15,7 +15,7 @@ from indexcalc.errors import IndexcalcError, IndexMismatchError, ParseError, Sha
 from indexcalc.functions import known
 from indexcalc.ir import Index, var_names
 from indexcalc.model import Assume, Check, Declaration, Definition, Model
-from indexcalc.syntax import expressions, matrix_form, questions, settle
+from indexcalc.syntax import expressions, matrix_form, questions, settle, shifted
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import (
     DELTA_NAMES,
@@ -76,7 +76,7 @@ def declare(sc: Scope, st: S.DeclStmt) -> None:
                      f"shape {sc.show_dims(st.shape)}", st.pos)
     dims = tuple(sc.dims.fixed(d) for d in st.shape)
     sc.tensors[st.name] = Tensor(st.name, dims, declared=True, symmetric=st.symmetric,
-                                 pos=st.pos)
+                                 pos=st.pos, pad=st.pad)
 
 
 def declaration(sc: Scope, st: S.DeclStmt) -> Declaration:
@@ -130,6 +130,7 @@ def check_definable(sc: Scope, name: str, pos: S.Pos) -> None:
 
 def lhs_indices(sc: Scope, lhs: S.Name, ctx: Ctx) -> tuple[Index, ...]:
     seen = set()
+    shifted.no_shift(sc, lhs, "the left-hand side of a definition")
     for i in lhs.indices:
         if i in seen:
             raise sc.err(IndexMismatchError, f"index {i} appears twice on the "

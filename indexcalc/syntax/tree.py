@@ -37,9 +37,17 @@ class Num:
 
 @dataclass
 class Name:
-    """``x``, ``W_ik``, ``W[p,q]``; ``indices`` is None without a subscript."""
+    """``x``, ``W_ik``, ``W[p,q]``; ``indices`` is None without a subscript.  An index
+    may be a ``shifts.Shift`` (``x_{i+k}``); ``index_names`` lists the names inside."""
     name: str
-    indices: tuple[str, ...] | None
+    indices: tuple | None
+    pos: Pos
+
+
+@dataclass
+class Cond:
+    """A range condition ``[0 ≤ p − k < m]`` (``shifts.Cond``), 1 where it holds."""
+    cond: object
     pos: Pos
 
 
@@ -131,6 +139,7 @@ class DeclStmt:
     shape: tuple                 # dims: str or int
     symmetric: bool
     pos: Pos
+    pad: bool = False            # reads outside the declared range are zero
 
 
 @dataclass

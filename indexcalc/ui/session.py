@@ -28,6 +28,7 @@ from indexcalc.checking.claims import check, check_statement
 from indexcalc.derivative import Derivative, differentiate
 from indexcalc.errors import IndexcalcError, ShapeError
 from indexcalc.model import Check, Model, Question
+from indexcalc.read.operations import convolution_name
 from indexcalc.syntax.subscripts import SUBSCRIPT
 from indexcalc.ui.commands import Quit, command_line, last_derivative, run_command
 from indexcalc.ui.lines import (
@@ -166,6 +167,9 @@ class Session:
     def show_derivative(self, d) -> str:
         """Index form, then the matrix form when there is one and it says more."""
         text = str(d)
+        name = convolution_name(d.expr)                 # Σ_k c_{p−k} w_k: say what it is
+        if name:
+            return f"{text}\nthat is {name}"
         matrix = self.matrix_form(d)
         if matrix is None:
             return text
