@@ -22,6 +22,9 @@ import numpy as np
 import problems as P
 
 
+VERIFY = True          # build_indexcalc calls once to verify (fresh.py: its cold call)
+
+
 class Unavailable(Exception):
     """The library is not installed (or cannot be imported)."""
 
@@ -31,6 +34,7 @@ class Impl:
     call: Callable[[], Any]
     result: Callable[[Any], tuple]
     notes: list[str] = field(default_factory=list)
+    handle: Any = None             # indexcalc: the compiled object (plan statistics)
 
 
 def _as_tuple(out) -> tuple:
@@ -66,9 +70,19 @@ def build_jax(p: P.Problem, arrays: dict) -> Impl:
         g = jax.jit(f)
     elif p.kind == "hessian":
         g = jax.jit(jax.hessian(f, argnums=_positions(p)[0]))
+    elif p.kind == "hvp":                 # forward over reverse: jvp of the gradient
+        k = _positions(p)[0]
+        grad = jax.grad(f, argnums=k)
+
+        def hvp(*a):
+            a, v = a[:-1], a[-1]
+            return jax.jvp(lambda x: grad(*a[:k], x, *a[k + 1:]), (a[k],), (v,))[1]
+        g = jax.jit(hvp)
     else:
         g = jax.jit(jax.grad(f, argnums=_positions(p)))
     args = [jax.device_put(arrays[n]) for n in order]
+    if p.kind == "hvp":
+        args.append(jax.device_put(arrays[p.direction]))
     assert all(a.dtype == np.float64 for a in args), "jax_enable_x64 did not take effect"
     return Impl(lambda: jax.block_until_ready(g(*args)), _as_tuple)
 
@@ -90,6 +104,14 @@ def build_torch(p: P.Problem, arrays: dict) -> Impl:
         def call():
             with torch.no_grad():
                 return f(*args)
+    elif p.kind == "hvp":                 # forward over reverse: jvp of the gradient
+        k = _positions(p)[0]
+        grad = torch.func.grad(f, argnums=k)
+        v = torch.from_numpy(np.ascontiguousarray(arrays[p.direction]))
+
+        def call():
+            return torch.func.jvp(lambda x: grad(*args[:k], x, *args[k + 1:]),
+                                  (args[k],), (v,))[1]
     else:
         if p.kind == "hessian":
             g = torch.func.hessian(f, argnums=_positions(p)[0])
@@ -145,43 +167,57 @@ def _compile_api():
             "used `indexcalc.api.compile`")
 
 
-def _indexcalc_one(p: P.Problem, text: str, arrays: dict) -> Impl:
+def _indexcalc_one(p: P.Problem, text: str, arrays: dict, backend: str = "numpy") -> Impl:
     import indexcalc
     note = None
     if p.kind == "value" or len(p.wrt) > 1:
         names = p.indexcalc_outputs()
         compile_, note = _compile_api()
-        fn = compile_(text, outputs=names)
+        fn = compile_(text, outputs=names, backend=backend)
 
         def result(out):
             if isinstance(out, dict):
                 return tuple(np.asarray(out[n]) for n in names)
             return _as_tuple(out)
     else:
-        wrt = p.wrt[0] if p.kind == "grad" else [p.wrt[0], p.wrt[0]]
-        fn = indexcalc.derivative(text, wrt=wrt, of=p.of).compile()
+        wrt = (list(p.ic_wrt) if p.ic_wrt else p.wrt[0] if p.kind == "grad"
+               else [p.wrt[0], p.wrt[0]])
+        fn = indexcalc.derivative(text, wrt=wrt, of=p.of).compile(backend=backend)
         result = _as_tuple
     if p.extra:                          # only the extra inputs this spelling declares
         declared = set(re.findall(r"^\s*(\w+)\s*:", text, re.M))
         arrays = {**arrays, **{k: v for k, v in p.extra(arrays).items() if k in declared}}
-    impl = Impl(lambda: fn(**arrays), result, [note] if note else [])
-    impl.result(impl.call())             # must run once on these arrays to count as working
+    if backend == "jax":
+        import jax
+        arrays = {k: jax.device_put(v) for k, v in arrays.items()}
+        impl = Impl(lambda: jax.block_until_ready(fn(**arrays)), result,
+                    [note] if note else [], fn)
+    else:
+        impl = Impl(lambda: fn(**arrays), result, [note] if note else [], fn)
+    if VERIFY:
+        impl.result(impl.call())         # must run once on these arrays to count as working
     return impl
 
 
-def build_indexcalc(p: P.Problem, arrays: dict) -> Impl:
+def build_indexcalc(p: P.Problem, arrays: dict, backend: str = "numpy") -> Impl:
     """Use the first model spelling indexcalc accepts; note the ones it refused."""
     try:
         import indexcalc
     except ImportError as e:
         raise Unavailable(f"indexcalc not importable ({e})") from None
+    if backend == "jax":
+        try:
+            import jax
+        except ImportError as e:
+            raise Unavailable(f"jax not installed ({e})") from None
+        jax.config.update("jax_enable_x64", True)
     api = "compile" if p.kind == "value" or len(p.wrt) > 1 else "derivative"
     if not hasattr(indexcalc, api):
         raise RuntimeError(f"API not ready: indexcalc.{api} missing")
     refused = []
     for k, text in enumerate(p.models):
         try:
-            impl = _indexcalc_one(p, text, arrays)
+            impl = _indexcalc_one(p, text, arrays, backend)
         except Exception as e:             # noqa: BLE001 - record and try the next spelling
             refused.append(f"model #{k + 1}: {type(e).__name__}: {_short(e)}")
             continue
@@ -199,9 +235,15 @@ def _short(e: Exception, limit: int = 300) -> str:
     return s if len(s) <= limit else s[:limit] + "…"
 
 
+def build_indexcalc_jax(p: P.Problem, arrays: dict) -> Impl:
+    """indexcalc's program on its JAX backend (inputs already JAX arrays)."""
+    return build_indexcalc(p, arrays, backend="jax")
+
+
 BUILDERS = {
     "numpy": build_numpy,
     "indexcalc": build_indexcalc,
+    "icjax": build_indexcalc_jax,
     "jax": build_jax,
     "torch": build_torch,
     "autograd": build_autograd,

@@ -36,7 +36,8 @@ def numpy_backend():
         m = x.max(axis=-1, keepdims=True)
         return m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
     return SimpleNamespace(
-        name="numpy", sum=np.sum, exp=np.exp, log=np.log, trace=np.trace, lse=lse,
+        name="numpy", sum=np.sum, exp=np.exp, tanh=np.tanh, log=np.log, trace=np.trace,
+        lse=lse,
         sigmoid=lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),
         softplus=lambda x: np.logaddexp(0.0, x),
         logabsdet=lambda x: np.linalg.slogdet(x)[1])
@@ -46,7 +47,7 @@ def jax_backend():
     import jax
     import jax.numpy as jnp
     return SimpleNamespace(
-        name="jax", sum=jnp.sum, exp=jnp.exp, log=jnp.log, trace=jnp.trace,
+        name="jax", sum=jnp.sum, exp=jnp.exp, tanh=jnp.tanh, log=jnp.log, trace=jnp.trace,
         lse=lambda x: jax.nn.logsumexp(x, axis=-1, keepdims=True),
         sigmoid=jax.nn.sigmoid, softplus=jax.nn.softplus,
         logabsdet=lambda x: jnp.linalg.slogdet(x)[1])
@@ -56,7 +57,7 @@ def autograd_backend():
     import autograd.numpy as anp
     from autograd.scipy.special import logsumexp
     return SimpleNamespace(
-        name="autograd", sum=anp.sum, exp=anp.exp, log=anp.log, trace=anp.trace,
+        name="autograd", sum=anp.sum, exp=anp.exp, tanh=anp.tanh, log=anp.log, trace=anp.trace,
         lse=lambda x: logsumexp(x, axis=-1, keepdims=True),
         sigmoid=lambda x: 0.5 * (1.0 + anp.tanh(0.5 * x)),
         softplus=lambda x: anp.logaddexp(0.0, x),
@@ -66,7 +67,8 @@ def autograd_backend():
 def torch_backend():
     import torch
     return SimpleNamespace(
-        name="torch", sum=torch.sum, exp=torch.exp, log=torch.log, trace=torch.trace,
+        name="torch", sum=torch.sum, exp=torch.exp, tanh=torch.tanh, log=torch.log,
+        trace=torch.trace,
         lse=lambda x: torch.logsumexp(x, dim=-1, keepdim=True),
         sigmoid=torch.sigmoid,
         softplus=lambda x: torch.logaddexp(torch.zeros((), dtype=x.dtype), x),
@@ -87,10 +89,14 @@ class Problem:
     wrt: tuple[str, ...]           # variables (gradients) or (x,) for a Hessian
     models: tuple[str, ...]        # indexcalc texts, preferred first
     of: str                        # the scalar the models define
-    kind: str = "grad"             # "grad", "hessian" or "value" (the loss itself)
+    kind: str = "grad"             # "grad", "hessian", "hvp" or "value" (the loss itself)
     note: str = ""
     args: tuple[str, ...] = field(default=())     # positional order of the loss's arrays
     extra: Callable | None = None  # arrays -> extra inputs some model spellings declare
+    flops: Callable | None = None  # dims -> FLOPs of the hand-written algorithm
+    peers: tuple[str, ...] | None = None          # implementations that run it (None: all)
+    ic_wrt: tuple[str, ...] = ()   # indexcalc's wrt list when it differs (the HVP trick)
+    direction: str = ""            # kind "hvp": the input holding the direction v
 
     def size_label(self, size: str) -> str:
         return " ".join(f"{k}={v}" for k, v in self.sizes[size].items())
@@ -101,6 +107,8 @@ class Problem:
             return [self.of]
         if self.kind == "hessian":
             return [f"d2{self.of}/d{self.wrt[0]}2"]
+        if self.ic_wrt:
+            return [f"d{len(self.ic_wrt)}{self.of}/" + "".join(f"d{w}" for w in self.ic_wrt)]
         return [f"d{self.of}/d{w}" for w in self.wrt]
 
 
@@ -359,6 +367,12 @@ H3 = Problem(
 PROBLEMS = [G1, G2, G2_LOSS, G3_TR, G3_LD, H1, H2, H3]
 
 
+def register(*problems: Problem) -> None:
+    """Add problems defined in another module (``workloads.py``, ``conv.py``)."""
+    known = {p.name for p in PROBLEMS}
+    PROBLEMS.extend(p for p in problems if p.name not in known)
+
+
 def select(names: list[str] | None) -> list[Problem]:
     """Problems by name; "G2" also selects "G2-loss", "G3" both G3 problems."""
     if not names:
@@ -421,7 +435,8 @@ def fd_check(p: Problem, size: str = "small", seed: int = 0, trials: int = 3) ->
     rng = np.random.default_rng(seed)
     arrays = p.make(p.sizes[size], rng)
     b = numpy_backend()
-    loss = lambda a: float(p.loss(b, **a))           # noqa: E731
+    keys = p.args or tuple(arrays)
+    loss = lambda a: float(p.loss(b, **{k: a[k] for k in keys}))     # noqa: E731
     got = p.numpy(**arrays)
     worst = 0.0
     if p.kind == "value":
@@ -448,11 +463,16 @@ def fd_check(p: Problem, size: str = "small", seed: int = 0, trials: int = 3) ->
             shape = arrays[w].shape
             h = 1e-4
             u, v = rng.standard_normal(shape), rng.standard_normal(shape)
+            if p.kind == "hvp":                      # the problem's own direction v
+                v = arrays[p.direction]
             fd = (loss(shifted(**{w: h * (u + v)})) - loss(shifted(**{w: h * (u - v)}))
                   - loss(shifted(**{w: h * (v - u)})) + loss(shifted(**{w: -h * (u + v)})))
             fd /= 4 * h * h
-            H = got[0].reshape(int(np.prod(shape)), int(np.prod(shape)))
-            an = float(u.ravel() @ H @ v.ravel())
+            if p.kind == "hvp":                      # got[0] is H v
+                an = float(u.ravel() @ got[0].ravel())
+            else:
+                H = got[0].reshape(int(np.prod(shape)), int(np.prod(shape)))
+                an = float(u.ravel() @ H @ v.ravel())
             worst = max(worst, abs(fd - an) / max(abs(an), 1e-8))
     assert worst < 1e-5, f"{p.name}: hand-written derivative disagrees with FD ({worst:.2e})"
     return worst

@@ -32,8 +32,8 @@ def _parse_args(argv=None):
                     help="Markdown file to write (default: benchmarks/RESULTS.md for a full run)")
     ap.add_argument("--problems", default="",
                     help="comma-separated problem names (G1,G2,G3,H1,H2,H3); default all")
-    ap.add_argument("--sizes", default="", help="comma-separated: small,medium")
-    ap.add_argument("--peers", default="numpy,indexcalc,jax,torch,autograd",
+    ap.add_argument("--sizes", default="", help="comma-separated: small,medium,large")
+    ap.add_argument("--peers", default="numpy,indexcalc,icjax,jax,torch,autograd",
                     help="implementations to run (numpy is always run: it is the baseline)")
     ap.add_argument("--repeats", type=int, default=None, help="timing repeats (default 7, quick 3)")
     ap.add_argument("--min-sample", type=float, default=0.02,
@@ -45,6 +45,8 @@ def _parse_args(argv=None):
                     help="threads for BLAS / torch, and cores the process is pinned to "
                          "(default 1: reproducible on a shared machine; 0 = all cores)")
     ap.add_argument("--no-symbolic", action="store_true", help="skip the symbolic-side table")
+    ap.add_argument("--no-fresh", action="store_true",
+                    help="skip the fresh-process runs (cold start, memory, start-up)")
     ap.add_argument("--no-sympy", action="store_true", help="skip SymPy in the symbolic table")
     ap.add_argument("--sympy-cap", type=float, default=None,
                     help="seconds before a SymPy task is abandoned (default 60, quick 10)")
@@ -83,11 +85,21 @@ from datetime import datetime, timezone  # noqa: E402
 
 import numpy as np                       # noqa: E402
 
+import costs                             # noqa: E402
 import peers                             # noqa: E402
 import problems as P                     # noqa: E402
 
-PEER_LABEL = {"numpy": "NumPy (hand)", "indexcalc": "indexcalc", "jax": "JAX jit",
-              "torch": "torch.func", "autograd": "autograd"}
+# Modules that define more problems and register them with ``problems.register``
+# (one name per module; a new benchmark file adds itself here).
+PROBLEM_MODULES = (
+    "workloads",                          # issue 17: attention, layer norm, deep MLPs, ...
+)
+for _module in PROBLEM_MODULES:
+    __import__(_module)
+
+PEER_LABEL = {"numpy": "NumPy (hand)", "indexcalc": "indexcalc", "icjax": "indexcalc (JAX)",
+              "jax": "JAX jit", "torch": "torch.func", "autograd": "autograd"}
+FRESH_SIZES = ("medium", "large")         # sizes measured in fresh processes too
 TOL = 1e-8                                # max relative error that counts as agreement
 
 
@@ -212,12 +224,29 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_eval(probs, sizes, impls, repeats, min_sample, budget, notes: Notes):
+def run_fresh(p, size, impls, threads, fresh_runs: dict) -> None:
+    """Each implementation once in a fresh process (cold start, memory); first, so a
+    plan that cannot fit in memory is known before the main process would try it."""
+    for name in impls:
+        got = costs.fresh(["call", p.name, size, name], threads)
+        fresh_runs[(p.name, size, name)] = got
+        what = got.get("error") or (f"cold {fmt_time(got['build_s'] + got['first_s'])}, "
+                                    f"1st-call RSS {costs.fmt_bytes(got['first_peak'])}")
+        log(f"{p.name:10s} {size:6s} {name:9s} fresh process: {what}")
+
+
+def run_eval(probs, sizes, impls, repeats, min_sample, budget, notes: Notes,
+             fresh_runs: dict | None = None, threads: int = 1):
     rows = []
     times: dict[tuple[str, str, str], float] = {}
     ratios: dict[tuple[str, str, str], float] = {}
     for p in probs:
         for size in sizes:
+            if size not in p.sizes:
+                continue
+            mine = [n for n in impls if p.peers is None or n in p.peers]
+            if fresh_runs is not None and p.flops and size in FRESH_SIZES:
+                run_fresh(p, size, mine, threads, fresh_runs)
             rng = np.random.default_rng(20261123)
             arrays = p.make(p.sizes[size], rng)
             ref_impl = peers.build_numpy(p, arrays)
@@ -227,8 +256,15 @@ def run_eval(probs, sizes, impls, repeats, min_sample, budget, notes: Notes):
             log(f"{p.name:10s} {size:6s} numpy     {fmt_time(t_np):>10s}  ({reps}×{inner})")
             np_times = [t_np]
             cells, errs = {}, {}
-            for name in impls:
+            for name in mine:
                 if name == "numpy":
+                    continue
+                bad = (fresh_runs or {}).get((p.name, size, name), {}).get("error", "")
+                if bad:                       # known to fail: never risk it in this process
+                    cells[name] = ("out of memory" if bad.startswith("MemoryError")
+                                   else "error") + notes.add(
+                        f"{PEER_LABEL[name]} on {p.name} {size}: {bad} (in a fresh process "
+                        f"limited to {costs.fmt_bytes(3 << 30)} above its inputs; not run here)")
                     continue
                 try:
                     impl = peers.BUILDERS[name](p, arrays)
@@ -489,7 +525,7 @@ def main(args) -> int:
     eval_names = [n for n in names if n not in sym_names or n[0] != "S"]
     probs = P.select(eval_names) if eval_names or not names else []
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()] or (
-        ["small"] if args.quick else ["small", "medium"])
+        ["small"] if args.quick else ["small", "medium", "large"])
     impls = ["numpy"] + [n for n in args.peers.split(",") if n and n != "numpy"]
     for n in impls:
         if n not in peers.BUILDERS:
@@ -507,9 +543,14 @@ def main(args) -> int:
         P.fd_check(p, "small")
     log(f"hand-written baselines agree with finite differences ({len(probs)} problems)")
 
+    started = time.perf_counter()
+    rate = costs.dgemm_rate()
+    log(f"dgemm: {rate / 1e9:.1f} GFLOP/s ({args.threads} thread(s))")
     notes = Notes()
     load0 = os.getloadavg()[0]
-    rows, times, ratios = run_eval(probs, sizes, impls, repeats, args.min_sample, budget, notes)
+    fresh_runs: dict = {}
+    rows, times, ratios = run_eval(probs, sizes, impls, repeats, args.min_sample, budget, notes,
+                                   None if args.no_fresh else fresh_runs, args.threads)
     parts = [
         "## Evaluation: time of one derivative call, as a ratio to hand-written NumPy",
         "",
@@ -536,8 +577,28 @@ def main(args) -> int:
                   f"cache hit); first call = one evaluation on small arrays (per-shape "
                   f"planning). SymPy: own process, capped at {cap:.0f} s, import not counted.",
                   "", run_symbolic(notes, not args.no_sympy, cap, sym_repeats, only, warm_times)]
+    cost_rows = [(p, size) for p, size, *_ in rows if p.flops]
+    if cost_rows:
+        parts += ["", "## Issue 17 workloads: distance to the limit, memory, cold start", "",
+                  f"dgemm on this machine: {rate / 1e9:.1f} GFLOP/s (float64, 1000×1000, "
+                  f"{args.threads} thread(s), best of 5). FLOPs: the hand-written algorithm's "
+                  f"count; % of dgemm = FLOPs / warm time / dgemm rate. Cold columns: a fresh "
+                  f"process per implementation (`fresh.py`), at sizes {', '.join(FRESH_SIZES)}: "
+                  f"import, build + first call (JIT compile / code generation), the second "
+                  f"call over the warm median, the resident memory the first call adds "
+                  f"(JIT included), NumPy's allocation peak in one warm call (tracemalloc), "
+                  f"minor page faults of the first and second call.", "",
+                  costs.cost_table(cost_rows, times, fresh_runs, rate, PEER_LABEL, notes)]
+    startup: dict = {}
+    if not args.no_fresh:
+        log("start-up: fresh processes")
+        text_, startup = costs.startup_section(args.threads)
+        parts += ["", "## Start-up (fresh processes)", "", text_]
     parts += ["", "## Targets (issue 4), as measured in this run", "",
               targets(ratios, times, gl_ratios, warm_times, sizes)]
+    parts += ["", "## Targets (issue 17), as measured in this run", "",
+              costs.targets17(ratios, fresh_runs, startup, warm_times, PEER_LABEL)]
+    parts += ["", f"Whole run: {time.perf_counter() - started:.0f} s."]
     if notes.items:
         parts += ["", "Notes:", ""] + [f"{i + 1}. {t}" for i, t in enumerate(notes.items)]
     text = "\n".join(parts) + "\n"
