@@ -36,7 +36,7 @@ from indexcalc.limits import (
 from indexcalc.model import Model
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.build import Build
-from indexcalc.syntax.grammar import grammar_text
+from indexcalc.syntax.grammar import cache_path, grammar_text
 from indexcalc.syntax.statements import lower
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
@@ -46,9 +46,10 @@ _TOKEN = re.compile(r"#[^\n]*|[^\W_]+|\S")     # a comment, a run of letters and
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The LALR parser, built once."""
-    return Lark(grammar_text(), parser="lalr",
-                propagate_positions=True, maybe_placeholders=True)
+    """The LALR parser, built once per process, loaded from Lark's cache when it can be."""
+    text = grammar_text()
+    return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=True,
+                cache=cache_path(text) or False)
 
 
 def parse(text: str) -> Model:

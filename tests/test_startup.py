@@ -1,0 +1,92 @@
+"""A fresh process starts quickly: the parser comes from Lark's cache, extras stay unloaded.
+
+Start-up time itself is measured by the benchmark (``benchmarks/fresh.py``),
+never asserted here; these tests check the mechanisms it rests on, each in a
+child process so that this process's imports and caches cannot hide them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("jax", "torch", "sympy", "scipy", "dask", "IPython", "matplotlib")
+
+
+def run(code: str, **env) -> dict:
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=full, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_import_loads_no_optional_library():
+    got = run("import sys, json, indexcalc\n"
+              f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+    assert got == []
+
+
+def test_a_derivative_loads_no_optional_library():
+    got = run("import sys, json, indexcalc\n"
+              "indexcalc.derivative('x : vector[n]\\nE = sum_i exp(x_i)', 'x').evaluate("
+              "x=[1.0, 2.0])\n"
+              f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+    assert got == []
+
+
+BUILDS = """
+import json, lark
+built = []
+real = lark.Lark._build_parser
+def counting(self):
+    built.append(1)
+    return real(self)
+lark.Lark._build_parser = counting
+import indexcalc
+d = indexcalc.derivative('x : vector[n]\\nE = sum_i x_i x_i', 'x')
+print(json.dumps({"builds": len(built), "text": str(d)}))
+"""
+
+
+def test_the_parser_is_built_once_then_loaded_from_the_cache(tmp_path):
+    first = run(BUILDS, INDEXCALC_CACHE_DIR=str(tmp_path))
+    assert first["builds"] == 1
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and files[0].name.startswith("grammar-")
+    second = run(BUILDS, INDEXCALC_CACHE_DIR=str(tmp_path))
+    assert second == {**first, "builds": 0}             # loaded, and parses the same
+
+
+def test_a_damaged_cache_file_is_rebuilt(tmp_path):
+    run(BUILDS, INDEXCALC_CACHE_DIR=str(tmp_path))
+    (cached,) = tmp_path.iterdir()
+    cached.write_bytes(b"not a parser\n")
+    again = run(BUILDS, INDEXCALC_CACHE_DIR=str(tmp_path))
+    assert again["builds"] == 1 and "2 x_p" in again["text"].replace("·", " ")
+    assert cached.read_bytes() != b"not a parser\n"
+
+
+def test_an_empty_cache_dir_setting_turns_the_cache_off(tmp_path):
+    got = run(BUILDS, INDEXCALC_CACHE_DIR="")
+    assert got["builds"] == 1
+    assert run(BUILDS, INDEXCALC_CACHE_DIR="")["builds"] == 1
+
+
+def test_an_unwritable_cache_dir_is_not_used(tmp_path):
+    from indexcalc.syntax.grammar import cache_path
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where a folder would go")
+    old = os.environ.get("INDEXCALC_CACHE_DIR")
+    os.environ["INDEXCALC_CACHE_DIR"] = str(blocked / "sub")
+    try:
+        assert cache_path("grammar text") is None
+    finally:
+        if old is None:
+            del os.environ["INDEXCALC_CACHE_DIR"]
+        else:
+            os.environ["INDEXCALC_CACHE_DIR"] = old
