@@ -22,7 +22,8 @@ import re
 
 from indexcalc.compiler import contract, windows
 from indexcalc.compiler.backends import Backend, letters
-from indexcalc.compiler.cse import Memo
+from indexcalc.compiler.cse import Memo, Shared
+from indexcalc.compiler.liveness import hidden_sizes, peak_size, release_dead
 from indexcalc.compiler.shapes import as_float
 from indexcalc.compiler.statements import Line, Val, inline, paren, render
 from indexcalc.errors import EvaluationError
@@ -65,6 +66,12 @@ class Generator:
         self.literal_dims = literal_dims
         self.lines: list[Line] = []
         self.memo = Memo()                    # common subexpressions
+        self.shared = Shared()                # ... and common parts of products
+        self.bound = 0                        # elements of the largest array the program holds
+        self.products = 0                     # pairwise contractions summing an index
+        self.flops = 0                        # of those contractions (2 per multiply-add)
+        self.sizes: dict[str, int] = {}       # temp -> elements
+        self.peak = 0                         # most elements alive at once (generate)
         self.env: dict[str, tuple[str, tuple[int, ...]]] = {}   # binding -> code, axis positions
         self.count = 0
         self.used_dims: set[str] = set()
@@ -79,10 +86,12 @@ class Generator:
 
     # ------------------------------------------------------------ program level
 
-    def program(self, program: Program) -> list[str]:
+    def program(self, program: Program, shapes: dict[str, tuple] | None = None) -> list[str]:
         """Emit every binding; the names of the values returned, per output."""
         for name in program.inputs:
             self.env[name] = (self.names[name], None)
+        self.bound = max([self.numel(b.indices) for b in program.bindings]
+                         + [_numel(self, s) for s in (shapes or {}).values()] + [1])
         for bnd in program.bindings:
             self.prefer = bnd.indices
             val = self.emit(unique_binders(bnd.expr))
@@ -106,6 +115,9 @@ class Generator:
             line.reads = tuple(new if r == old else r for r in line.reads)
         self.targets.add(new)
         self.memo.rename(old, new)
+        self.shared.rename(old, new)
+        if old in self.sizes:
+            self.sizes[new] = self.sizes.pop(old)
         self.steps[step0:] = [(new if t == old else t, s, [new if o == old else o for o in ops])
                               for t, s, ops in self.steps[step0:]]
 
@@ -134,7 +146,20 @@ class Generator:
         self.born[t] = (len(self.lines), len(self.steps))
         self.targets.add(t)
         self.lines.append(Line(t, code, inline, plain, tuple(reads)))
+        self.sizes[t] = self.numel(axes)
         return Val(t, tuple(axes))
+
+    def count_pair(self, a: Val, b: Val, summed) -> None:
+        """Account for one pairwise contraction.  A *product* sums an index and leaves
+        an index of its own on at least one side (a matrix-matrix or matrix-vector
+        product, batched or not); dot products and row-wise dots are not counted."""
+        every = tuple(dict.fromkeys(a.axes + b.axes))
+        if summed:
+            own = (set(a.axes) - set(b.axes)) | (set(b.axes) - set(a.axes))
+            self.products += bool(own)
+            self.flops += 2 * self.numel(every)
+        else:
+            self.flops += self.numel(every)
 
     def size(self, dim) -> int:
         if isinstance(dim, int):
@@ -264,9 +289,12 @@ class Generator:
             if x == 0.5:
                 return self.assign(self.b.func_code("sqrt").format(base.code), base.axes, True,
                                    reads=[base.code])
-            if x == 2:
-                return self.assign(f"{base.code} * {base.code}", base.axes, inline=True,
-                                   reads=[base.code, base.code])
+            if x == int(x) and 2 <= abs(x) <= 4:           # x³, x⁻² ...: multiplies
+                k = int(abs(x))
+                code = " * ".join([base.code] * k)
+                if x < 0:
+                    code = f"1.0 / ({code})"
+                return self.assign(code, base.axes, inline=True, reads=[base.code] * k)
         exp = self.emit(e.exponent)
         target = tuple(dict.fromkeys(base.axes + exp.axes))
         code = f"{paren(self.align(base, target))} ** {paren(self.align(exp, target))}"
@@ -291,13 +319,16 @@ class Generator:
 def generate(program: Program, backend: Backend, dims: dict[str, int], *,
              literal_dims: bool = True, fname: str = "derivative",
              shapes: dict[str, tuple] | None = None,
-             names: dict[str, str] | None = None) -> tuple[str, Generator]:
+             names: dict[str, str] | None = None,
+             release: bool = False) -> tuple[str, Generator]:
     """Source text of one function computing ``program``'s outputs, and its generator.
 
     ``program`` must already be prepared (``prepare.prepare``).  Arguments are
     the program's inputs, in order, as sanitised identifiers.  ``names`` may
     choose the identifiers of some names (``"#dim:n"`` for dimension n); the
-    exporter does, so that pasted code uses the model's own names.
+    exporter does, so that pasted code uses the model's own names.  With
+    ``release``, each temporary is deleted after its last use (``liveness``);
+    the generator's ``peak`` is the most elements alive at once either way.
     """
     inputs = program.inputs
     preset = dict(names or {})
@@ -310,7 +341,7 @@ def generate(program: Program, backend: Backend, dims: dict[str, int], *,
         [d for d in symbols if "#dim:" + d not in preset], "d_", taken).items()})
     names.update(preset)
     gen = Generator(backend, dims, names, literal_dims)
-    results = gen.results = gen.program(program)
+    results = gen.results = gen.program(program, shapes)
     if len(results) == 1:
         ret = results[0]
     else:
@@ -318,10 +349,19 @@ def generate(program: Program, backend: Backend, dims: dict[str, int], *,
     gen.lines.append(Line("", "return " + ret, False, plain=False))
     body = [_dim_line(gen, d, program, shapes or {}) for d in sorted(gen.used_dims)]
     gen.emitted = inline(gen.lines)
-    body += render(gen.emitted)
+    args_ = {names[n] for n in inputs}
+    gen.peak = peak_size(gen.emitted, gen.sizes, args_, hidden_sizes(gen.lines, gen.sizes))
+    body += render(release_dead(gen.emitted, args_, gen.sizes) if release else gen.emitted)
     args = ", ".join(names[n] for n in inputs)
     src = f"def {fname}({args}):\n" + "".join(f"    {line}\n" for line in body)
     return src, gen
+
+
+def _numel(gen: Generator, shape: tuple) -> int:
+    n = 1
+    for d in shape:
+        n *= gen.size(d) if isinstance(d, int) or d in gen.dims or not gen.literal_dims else 1
+    return n
 
 
 def _dim_line(gen: Generator, dim: str, program: Program, shapes: dict) -> str:

@@ -20,12 +20,35 @@ from indexcalc.compiler.backends import letters
 from indexcalc.compiler.shapes import as_float
 from indexcalc.compiler.statements import Line, Val, paren
 from indexcalc.compiler.windows import as_condition
-from indexcalc.ir import Const, Delta, DimSize, Expr, Index, Mul, Pow, Sum, Var, const
+from indexcalc.ir import (
+    Add,
+    Const,
+    Delta,
+    DimSize,
+    Expr,
+    Index,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+    add,
+    const,
+    mul,
+    summation,
+)
 from indexcalc.memo import memoised
 
 
 def contraction(gen, factors: list[Expr], summed: set[Index], free) -> Val:
-    """One product of tensors: deltas become renamings, the rest one contraction."""
+    """One product of tensors: deltas become renamings, the rest one contraction.
+
+    A sum among the factors that would be larger than every array the program
+    holds (``gen.bound``) is distributed first: ``Σ X (B A + A B)`` becomes
+    ``Σ X B A + Σ X A B``, two chains of matrix products, instead of an
+    n×n×m×m array contracted with X."""
+    spread = distributed(gen, factors, summed)
+    if spread is not None:
+        return gen.emit(spread)
     parent: dict[Index, Index] = {}
 
     def find(i):
@@ -59,6 +82,16 @@ def contraction(gen, factors: list[Expr], summed: set[Index], free) -> Val:
         return embed(gen, val, groups)
     return Val(val.code, tuple(groups[a][0] for a in val.axes))
 
+def distributed(gen, factors: list[Expr], summed: set[Index]) -> Expr | None:
+    """The product with its first oversized sum factor multiplied out, or None."""
+    for k, f in enumerate(factors):
+        if isinstance(f, Add) and gen.numel(f.free) > gen.bound:
+            rest = factors[:k] + factors[k + 1:]
+            return add(*(summation(sorted(summed, key=lambda i: i.key), mul(*rest, t))
+                         for t in f.terms))
+    return None
+
+
 def product(gen, ops: list[Val], out: tuple[Index, ...], coeff: float,
             scalars: list[str]) -> Val:
     scale = ([repr(coeff)] if coeff != 1.0 else []) + scalars
@@ -73,9 +106,11 @@ def product(gen, ops: list[Val], out: tuple[Index, ...], coeff: float,
             ops[k] = scaled(gen, ops[k], scale)
             scale = []
     ops = [reduce(gen, v, _keep(v, ops, out)) for v in ops]
+    ops = gen.shared.reuse(ops, out)              # parts other products computed already
     record(gen, ops, out)
+    covers = [(v,) for v in ops]
     while len(ops) > 1:
-        ops = step(gen, ops, out)
+        ops, covers = step(gen, ops, covers, out)
     val = reduce(gen, ops[0], set(out))
     return scaled(gen, val, scale) if scale else val
 
@@ -95,16 +130,25 @@ def record(gen, ops: list[Val], out: tuple[Index, ...]) -> None:
     gen.plans.append((spec, info))
     gen.path = list(info.path)
 
-def step(gen, ops: list[Val], out: tuple[Index, ...]) -> list[Val]:
-    """Contract the next pair of the planned path."""
+def step(gen, ops: list[Val], covers: list[tuple[Val, ...]], out: tuple[Index, ...]):
+    """Contract the next pair of the planned path; remember what it covers, so that a
+    later product over the same operands reuses it (``cse.Shared``)."""
     which = gen.path.pop(0) if len(ops) > 2 else (0, 1)
     which = tuple(sorted(which, reverse=True))
     taken = [ops.pop(k) for k in which]
+    cover = tuple(v for k in which for v in covers.pop(k))
     rest = {a for v in ops for a in v.axes} | set(out)
     if len(taken) == 1:
-        return ops + [reduce(gen, taken[0], rest)]
-    b, a = taken
-    return ops + [pair(gen, a, b, rest)]
+        val = reduce(gen, taken[0], rest)
+    else:
+        b, a = taken
+        val = gen.shared.find_pair(a, b, rest)
+        if val is None:
+            val = pair(gen, a, b, rest)
+    gen.shared.add(cover, rest, val)
+    if len(taken) == 2 and cover != (a, b):
+        gen.shared.add((a, b), rest, val)
+    return ops + [val], covers + [cover]
 
 def pair(gen, a: Val, b: Val, keep: set[Index]) -> Val:
     shared = [i for i in a.axes if i in b.axes]
@@ -142,6 +186,7 @@ def pair(gen, a: Val, b: Val, keep: set[Index]) -> Val:
                           reads=[a.code, b.code])
     gen.steps.append((val.code, spec + "->" + letters(val.axes, a.axes + b.axes),
                        [a.code, b.code]))
+    gen.count_pair(a, b, summed)
     return val
 
 def preferred(gen, axes: tuple[Index, ...]) -> tuple[Index, ...]:

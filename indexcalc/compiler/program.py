@@ -32,6 +32,7 @@ class Plan:
     source: str
     dims: dict[str, int]
     contractions: list          # (einsum spec, opt_einsum PathInfo), in program order
+    stats: dict                 # what the plan costs: products, FLOPs, largest array, peak
 
 
 class Compiled:
@@ -70,8 +71,10 @@ class Compiled:
     def plan(self, arrays: dict, key: tuple) -> Plan:
         """Generate and compile the function for one shape signature (cached)."""
         dims = bind_dims(self.shapes, arrays)
-        source, gen = generate(self.program, self.backend, dims, shapes=self.shapes)
-        plan = Plan(_load(self.backend, source, "derivative"), source, dims, gen.plans)
+        source, gen = generate(self.program, self.backend, dims, shapes=self.shapes,
+                               release=self.backend.name == "numpy")
+        plan = Plan(_load(self.backend, source, "derivative"), source, dims, gen.plans,
+                    _stats(gen))
         self.plans[key] = plan
         self._fns[key] = plan.fn
         return plan
@@ -92,12 +95,37 @@ class Compiled:
             raise EvaluationError("nothing compiled yet: pass arrays to explain_plan")
         return list(plan.contractions)
 
+    def stats(self, /, **arrays) -> dict:
+        """What one call costs, counted from the plan (never timed): ``products``
+        (pairwise contractions that sum an index: matrix products, tensordots),
+        ``flops`` (of the contractions and elementwise products, 2 per multiply-add),
+        ``largest`` and ``peak`` (elements of the largest array made, and the most
+        alive at once), ``largest_bytes`` and ``peak_bytes`` at 8 bytes each.
+
+        With arrays, for their shapes (planning them if they are new); without,
+        the most recent plan."""
+        return dict(self._plan_for(arrays).stats)
+
+    def _plan_for(self, arrays: dict) -> Plan:
+        if arrays:
+            args, key = self._checked(arrays)
+            return self.plans.get(key) or self.plan(dict(zip(self.inputs, args)), key)
+        if self.plans:
+            return list(self.plans.values())[-1]
+        raise EvaluationError("nothing compiled yet: pass arrays for the shapes to plan")
+
     @property
     def source(self) -> str:
         """The source of the most recently planned function."""
         if not self.plans:
             raise EvaluationError("nothing compiled yet: call the function with arrays first")
         return list(self.plans.values())[-1].source
+
+
+def _stats(gen) -> dict:
+    largest = max(gen.sizes.values(), default=0)
+    return {"products": gen.products, "flops": gen.flops, "largest": largest,
+            "peak": gen.peak, "largest_bytes": 8 * largest, "peak_bytes": 8 * gen.peak}
 
 
 def compile_program(program: Program, backend: str = "numpy") -> Compiled:
@@ -130,4 +158,7 @@ def _load(backend, source: str, fname: str):
     text = "\n".join(backend.imports) + "\n\n" + "\n".join(helpers) + "\n" + source
     namespace: dict = {"__builtins__": __builtins__}
     exec(compile(text, f"<indexcalc {fname}>", "exec"), namespace)
-    return namespace[fname]
+    fn = namespace[fname]
+    if backend.name == "jax":            # the fused path: XLA compiles the whole program
+        fn = namespace["jax"].jit(fn)
+    return fn

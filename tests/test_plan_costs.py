@@ -1,0 +1,159 @@
+"""What a compiled derivative costs, counted from its plan: products, sizes, liveness.
+
+Performance is never timed in a test.  The plan reports how many matrix
+products it does, its FLOPs, the largest array it makes and the most elements
+alive at once (``Compiled.stats``); these tests hold those numbers to what the
+hand-written program needs, and check every result against finite differences
+and the closed form, so that a cheaper plan can never be a wrong one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import indexcalc
+from indexcalc.testing import check_grad
+
+RNG = np.random.default_rng(17)
+
+
+def compiled_derivative(text, wrt, arrays):
+    c = indexcalc.derivative(text, wrt=wrt).compile()
+    return c, c(**arrays), c.stats(**arrays)
+
+
+def forward_bound(text, arrays) -> int:
+    """Elements of the largest input or value of the model's own definitions: what
+    the function itself holds, so what its gradient may hold."""
+    values = [indexcalc.evaluate(text, name, **arrays) for name in indexcalc.parse(text)
+              .definitions]
+    return max(np.size(a) for a in list(arrays.values()) + values)
+
+
+# ---------------------------------------------------------------- no blow-ups
+
+TRACE = "A : matrix[n, n]\nX : matrix[n, m]\nB : matrix[m, m]\nF = tr(A X B Xᵀ)"
+
+
+def test_trace_quadratic_form_never_builds_the_four_index_array():
+    n, m = 30, 20
+    arrays = {"A": RNG.standard_normal((n, n)), "X": RNG.standard_normal((n, m)),
+              "B": RNG.standard_normal((m, m))}
+    c, got, stats = compiled_derivative(TRACE, "X", arrays)
+    A, X, B = arrays["A"], arrays["X"], arrays["B"]
+    np.testing.assert_allclose(got, A.T @ X @ B.T + A @ X @ B, rtol=1e-12)
+    assert stats["largest"] <= max(n * n, m * m, n * m)        # not n² m²
+    assert stats["products"] == 4                               # Aᵀ X Bᵀ + A X B
+    assert stats["peak"] <= 4 * max(n * n, m * m, n * m)
+    check_grad(TRACE, "X")
+
+
+NORM = "X : matrix[n, m]\nW : matrix[m, k]\nR = X - X W Wᵀ\nf = sum_{i,j} R_ij R_ij"
+NORM2 = "X : matrix[n, m]\nW : matrix[m, k]\nf = norm(X - X W Wᵀ)^2"
+
+
+@pytest.mark.parametrize("text", [NORM, NORM2])
+def test_projection_residual_gradient_stays_within_the_inputs(text):
+    n, m, k = 40, 30, 5
+    arrays = {"X": RNG.standard_normal((n, m)), "W": RNG.standard_normal((m, k))}
+    c, got, stats = compiled_derivative(text, "W", arrays)
+    X, W = arrays["X"], arrays["W"]
+    R = X - X @ W @ W.T
+    np.testing.assert_allclose(got, -2 * (X.T @ R @ W + R.T @ X @ W), rtol=1e-10)
+    assert stats["largest"] <= forward_bound(text, arrays)     # not n × m × m
+    check_grad(text, "W")
+
+
+ATTENTION = ("Q : matrix[n, d]\nK : matrix[n, d]\nV : matrix[n, d]\nG : matrix[n, d]\n"
+             "S = Q Kᵀ\nP = softmax(S)\nO = P V\nE = sum_{i,a} G_ia O_ia")
+
+
+def attention_arrays(n=24, d=6):
+    return {k: RNG.standard_normal((n, d)) / d ** 0.25 for k in "QKVG"}
+
+
+def attention_hand(Q, K, V, G):
+    S = Q @ K.T
+    P = np.exp(S - S.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    dS = G @ V.T
+    dS = P * (dS - (dS * P).sum(axis=1, keepdims=True))
+    return dS @ K, dS.T @ Q, P.T @ G
+
+
+def test_attention_gradients_share_their_work_and_stay_within_the_forward():
+    arrays = attention_arrays()
+    f = indexcalc.compile(ATTENTION, outputs=["dE/dQ", "dE/dK", "dE/dV"])
+    got = f(**arrays)
+    for name, want in zip(["dE/dQ", "dE/dK", "dE/dV"], attention_hand(**arrays)):
+        np.testing.assert_allclose(got[name], want, rtol=1e-10, atol=1e-12)
+    stats = f.stats(**arrays)
+    assert stats["largest"] <= forward_bound(ATTENTION, arrays)   # n × n, as S and P
+    # hand: Q Kᵀ, Pᵀ G, G Vᵀ, dS K, dSᵀ Q, plus at most one for the row sums
+    assert stats["products"] <= 6
+    for w in "QKV":
+        check_grad(ATTENTION, w)
+
+
+# ---------------------------------------------------------------- shared backprop
+
+def mlp(L: int) -> str:
+    decl = ["X : matrix[B, D]", "W1 : matrix[D, H]"]
+    decl += [f"W{k} : matrix[H, H]" for k in range(2, L)] + [f"W{L} : matrix[H, C]",
+                                                             "Y : matrix[B, C]"]
+    body = ["h1 = tanh(X W1)"] + [f"h{k} = tanh(h{k - 1} W{k})" for k in range(2, L)]
+    body += [f"T = h{L - 1} W{L}", "Lg = log_softmax(T)", "E = -sum_{b,c} Y_bc Lg_bc"]
+    return "\n".join(decl + body)
+
+
+def mlp_arrays(L, B=7, D=5, H=6, C=4):
+    widths = [D] + [H] * (L - 1) + [C]
+    out = {"X": RNG.standard_normal((B, D)), "Y": RNG.random((B, C))}
+    for k in range(1, L + 1):
+        out[f"W{k}"] = RNG.standard_normal((widths[k - 1], widths[k])) / np.sqrt(widths[k - 1])
+    return out
+
+
+@pytest.mark.parametrize("L", [2, 3, 4, 6])
+def test_mlp_gradients_do_as_many_products_as_backprop(L):
+    text = mlp(L)
+    arrays = mlp_arrays(L)
+    outs = [f"dE/dW{k}" for k in range(1, L + 1)]
+    f = indexcalc.compile(text, outputs=outs)
+    got = f(**arrays)
+    stats = f.stats(**arrays)
+    assert stats["products"] == 3 * L - 1       # L forward, L weight grads, L - 1 adjoints
+    assert f.source.count(" @ ") == 3 * L - 1
+    for k in (1, L):
+        check_grad(text, f"W{k}")
+        want = indexcalc.derivative(text, wrt=f"W{k}").evaluate_reference(**arrays)
+        np.testing.assert_allclose(got[f"dE/dW{k}"], want, rtol=1e-9, atol=1e-12)
+
+
+def test_a_deep_program_releases_its_temporaries():
+    L = 6
+    text, arrays = mlp(L), mlp_arrays(L)
+    f = indexcalc.compile(text, outputs=[f"dE/dW{k}" for k in range(1, L + 1)])
+    f(**arrays)
+    stats = f.stats()
+    assert "del " in f.source
+    # everything it makes, held to the end, would be far more than what is alive at once
+    assert stats["peak"] < stats["largest"] * (3 * L)
+
+
+def test_integer_powers_are_multiplies():
+    text = "x : vector[n]\nE = sum_i x_i^3 + sum_i x_i^(-2)"
+    c = indexcalc.derivative(text, wrt="x").compile()
+    x = RNG.random(5) + 0.5
+    np.testing.assert_allclose(c(x=x), 3 * x ** 2 - 2 * x ** -3.0, rtol=1e-13)
+    assert "**" not in c.source
+    check_grad(text, "x")
+
+
+def test_stats_before_any_call_is_an_error():
+    c = indexcalc.derivative("x : vector[n]\nE = sum_i x_i x_i", wrt="x").compile()
+    with pytest.raises(indexcalc.IndexcalcError, match="nothing compiled yet"):
+        c.stats()
+    c(x=np.ones(3))
+    assert c.stats()["products"] == 0
