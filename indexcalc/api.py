@@ -19,7 +19,7 @@ from indexcalc.compiler import backends
 from indexcalc.compiler.export import python_source
 from indexcalc.compiler.frameworks import differentiable_source
 from indexcalc.compiler.program import compile_program
-from indexcalc.derivative import Derivative, differentiate, parse_wrt
+from indexcalc.derivative import INLINE_BUDGET, Derivative, differentiate, parse_wrt
 from indexcalc.errors import DerivativeError
 from indexcalc.ir import Expr
 from indexcalc.memo import MEMORY
@@ -95,8 +95,15 @@ def answer(model: Model, question) -> Derivative:
 
 def _outputs_program(m: Model, outputs: Iterable[str]) -> tuple[Program, list]:
     """One program computing several outputs, definitions by name (``"E"``) and
-    derivatives as questions (``"dE/dW"``); the name of each output's binding."""
+    derivatives as questions (``"dE/dW"``); the name of each output's binding.
+
+    The questions are parsed in one go, appended to the model's text, and the
+    derivatives share named adjoints (none inlined when several are asked), so
+    the δ's of backprop are computed once for all of them."""
     bindings: dict[str, Binding] = {b.name: b for b in m.program().bindings}
+    asked = [spec for spec in outputs if isinstance(spec, str) and spec not in m.definitions]
+    answers = _questions(m, asked)
+    budget = 0 if len(asked) > 1 else INLINE_BUDGET
     names, arguments = [], []
     for spec in outputs:
         if spec in m.definitions:
@@ -104,10 +111,10 @@ def _outputs_program(m: Model, outputs: Iterable[str]) -> tuple[Program, list]:
             continue
         if not isinstance(spec, str):
             raise DerivativeError(f"{spec!r} is neither a definition nor a derivative question")
-        q = _parse_cached(f"{m.text}\n{spec}").statements[-1]    # still working on m
+        q = answers[spec]
         if not isinstance(q, Question):
             raise DerivativeError(f"{spec!r} is neither a definition nor a derivative question")
-        d = answer(m, q)
+        d = differentiate(m, q.of, list(q.wrt), q.of_indices, budget=budget)
         for b in d.program.bindings:
             bindings.setdefault(b.name, b)
         names.append(d.name)
@@ -118,22 +125,47 @@ def _outputs_program(m: Model, outputs: Iterable[str]) -> tuple[Program, list]:
                    tuple(dict.fromkeys(arguments))), names
 
 
+def _questions(m: Model, asked: list[str]) -> dict:
+    """Each asked text -> its last statement, parsed with the model (still working on m):
+    all in one parse, or one parse each if a text holds more than one statement."""
+    if not asked:
+        return {}
+    every = _parse_cached(m.text + "".join(f"\n{spec}" for spec in asked)).statements
+    tail = every[len(every) - len(asked):]
+    if len(every) - len(asked) == len(_parse_cached(m.text).statements):
+        return dict(zip(asked, tail))
+    return {spec: _parse_cached(f"{m.text}\n{spec}").statements[-1] for spec in asked}
+
+
 def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
     """One compiled program computing several outputs with shared work:
     definitions by name (``"E"``) and derivatives as questions (``"dE/dW"``).
-    Returns a callable ``f(**arrays) -> dict``."""
+    Returns a callable ``f(**arrays) -> dict`` (``f.stats(**arrays)`` counts what a
+    call costs, ``f.source`` is the generated code)."""
     m = _model(model)
     program, names = _outputs_program(m, list(outputs))
-    run = compile_program(program, backend=backend)
-    labels = list(outputs)
+    return Outputs(compile_program(program, backend=backend), list(outputs), names)
 
-    def compiled(**arrays):
-        values = run(**arrays)
+
+class Outputs:
+    """``indexcalc.compile``'s result: ``f(**arrays)`` -> {label: array}."""
+
+    def __init__(self, run, labels: list[str], names: list[str]):
+        self.run, self.labels, self.names = run, labels, names
+
+    def __call__(self, /, **arrays) -> dict:
+        values = self.run(**arrays)
         if not isinstance(values, dict):
-            values = {names[0]: values}
-        return {label: values[name] for label, name in zip(labels, names)}
+            values = {self.names[0]: values}
+        return {label: values[name] for label, name in zip(self.labels, self.names)}
 
-    return compiled
+    def stats(self, /, **arrays) -> dict:
+        """Products, FLOPs, largest array and peak of one call (``Compiled.stats``)."""
+        return self.run.stats(**arrays)
+
+    @property
+    def source(self) -> str:
+        return self.run.source
 
 
 def export(model: str | Model, outputs: Iterable[str], name: str | None = None,

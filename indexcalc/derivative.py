@@ -199,8 +199,13 @@ class Derivative:
 # ---------------------------------------------------------------- building
 
 
-def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None) -> Derivative:
-    """The derivative of definition ``of`` with respect to each of ``wrt`` in turn."""
+def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None,
+                  budget: int = INLINE_BUDGET) -> Derivative:
+    """The derivative of definition ``of`` with respect to each of ``wrt`` in turn.
+
+    Adjoints are inlined into the closed form while it stays under ``budget``
+    nodes; a program computing several derivatives passes 0, so that they all
+    read the same named adjoints (backprop's δ's), computed once."""
     defs = model.definitions
     if of not in model.shapes:
         raise DerivativeError(f"'{of}' is not defined in the model; definitions: "
@@ -226,7 +231,7 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None) -> Der
         adj, value = reverse(current, current_name, w.name, idx, current_out, rules)
         if w.name in model.symmetric and len(idx) == 2:
             value = _symmetrize(value, idx)
-        left, value = inline(adj, value, rules, INLINE_BUDGET)
+        left, value = inline(adj, value, rules, budget)
         value = tidy(value, rules)
         adjoints = adjoints + tuple(left)
         names.append(w.name)

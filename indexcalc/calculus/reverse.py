@@ -44,6 +44,7 @@ from indexcalc.ir import (
     walk,
 )
 from indexcalc.limits import MAX_BOUND, MAX_LOCAL_SIZE, WHOLE_FACTOR
+from indexcalc.memo import memoised
 from indexcalc.model import Binding, needed
 
 
@@ -111,29 +112,45 @@ def reverse(bindings: tuple[Binding, ...], of: str, target: str, wrt: tuple[Inde
     for name in [n for n in reversed(chain) if n != of] + [target]:
         users = {i for c in consumers.get(name, ()) for i in index_names(defs[c].expr)}
         own = wrt if name == target else _fresh_like(defs[name].indices, taken | users)
-        terms = []
-        for consumer in consumers.get(name, ()):
-            c = defs[consumer]
-            if consumer == target:
-                continue
-            cidx = _fresh_like(c.indices, taken | {i.name for i in own})
-            body = rename(c.expr, dict(zip(c.indices, cidx)))
-            _check_size(_path_weight(body), consumer, name)     # before diff: it can be slow
-            raw = diff(body, name, own)
-            _check_size(size(raw), consumer, name)
-            local = simplify(raw, rules)
-            if consumer == of:
-                seed = mul(*(delta(o, i) for o, i in zip(out, cidx)))
-            else:
-                seed = Var(adjoint_name(of, consumer), out + cidx)
-            if steps is not None:
-                steps.append(Step(consumer, cidx, body, name, own, raw, local, seed))
-            terms.append(summation(cidx, mul(seed, local)))
-        value = simplify(add(*terms), rules)
+        uses = tuple(c for c in consumers.get(name, ()) if c != target)
+        if steps is None:
+            value = _adjoint(bindings, of, out, frozenset(taken), name, own, uses, rules)
+        else:
+            value = _adjoint_value(defs, of, out, taken, name, own, uses, rules, steps)
         if name == target:
             return adjoints, value
         adjoints.append(Binding(adjoint_name(of, name), out + own, value))
     raise AssertionError("unreachable")
+
+
+@memoised(4096)
+def _adjoint(bindings, of, out, taken: frozenset, name, own, uses, rules) -> Expr:
+    """``_adjoint_value``, remembered: the adjoint of a definition does not depend on
+    which variable the sweep is heading for, so the derivatives of one output with
+    respect to many variables (all the weights of a network) share their sweeps."""
+    return _adjoint_value({b.name: b for b in bindings}, of, out, set(taken), name, own, uses,
+                          rules, None)
+
+
+def _adjoint_value(defs, of, out, taken, name, own, uses, rules, steps) -> Expr:
+    """∂of/∂name[own] from the adjoints of the definitions that use it (``uses``)."""
+    terms = []
+    for consumer in uses:
+        c = defs[consumer]
+        cidx = _fresh_like(c.indices, taken | {i.name for i in own})
+        body = rename(c.expr, dict(zip(c.indices, cidx)))
+        _check_size(_path_weight(body), consumer, name)     # before diff: it can be slow
+        raw = diff(body, name, own)
+        _check_size(size(raw), consumer, name)
+        local = simplify(raw, rules)
+        if consumer == of:
+            seed = mul(*(delta(o, i) for o, i in zip(out, cidx)))
+        else:
+            seed = Var(adjoint_name(of, consumer), out + cidx)
+        if steps is not None:
+            steps.append(Step(consumer, cidx, body, name, own, raw, local, seed))
+        terms.append(summation(cidx, mul(seed, local)))
+    return simplify(add(*terms), rules)
 
 
 def _path_weight(e: Expr) -> int:
