@@ -15,7 +15,9 @@ Adding a function is adding one entry.  An entry holds:
 * ``domain``: where random test inputs must lie (``"positive"`` for log and
   sqrt, ``"invertible"`` for det, logdet and inv; ``""``: anywhere);
 * ``fuses``: identities ``outer(inner(x)) = this(x)`` (log(softmax) = log_softmax),
-  read by simplification and by the compiler's stable rewrites (``fused``).
+  read by simplification and by the compiler's stable rewrites (``fused``);
+* ``values``: the interval the function's values lie in (sigmoid in [0, 1]), read
+  by the compiler to know a weight is never negative (``values``).
 
 Two kinds of function exist:
 
@@ -53,6 +55,9 @@ from indexcalc.ir import (
 )
 
 
+INF = float("inf")
+
+
 @dataclass(frozen=True)
 class Elementwise:
     name: str
@@ -65,6 +70,7 @@ class Elementwise:
     spelling: dict[str, str] = field(default_factory=dict, hash=False)   # backend -> code
     helper: str = ""                       # helper `code` calls; its NumPy source is impl's
     helpers: dict[str, str] = field(default_factory=dict, hash=False)    # backend -> source
+    values: tuple[float, float] = (-INF, INF)   # the interval its values lie in
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class TensorFunction:
     helper: str = ""                       # helper `code` names; its NumPy source is impl's
     helpers: dict[str, str] = field(default_factory=dict, hash=False)    # backend -> source
     fuses: tuple[tuple[str, str], ...] = ()   # (outer, inner): outer(inner(x)) = this(x)
+    values: tuple[float, float] = (-INF, INF)   # the interval its values lie in
 
 
 def _sigmoid(x):
@@ -102,43 +109,49 @@ def _f(name: str, x: Expr) -> Expr:
 
 ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     # d exp(x) = exp(x) dx
-    Elementwise("exp", lambda x: _f("exp", x), np.exp, "np.exp({0})", "exp", r"\exp"),
+    Elementwise("exp", lambda x: _f("exp", x), np.exp, "np.exp({0})", "exp", r"\exp",
+                values=(0.0, INF)),
     # d log(x) = dx / x
     Elementwise("log", lambda x: power(x, MINUS_ONE), np.log, "np.log({0})", "log", r"\log",
                 domain="positive"),
     # d sqrt(x) = dx / (2 sqrt(x))
     Elementwise("sqrt", lambda x: mul(const(Fraction(1, 2)), power(_f("sqrt", x), MINUS_ONE)),
-                np.sqrt, "np.sqrt({0})", "sqrt", r"\sqrt", domain="positive"),
+                np.sqrt, "np.sqrt({0})", "sqrt", r"\sqrt", domain="positive",
+                values=(0.0, INF)),
     # d sin(x) = cos(x) dx
-    Elementwise("sin", lambda x: _f("cos", x), np.sin, "np.sin({0})", "sin", r"\sin"),
+    Elementwise("sin", lambda x: _f("cos", x), np.sin, "np.sin({0})", "sin", r"\sin",
+                values=(-1.0, 1.0)),
     # d cos(x) = -sin(x) dx
-    Elementwise("cos", lambda x: neg(_f("sin", x)), np.cos, "np.cos({0})", "cos", r"\cos"),
+    Elementwise("cos", lambda x: neg(_f("sin", x)), np.cos, "np.cos({0})", "cos", r"\cos",
+                values=(-1.0, 1.0)),
     # d tanh(x) = (1 - tanh(x)^2) dx
     Elementwise("tanh", lambda x: sub(ONE, power(_f("tanh", x), const(2))), np.tanh,
-                "np.tanh({0})", "tanh", r"\tanh"),
+                "np.tanh({0})", "tanh", r"\tanh", values=(-1.0, 1.0)),
     # d σ(x) = σ(x) (1 - σ(x)) dx
     Elementwise("sigmoid", lambda x: mul(_f("sigmoid", x), sub(ONE, _f("sigmoid", x))),
                 _sigmoid, "_sigmoid({0})", "σ", r"\sigma", helper="_sigmoid", helpers={
                     "torch": "def _sigmoid(x):\n    return torch.sigmoid(x)\n",
-                    "jax": "def _sigmoid(x):\n    return jax.nn.sigmoid(x)\n"}),
+                    "jax": "def _sigmoid(x):\n    return jax.nn.sigmoid(x)\n"},
+                values=(0.0, 1.0)),
     # d relu(x) = step(x) dx
     Elementwise("relu", lambda x: _f("step", x), lambda x: np.maximum(x, 0.0),
                 "np.maximum({0}, 0.0)", "relu", r"\operatorname{relu}",
-                spelling={"torch": "torch.relu({0})"}),
+                spelling={"torch": "torch.relu({0})"}, values=(0.0, INF)),
     # d step(x) = 0 (almost everywhere)
     Elementwise("step", lambda x: const(0), _heaviside, "np.heaviside({0}, 0.0)", "step",
                 r"\operatorname{step}",
-                spelling={"torch": "torch.heaviside({0}, {0}.new_zeros(()))"}),
+                spelling={"torch": "torch.heaviside({0}, {0}.new_zeros(()))"},
+                values=(0.0, 1.0)),
     # d |x| = sign(x) dx
     Elementwise("abs", lambda x: _f("sign", x), np.abs, "np.abs({0})", "abs",
-                r"\operatorname{abs}"),
+                r"\operatorname{abs}", values=(0.0, INF)),
     # d sign(x) = 0 (almost everywhere)
     Elementwise("sign", lambda x: const(0), np.sign, "np.sign({0})", "sign",
-                r"\operatorname{sign}"),
+                r"\operatorname{sign}", values=(-1.0, 1.0)),
     # d softplus(x) = σ(x) dx
     Elementwise("softplus", lambda x: _f("sigmoid", x), _softplus, "np.logaddexp(0.0, {0})",
                 "softplus", r"\operatorname{softplus}",
-                spelling={"torch": "torch.nn.functional.softplus({0})"}),
+                spelling={"torch": "torch.nn.functional.softplus({0})"}, values=(0.0, INF)),
 ]}
 
 
@@ -213,14 +226,15 @@ TENSOR: dict[str, TensorFunction] = {t.name: t for t in [
                                 "    np.exp(e, out=e)\n"
                                 "    e /= e.sum(axis=-1, keepdims=True)\n    return e\n",
                        "torch": "def _softmax(x):\n    return torch.softmax(x, -1)\n",
-                       "jax": "def _softmax(x):\n    return jax.nn.softmax(x, axis=-1)\n"}),
+                       "jax": "def _softmax(x):\n    return jax.nn.softmax(x, axis=-1)\n"},
+                   values=(0.0, 1.0)),
     TensorFunction("log_softmax", 1, 1, _log_softmax_jacobian, _log_softmax, "_log_softmax",
                    "log_softmax", r"\operatorname{log\_softmax}", helper="_log_softmax",
                    helpers={
                        "torch": "def _log_softmax(x):\n    return torch.log_softmax(x, -1)\n",
                        "jax": "def _log_softmax(x):\n"
                               "    return jax.nn.log_softmax(x, axis=-1)\n"},
-                   fuses=(("log", "softmax"),)),
+                   fuses=(("log", "softmax"),), values=(-INF, 0.0)),
     TensorFunction("logsumexp", 1, 0, _logsumexp_jacobian, _logsumexp, "_logsumexp",
                    "logsumexp", r"\operatorname{logsumexp}", helper="_logsumexp", helpers={
                        "numpy": "def _logsumexp(x):\n    m = x.max(axis=-1, keepdims=True)\n"
@@ -268,6 +282,12 @@ def is_opaque(name: str) -> bool:
 def fused(outer: str, inner: str) -> str | None:
     """The tensor function equal to ``outer`` applied to ``inner``'s result, if one is."""
     return FUSED.get((outer, inner))
+
+
+def values(name: str) -> tuple[float, float]:
+    """The interval a known function's values lie in ((-inf, inf) when unknown)."""
+    entry = ELEMENTWISE.get(name) or TENSOR.get(name)
+    return entry.values if entry else (-INF, INF)
 
 
 def domain(name: str) -> str:

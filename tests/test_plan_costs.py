@@ -157,3 +157,78 @@ def test_stats_before_any_call_is_an_error():
         c.stats()
     c(x=np.ones(3))
     assert c.stats()["products"] == 0
+
+
+# ---------------------------------------------------------------- symmetric Hessians
+
+LOGISTIC = ("X : matrix[N, D]\nw : vector[D]\ny : vector[N]\n"
+            "m = X w\nE = sum_i (softplus(m_i) - y_i m_i)")
+
+
+def test_logistic_hessian_is_one_array_times_its_own_transpose():
+    N, D = 40, 7
+    arrays = {"X": RNG.standard_normal((N, D)), "w": RNG.standard_normal(D),
+              "y": RNG.integers(0, 2, N).astype(float)}
+    c, got, stats = compiled_derivative(LOGISTIC, ["w", "w"], arrays)
+    s = 1 / (1 + np.exp(-arrays["X"] @ arrays["w"]))
+    np.testing.assert_allclose(got, arrays["X"].T @ (arrays["X"] * (s * (1 - s))[:, None]),
+                               rtol=1e-12)
+    assert np.array_equal(got, got.T)                          # symmetric to the last bit
+    assert "np.sqrt" in c.source and stats["flops"] <= N * D * D + 10 * N * D
+    check_grad(LOGISTIC, ["w", "w"])
+
+
+def test_a_weight_that_may_be_negative_keeps_the_general_product():
+    text = "X : matrix[N, D]\nw : vector[D]\nu : vector[N]\nm = X w\nf = sum_i u_i m_i m_i / 2"
+    arrays = {"X": RNG.standard_normal((9, 4)), "w": RNG.standard_normal(4),
+              "u": RNG.standard_normal(9)}
+    c, got, _ = compiled_derivative(text, ["w", "w"], arrays)
+    X, u = arrays["X"], arrays["u"]
+    np.testing.assert_allclose(got, X.T @ (X * u[:, None]), rtol=1e-12)
+    assert "sqrt" not in c.source                  # √u is not real for u < 0
+    check_grad(text, ["w", "w"])
+
+
+FISHER = ("X : matrix[N, D]\nW : matrix[D, C]\nY : matrix[N, C]\n"
+          "T = X W\nLg = log_softmax(T)\nE = -sum_{n,c} Y_nc Lg_nc")
+
+
+def test_softmax_regression_fisher_uses_the_gram_form():
+    N, D, C = 30, 4, 3
+    arrays = {"X": RNG.standard_normal((N, D)), "W": RNG.standard_normal((D, C)),
+              "Y": np.eye(C)[RNG.integers(0, C, N)]}
+    c, got, stats = compiled_derivative(FISHER, ["W", "W"], arrays)
+    X = arrays["X"]
+    P = np.exp(X @ arrays["W"])
+    P /= P.sum(axis=1, keepdims=True)
+    M = (X[:, :, None] * P[:, None, :]).reshape(N, D * C)
+    want = -(M.T @ M).reshape(D, C, D, C)
+    for k in range(C):
+        want[:, k, :, k] += (X * P[:, k, None]).T @ X
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
+    assert stats["largest"] <= max(N * D * C, (D * C) ** 2)   # no N × D × D outer product
+    check_grad(FISHER, ["W", "W"])
+
+
+def test_value_intervals_come_from_the_function_table():
+    from indexcalc.compiler.gram import values
+    m = indexcalc.parse("x : vector[n]\ns_i = sigmoid(x_i)\nw_i = s_i (1 - s_i) exp(x_i)\n"
+                        "t_i = tanh(x_i)\nv_i = t_i - 1\nq_i = x_i^2 + 1")
+    defs = {n: d.expr for n, d in m.definitions.items()}
+    assert values(defs["w"], defs)[0] >= 0           # σ ∈ [0, 1], so 1 − σ ≥ 0, exp > 0
+    assert values(defs["t"], defs) == (-1.0, 1.0)
+    assert values(defs["v"], defs)[1] <= 0
+    assert values(defs["q"], defs)[0] >= 1
+    assert values(m.definitions["s"].expr.arg, defs)[0] == -float("inf")      # x: unknown
+
+
+def test_jax_backend_is_jit_compiled_and_agrees():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    arrays = attention_arrays(8, 3)
+    f = indexcalc.compile(ATTENTION, outputs=["dE/dQ", "dE/dK", "dE/dV"], backend="jax")
+    got = f(**arrays)
+    plan = list(f.run.plans.values())[-1]
+    assert hasattr(plan.fn, "lower")                       # a jax.jit-wrapped function
+    for name, want in zip(["dE/dQ", "dE/dK", "dE/dV"], attention_hand(**arrays)):
+        np.testing.assert_allclose(np.asarray(got[name]), want, rtol=1e-10, atol=1e-12)

@@ -72,6 +72,7 @@ class Generator:
         self.flops = 0                        # of those contractions (2 per multiply-add)
         self.sizes: dict[str, int] = {}       # temp -> elements
         self.peak = 0                         # most elements alive at once (generate)
+        self.defs: dict[str, Expr] = {}       # binding -> its expression (value intervals)
         self.env: dict[str, tuple[str, tuple[int, ...]]] = {}   # binding -> code, axis positions
         self.count = 0
         self.used_dims: set[str] = set()
@@ -90,6 +91,7 @@ class Generator:
         """Emit every binding; the names of the values returned, per output."""
         for name in program.inputs:
             self.env[name] = (self.names[name], None)
+        self.defs = {b.name: b.expr for b in program.bindings}
         self.bound = max([self.numel(b.indices) for b in program.bindings]
                          + [_numel(self, s) for s in (shapes or {}).values()] + [1])
         for bnd in program.bindings:

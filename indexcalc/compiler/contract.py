@@ -17,6 +17,7 @@ from __future__ import annotations
 import opt_einsum as oe
 
 from indexcalc.compiler.backends import letters
+from indexcalc.compiler.gram import gram
 from indexcalc.compiler.shapes import as_float
 from indexcalc.compiler.statements import Line, Val, paren
 from indexcalc.compiler.windows import as_condition
@@ -49,6 +50,9 @@ def contraction(gen, factors: list[Expr], summed: set[Index], free) -> Val:
     spread = distributed(gen, factors, summed)
     if spread is not None:
         return gen.emit(spread)
+    symmetric = gram(gen, factors, summed, free)
+    if symmetric is not None:
+        return symmetric
     parent: dict[Index, Index] = {}
 
     def find(i):
@@ -83,13 +87,24 @@ def contraction(gen, factors: list[Expr], summed: set[Index], free) -> Val:
     return Val(val.code, tuple(groups[a][0] for a in val.axes))
 
 def distributed(gen, factors: list[Expr], summed: set[Index]) -> Expr | None:
-    """The product with its first oversized sum factor multiplied out, or None."""
+    """The product with its first oversized sum factor multiplied out, or None.
+
+    A sum with a delta between two free indices of the product (``δ_qs − P_is`` in
+    a softmax Hessian) is multiplied out too: its delta term becomes a write into
+    the result's diagonal, its other terms products of their own (which
+    ``cse.Shared`` and ``gram`` can then see: ``Σ_i (X_ip P_iq)(X_ir P_is)``)."""
+    free = {i for f in factors for i in f.free} - set(summed)
     for k, f in enumerate(factors):
-        if isinstance(f, Add) and gen.numel(f.free) > gen.bound:
+        if isinstance(f, Add) and (gen.numel(f.free) > gen.bound or _free_delta(f, free)):
             rest = factors[:k] + factors[k + 1:]
             return add(*(summation(sorted(summed, key=lambda i: i.key), mul(*rest, t))
                          for t in f.terms))
     return None
+
+
+def _free_delta(e: Add, free: set[Index]) -> bool:
+    return any(isinstance(x, Delta) and x.a in free and x.b in free
+               for t in e.terms for x in (t.factors if isinstance(t, Mul) else (t,)))
 
 
 def product(gen, ops: list[Val], out: tuple[Index, ...], coeff: float,
@@ -99,8 +114,10 @@ def product(gen, ops: list[Val], out: tuple[Index, ...], coeff: float,
         if len(scale) <= 1:
             return Val(scale[0] if scale else "1.0", ())
         return gen.assign(" * ".join(scale), (), inline=True, reads=scale)
-    if scale:                                     # scale the smallest array
-        k = min(range(len(ops)), key=lambda k: gen.numel(ops[k].axes))
+    codes = [v.code for v in ops]
+    alone = [k for k in range(len(ops)) if codes.count(codes[k]) == 1]
+    if scale and alone:                           # scale the smallest array (not one of
+        k = min(alone, key=lambda k: gen.numel(ops[k].axes))   # a pair: X_ip P_iq X_ir P_is)
         if gen.numel(ops[k].axes) <= gen.numel(out):
             ops = list(ops)
             ops[k] = scaled(gen, ops[k], scale)
