@@ -90,3 +90,13 @@ def test_an_unwritable_cache_dir_is_not_used(tmp_path):
             del os.environ["INDEXCALC_CACHE_DIR"]
         else:
             os.environ["INDEXCALC_CACHE_DIR"] = old
+
+
+def test_import_leaves_the_contraction_planner_for_the_first_compile():
+    got = run("import sys, json, indexcalc\n"
+              "before = 'opt_einsum' in sys.modules\n"
+              "d = indexcalc.derivative('A : matrix[n, n]\\nx : vector[n]\\nE = x_i A_ij x_j',"
+              " 'x')\n"
+              "d.evaluate(x=[1.0, 2.0], A=[[1.0, 2.0], [3.0, 4.0]])\n"
+              "print(json.dumps([before, 'opt_einsum' in sys.modules]))")
+    assert got == [False, True]

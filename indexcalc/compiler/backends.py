@@ -25,10 +25,10 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
-import opt_einsum as oe
 
 from indexcalc import functions
 from indexcalc.compiler import windows
+from indexcalc.compiler.shapes import einsum_symbol
 from indexcalc.errors import EvaluationError
 from indexcalc.functions import ELEMENTWISE, TENSOR
 
@@ -36,7 +36,7 @@ from indexcalc.functions import ELEMENTWISE, TENSOR
 def letters(axes, universe) -> str:
     """einsum subscripts for ``axes``: one letter per distinct index of ``universe``."""
     order = list(dict.fromkeys(universe))
-    return "".join(oe.get_symbol(order.index(a)) for a in axes)
+    return "".join(einsum_symbol(order.index(a)) for a in axes)
 
 
 def _einsum_view(backend: Backend, t: str, axes, groups) -> str | None:

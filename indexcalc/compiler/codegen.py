@@ -40,6 +40,7 @@ from indexcalc.ir import (
     Pow,
     Sum,
     Var,
+    add,
     const,
     mul,
     unique_binders,
@@ -266,6 +267,9 @@ class Generator:
         return contract.reduce(self, Val(code, axes), set(axes))
 
     def add(self, e: Add) -> Val:
+        common = _common_factor(e)
+        if common is not None:                 # a b − a c = a (b − c): one pass fewer
+            return self.emit(mul(common, add(*(_without(t, common) for t in e.terms))))
         pos, neg = [], []
         for t in e.terms:
             if isinstance(t, Mul) and isinstance(t.factors[0], Const) and t.factors[0].value < 0:
@@ -357,6 +361,26 @@ def generate(program: Program, backend: Backend, dims: dict[str, int], *,
     args = ", ".join(names[n] for n in inputs)
     src = f"def {fname}({args}):\n" + "".join(f"    {line}\n" for line in body)
     return src, gen
+
+
+def _common_factor(e: Add) -> Expr | None:
+    """A factor (an array, not a number) of every term that carries all of the sum's
+    indices, so that taking it out of the sum leaves no larger array behind."""
+    first = e.terms[0]
+    for f in (first.factors if isinstance(first, Mul) else (first,)):
+        if isinstance(f, Const) or f.free != e.free or not f.free:
+            continue
+        if all(t == f or (isinstance(t, Mul) and f in t.factors) for t in e.terms[1:]):
+            return f
+    return None
+
+
+def _without(t: Expr, f: Expr) -> Expr:
+    if t == f:
+        return const(1)
+    factors = list(t.factors)
+    factors.remove(f)
+    return mul(*factors)
 
 
 def _numel(gen: Generator, shape: tuple) -> int:

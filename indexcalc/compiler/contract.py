@@ -14,8 +14,6 @@ add its statements and read its sizes and the binding being generated.
 
 from __future__ import annotations
 
-import opt_einsum as oe
-
 from indexcalc.compiler.backends import letters
 from indexcalc.compiler.gram import gram
 from indexcalc.compiler.shapes import as_float
@@ -160,14 +158,15 @@ def step(gen, ops: list[Val], covers: list[tuple[Val, ...]], out: tuple[Index, .
     else:
         b, a = taken
         val = gen.shared.find_pair(a, b, rest)
-        if val is None:
-            val = pair(gen, a, b, rest)
+        if val is None:                           # laid out as the operands it meets next
+            hint = tuple(dict.fromkeys([i for v in ops for i in v.axes] + list(out)))
+            val = pair(gen, a, b, rest, hint)
     gen.shared.add(cover, rest, val)
     if len(taken) == 2 and cover != (a, b):
         gen.shared.add((a, b), rest, val)
     return ops + [val], covers + [cover]
 
-def pair(gen, a: Val, b: Val, keep: set[Index]) -> Val:
+def pair(gen, a: Val, b: Val, keep: set[Index], hint: tuple[Index, ...] = ()) -> Val:
     shared = [i for i in a.axes if i in b.axes]
     summed = [i for i in shared if i not in keep]
     batch = [i for i in shared if i in keep]
@@ -182,7 +181,7 @@ def pair(gen, a: Val, b: Val, keep: set[Index]) -> Val:
         val = gen.assign(code, target, inline=True, reads=[a.code, b.code])
     elif not batch and gen.b.matmul and len(a.axes) <= 2 and len(b.axes) <= 2 \
             and len(summed) == 1:
-        val = matmul(gen, a, b, summed[0])
+        val = matmul(gen, a, b, summed[0], hint)
     elif not batch and gen.b.blas and set(a.axes) == set(b.axes):
         val = gen.assign(f"np.vdot({a.code}, {gen.align(b, a.axes)})", (),
                           reads=[a.code, b.code])
@@ -206,16 +205,19 @@ def pair(gen, a: Val, b: Val, keep: set[Index]) -> Val:
     gen.count_pair(a, b, summed)
     return val
 
-def preferred(gen, axes: tuple[Index, ...]) -> tuple[Index, ...]:
-    """``axes`` reordered as the binding being generated lists them, if it does."""
-    if set(axes) <= set(gen.prefer):
-        return tuple(i for i in gen.prefer if i in axes)
+def preferred(gen, axes: tuple[Index, ...], hint: tuple[Index, ...] = ()
+              ) -> tuple[Index, ...]:
+    """``axes`` reordered as the binding being generated lists them, if it does, or
+    else as ``hint`` (the operands the value meets next) does."""
+    for order in (gen.prefer, hint):
+        if set(axes) <= set(order):
+            return tuple(i for i in order if i in axes)
     return axes
 
-def matmul(gen, a: Val, b: Val, c: Index) -> Val:
+def matmul(gen, a: Val, b: Val, c: Index, hint: tuple[Index, ...] = ()) -> Val:
     if len(a.axes) == 2 and len(b.axes) == 2:
         axes = tuple(i for i in a.axes + b.axes if i != c)
-        if preferred(gen, axes) != axes:
+        if preferred(gen, axes, hint) != axes:
             a, b = b, a                          # (A B)^T = B^T A^T: a contiguous result
     left = a.code if a.axes[-1] == c else f"{a.code}.T"
     right = b.code if b.axes[0] == c else f"{b.code}.T"
@@ -295,5 +297,6 @@ def _plan(spec: str, shapes: tuple[tuple[int, ...], ...]):
     most of their products, so plans are remembered).  Its "auto" searches branches
     for 5-8 operands: a noticeable share of compile time for long products, for
     plans greedy finds as well at these sizes."""
+    import opt_einsum                     # only planning needs it: not imported with indexcalc
     how = "auto" if len(shapes) <= 6 else "greedy"
-    return oe.contract_path(spec, *shapes, shapes=True, optimize=how)[1]
+    return opt_einsum.contract_path(spec, *shapes, shapes=True, optimize=how)[1]

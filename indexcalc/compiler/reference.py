@@ -16,10 +16,16 @@ from fractions import Fraction
 from math import gcd
 
 import numpy as np
-from opt_einsum import get_symbol
 
 from indexcalc.compiler.prepare import stable_logs
-from indexcalc.compiler.shapes import as_float, bind_dims, singular, size_of, var_shapes
+from indexcalc.compiler.shapes import (
+    as_float,
+    bind_dims,
+    einsum_symbol,
+    singular,
+    size_of,
+    var_shapes,
+)
 from indexcalc.errors import EvaluationError
 from indexcalc.functions import ELEMENTWISE, TENSOR
 from indexcalc.ir import (
@@ -180,7 +186,7 @@ def _diagonal(arr: np.ndarray, indices: tuple[Index, ...]) -> Labelled:
     unique = tuple(dict.fromkeys(indices))
     if len(unique) == len(indices):
         return arr, indices
-    letters = {i: get_symbol(k) for k, i in enumerate(unique)}
+    letters = {i: einsum_symbol(k) for k, i in enumerate(unique)}
     spec = "".join(letters[i] for i in indices) + "->" + "".join(letters[i] for i in unique)
     return np.einsum(spec, arr), unique
 
@@ -191,7 +197,7 @@ def _contract(factors, out: tuple[Index, ...], env: dict, dims: dict) -> Labelle
     letters: dict[Index, str] = {}
     for _, idx in values:
         for i in idx:
-            letters.setdefault(i, get_symbol(len(letters)))
+            letters.setdefault(i, einsum_symbol(len(letters)))
     spec = ",".join("".join(letters[i] for i in idx) for _, idx in values)
     spec += "->" + "".join(letters[i] for i in out)
     return np.einsum(spec, *(v for v, _ in values)), out

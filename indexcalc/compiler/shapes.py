@@ -117,3 +117,15 @@ def as_float(value) -> float:
 def singular(fn: str, exc: Exception) -> EvaluationError:
     return EvaluationError(f"{fn} of a singular matrix: the arrays passed make it "
                            f"not invertible ({exc})")
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def einsum_symbol(k: int) -> str:
+    """The k-th einsum subscript: a-z, A-Z, then the Unicode letters beyond (the same
+    sequence as opt_einsum's, written here so that importing indexcalc does not
+    import opt_einsum: only planning a contraction needs it)."""
+    if k < len(_LETTERS):
+        return _LETTERS[k]
+    return chr(k + 2048) if k >= 55296 else chr(k + 140)        # skipping the surrogates
