@@ -232,3 +232,20 @@ def test_jax_backend_is_jit_compiled_and_agrees():
     assert hasattr(plan.fn, "lower")                       # a jax.jit-wrapped function
     for name, want in zip(["dE/dQ", "dE/dK", "dE/dV"], attention_hand(**arrays)):
         np.testing.assert_allclose(np.asarray(got[name]), want, rtol=1e-10, atol=1e-12)
+
+
+def test_a_multi_output_compile_parses_the_model_twice_whatever_the_outputs(monkeypatch):
+    import indexcalc.syntax.parse as parsing
+    from indexcalc.testing import clear_caches
+    calls = []
+    real = parsing.parse_source
+    monkeypatch.setattr(parsing, "parse_source", lambda text: calls.append(text) or real(text))
+    L = 5
+    text = mlp(L) + "\n# parsed afresh"
+    clear_caches()
+    f = indexcalc.compile(text, outputs=["E"] + [f"dE/dW{k}" for k in range(1, L + 1)])
+    assert len(calls) == 2                # the model, then the model with all its questions
+    arrays = mlp_arrays(L)
+    got = f(**arrays)
+    want = indexcalc.derivative(text, wrt="W3").evaluate_reference(**arrays)
+    np.testing.assert_allclose(got["dE/dW3"], want, rtol=1e-9, atol=1e-12)
