@@ -97,7 +97,8 @@ def call_main(problem: str, size: str, impl: str) -> dict:
     import numpy as np
     import peers
     import problems as P
-    import workloads  # noqa: F401  (registers the issue-17 problems)
+    for module in os.environ.get("INDEXCALC_BENCH_MODULES", "workloads").split(","):
+        importlib.import_module(module)          # the modules run.py registers problems from
     p = next(q for q in P.PROBLEMS if q.name == problem)
     arrays = p.make(p.sizes[size], np.random.default_rng(20261123))
     _limit_memory()

@@ -95,6 +95,7 @@ PROBLEM_MODULES = (
 )
 for _module in PROBLEM_MODULES:
     __import__(_module)
+os.environ["INDEXCALC_BENCH_MODULES"] = ",".join(PROBLEM_MODULES)   # for fresh.py's children
 
 PEER_LABEL = {"numpy": "NumPy (hand)", "indexcalc": "indexcalc", "icjax": "indexcalc (JAX)",
               "jax": "JAX jit", "torch": "torch.func", "autograd": "autograd"}
