@@ -9,6 +9,8 @@ returned with its axes renamed to the new expression's indices.
 
 from __future__ import annotations
 
+from itertools import combinations
+
 from indexcalc.compiler.statements import Val
 from indexcalc.ir import (
     Apply,
@@ -102,6 +104,7 @@ class Shared:
     def __init__(self):
         self.entries: list[tuple[tuple[Val, ...], frozenset, Val]] = []
         self.by_code: dict[str, list[int]] = {}
+        self.by_set: dict[frozenset, list[int]] = {}      # the codes an entry covers
 
     def add(self, cover: tuple[Val, ...], keep: set[Index], val: Val) -> None:
         kept = frozenset(a for v in cover for a in v.axes if a in keep)
@@ -109,6 +112,8 @@ class Shared:
         self.entries.append(entry)
         for v in cover:
             self.by_code.setdefault(v.code, []).append(len(self.entries) - 1)
+        self.by_set.setdefault(frozenset(v.code for v in cover), []).append(
+            len(self.entries) - 1)
 
     def find_pair(self, a: Val, b: Val, keep: set[Index]) -> Val | None:
         """The value of contracting exactly ``a`` and ``b`` (keeping ``keep``), if known."""
@@ -132,11 +137,22 @@ class Shared:
             self.entries[k] = (tuple(ren(v) for v in cover), kept, ren(val))
         if old in self.by_code:
             self.by_code.setdefault(new, []).extend(self.by_code.pop(old))
+        for key in [k for k in self.by_set if old in k]:
+            self.by_set.setdefault((key - {old}) | {new}, []).extend(self.by_set.pop(key))
 
     # ------------------------------------------------------------ matching
 
     def _candidates(self, ops: list[Val]):
         codes = {v.code for v in ops}
+        if len(codes) <= 8:                       # look up each subset of the codes
+            subsets = [frozenset(c) for r in range(1, len(codes) + 1)
+                       for c in combinations(sorted(codes), r)]
+            for key in subsets:
+                for k in self.by_set.get(key, ()):
+                    cover = self.entries[k][0]
+                    if 1 < len(cover) <= len(ops):
+                        yield self.entries[k]
+            return
         seen = set()
         for code in codes:
             for k in self.by_code.get(code, ()):
