@@ -6,6 +6,7 @@ repaired behaviour (usually: the derivative matches finite differences).
 """
 
 import numpy as np
+import pytest
 
 import indexcalc
 from indexcalc.testing import chain_model, numeric_derivative, random_arrays
@@ -441,3 +442,17 @@ def test_working_memory_is_forgotten_for_a_new_model():
     assert MEMORY.owner == text and MEMORY.size() > 100
     indexcalc.testing.clear_caches()                  # forgetting on demand
     assert MEMORY.size() == 0 and MEMORY.owner is None
+
+
+def test_square_root_of_a_constant_in_torch_code():
+    """Long property run (issue 17, seed of the day): ``h = 2^0.5`` generated
+    ``torch.sqrt(2.0)``, which torch refuses (it takes tensors only)."""
+    torch = pytest.importorskip("torch")
+    text = ("x : vector[n]\ny : vector[n]\nh = 2^0.5\ng_i = y_i x_a (x_i x_a) - h x_i\n"
+            "E = sum_i g_i")
+    arrays = random_arrays(indexcalc.parse(text), 0)
+    want = indexcalc.derivative(text, wrt="x").evaluate(**arrays)
+    got = indexcalc.derivative(text, wrt="x").compile(backend="torch")(
+        **{k: torch.from_numpy(np.asarray(v, dtype=float)) for k, v in arrays.items()})
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    assert "torch.sqrt(2.0)" not in indexcalc.derivative(text, wrt="x").python(backend="torch")

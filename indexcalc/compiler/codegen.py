@@ -292,8 +292,9 @@ class Generator:
             if x == -1:
                 return self.assign(f"1.0 / {paren(base.code)}", base.axes, inline=True,
                                    reads=[base.code])
-            if x == 0.5:
-                return self.assign(self.b.func_code("sqrt").format(base.code), base.axes, True,
+            if x == 0.5:                        # sqrt(2.0): torch.sqrt needs a tensor
+                arg = base.code if var_names(e.base) else self.b.scalar.format(x=base.code)
+                return self.assign(self.b.func_code("sqrt").format(arg), base.axes, True,
                                    reads=[base.code])
             if x == int(x) and 2 <= abs(x) <= 4:           # x³, x⁻² ...: multiplies
                 k = int(abs(x))
