@@ -19,6 +19,8 @@ from indexcalc.syntax import tree as S
 from indexcalc.syntax.shifts import read_cond, subscript_items
 from indexcalc.syntax.subscripts import NAME, subscript_indices
 
+NORM_KINDS = ("F", "1", "2")
+
 
 def _pos(m) -> S.Pos:
     """Where a Lark token or rule (its meta) is: both have the same attributes."""
@@ -59,6 +61,11 @@ class Build(Transformer_NonRecursive):
 
     def declaration(self, meta, c):
         name, shape, sym, pad = c
+        if isinstance(shape, str):
+            if sym is not None or pad is not None:
+                raise self.fail("a function cannot be symmetric or padded; only a tensor "
+                                "can", _pos(sym if sym is not None else pad))
+            return S.FuncDeclStmt(str(name), shape == S.SCALAR_FUNCTION, _pos(meta))
         return S.DeclStmt(str(name), shape, sym is not None, _pos(meta), pad is not None)
 
     def declaration_in(self, meta, c):
@@ -66,6 +73,12 @@ class Build(Transformer_NonRecursive):
 
     def scalar_shape(self, meta, c):
         return ()
+
+    def function_shape(self, meta, c):
+        return S.FUNCTION
+
+    def scalar_function_shape(self, meta, c):
+        return S.SCALAR_FUNCTION
 
     def vector_shape(self, meta, c):
         return self._shape(c[0], 1, "vector")
@@ -149,7 +162,8 @@ class Build(Transformer_NonRecursive):
         return S.Chain([("", left), (op, right)], _pos(meta))
 
     def sumexpr(self, meta, c):
-        return S.SumOver(c[0][0], c[1], _pos(meta))
+        subs, body = [x for x in c if not isinstance(x, Token)]
+        return S.SumOver(subs[0], body, _pos(meta))
 
     def power(self, meta, c):
         return S.Power(c[0], c[2], _pos(meta))
@@ -172,7 +186,15 @@ class Build(Transformer_NonRecursive):
         return S.Paren(c[0], c[1][0] if len(c) > 1 else None, _pos(meta))
 
     def norm(self, meta, c):
-        return S.Norm(c[1], _pos(meta))
+        kind = None
+        if len(c) > 3:
+            kind = str(c[3]).lstrip("_").strip("{}")
+            if kind not in NORM_KINDS:
+                raise self.fail(f"||...||_{kind}: the norms are ||x|| (Euclidean, and "
+                                "Frobenius for a matrix), ||A||_F (Frobenius), ||x||_1 "
+                                "(sum of absolute values) and ||A||_2 (spectral; for a "
+                                "vector, Euclidean)", _pos(c[3]))
+        return S.Norm(c[1], _pos(meta), kind)
 
     def partial(self, meta, c):
         return S.Partial(c[1], _pos(meta))

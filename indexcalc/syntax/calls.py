@@ -227,7 +227,25 @@ def opaque_fn(sc: Scope, raw: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
     return Val(Apply(raw, v.expr, over, out, order), out)
 
 
+def _all_axes(v: Val, ctx: Ctx) -> list[str]:
+    return ([a.name for a in v.axes] if v.axes is not None
+            else sorted(i.name for i in v.expr.free if i.name not in ctx.protected))
+
+
 def norm(sc: Scope, v: Val, ctx: Ctx) -> Val:
-    names = ([a.name for a in v.axes] if v.axes is not None
-             else sorted(i.name for i in v.expr.free))
-    return Val(Func("sqrt", sc.sum_over(names, power(v.expr, const(2)), ctx)), ())
+    """||x|| = sqrt(Σ_i x_i²): Euclidean for a vector, Frobenius for a matrix (all entries)."""
+    return Val(Func("sqrt", sc.sum_over(_all_axes(v, ctx), power(v.expr, const(2)), ctx)), ())
+
+
+def norm1(sc: Scope, v: Val, ctx: Ctx) -> Val:
+    """||x||_1 = Σ_i |x_i| (entrywise for a matrix); its derivative sign(x_i) holds where
+    no entry is 0 (at 0 indexcalc takes the subgradient 0)."""
+    return Val(sc.sum_over(_all_axes(v, ctx), Func("abs", v.expr), ctx), ())
+
+
+def spectral_norm(sc: Scope, v: Val, ctx: Ctx, pos: S.Pos) -> Val:
+    """||A||_2 = σ_max(A), a matrix function of the table (``norm2``)."""
+    if "norm2" not in TENSOR:
+        raise sc.err(ShapeError, "the spectral norm ||A||_2 is not available", pos)
+    over = v.axes[-2:]
+    return Val(Apply("norm2", v.expr, over, ()), v.axes[:-2])

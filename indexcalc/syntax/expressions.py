@@ -115,7 +115,7 @@ def ex_Terms(sc: Scope, node: S.Terms, ctx: Ctx) -> Val:
                                           S.Pos(first.pos.line, first.pos.column, first.pos.start,
                                                 t.pos.start), t.pos)
         return acc
-    return index_form.index_sum(sc, vals, node)
+    return index_form.index_sum(sc, vals, node, ctx)
 
 
 def ex_SumOver(sc: Scope, node: S.SumOver, ctx: Ctx) -> Val:
@@ -133,7 +133,20 @@ def ex_SumOver(sc: Scope, node: S.SumOver, ctx: Ctx) -> Val:
 
 
 def ex_Norm(sc: Scope, node: S.Norm, ctx: Ctx) -> Val:
-    return calls.norm(sc, lower_value(sc, node.body, ctx), ctx)
+    v = lower_value(sc, node.body, ctx)
+    if node.kind == "1":
+        return calls.norm1(sc, v, ctx)
+    if node.kind == "2" and v.rank == 2:
+        return calls.spectral_norm(sc, v, ctx, node.body.pos)
+    if node.kind == "F" and v.rank < 2:
+        raise sc.err(ShapeError, f"||...||_F is the Frobenius norm of a matrix, but "
+                     f"{sc.src(node.body.pos)} has {describe_rank(v)}; for a vector write "
+                     "||x||", node.pos)
+    return calls.norm(sc, v, ctx)
+
+
+def describe_rank(v: Val) -> str:
+    return "index form" if v.indexed else f"rank {v.rank}"
 
 
 def ex_Call(sc: Scope, node: S.Call, ctx: Ctx) -> Val:

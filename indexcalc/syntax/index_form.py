@@ -2,8 +2,8 @@
 
 The Einstein convention lives here: a product sums every index that occurs
 exactly twice and is not protected (left-hand side, explicit ``sum_j``, bound
-by a function); the terms of a sum must have the same free indices (or some a
-subset of the others': ``b_j`` broadcasts).  These functions work on values
+by a function); a term of a sum is constant along the indices it leaves out
+(``h_ij = a_i + b_j``).  These functions work on values
 already lowered (``scope.Val``); the recursion over the tree is in
 ``expressions``.
 """
@@ -152,20 +152,10 @@ def einstein(sc: Scope, lowered, ctx: Ctx, pos: S.Pos) -> Val:
     return Val(expr, None if expr.free else ())
 
 
-def index_sum(sc: Scope, vals, node: S.Terms) -> Val:
-    """Terms must have the same free indices, or some a subset of the others'
-    (``X_bi W_ij + b_j``: b broadcasts over b); ``a_i + b_j`` is an error."""
-    ref = None
-    for _, t, v in vals:
-        if v.scalar:
-            continue
-        if ref is None:
-            ref = (t, v)
-        elif not (v.expr.free <= ref[1].expr.free or ref[1].expr.free <= v.expr.free):
-            raise sc.err(IndexMismatchError, "the terms of a sum must have the same free "
-                         f"indices: {sc.src(ref[0].pos)} has {show_free(ref[1])} but "
-                         f"{sc.src(t.pos)} has {show_free(v)}", t.pos)
-        elif len(v.expr.free) > len(ref[1].expr.free):
-            ref = (t, v)
+def index_sum(sc: Scope, vals, node: S.Terms, ctx: Ctx) -> Val:
+    """Broadcasting: a term is constant along the indices it leaves out (``h_ij = a_i +
+    b_j``, ``Σ_k (X_ik − X_jk)²``, ``Z_bj = X_bi W_ij + b_j``); scalars broadcast
+    everywhere.  Whether every free index belongs where it is used is the left-hand
+    side's rule (``statements.index_definition``)."""
     expr = add(*(v.expr if s > 0 else neg(v.expr) for s, _, v in vals))
-    return Val(expr, None if ref is not None else ())
+    return Val(expr, None if any(not v.scalar for _, _, v in vals) else ())

@@ -38,6 +38,7 @@ from indexcalc.syntax import tree as S
 from indexcalc.syntax.build import Build
 from indexcalc.syntax.grammar import grammar_text
 from indexcalc.syntax.statements import lower
+from indexcalc.syntax.tokens import SIGMA_IS_NAME, TokenStream, sigma_declared
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
@@ -47,7 +48,7 @@ _TOKEN = re.compile(r"#[^\n]*|[^\W_]+|\S")     # a comment, a run of letters and
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     """The LALR parser, built once."""
-    return Lark(grammar_text(), parser="lalr",
+    return Lark(grammar_text(), parser="lalr", postlex=TokenStream(),
                 propagate_positions=True, maybe_placeholders=True)
 
 
@@ -94,10 +95,13 @@ def parse_source(text: str) -> S.Source:
     if not isinstance(text, str):
         raise ParseError(f"parse() needs a str, not {type(text).__name__}")
     text = prescan(text)
+    mark = SIGMA_IS_NAME.set(sigma_declared(text))
     try:
         tree = parser().parse(text)
     except UnexpectedInput as e:
         raise syntax_error(text, e) from None
+    finally:
+        SIGMA_IS_NAME.reset(mark)
     try:
         statements = Build(text).transform(tree)
     except VisitError as e:
@@ -196,7 +200,7 @@ _DESCRIBE = {
     "RPAR": "')'", "SUBSCRIPT": "a subscript", "BRACKET": "'[...]'", "MULOP": "an operator",
     "PLUS": "'+'", "MINUS": "'-'", "EQUAL": "'='", "COLON": "':'", "_SEP": "a new line",
     "$END": "the end of the text", "CARET": "'^'", "TRANSPOSE": "a transpose",
-    "NORM": "'||'", "COMMA": "','", "RBRACE": "'}'", "__ANON_0": "'=='",
+    "NORM": "'||'", "NORM_OPEN": "'||'", "NORM_CLOSE": "'||'", "SIGMA": "'Σ'", "COMMA": "','", "RBRACE": "'}'", "__ANON_0": "'=='",
 }
 
 

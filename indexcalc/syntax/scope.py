@@ -170,8 +170,11 @@ def ix(name: str) -> Index:
     return Index(name, PENDING)
 
 
+_PLURALS = {"index": "indices", "output index": "output indices"}
+
+
 def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
+    return f"{n} {word if n == 1 else _PLURALS.get(word, word + 's')}"
 
 
 def show_free(v: Val) -> str:

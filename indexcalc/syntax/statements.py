@@ -24,7 +24,6 @@ from indexcalc.syntax.scope import (
     Scope,
     Tensor,
     Val,
-    index_names_in,
     show_free,
 )
 
@@ -156,22 +155,30 @@ def index_definition(sc: Scope, lhs: S.Name, val: Val, st: S.DefStmt) -> None:
                      f"({lhs.name} = ...) or index the right side, e.g. (...)_"
                      f"{''.join(lhs.indices)}", st.rhs.pos)
     right = {i.name for i in val.expr.free}
-    left = set(lhs.indices)
-    extra = sorted(right - left)
+    extra = sorted(right - set(lhs.indices))
     if extra:
-        raise sc.err(IndexMismatchError, f"{', '.join(extra)} "
-                     f"{'is' if len(extra) == 1 else 'are'} free on the right but not "
-                     f"on the left of {sc.src(st.pos)}; the free indices on both "
-                     "sides must be the same (sum it, or add it to the left)", st.rhs.pos)
-    missing = sorted(left - right)
-    if missing and right:
-        written = index_names_in(st.rhs)
-        why = (f": {'it cancels' if len(missing) == 1 else 'they cancel'} there (the right "
-               f"side is {val.expr}); leave {', '.join(missing)} off the left"
-               if set(missing) <= written else "")
-        raise sc.err(IndexMismatchError, f"{', '.join(missing)} "
-                     f"{'is' if len(missing) == 1 else 'are'} on the left but not free "
-                     f"on the right of {sc.src(st.pos)}{why}", lhs.pos)
+        one = len(extra) == 1
+        names = ", ".join(extra)
+        joined = "".join(extra) if all(len(n) == 1 for n in extra) else "{" + ",".join(extra) + "}"
+        raise sc.err(IndexMismatchError, f"{names} {'is' if one else 'are'} free on the "
+                     f"right but not on the left of {sc.src(st.pos)}: every free index of "
+                     "the right side must be on the left (a term may leave out indices of "
+                     "the left, and is constant along them, but may not add its own); sum "
+                     f"{'it' if one else 'them'} (sum_{joined} ...) or add "
+                     f"{'it' if one else 'them'} to the left "
+                     f"({lhs.name}_{''.join(lhs.indices)}{''.join(extra)} = ...)",
+                     first_use(st.rhs, extra[0]))
+
+
+def first_use(node, index: str) -> S.Pos:
+    """Where ``index`` is first written in a surface tree (else the tree's start)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if any(index in (getattr(n, a, None) or ()) for a in ("indices", "over", "out")):
+            return n.pos
+        stack.extend(reversed(S.children(n)))
+    return node.pos
 
 
 def register_definition(sc: Scope, name: str, dims: tuple[str, ...], pos: S.Pos) -> None:

@@ -116,8 +116,10 @@ class SumOver:
 
 @dataclass
 class Norm:
+    """``||x||``; ``kind`` is the subscript of ``||A||_F``, ``||x||_1``, ``||A||_2``."""
     body: "Node"
     pos: Pos
+    kind: str | None = None
 
 
 @dataclass
@@ -140,6 +142,18 @@ class DeclStmt:
     symmetric: bool
     pos: Pos
     pad: bool = False            # reads outside the declared range are zero
+
+
+FUNCTION, SCALAR_FUNCTION = "function", "function scalar"     # shapes of function declarations
+
+
+@dataclass
+class FuncDeclStmt:
+    """``phi : function`` (elementwise), ``Loss : function scalar`` (of its whole argument):
+    an opaque function with a name longer than the one-letter convention."""
+    name: str
+    scalar: bool
+    pos: Pos
 
 
 @dataclass
@@ -169,7 +183,7 @@ class AssumeStmt:
     pos: Pos
 
 
-Stmt = Union[DeclStmt, DefStmt, ExprStmt, CheckStmt, AssumeStmt]
+Stmt = Union[DeclStmt, FuncDeclStmt, DefStmt, ExprStmt, CheckStmt, AssumeStmt]
 
 
 def children(node) -> list:
