@@ -13,6 +13,7 @@ one.  The arguments are lowered by the ``lower`` function passed in (from
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 
 from indexcalc.errors import (
@@ -69,7 +70,8 @@ def call(sc: Scope, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
     if name in LOWERED:
         no_over(sc, node)
         return call_out(sc, lowered_fn(sc, name, node, ctx, lower), node, ctx)
-    suggest(sc, raw, node)
+    if raw not in sc.declared_functions:
+        unknown_function(sc, raw, node)
     return opaque_fn(sc, raw, node, ctx, lower)
 
 
@@ -91,16 +93,21 @@ def call_out(sc: Scope, v: Val, node: S.Call, ctx: Ctx) -> Val:
     return index_form.index_value(sc, v, node.out, ctx, node.pos) if node.out else v
 
 
-def suggest(sc: Scope, raw: str, node: S.Call) -> None:
-    """A lowercase multi-letter name close to a known function is a typo, not an
-    opaque function."""
-    if len(raw) < 3 or not raw.islower():
+OPAQUE_NAME = re.compile(r"[A-Za-z\u0391-\u03A1\u03A4-\u03A9\u03B1-\u03C9\u03D1\u03D5\u03F5][0-9]*")
+
+
+def unknown_function(sc: Scope, raw: str, node: S.Call) -> None:
+    """An undeclared function name is opaque when it is one letter (Latin or Greek),
+    optionally followed by digits (``f``, ``g1``, ``L``, ``φ``), the seeds' convention;
+    any longer unknown name is an error with a suggestion."""
+    if OPAQUE_NAME.fullmatch(raw):
         return
-    close = difflib.get_close_matches(raw, FUNCTION_NAMES, n=1, cutoff=0.75)
-    if close:
-        raise sc.err(UnknownNameError, f"unknown function '{raw}'; did you mean "
-                     f"'{close[0]}'? (unknown single-letter or capitalised names, like "
-                     "f or L, are opaque functions)", node.head)
+    close = difflib.get_close_matches(raw, FUNCTION_NAMES, n=1, cutoff=0.6)
+    guess = f"did you mean '{close[0]}'? " if close else ""
+    raise sc.err(UnknownNameError, f"unknown function '{raw}'; {guess}An unknown function "
+                 "is written with one letter (f(z), g1(z), L(a)); to use the name "
+                 f"{raw}, declare it: `{raw} : function` (elementwise) or "
+                 f"`{raw} : function scalar` (a scalar of its whole argument)", node.head)
 
 
 def tensor_fn(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
@@ -206,7 +213,8 @@ def opaque_fn(sc: Scope, raw: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
         n = len(node.over)
         return reduction(sc, raw, n, n * order, node, ctx, lower, order)
     v = lower(sc, arg, ctx)
-    if not (opaque_is_scalar_valued(raw) and v.matrix):
+    scalar = sc.declared_functions.get(raw, opaque_is_scalar_valued(raw))
+    if not (scalar and v.matrix):
         return call_out(sc, Val(Func(raw, v.expr, order), v.axes, v.row), node, ctx)
     over = v.axes
     if node.out is not None:

@@ -48,7 +48,7 @@ def bare_name(sc: Scope, node: S.Name, ctx: Ctx):
         return Val(DimSize(name), ())
     if name in DELTA_NAMES:
         raise sc.err(IndexMismatchError, f"{name} needs two indices, like δ_jk", node.pos)
-    if known(name) or name in QUESTION_WORDS:
+    if known(name) or name in QUESTION_WORDS or name in sc.declared_functions:
         raise sc.err(ParseError, f"{name} is a function; call it, like {name}(x)",
                      node.pos)
     return Pending(name, node.pos)
@@ -64,7 +64,7 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
         if name in sc.dim_symbols:
             raise sc.err(IndexMismatchError, f"{name} is a dimension; it takes no "
                          "indices", node.pos)
-        if known(name) or name in QUESTION_WORDS:
+        if known(name) or name in QUESTION_WORDS or name in sc.declared_functions:
             raise sc.err(ParseError, f"{name} is a function, not a tensor; call it, "
                          f"like {name}(x_i)", node.pos)
         sc.tensors[name] = Tensor(name, tuple(sc.dims.new() for _ in node.indices),

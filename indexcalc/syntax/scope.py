@@ -99,6 +99,7 @@ class Scope:
         self.tensors: dict[str, Tensor] = {}             # every tensor seen so far
         self.dim_symbols: dict[str, S.Pos] = {}          # declared dimension names
         self.functions: set[str] = set()                 # opaque functions used
+        self.declared_functions: dict[str, bool] = {}    # `phi : function [scalar]`
         self.done: list[tuple[object, Ctx | None]] = []  # lowered statements, in order
         self.generated: dict[str, str] = {}              # root -> N, N1... (settle.py)
 

@@ -37,6 +37,8 @@ def run(sc: Scope, statements: list) -> Model:
     for st in statements:
         if isinstance(st, S.DeclStmt):
             declare(sc, st)
+        elif isinstance(st, S.FuncDeclStmt):
+            declare_function(sc, st)
     for st in statements:
         try:
             statement(sc, st)
@@ -63,7 +65,7 @@ def declare(sc: Scope, st: S.DeclStmt) -> None:
         first = sc.tensors[st.name].pos
         raise sc.err(ShapeError, f"{st.name} is declared twice (first at line "
                      f"{first.line})", st.pos)
-    if known(st.name) or st.name in DELTA_NAMES:
+    if known(st.name) or st.name in DELTA_NAMES or st.name in sc.declared_functions:
         raise sc.err(ParseError, f"{st.name} is a function name; choose another name "
                      f"for the tensor", st.pos)
     for d in st.shape:
@@ -76,6 +78,17 @@ def declare(sc: Scope, st: S.DeclStmt) -> None:
     dims = tuple(sc.dims.fixed(d) for d in st.shape)
     sc.tensors[st.name] = Tensor(st.name, dims, declared=True, symmetric=st.symmetric,
                                  pos=st.pos, pad=st.pad)
+
+
+def declare_function(sc: Scope, st: S.FuncDeclStmt) -> None:
+    """``phi : function`` (elementwise), ``Loss : function scalar`` (a scalar of its whole
+    argument): an opaque function of any name."""
+    if st.name in sc.tensors or st.name in sc.declared_functions:
+        raise sc.err(ParseError, f"{st.name} is declared twice", st.pos)
+    if known(st.name) or st.name in DELTA_NAMES or st.name in QUESTION_WORDS:
+        raise sc.err(ParseError, f"{st.name} is already a function indexcalc knows; "
+                     "declare an opaque function under another name", st.pos)
+    sc.declared_functions[st.name] = st.scalar
 
 
 def declaration(sc: Scope, st: S.DeclStmt) -> Declaration:
@@ -123,7 +136,8 @@ def check_definable(sc: Scope, name: str, pos: S.Pos) -> None:
                 raise sc.err(ParseError, f"{name} is used in {d.name} (line "
                              f"{d.span.line}) before it is defined; define it first",
                              pos)
-    if known(name) or name in DELTA_NAMES or name in QUESTION_WORDS:
+    if (known(name) or name in DELTA_NAMES or name in QUESTION_WORDS
+            or name in sc.declared_functions):
         raise sc.err(ParseError, f"{name} is a function name; choose another name", pos)
 
 
