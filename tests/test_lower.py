@@ -135,10 +135,12 @@ def test_dimension_symbol_is_a_size():
     assert DimSize("n") in list(ir.walk(d.expr))
 
 
-def test_fractions_are_exact():
-    d = definition("y_i = 0.5 x_i + 1e-1")
-    assert Const(Fraction(1, 2)) in list(ir.walk(d.expr))
-    assert Const(Fraction(1, 10)) in list(ir.walk(d.expr))
+def test_decimals_stay_decimals_and_fractions_exact():
+    d = definition("y_i = 0.5 x_i + 1e-1 + 2/3")
+    assert Const(0.5) in list(ir.walk(d.expr))
+    assert Const(Fraction(2, 3) + 0.1) in list(ir.walk(d.expr))
+    assert Const(Fraction(2, 3)) in list(ir.walk(definition("y_i = 2/3 x_i + 1.0").expr))
+    assert str(definition("y_i = 1e-5 x_i").expr) == "1e-5 x_i"
 
 
 def test_index_form_reduction_syntax():

@@ -40,6 +40,7 @@ from fractions import Fraction
 from indexcalc.calculus.deltas import contract_deltas
 from indexcalc.calculus.reverse import DerivativeName
 from indexcalc.display import text_html
+from indexcalc.functions import constant_symbol
 from indexcalc.ir import (
     Add,
     Apply,
@@ -130,6 +131,8 @@ def convert(e: Expr, axes: tuple[Index, ...]) -> MExpr:
     if isinstance(e, Delta):
         raise NoMatrixForm(f"the identity δ_{e.a}{e.b} has no spelling of its own here")
     if isinstance(e, Func):
+        if (symbol := constant_symbol(e)) is not None:       # π, e
+            return MName(symbol[0], 0)
         return MCall(e.name, convert(e.arg, axes), len(axes), e.order)
     if isinstance(e, Apply):
         return _apply(e, axes)

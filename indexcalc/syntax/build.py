@@ -8,6 +8,7 @@ refuses literals and ranks beyond the limits (``limits.py``).
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -205,7 +206,7 @@ class Build(Transformer_NonRecursive):
     def call(self, meta, c):
         head: Token = c[0]
         raw = str(head)[:-1]
-        m = re.match(r"(log_softmax|[^'_]+)('*)(_.*)?$", raw)
+        m = re.match(r"(log_softmax|gelu_tanh|[^'_]+)('*)(_.*)?$", raw)
         name, primes, over = m.group(1), len(m.group(2)), m.group(3)
         over_ix = self._indices(over, _pos(head)) if over else None
         out = c[2][0] if len(c) > 2 else None
@@ -244,4 +245,8 @@ def _number(s: str, b: Build, pos: S.Pos) -> Fraction:
     if exp and (len(exp.lstrip("+-")) > 4 or abs(int(exp)) > MAX_EXPONENT):
         raise LimitError(f"the exponent of {s[:30]} is beyond ±{MAX_EXPONENT}",
                          text=b.text, line=pos.line, column=pos.column)
-    return Fraction(s)
+    value = Fraction(s)
+    if value.denominator == 1 or not any(c in s for c in ".eE"):
+        return value
+    approx = float(value)                   # a decimal the user wrote stays a decimal (1e-5)
+    return approx if approx != 0 and math.isfinite(approx) else value

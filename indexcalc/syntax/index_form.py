@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 
 from indexcalc.errors import IndexMismatchError, ParseError
-from indexcalc.functions import known
+from indexcalc.functions import CONSTANTS, constant, known
 from indexcalc.ir import MINUS_ONE, DimSize, Var, add, delta, mul, neg, power, rename
 from indexcalc.syntax import shifted
 from indexcalc.syntax import tree as S
@@ -46,6 +46,8 @@ def bare_name(sc: Scope, node: S.Name, ctx: Ctx):
         return Val(Var(name, axes), axes)
     if name in sc.dim_symbols:
         return Val(DimSize(name), ())
+    if name in CONSTANTS and name not in sc.tensor_names:
+        return Val(constant(name), ())
     if name in DELTA_NAMES:
         raise sc.err(IndexMismatchError, f"{name} needs two indices, like δ_jk", node.pos)
     if known(name) or name in QUESTION_WORDS or name in sc.declared_functions:

@@ -34,6 +34,7 @@ def lower(source: S.Source) -> Model:
 
 
 def run(sc: Scope, statements: list) -> Model:
+    sc.tensor_names = tensor_names(statements)
     for st in statements:
         if isinstance(st, S.DeclStmt):
             declare(sc, st)
@@ -45,6 +46,25 @@ def run(sc: Scope, statements: list) -> Model:
         except IndexcalcError as e:          # e.g. division by zero found while folding
             raise e.at(sc.text, st.pos.line, st.pos.column) from None
     return settle.finish(sc)
+
+
+def tensor_names(statements: list) -> frozenset[str]:
+    """The names the text uses as tensors: declared, defined, or written with indices.
+    Where pi, π or e is one of them it is that tensor, elsewhere the constant."""
+    names = set()
+    for st in statements:
+        if isinstance(st, S.DeclStmt):
+            names.add(st.name)
+        elif isinstance(st, S.DefStmt) and isinstance(st.lhs, S.Name):
+            names.add(st.lhs.name)
+        stack = [getattr(st, a) for a in ("lhs", "rhs", "expr", "claim", "question")
+                 if hasattr(st, a)]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, S.Name) and n.indices is not None:
+                names.add(n.name)
+            stack.extend(S.children(n))
+    return frozenset(names)
 
 
 def statement(sc: Scope, st) -> None:

@@ -31,7 +31,7 @@ class Pos:
 
 @dataclass
 class Num:
-    value: Fraction
+    value: Fraction | float          # a float for a decimal as written (0.5, 1e-5)
     pos: Pos
 
 
