@@ -103,9 +103,9 @@ def test_shape_mismatch_in_a_sum():
 
 
 def test_rank_cannot_be_inferred():
-    e = error("r = x W1 + b", ShapeError)
-    assert "cannot infer the rank of x" in e.problem
-    assert "declare it, e.g. `x : vector[n]`" in e.problem
+    e = error("r = q", ShapeError)
+    assert "cannot infer the rank of q: it could be a scalar, a vector or a matrix" in e.problem
+    assert "declare it (`q : scalar`, `q : vector[n]` or `q : matrix[n, m]`)" in e.problem
 
 
 def test_derivative_with_respect_to_a_function():

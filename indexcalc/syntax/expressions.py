@@ -64,6 +64,8 @@ def ex_Paren(sc: Scope, node: S.Paren, ctx: Ctx):
 
 
 def ex_Transpose(sc: Scope, node: S.Transpose, ctx: Ctx) -> Val:
+    if isinstance(node.body, S.Num) and node.body.value == 1:     # 1ᵀ: the ones vector
+        return index_form.ones(sc, ctx, row=True)
     v = lower_value(sc, node.body, ctx)
     if v.indexed:
         raise sc.err(IndexMismatchError, "ᵀ transposes matrix-form operands; in index "

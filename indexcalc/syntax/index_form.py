@@ -14,11 +14,13 @@ from collections import Counter
 
 from indexcalc.errors import IndexMismatchError, ParseError
 from indexcalc.functions import CONSTANTS, constant, known
-from indexcalc.ir import MINUS_ONE, DimSize, Var, add, delta, mul, neg, power, rename
+from indexcalc.ir import MINUS_ONE, DimSize, Var, add, const, delta, mul, neg, power, rename
 from indexcalc.syntax import shifted
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import (
     DELTA_NAMES,
+    IDENTITY,
+    ONES,
     QUESTION_WORDS,
     Ctx,
     Pending,
@@ -48,12 +50,33 @@ def bare_name(sc: Scope, node: S.Name, ctx: Ctx):
         return Val(DimSize(name), ())
     if name in CONSTANTS and name not in sc.tensor_names:
         return Val(constant(name), ())
+    if name == IDENTITY and name not in sc.tensor_names:
+        return identity(sc, ctx)
+    if name == ONES:
+        return ones(sc, ctx)
+    if name in sc.hints:                          # a rank inferred from use (infer.py)
+        sc.tensors[name] = Tensor(name, tuple(sc.dims.new() for _ in range(sc.hints[name])),
+                                  pos=node.pos)
+        return bare_name(sc, node, ctx)
     if name in DELTA_NAMES:
         raise sc.err(IndexMismatchError, f"{name} needs two indices, like δ_jk", node.pos)
     if known(name) or name in QUESTION_WORDS or name in sc.declared_functions:
         raise sc.err(ParseError, f"{name} is a function; call it, like {name}(x)",
                      node.pos)
     return Pending(name, node.pos)
+
+
+def identity(sc: Scope, ctx: Ctx) -> Val:
+    """``I``: δ_ab on two fresh axes of one dimension, which the context then fixes."""
+    var = sc.dims.new()
+    a, b = sc.fresh(ctx, var), sc.fresh(ctx, var)
+    return Val(delta(a, b), (a, b))
+
+
+def ones(sc: Scope, ctx: Ctx, row: bool = False) -> Val:
+    """``𝟙`` (and ``1ᵀ``): the ones vector, 1 on a fresh axis the context sizes."""
+    a = sc.fresh(ctx, sc.dims.new())
+    return Val(const(1), (a,), row)
 
 
 def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:

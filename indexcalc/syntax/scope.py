@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from indexcalc.errors import IndexcalcError, IndexMismatchError, ShapeError
+from indexcalc.functions import known
 from indexcalc.ir import DimSize, Expr, Index, fresh_name, mul, summation
 from indexcalc.model import Span
 from indexcalc.syntax import tree as S
@@ -26,6 +27,8 @@ from indexcalc.syntax.shifts import Shift, cond_names, index_names
 PENDING = "?"                       # the dimension every index carries until settled
 QUESTION_WORDS = ("grad", "jacobian", "hessian")
 DELTA_NAMES = ("δ", "delta")
+IDENTITY, ONES = "I", "𝟙"           # the identity and the ones vector, sized by their context
+SPECIAL_NAMES = ("pi", "π", "e", IDENTITY, ONES)
 
 
 @dataclass
@@ -101,6 +104,7 @@ class Scope:
         self.functions: set[str] = set()                 # opaque functions used
         self.declared_functions: dict[str, bool] = {}    # `phi : function [scalar]`
         self.tensor_names: frozenset[str] = frozenset()  # used as tensors anywhere in the text
+        self.hints: dict[str, int] = {}                  # ranks inferred from use (infer.py)
         self.done: list[tuple[object, Ctx | None]] = []  # lowered statements, in order
         self.generated: dict[str, str] = {}              # root -> N, N1... (settle.py)
 
@@ -144,9 +148,17 @@ class Scope:
         return mul(*sizes, summation(used, body) if used else body)
 
     def rank_error(self, p: Pending):
-        return self.err(ShapeError, f"cannot infer the rank of {p.name}; declare it, e.g. "
-                        f"`{p.name} : vector[n]` or `{p.name} : matrix[n, m]`, or write it "
-                        f"with indices", p.pos)
+        return self.err(ShapeError, f"cannot infer the rank of {p.name}: it could be a "
+                        "scalar, a vector or a matrix here, and nothing around it decides; "
+                        f"declare it (`{p.name} : scalar`, `{p.name} : vector[n]` or "
+                        f"`{p.name} : matrix[n, m]`) or write it with indices", p.pos)
+
+    def unknown(self, name: str) -> bool:
+        """Is ``name`` a tensor whose rank nothing in the text states yet (infer.py)?"""
+        return (name not in self.tensor_names and name not in self.tensors
+                and name not in self.dim_symbols and name not in self.declared_functions
+                and name not in SPECIAL_NAMES and not known(name)
+                and name not in DELTA_NAMES and name not in QUESTION_WORDS)
 
     def mixing(self, index_node, matrix_node, what: str):
         return self.err(IndexMismatchError, f"cannot mix index form ({self.src(index_node.pos)}) "

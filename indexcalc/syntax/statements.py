@@ -15,7 +15,7 @@ from indexcalc.errors import IndexcalcError, IndexMismatchError, ParseError, Sha
 from indexcalc.functions import known
 from indexcalc.ir import Index, var_names
 from indexcalc.model import Assume, Check, Declaration, Definition, Model
-from indexcalc.syntax import expressions, matrix_form, questions, settle, shifted
+from indexcalc.syntax import expressions, infer, matrix_form, questions, settle, shifted
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import (
     DELTA_NAMES,
@@ -68,6 +68,10 @@ def tensor_names(statements: list) -> frozenset[str]:
 
 
 def statement(sc: Scope, st) -> None:
+    sc.hints = {}
+    for node in (getattr(st, a) for a in ("rhs", "expr", "claim", "lhs") if hasattr(st, a)):
+        for name, rank in infer.rank_hints(node, sc.unknown).items():
+            sc.hints.setdefault(name, rank)
     if isinstance(st, S.DeclStmt):
         sc.done.append((declaration(sc, st), None))
     elif isinstance(st, S.DefStmt):

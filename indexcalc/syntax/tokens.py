@@ -30,7 +30,7 @@ SIGMA_IS_NAME: ContextVar[bool] = ContextVar("SIGMA_IS_NAME", default=False)
 
 # tokens after which a `||` closes a norm (they end an operand)
 _ENDS_OPERAND = frozenset({"NAME", "NUMBER", "RPAR", "SUBSCRIPT", "BRACKET", "TRANSPOSE",
-                           "NORM_CLOSE", "SIGMA", "CONDITION"})
+                           "NORM_CLOSE", "SIGMA", "ONES", "CONDITION"})
 _SIGMA_DECLARATION = re.compile(r"(?:^|[;\n])[ \t]*Σ[ \t]*(?::|∈|in\b)")
 
 

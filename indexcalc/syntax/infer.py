@@ -1,0 +1,114 @@
+"""Ranks from use: what an undeclared matrix-form name is, read off where it is written.
+
+``f = 0.5 x' A x + c sin(y)' x`` needs no declarations: before a statement is
+lowered, ``rank_hints`` reads its surface tree and gives each undeclared name
+without indices a rank, by these rules (a name that is declared, defined, or
+written with indices anywhere in the text is never hinted; declarations
+override inference):
+
+* transposed (``x'``, ``sin(y)ᵀ``), inside a norm (``||z − y||``), or the
+  argument of a function of vectors or matrices (``softmax``, ``diag``, ``sum``,
+  ``det``...): a vector, or a matrix when the name is capitalised (``Xᵀ``);
+  ``det``, ``inv``, ``logdet`` and ``tr`` take a matrix;
+* a factor of a matrix-form product (``A x``, ``x W1``, ``c x``): capitalised
+  names (``A``, ``Σ``) are matrices; the letters a–g and lowercase Greek letters
+  (``c``, ``λ``, ``α``) are scalar coefficients; other lowercase names are
+  vectors (matrixcalculus.org's convention: a–g scalars, h–z vectors, A–Z matrices).
+
+Where a name gets several hints the largest rank wins (``y yᵀ``: y is a vector).
+A name no rule reaches keeps the older rules: it takes the shape of what it is
+added to, and is otherwise an error that lists its possible readings
+(``scope.rank_error``).
+"""
+
+from __future__ import annotations
+
+from indexcalc.functions import ELEMENTWISE, TENSOR, canonical_name
+from indexcalc.syntax import tree as S
+
+SCALAR, VECTOR, MATRIX = 0, 1, 2
+MATRIX_ARGUMENT = ("det", "inv", "logdet", "tr", "trace", "norm2")
+ARRAY_ARGUMENT = ("softmax", "log_softmax", "logsumexp", "diag", "sum", "norm", "norm1", "mean",
+                  "var", "std", "dot", "outer")
+ELEMENTWISE_OPS = (".*", "./")
+
+
+def capital(name: str) -> bool:
+    return name[:1].isupper()
+
+
+def coefficient_letter(name: str) -> bool:
+    """a–g, and lowercase Greek (λ, α, σ): scalars by convention."""
+    first = name[:1]
+    return ("a" <= first <= "g") or ("\u03b1" <= first <= "\u03c9")
+
+
+def rank_hints(node, unknown) -> dict[str, int]:
+    """Name -> rank for the names ``unknown(name)`` says are undeclared, from ``node``."""
+    hints: dict[str, int] = {}
+
+    def give(name: str, rank: int) -> None:
+        if unknown(name):
+            hints[name] = max(rank, hints.get(name, rank))
+
+    def array(n) -> None:                       # n is (an elementwise expression of) arrays
+        for name in _leaves(n):
+            give(name, MATRIX if capital(name) else VECTOR)
+
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (S.Transpose, S.Norm)):
+            array(n.body)
+        elif isinstance(n, S.Call):
+            name = canonical_name(n.name)
+            if name in MATRIX_ARGUMENT and n.over is None:
+                for leaf in _leaves(n.args[0]):
+                    give(leaf, MATRIX)
+            elif (name in ARRAY_ARGUMENT or name in TENSOR) and n.over is None:
+                for a in n.args:
+                    array(a)
+        elif isinstance(n, S.Chain):
+            _product(n, give)
+        stack.extend(S.children(n))
+    return hints
+
+
+def _product(n: S.Chain, give) -> None:
+    if any(op in ELEMENTWISE_OPS for op, _ in n.factors[1:]) or len(n.factors) < 2:
+        return
+    for k, (op, f) in enumerate(n.factors):
+        if isinstance(f, S.Name) and f.indices is None and op == "/":
+            give(f.name, SCALAR)                 # x' x / c
+        elif isinstance(f, S.Name) and f.indices is None:
+            if capital(f.name):
+                give(f.name, MATRIX)
+            elif coefficient_letter(f.name) and k == 0:
+                give(f.name, SCALAR)
+            elif not coefficient_letter(f.name):
+                give(f.name, VECTOR)
+        elif isinstance(f, S.Call) and canonical_name(f.name) in ELEMENTWISE and k > 0:
+            for leaf in _leaves(f.args[0]):
+                give(leaf, MATRIX if capital(leaf) else VECTOR)
+
+
+def _leaves(n) -> list[str]:
+    """The bare names of an elementwise expression: through + − ⊙ ./ unary minus,
+    parentheses, powers' bases and elementwise calls."""
+    out, stack = [], [n]
+    while stack:
+        m = stack.pop()
+        if isinstance(m, S.Name) and m.indices is None:
+            out.append(m.name)
+        elif isinstance(m, S.Terms):
+            stack.extend(t for _, t in m.terms)
+        elif isinstance(m, (S.Neg, S.Transpose)) or (isinstance(m, S.Paren) and m.indices is None):
+            stack.append(m.body)
+        elif isinstance(m, S.Power):
+            stack.append(m.base)
+        elif isinstance(m, S.Chain) and all(op in ELEMENTWISE_OPS for op, _ in m.factors[1:]):
+            stack.extend(f for _, f in m.factors)
+        elif (isinstance(m, S.Call) and canonical_name(m.name) in ELEMENTWISE
+              and len(m.args) == 1 and m.over is None):
+            stack.append(m.args[0])
+    return out
