@@ -346,7 +346,8 @@ ALIASES = {"σ": "sigmoid", "sigma": "sigmoid", "lse": "logsumexp", "logsoftmax"
            "heaviside": "step", "ln": "log", "atan": "arctan", "gelutanh": "gelu_tanh"}
 
 # Functions that are rewritten into other nodes while lowering (syntax/expressions.py).
-LOWERED = ("sum", "tr", "trace", "diag", "norm", "dot", "outer")
+LOWERED = ("sum", "tr", "trace", "diag", "norm", "norm1", "norm2", "dot", "outer",
+           "mean", "var", "std", "max", "min")
 
 
 def canonical_name(name: str) -> str:

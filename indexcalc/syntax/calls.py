@@ -33,6 +33,7 @@ from indexcalc.functions import (
 )
 from indexcalc.ir import Apply, Func, const, delta, mul, power, rename, summation
 from indexcalc.syntax import index_form, matrix_form
+from indexcalc.syntax.statistics import EXTREMES, STATISTICS, extreme, statistic
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import (
     DELTA_NAMES,
@@ -61,6 +62,10 @@ def call(sc: Scope, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
     if node.primes and known(name):
         raise sc.err(ParseError, f"{raw}{chr(39) * node.primes}: primes mark "
                      "derivatives of unknown functions (f'(z)) only", node.head)
+    if name in STATISTICS:
+        return call_out(sc, statistic(sc, name, node, ctx, lower), node, ctx)
+    if name in EXTREMES:
+        return call_out(sc, extreme(sc, name, node, ctx, lower), node, ctx)
     if name in TENSOR:
         return tensor_fn(sc, name, node, ctx, lower)
     if name in ELEMENTWISE:
@@ -110,8 +115,25 @@ def unknown_function(sc: Scope, raw: str, node: S.Call) -> None:
                  f"`{raw} : function scalar` (a scalar of its whole argument)", node.head)
 
 
+TEMPERATURE = ("softmax", "log_softmax")
+
+
+def temperature(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower):
+    """``softmax(z, T)`` is softmax(z / T): the argument node divided by the scalar T."""
+    if len(node.args) != 2 or name not in TEMPERATURE:
+        return node
+    t = lower(sc, node.args[1], ctx)
+    if not t.scalar:
+        raise sc.err(ShapeError, f"the temperature of {name}(z, T) must be a scalar",
+                     node.args[1].pos)
+    body = S.Chain([("", node.args[0]), ("/", S.Paren(node.args[1], None, node.args[1].pos))],
+                   node.args[0].pos)
+    return S.Call(node.name, node.primes, node.over, [body], node.out, node.pos, node.head)
+
+
 def tensor_fn(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
     entry = TENSOR[name]
+    node = temperature(sc, name, node, ctx, lower)
     arg = one_arg(sc, node)
     if node.over is not None:
         return reduction(sc, name, entry.rank_in, entry.rank_out, node, ctx, lower)
@@ -179,8 +201,12 @@ def lowered_fn(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower) -> Va
         return Val(sc.sum_over([x.name for x in a.axes], e, ctx), ())
     arg = one_arg(sc, node)
     v = lower(sc, arg, ctx)
-    if name == "norm":
+    if name == "norm" or (name == "norm2" and v.rank < 2):
         return norm(sc, v, ctx)
+    if name == "norm1":
+        return norm1(sc, v, ctx)
+    if name == "norm2":
+        return spectral_norm(sc, v, ctx, arg.pos)
     if name == "sum":
         names = ([a.name for a in v.axes] if v.axes is not None else
                  sorted(i.name for i in v.expr.free if i.name not in ctx.protected))

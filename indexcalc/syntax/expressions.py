@@ -18,6 +18,7 @@ from indexcalc.limits import MAX_POWER_BITS
 from indexcalc.syntax import calls, index_form, matrix_form, shifted
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import DELTA_NAMES, Ctx, Pending, Scope, Val
+from indexcalc.syntax.statistics import STATISTICS
 
 
 def ex(sc: Scope, node, ctx: Ctx):
@@ -184,7 +185,18 @@ def regroup(sc: Scope, factors):
     """Decide name-then-parenthesis: ``W(x)`` with W a tensor is a product (the
     call is split in two factors); ``exp (x)`` with a space is still a call."""
     out = []
-    for op, f in factors:
+    for k, (op, f) in enumerate(factors):
+        if (isinstance(f, S.Name) and f.indices is not None and f.name in STATISTICS
+                and f.name not in sc.tensors):          # mean_j X_bj: over the rest
+            rest = factors[k + 1:]
+            if not rest or rest[0][0] != "":
+                raise sc.err(ParseError, f"{f.name}_{''.join(f.indices)} averages the "
+                             f"product that follows it, like {f.name}_j X_bj", f.pos)
+            body = rest[0][1] if len(rest) == 1 else S.Chain(
+                [("", rest[0][1])] + list(rest[1:]), rest[0][1].pos)
+            pos = S.Pos(f.pos.line, f.pos.column, f.pos.start, rest[-1][1].pos.end)
+            out.append((op, S.Call(f.name, 0, f.indices, [body], None, pos, f.pos)))
+            break
         if isinstance(f, S.Call) and f.name in sc.tensors:
             if len(f.args) != 1:
                 raise sc.err(ParseError, f"{f.name} is a tensor, not a function; it "

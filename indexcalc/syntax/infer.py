@@ -66,8 +66,18 @@ def rank_hints(node, unknown) -> dict[str, int]:
                 for leaf in _leaves(n.args[0]):
                     give(leaf, MATRIX)
             elif (name in ARRAY_ARGUMENT or name in TENSOR) and n.over is None:
-                for a in n.args:
-                    array(a)
+                array(n.args[0])
+                if name in TENSOR:                   # softmax(z, T): T is a temperature
+                    for a in n.args[1:]:
+                        for leaf in _leaves(a):
+                            give(leaf, SCALAR)
+                else:
+                    for a in n.args[1:]:
+                        array(a)
+            elif name in TENSOR and len(n.args) > 1:
+                for a in n.args[1:]:
+                    for leaf in _leaves(a):
+                        give(leaf, SCALAR)
         elif isinstance(n, S.Chain):
             _product(n, give)
         stack.extend(S.children(n))
