@@ -37,6 +37,7 @@ from typing import Callable
 
 import numpy as np
 
+from indexcalc.errors import DerivativeError
 from indexcalc.ir import (
     MINUS_ONE,
     ONE,
@@ -284,6 +285,25 @@ def _inv_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
     return neg(mul(_inverse(node, a, i), _inverse(node, j, b)))
 
 
+def _norm2_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
+    # ∂σ_max(A)/∂A_ij = u_i v_j, the top singular vectors (σ_max simple, A ≠ 0)
+    return Apply("norm2grad", node.arg, node.over, w)
+
+
+def _norm2grad_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
+    raise DerivativeError("the second derivative of the spectral norm ||A||_2 is not "
+                          "available (it needs the whole singular value decomposition)")
+
+
+def _norm2(x):
+    return np.linalg.norm(x, 2, axis=(-2, -1))
+
+
+def _norm2grad(x):
+    u, s, vt = np.linalg.svd(x)
+    return u[..., :, 0, None] * vt[..., None, 0, :]
+
+
 def _softmax(x):
     e = np.exp(x - np.max(x, axis=-1, keepdims=True))
     return e / np.sum(e, axis=-1, keepdims=True)
@@ -333,6 +353,17 @@ TENSOR: dict[str, TensorFunction] = {t.name: t for t in [
                    r"\log\left|\det\right|", domain="invertible", helper="_logdet", helpers={
                        "torch": "def _logdet(x):\n    return torch.linalg.slogdet(x)[1]\n",
                        "jax": "def _logdet(x):\n    return jnp.linalg.slogdet(x)[1]\n"}),
+    # the spectral norm σ_max(A) (norm2, ||A||_2); its derivative u vᵀ needs σ_max simple
+    TensorFunction("norm2", 2, 0, _norm2_jacobian, _norm2, "_norm2", "norm2",
+                   r"\operatorname{norm2}", helper="_norm2", helpers={
+                       "torch": "def _norm2(x):\n    return torch.linalg.matrix_norm(x, 2)\n",
+                       "jax": "def _norm2(x):\n    return jnp.linalg.norm(x, 2, axis=(-2, -1))\n"}),
+    TensorFunction("norm2grad", 2, 2, _norm2grad_jacobian, _norm2grad, "_norm2grad",
+                   "norm2grad", r"\operatorname{norm2grad}", helper="_norm2grad", helpers={
+                       "torch": "def _norm2grad(x):\n    u, s, vt = torch.linalg.svd(x)\n"
+                                "    return u[..., :, 0, None] * vt[..., None, 0, :]\n",
+                       "jax": "def _norm2grad(x):\n    u, s, vt = jnp.linalg.svd(x)\n"
+                              "    return u[..., :, 0, None] * vt[..., None, 0, :]\n"}),
     TensorFunction("inv", 2, 2, _inv_jacobian, np.linalg.inv, "np.linalg.inv", "inv",
                    r"\operatorname{inv}", domain="invertible",
                    spelling={"torch": "torch.linalg.inv"}),
@@ -346,7 +377,7 @@ ALIASES = {"σ": "sigmoid", "sigma": "sigmoid", "lse": "logsumexp", "logsoftmax"
            "heaviside": "step", "ln": "log", "atan": "arctan", "gelutanh": "gelu_tanh"}
 
 # Functions that are rewritten into other nodes while lowering (syntax/expressions.py).
-LOWERED = ("sum", "tr", "trace", "diag", "norm", "norm1", "norm2", "dot", "outer",
+LOWERED = ("sum", "tr", "trace", "diag", "norm", "norm1", "dot", "outer",
            "mean", "var", "std", "max", "min")
 
 

@@ -66,6 +66,11 @@ def call(sc: Scope, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
         return call_out(sc, statistic(sc, name, node, ctx, lower), node, ctx)
     if name in EXTREMES:
         return call_out(sc, extreme(sc, name, node, ctx, lower), node, ctx)
+    if name == "norm2" and node.over is None:
+        no_over(sc, node)
+        v = lower(sc, one_arg(sc, node), ctx)
+        v = norm(sc, v, ctx) if v.rank < 2 else spectral_norm(sc, v, ctx, node.args[0].pos)
+        return call_out(sc, v, node, ctx)
     if name in TENSOR:
         return tensor_fn(sc, name, node, ctx, lower)
     if name in ELEMENTWISE:
@@ -116,6 +121,7 @@ def unknown_function(sc: Scope, raw: str, node: S.Call) -> None:
 
 
 TEMPERATURE = ("softmax", "log_softmax")
+RECTANGULAR = ("norm2", "norm2grad")               # matrix functions of any shape
 
 
 def temperature(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower):
@@ -147,9 +153,10 @@ def tensor_fn(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val
         raise sc.err(ShapeError, f"{name} needs a {kind}, but {sc.src(arg.pos)} has "
                      f"rank {v.rank}", arg.pos)
     over = v.axes[-entry.rank_in:]
-    if entry.rank_in == 2:
+    if entry.rank_in == 2 and name not in RECTANGULAR:
         matrix_form.square(sc, v, ctx, arg.pos, name)
-    out = tuple(sc.fresh(ctx, ctx.idx[a.name]) for a in reversed(over))[:entry.rank_out]
+    order = reversed(over) if name == "inv" else over         # inv's axes swap
+    out = tuple(sc.fresh(ctx, ctx.idx[a.name]) for a in order)[:entry.rank_out]
     result = Val(Apply(name, v.expr, over, out), v.axes[:-entry.rank_in] + out,
                  v.row and entry.rank_out == 1)
     return call_out(sc, result, node, ctx)
@@ -175,7 +182,7 @@ def reduction(sc: Scope, name: str, rank_in: int, rank_out: int, node: S.Call, c
                      f"{over_names[0]})", node.args[0].pos)
     over = tuple(sc.index(n, ctx) for n in over_names)
     out = tuple(sc.index(n, ctx) for n in out_names)
-    if rank_in == 2 and name in TENSOR:
+    if rank_in == 2 and name in TENSOR and name not in RECTANGULAR:
         sc.unify(ctx.idx[over[0].name], ctx.idx[over[1].name], lambda: (
             f"{name} needs a square matrix"), node.pos)
     group = tuple(reversed(over)) if name == "inv" else over
@@ -279,7 +286,8 @@ def norm1(sc: Scope, v: Val, ctx: Ctx) -> Val:
 
 def spectral_norm(sc: Scope, v: Val, ctx: Ctx, pos: S.Pos) -> Val:
     """||A||_2 = σ_max(A), a matrix function of the table (``norm2``)."""
-    if "norm2" not in TENSOR:
-        raise sc.err(ShapeError, "the spectral norm ||A||_2 is not available", pos)
-    over = v.axes[-2:]
+    if v.rank != 2:
+        raise sc.err(ShapeError, f"the spectral norm ||A||_2 (norm2) takes a vector or a "
+                     f"matrix, but {sc.src(pos)} has rank {v.rank}", pos)
+    over = v.axes
     return Val(Apply("norm2", v.expr, over, ()), v.axes[:-2])
