@@ -54,9 +54,10 @@ def bare_name(sc: Scope, node: S.Name, ctx: Ctx):
         return identity(sc, ctx)
     if name == ONES:
         return ones(sc, ctx)
-    if name in sc.hints:                          # a rank inferred from use (infer.py)
-        sc.tensors[name] = Tensor(name, tuple(sc.dims.new() for _ in range(sc.hints[name])),
-                                  pos=node.pos)
+    rank = sc.hints.get(name, sc.tensor_names.get(name))
+    if rank is not None and name not in DELTA_NAMES:   # inferred from use, or written
+        sc.tensors[name] = Tensor(name, tuple(sc.dims.new() for _ in range(rank)),
+                                  pos=node.pos)        # with indices later in the text
         return bare_name(sc, node, ctx)
     if name in DELTA_NAMES:
         raise sc.err(IndexMismatchError, f"{name} needs two indices, like δ_jk", node.pos)

@@ -103,7 +103,7 @@ class Scope:
         self.dim_symbols: dict[str, S.Pos] = {}          # declared dimension names
         self.functions: set[str] = set()                 # opaque functions used
         self.declared_functions: dict[str, bool] = {}    # `phi : function [scalar]`
-        self.tensor_names: frozenset[str] = frozenset()  # used as tensors anywhere in the text
+        self.tensor_names: dict[str, int | None] = {}    # used as tensors in the text (rank)
         self.hints: dict[str, int] = {}                  # ranks inferred from use (infer.py)
         self.done: list[tuple[object, Ctx | None]] = []  # lowered statements, in order
         self.generated: dict[str, str] = {}              # root -> N, N1... (settle.py)

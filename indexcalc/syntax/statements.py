@@ -48,23 +48,25 @@ def run(sc: Scope, statements: list) -> Model:
     return settle.finish(sc)
 
 
-def tensor_names(statements: list) -> frozenset[str]:
-    """The names the text uses as tensors: declared, defined, or written with indices.
-    Where pi, π or e is one of them it is that tensor, elsewhere the constant."""
-    names = set()
+def tensor_names(statements: list) -> dict[str, int | None]:
+    """The names the text uses as tensors: declared, defined, or written with indices
+    (with the rank of the first such use, which a bare use before it takes).  Where
+    pi, π, e or I is one of them it is that tensor, elsewhere the constant."""
+    names: dict[str, int | None] = {}
     for st in statements:
         if isinstance(st, S.DeclStmt):
-            names.add(st.name)
+            names.setdefault(st.name, None)
         elif isinstance(st, S.DefStmt) and isinstance(st.lhs, S.Name):
-            names.add(st.lhs.name)
+            names.setdefault(st.lhs.name, None)
         stack = [getattr(st, a) for a in ("lhs", "rhs", "expr", "claim", "question")
                  if hasattr(st, a)]
         while stack:
             n = stack.pop()
             if isinstance(n, S.Name) and n.indices is not None:
-                names.add(n.name)
-            stack.extend(S.children(n))
-    return frozenset(names)
+                if names.get(n.name) is None:
+                    names[n.name] = len(n.indices)
+            stack.extend(reversed(S.children(n)))
+    return names
 
 
 def statement(sc: Scope, st) -> None:
