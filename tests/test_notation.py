@@ -212,3 +212,18 @@ def test_plural_of_index():
 def test_spectral_norm_has_no_second_derivative():
     with pytest.raises(IndexcalcError, match="second derivative of the spectral norm"):
         indexcalc.derivative("A : matrix[n, n]\nE = ||A||_2", ["A", "A"])
+
+
+def test_sigma_messages():
+    e = refused("x : vector[n]\nE = Σ_i", ParseError)
+    assert "Σ_i starts a sum and needs a term after it, like Σ_i x_i" in e.problem
+    assert "for a tensor named Σ, declare it (Σ : matrix[n, n])" in e.problem
+    e = refused("x : vector[n]\nE = Σ_i + 1", ParseError)
+    assert "Σ_i starts a sum" in e.problem
+    e = refused("Σ : matrix[n, n]\nx : vector[n]\nE = Σ_i x_i", IndexMismatchError)
+    assert "Σ is a tensor in this text (it is declared), so Σ_i is not a sum" in e.problem
+    # declared: Σ_ij is the tensor; undeclared: Σ_i sums
+    d = indexcalc.derivative("Σ : matrix[n, n]\nx : vector[n]\nE = x_i Σ_ij x_j", "x")
+    check_grad("Σ : matrix[n, n]\nx : vector[n]\nE = x_i Σ_ij x_j", "x")
+    assert "Σ_" in str(d)
+    assert str(indexcalc.derivative("x : vector[n]\nE = Σ_i x_i^2", "x")) == "∂E/∂x_p = 2 x_p"

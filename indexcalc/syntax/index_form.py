@@ -101,7 +101,9 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
                 else "")
         raise sc.err(IndexMismatchError, f"{name} has rank {len(t.dims)} (shape "
                      f"{sc.show_vars(t.dims)}) but {sc.src(node.pos)} gives it "
-                     f"{plural(len(node.indices), 'index')}{hint}", node.pos)
+                     f"{plural(len(node.indices), 'index')}{hint}" + (
+                         "; Σ is a tensor in this text (it is declared), so Σ_i is not a "
+                         "sum here: write sum_i or ∑_i" if name == "Σ" else ""), node.pos)
     if shifted.involved(node, ctx):
         return shifted.read(sc, node, ctx, t, created)
     for p, (i, v) in enumerate(zip(node.indices, t.dims)):

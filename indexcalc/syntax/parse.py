@@ -219,12 +219,29 @@ def syntax_error(text: str, e: UnexpectedInput) -> ParseError:
         if tok.type == "$END":
             lines = text.splitlines() or [""]
             line, column = len(lines), len(lines[-1]) + 1
-            return ParseError("the text ends in the middle of an expression",
+            return ParseError("the text ends in the middle of an expression"
+                              + _sum_hint(text, len(text)), text=text, line=line, column=column)
+        if _sum_hint(text, tok.start_pos):
+            return ParseError(f"unexpected {str(tok)!r}{_sum_hint(text, tok.start_pos)}",
                               text=text, line=line, column=column)
         shown = "a new line" if tok.type == "_SEP" and tok.value != ";" else repr(str(tok))
         return ParseError(f"unexpected {shown}{_token_hint(tok, e.expected)}",
                           text=text, line=line, column=column)
     return ParseError("this text is not in the notation", text=text, line=line, column=column)
+
+
+_OPEN_SUM = re.compile(r"(Σ|∑|\bsum)(_\{[^{}]*\}|_\w+|\[[^\]]*\])\s*$")
+
+
+def _sum_hint(text: str, pos: int) -> str:
+    """After ``Σ_i`` with no term: a sum needs one, and a tensor named Σ a declaration."""
+    m = _OPEN_SUM.search(text[:pos].split("\n")[-1])
+    if m is None:
+        return ""
+    return (f": {m.group(1)}{m.group(2)} starts a sum and needs a term after it, like "
+            f"{m.group(1)}{m.group(2)} x{m.group(2)}" + ("; for a tensor named Σ, declare it "
+                                                         "(Σ : matrix[n, n])"
+                                                         if m.group(1) == "Σ" else ""))
 
 
 def _char_hint(text: str, pos: int) -> str:
