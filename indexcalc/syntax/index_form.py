@@ -29,7 +29,6 @@ from indexcalc.syntax.scope import (
     Val,
     ix,
     plural,
-    show_free,
 )
 from indexcalc.syntax.shifts import ALLOWED, Shift, index_names
 

@@ -200,7 +200,8 @@ _DESCRIBE = {
     "RPAR": "')'", "SUBSCRIPT": "a subscript", "BRACKET": "'[...]'", "MULOP": "an operator",
     "PLUS": "'+'", "MINUS": "'-'", "EQUAL": "'='", "COLON": "':'", "_SEP": "a new line",
     "$END": "the end of the text", "CARET": "'^'", "TRANSPOSE": "a transpose",
-    "NORM": "'||'", "NORM_OPEN": "'||'", "NORM_CLOSE": "'||'", "SIGMA": "'Σ'", "COMMA": "','", "RBRACE": "'}'", "__ANON_0": "'=='",
+    "NORM": "'||'", "NORM_OPEN": "'||'", "NORM_CLOSE": "'||'", "SIGMA": "'Σ'",
+    "COMMA": "','", "RBRACE": "'}'", "__ANON_0": "'=='",
 }
 
 

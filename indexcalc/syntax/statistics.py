@@ -1,4 +1,4 @@
-"""Statistics and elementwise extremes, written as sums: ``mean``, ``var``, ``std``, ``max``, ``min``.
+"""Statistics and elementwise extremes as sums: ``mean``, ``var``, ``std``, ``max``, ``min``.
 
 ``mean_j X_bj`` (or ``mean_j(X_bj)``) averages over the indices named, ``mean(X)``
 over every entry of a matrix-form argument, like ``sum``.  They become sums of the

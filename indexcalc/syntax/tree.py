@@ -1,9 +1,9 @@
 """The surface syntax tree: what the grammar recognised, before names are resolved.
 
 The builder (build.py) turns lark's parse tree into these small nodes; lowering
-(statements.py and the modules it uses) turns them into index-form IR.  They sit in between because what a
-piece of text *means* often depends on names declared elsewhere: `W (x + b)`
-is a product if `W` is a tensor and a call if it is a function, and `dE/dz_k`
+(statements.py and the modules it uses) turns them into index-form IR.  They sit
+in between because what a piece of text *means* often depends on names declared
+elsewhere: `W (x + b)` is a product if `W` is a tensor and a call if it is a function, and `dE/dz_k`
 is a question only as a whole statement.  Each node records where it was
 typed (``Pos``) so that lowering can point at the culprit.
 
