@@ -227,3 +227,14 @@ def test_sigma_messages():
     check_grad("Σ : matrix[n, n]\nx : vector[n]\nE = x_i Σ_ij x_j", "x")
     assert "Σ_" in str(d)
     assert str(indexcalc.derivative("x : vector[n]\nE = Σ_i x_i^2", "x")) == "∂E/∂x_p = 2 x_p"
+
+
+def test_bare_names_in_index_form_products_are_scalars():
+    m = indexcalc.parse("x : vector[n]\ny : vector[n]\nE = w x_i y_i + sum_j q x_j")
+    assert m.shapes["w"] == () and m.shapes["q"] == ()
+
+
+def test_check_reads_I_by_the_same_rule():
+    text = "x : vector[n]\nE = x' x"
+    assert indexcalc.check(text, "dE/dx == 2 I x").holds
+    assert not indexcalc.check(text, "dE/dx == 3 I x").holds

@@ -87,6 +87,8 @@ def rank_hints(node, unknown) -> dict[str, int]:
 def _product(n: S.Chain, give) -> None:
     if any(op in ELEMENTWISE_OPS for op, _ in n.factors[1:]) or len(n.factors) < 2:
         return
+    if any(_index_form(f) for _, f in n.factors):
+        return                  # an index-form product: its bare names are scalars (w x_i)
     for k, (op, f) in enumerate(n.factors):
         if isinstance(f, S.Name) and f.indices is None and op == "/":
             give(f.name, SCALAR)                 # x' x / c
@@ -100,6 +102,18 @@ def _product(n: S.Chain, give) -> None:
         elif isinstance(f, S.Call) and canonical_name(f.name) in ELEMENTWISE and k > 0:
             for leaf in _leaves(f.args[0]):
                 give(leaf, MATRIX if capital(leaf) else VECTOR)
+
+
+def _index_form(n) -> bool:
+    """Is ``n`` written in index form (a subscript at its top: x_i, (W x)_i, f(z)_j, Σ_j)?"""
+    if isinstance(n, S.Name):
+        return n.indices is not None
+    if isinstance(n, (S.Paren, S.Call)):
+        return getattr(n, "indices", None) is not None or getattr(n, "out", None) is not None \
+            or getattr(n, "over", None) is not None
+    if isinstance(n, S.Power):
+        return _index_form(n.base)
+    return isinstance(n, S.SumOver)
 
 
 def _leaves(n) -> list[str]:
