@@ -59,6 +59,21 @@ CASES = [
     ("f = 0.5 x' A x + c sin(y)' x", "x", None),
     ("f = 0.5 x' A x + c sin(y)' x", "y", "∂f/∂y_p = x_p c cos(y_p)"),
     ("r = x W1 + b1\nE = sum(tanh(r))", "W1", None),
+    # problems written the way the README teaches
+    ("Q : matrix[t, d]\nK : matrix[t, d]\nV : matrix[t, d]\nS_ij = sum_k Q_ik K_jk / sqrt(d)\n"
+     "A_ij = softmax_j(S_ij)_j\nO = A V\nE = sum(O ⊙ O)", "Q", None),
+    ("S = Q Kᵀ / sqrt(d)\nA = softmax(S)\nO = A V\nE = sum(O ⊙ O)", "K", None),
+    ("r = σ(Wr x + Ur h)\nz = σ(Wz x + Uz h)\nc = tanh(Wc x + Uc (r ⊙ h))\n"
+     "hn = (1 − z) ⊙ h + z ⊙ c\nE = sum(hn)", "Uc", None),
+    ("Σ : matrix[n, n] symmetric\nμ : vector[n]\nx : vector[n]\n"
+     "L = 0.5 (x − μ)ᵀ inv(Σ) (x − μ) + 0.5 logdet(Σ) + 0.5 n log(2 π)", "μ", None),
+    ("X : matrix[n, d]\nK_ij = exp(−sum_k (X_ik − X_jk)^2 / (2 l^2))\nE = sum_{i,j} K_ij", "X",
+     None),
+    ("u : vector[d]\nv : vector[d]\ns = uᵀ v / (||u|| ||v||)\nL = −log(exp(s / τ))", "u", None),
+    ("E = 0.5 ||A x − b||^2 + λ ||x||_1", "x", None),
+    ("p = σ(X w)\nL = −sum(y ⊙ log(p) + (1 − y) ⊙ log(1 − p)) + λ/2 ||w||^2", "w", None),
+    ("E = ||X − U Vᵀ||_F^2", "U", None),
+    ("m = mean(x)\ns = std(x)\nz = (x − m) / s\nE = sum(z^3)", "x", None),
     ("E = λ ||w||^2 + ||X w − y||^2", "w", None),
 ]
 
@@ -238,3 +253,15 @@ def test_check_reads_I_by_the_same_rule():
     text = "x : vector[n]\nE = x' x"
     assert indexcalc.check(text, "dE/dx == 2 I x").holds
     assert not indexcalc.check(text, "dE/dx == 3 I x").holds
+
+
+def test_a_name_used_before_its_definition():
+    e = refused("H = λ I + Xᵀ diag(p ⊙ (1 − p)) X\np = σ(X w)", ParseError)
+    assert e.problem == "p is used before it is defined (line 2); define it first"
+
+
+def test_softmax_over_its_own_output_index():
+    a = indexcalc.parse("S : matrix[t, t]\nA_ij = softmax_j(S_ij)_j").definitions["A"].expr
+    b = indexcalc.parse("S : matrix[t, t]\nA_ij = softmax_k(S_ik)_j").definitions["A"].expr
+    c = indexcalc.parse("S : matrix[t, t]\nA_ij = softmax_j(S_ij)").definitions["A"].expr
+    assert str(a) == str(b) == str(c)

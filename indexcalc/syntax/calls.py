@@ -167,6 +167,8 @@ def reduction(sc: Scope, name: str, rank_in: int, rank_out: int, node: S.Call, c
     """``softmax_i(θ_i)_j``, ``det_{ij}(A_ij)``, ``L'_i(a_i)_j``: index-form tensor
     functions with explicit bound (``over``) and output indices."""
     over_names, out_names = node.over, node.out or ()
+    if rank_out == rank_in and out_names in ((), over_names) and rank_in:
+        return rebound(sc, name, rank_in, node, ctx, lower, order)
     if len(over_names) != rank_in or len(out_names) != rank_out:
         raise sc.err(IndexMismatchError, f"{sc.src(node.pos)}: {name} runs over "
                      f"{plural(rank_in, 'index')} and gives "
@@ -192,6 +194,29 @@ def reduction(sc: Scope, name: str, rank_in: int, rank_out: int, node: S.Call, c
             f"{sc.src(node.pos)}: output index {o.name} and {g.name} must have the "
             "same dimension"), node.pos)
     return Val(Apply(name, v.expr, over, out, order), None)
+
+
+def rebound(sc: Scope, name: str, rank: int, node: S.Call, ctx: Ctx, lower: Lower,
+            order: int) -> Val:
+    """``softmax_j(S_ij)_j`` and ``softmax_j(S_ij)``: the output takes the indices the
+    function runs over, which are bound inside under fresh names (softmax_k(S_ik)_j)."""
+    if len(set(node.over)) != len(node.over):
+        raise sc.err(IndexMismatchError, f"{sc.src(node.pos)}: the indices a function runs "
+                     "over must differ from each other", node.pos)
+    v = lower(sc, node.args[0], ctx.protect(node.over))
+    if v.matrix:
+        raise sc.err(IndexMismatchError, f"{name}_{''.join(node.over)}(...) needs an "
+                     f"index-form argument, like {name}_{node.over[0]}(z_{node.over[0]})",
+                     node.args[0].pos)
+    out = tuple(sc.index(n, ctx) for n in node.over)
+    over = tuple(sc.fresh(ctx, ctx.idx[n]) for n in node.over)
+    expr = rename(v.expr, dict(zip(out, over)))
+    if rank == 2 and name in TENSOR and name not in RECTANGULAR:
+        sc.unify(ctx.idx[over[0].name], ctx.idx[over[1].name], lambda: (
+            f"{name} needs a square matrix"), node.pos)
+    if name == "inv":
+        out = tuple(reversed(out))
+    return Val(Apply(name, expr, over, out, order), None)
 
 
 def lowered_fn(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val:

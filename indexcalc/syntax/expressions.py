@@ -17,7 +17,9 @@ from indexcalc.ir import Const, const, neg, power
 from indexcalc.limits import MAX_POWER_BITS
 from indexcalc.syntax import calls, index_form, matrix_form, shifted
 from indexcalc.syntax import tree as S
-from indexcalc.syntax.scope import DELTA_NAMES, Ctx, Pending, Scope, Val
+from indexcalc.functions import known
+from indexcalc.syntax.calls import OPAQUE_NAME
+from indexcalc.syntax.scope import DELTA_NAMES, QUESTION_WORDS, Ctx, Pending, Scope, Val
 from indexcalc.syntax.statistics import STATISTICS
 
 
@@ -217,8 +219,12 @@ def regroup(sc: Scope, factors):
 
 
 def callable_name(sc: Scope, name: str) -> bool:
+    """Is ``name (...)`` a call?  For a function name (known, declared or one letter);
+    any other name is a tensor times a parenthesis (``Uc (r ⊙ h)``)."""
     return (name not in sc.tensors and name not in sc.dim_symbols
-            and name not in DELTA_NAMES)
+            and name not in DELTA_NAMES
+            and (known(name) or name in sc.declared_functions or name in QUESTION_WORDS
+                 or OPAQUE_NAME.fullmatch(name) is not None))
 
 
 def ex_Cond(sc: Scope, node: S.Cond, ctx: Ctx) -> Val:

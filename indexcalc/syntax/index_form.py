@@ -63,6 +63,9 @@ def bare_name(sc: Scope, node: S.Name, ctx: Ctx):
     if known(name) or name in QUESTION_WORDS or name in sc.declared_functions:
         raise sc.err(ParseError, f"{name} is a function; call it, like {name}(x)",
                      node.pos)
+    if name in sc.defined_later and name not in sc.tensors:
+        raise sc.err(ParseError, f"{name} is used before it is defined (line "
+                     f"{sc.defined_later[name].line}); define it first", node.pos)
     return Pending(name, node.pos)
 
 

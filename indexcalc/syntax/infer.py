@@ -90,8 +90,9 @@ def _product(n: S.Chain, give) -> None:
     if any(_index_form(f) for _, f in n.factors):
         return                  # an index-form product: its bare names are scalars (w x_i)
     for k, (op, f) in enumerate(n.factors):
-        if isinstance(f, S.Name) and f.indices is None and op == "/":
-            give(f.name, SCALAR)                 # x' x / c
+        if op == "/":                            # x' x / c, x / (2 l^2): a divisor is a scalar
+            for leaf in _divisor(f):
+                give(leaf, SCALAR)
         elif isinstance(f, S.Name) and f.indices is None:
             if capital(f.name):
                 give(f.name, MATRIX)
@@ -102,6 +103,27 @@ def _product(n: S.Chain, give) -> None:
         elif isinstance(f, S.Call) and canonical_name(f.name) in ELEMENTWISE and k > 0:
             for leaf in _leaves(f.args[0]):
                 give(leaf, MATRIX if capital(leaf) else VECTOR)
+
+
+def _divisor(n) -> list[str]:
+    """The bare lowercase names of a divisor, outside norms and tensor functions."""
+    out, stack = [], [n]
+    while stack:
+        m = stack.pop()
+        if isinstance(m, S.Name) and m.indices is None and not capital(m.name):
+            out.append(m.name)
+        elif isinstance(m, S.Terms):
+            stack.extend(t for _, t in m.terms)
+        elif isinstance(m, S.Chain):
+            stack.extend(f for _, f in m.factors)
+        elif isinstance(m, (S.Neg, S.Paren)):
+            stack.append(m.body)
+        elif isinstance(m, S.Power):
+            stack.append(m.base)
+        elif (isinstance(m, S.Call) and canonical_name(m.name) in ELEMENTWISE
+              and len(m.args) == 1 and m.over is None):
+            stack.append(m.args[0])                  # x / sqrt(d)
+    return out
 
 
 def _index_form(n) -> bool:

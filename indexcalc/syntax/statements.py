@@ -35,6 +35,8 @@ def lower(source: S.Source) -> Model:
 
 def run(sc: Scope, statements: list) -> Model:
     sc.tensor_names = tensor_names(statements)
+    sc.defined_later = {st.lhs.name: st.pos for st in statements
+                        if isinstance(st, S.DefStmt) and isinstance(st.lhs, S.Name)}
     for st in statements:
         if isinstance(st, S.DeclStmt):
             declare(sc, st)
