@@ -24,6 +24,7 @@ from indexcalc.syntax.scope import (
     Scope,
     Tensor,
     Val,
+    index_names_in,
     show_free,
 )
 
@@ -35,6 +36,10 @@ def lower(source: S.Source) -> Model:
 
 def run(sc: Scope, statements: list) -> Model:
     sc.tensor_names = tensor_names(statements)
+    for st in statements:
+        for a in ("lhs", "rhs", "expr", "claim", "question"):
+            if hasattr(st, a):
+                sc.index_names |= index_names_in(getattr(st, a))
     sc.defined_later = {st.lhs.name: st.pos for st in statements
                         if isinstance(st, S.DefStmt) and isinstance(st.lhs, S.Name)}
     for st in statements:
