@@ -101,17 +101,15 @@ def test_exported_code_agrees(text, wrt, printed, backend):
     lib = pytest.importorskip(backend)
     if backend == "jax":
         lib.config.update("jax_enable_x64", True)
-    from indexcalc.naming import safe
+    from indexcalc.compiler.export import parameters
     model = indexcalc.parse(text)
     d = indexcalc.derivative(model, wrt)
     arrays = random_arrays(model, 0)
     namespace: dict = {}
-    exec(compile(d.python(backend), "<exported>", "exec"), namespace)
-    fn = namespace["derivative"]
-    import inspect
-    by_safe = {f"v_{safe(n)}": n for n in model.shapes}
+    exec(compile(d.python(backend, name="exported"), "<exported>", "exec"), namespace)
     conv = (lambda a: lib.numpy.asarray(a)) if backend == "jax" else lib.tensor
-    got = fn(**{p: conv(arrays[by_safe[p]]) for p in inspect.signature(fn).parameters})
+    got = namespace["exported"](**{ident: conv(arrays[n])
+                                   for n, ident in parameters(d.program).items()})
     got = np.asarray(got.detach().numpy() if hasattr(got, "detach") else got)
     np.testing.assert_allclose(got, d.evaluate(**arrays), rtol=1e-6, atol=1e-8)
 
