@@ -263,3 +263,10 @@ def test_softmax_over_its_own_output_index():
     b = indexcalc.parse("S : matrix[t, t]\nA_ij = softmax_k(S_ik)_j").definitions["A"].expr
     c = indexcalc.parse("S : matrix[t, t]\nA_ij = softmax_j(S_ij)").definitions["A"].expr
     assert str(a) == str(b) == str(c)
+
+
+def test_a_one_letter_name_before_a_parenthesis():
+    # a call, unless the name is a tensor elsewhere in the text (found by the property run)
+    assert indexcalc.parse("x : vector[n]\nE = sum(f (x))").functions == {"f"}
+    m = indexcalc.parse("u : vector[n]\ng = v (u vᵀ u)")
+    assert m.shapes["v"] == ("n",) and not m.functions

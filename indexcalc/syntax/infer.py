@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from indexcalc.functions import ELEMENTWISE, TENSOR, canonical_name
 from indexcalc.syntax import tree as S
+from indexcalc.syntax.calls import OPAQUE_NAME
 
 SCALAR, VECTOR, MATRIX = 0, 1, 2
 MATRIX_ARGUMENT = ("det", "inv", "logdet", "tr", "trace", "norm2")
@@ -93,6 +94,9 @@ def _product(n: S.Chain, give) -> None:
         if op == "/":                            # x' x / c, x / (2 l^2): a divisor is a scalar
             for leaf in _divisor(f):
                 give(leaf, SCALAR)
+        elif (isinstance(f, S.Name) and f.indices is None and _before_parenthesis(n, k)
+              and OPAQUE_NAME.fullmatch(f.name)):
+            continue                             # f (z) may be a call: its other uses decide
         elif isinstance(f, S.Name) and f.indices is None:
             if capital(f.name):
                 give(f.name, MATRIX)
@@ -103,6 +107,13 @@ def _product(n: S.Chain, give) -> None:
         elif isinstance(f, S.Call) and canonical_name(f.name) in ELEMENTWISE and k > 0:
             for leaf in _leaves(f.args[0]):
                 give(leaf, MATRIX if capital(leaf) else VECTOR)
+
+
+def _before_parenthesis(n: S.Chain, k: int) -> bool:
+    if k + 1 >= len(n.factors):
+        return False
+    op, f = n.factors[k + 1]
+    return op == "" and isinstance(f, S.Paren)
 
 
 def _divisor(n) -> list[str]:
