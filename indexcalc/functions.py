@@ -39,10 +39,12 @@ from typing import Callable
 
 import numpy as np
 
+from indexcalc.errors import DerivativeError
 from indexcalc.ir import (
     MINUS_ONE,
     ONE,
     Apply,
+    add,
     Expr,
     Func,
     Index,
@@ -103,8 +105,50 @@ def _heaviside(x):
     return np.heaviside(x, 0.0)
 
 
+def _erf(x):
+    import math
+    return np.vectorize(math.erf, otypes=[float])(x)
+
+
+def _gelu(x):
+    return 0.5 * x * (1.0 + _erf(x * 0.7071067811865476))
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)))
+
+
 def _f(name: str, x: Expr) -> Expr:
     return Func(name, x)
+
+
+PI = Func("const_pi", ONE)              # the constants π and e: see CONSTANTS below
+HALF = const(Fraction(1, 2))
+GELU_A = const(0.044715)                # gelu's tanh approximation: tanh(c (x + a x³))
+
+
+def _erf_derivative(x: Expr) -> Expr:
+    # d erf(x) = 2/sqrt(π) exp(-x²) dx
+    return mul(const(2), power(PI, const(Fraction(-1, 2))), _f("exp", neg(power(x, const(2)))))
+
+
+def _gelu_derivative(x: Expr) -> Expr:
+    # gelu(x) = x Φ(x):  d gelu(x) = (Φ(x) + x φ(x)) dx,  Φ(x) = (1 + erf(x/√2))/2,
+    # φ(x) = exp(-x²/2) / sqrt(2π)
+    cdf = mul(HALF, add(ONE, _f("erf", mul(x, power(_f("sqrt", const(2)), MINUS_ONE)))))
+    pdf = mul(_f("exp", mul(const(Fraction(-1, 2)), power(x, const(2)))),
+              power(mul(const(2), PI), const(Fraction(-1, 2))))
+    return add(cdf, mul(x, pdf))
+
+
+def _gelu_tanh_derivative(x: Expr) -> Expr:
+    # f = x (1 + t)/2 with t = tanh(c (x + a x³)), c = sqrt(2/π):
+    # d f = ((1 + t)/2 + x (1 − t²) c (1 + 3a x²)/2) dx
+    c = _f("sqrt", mul(const(2), power(PI, MINUS_ONE)))
+    t = _f("tanh", mul(c, add(x, mul(GELU_A, power(x, const(3))))))
+    inner = add(ONE, mul(const(3), GELU_A, power(x, const(2))))
+    return add(mul(HALF, add(ONE, t)),
+               mul(HALF, x, sub(ONE, power(t, const(2))), c, inner))
 
 
 ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
@@ -152,7 +196,62 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     Elementwise("softplus", lambda x: _f("sigmoid", x), _softplus, "np.logaddexp(0.0, {0})",
                 "softplus", r"\operatorname{softplus}",
                 spelling={"torch": "torch.nn.functional.softplus({0})"}, values=(0.0, INF)),
+    # d tan(x) = (1 + tan(x)^2) dx
+    Elementwise("tan", lambda x: add(ONE, power(_f("tan", x), const(2))), np.tan,
+                "np.tan({0})", "tan", r"\tan"),
+    # d sinh(x) = cosh(x) dx
+    Elementwise("sinh", lambda x: _f("cosh", x), np.sinh, "np.sinh({0})", "sinh", r"\sinh"),
+    # d cosh(x) = sinh(x) dx
+    Elementwise("cosh", lambda x: _f("sinh", x), np.cosh, "np.cosh({0})", "cosh", r"\cosh",
+                values=(1.0, INF)),
+    # d arctan(x) = dx / (1 + x^2)
+    Elementwise("arctan", lambda x: power(add(ONE, power(x, const(2))), MINUS_ONE), np.arctan,
+                "np.arctan({0})", "arctan", r"\arctan"),
+    # d log1p(x) = dx / (1 + x)
+    Elementwise("log1p", lambda x: power(add(ONE, x), MINUS_ONE), np.log1p, "np.log1p({0})",
+                "log1p", r"\operatorname{log1p}", domain="positive"),
+    # d expm1(x) = exp(x) dx
+    Elementwise("expm1", lambda x: _f("exp", x), np.expm1, "np.expm1({0})", "expm1",
+                r"\operatorname{expm1}"),
+    # d erf(x) = 2/sqrt(π) exp(-x^2) dx
+    Elementwise("erf", _erf_derivative, _erf, "_erf({0})", "erf", r"\operatorname{erf}",
+                helper="_erf", helpers={
+                    "torch": "def _erf(x):\n    return torch.special.erf(x)\n",
+                    "jax": "def _erf(x):\n    return jax.scipy.special.erf(x)\n"}),
+    # gelu(x) = x Φ(x) (exact);  d gelu(x) = (Φ(x) + x φ(x)) dx
+    Elementwise("gelu", _gelu_derivative, _gelu, "_gelu({0})", "gelu",
+                r"\operatorname{gelu}", helper="_gelu", helpers={
+                    "torch": "def _gelu(x):\n    return torch.nn.functional.gelu(x)\n",
+                    "jax": "def _gelu(x):\n    return jax.nn.gelu(x, approximate=False)\n"}),
+    # gelu_tanh(x) = x (1 + tanh(sqrt(2/π) (x + 0.044715 x^3)))/2, the tanh approximation
+    Elementwise("gelu_tanh", _gelu_tanh_derivative, _gelu_tanh, "_gelu_tanh({0})",
+                "gelu_tanh", r"\operatorname{gelu_{tanh}}", helper="_gelu_tanh", helpers={
+                    "torch": "def _gelu_tanh(x):\n"
+                             "    return torch.nn.functional.gelu(x, approximate='tanh')\n",
+                    "jax": "def _gelu_tanh(x):\n    return jax.nn.gelu(x, approximate=True)\n"}),
+    # The constants are functions c·x applied to 1 (Func("const_pi", 1), printed as the
+    # symbol; no one can type the name):  d (π x) = π dx,  d (e x) = e dx.
+    Elementwise("const_pi", lambda x: PI, lambda x: np.pi * x, "(np.pi * {0})", "π", r"\pi"),
+    Elementwise("const_e", lambda x: Func("const_e", ONE), lambda x: np.e * x,
+                "(np.e * {0})", "e", r"\mathrm{e}"),
 ]}
+
+# The named constants a user writes (where the text has no tensor of that name), and how
+# each is printed: (Unicode, ASCII, LaTeX).
+CONSTANTS = {"pi": "const_pi", "π": "const_pi", "e": "const_e"}
+CONSTANT_SYMBOLS = {"const_pi": ("π", "pi", r"\pi"), "const_e": ("e", "e", r"\mathrm{e}")}
+
+
+def constant(name: str) -> Func:
+    """The constant the user wrote as ``name`` (pi, π or e): Func("const_pi", 1)."""
+    return Func(CONSTANTS[name], ONE)
+
+
+def constant_symbol(e: Expr) -> tuple[str, str, str] | None:
+    """(Unicode, ASCII, LaTeX) if ``e`` is one of the named constants, else None."""
+    if isinstance(e, Func) and not e.order and e.name in CONSTANT_SYMBOLS and e.arg == ONE:
+        return CONSTANT_SYMBOLS[e.name]
+    return None
 
 
 # ---------------------------------------------------------------- tensor functions
@@ -198,6 +297,25 @@ def _inv_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
     # ∂X⁻¹_ab/∂X_ij = -X⁻¹_ai X⁻¹_jb
     (a, b), (i, j) = node.out, w
     return neg(mul(_inverse(node, a, i), _inverse(node, j, b)))
+
+
+def _norm2_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
+    # ∂σ_max(A)/∂A_ij = u_i v_j, the top singular vectors (σ_max simple, A ≠ 0)
+    return Apply("norm2grad", node.arg, node.over, w)
+
+
+def _norm2grad_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
+    raise DerivativeError("the second derivative of the spectral norm ||A||_2 is not "
+                          "available (it needs the whole singular value decomposition)")
+
+
+def _norm2(x):
+    return np.linalg.norm(x, 2, axis=(-2, -1))
+
+
+def _norm2grad(x):
+    u, s, vt = np.linalg.svd(x)
+    return u[..., :, 0, None] * vt[..., None, 0, :]
 
 
 def _softmax(x):
@@ -250,6 +368,17 @@ TENSOR: dict[str, TensorFunction] = {t.name: t for t in [
                    r"\log\left|\det\right|", domain="invertible", helper="_logdet", helpers={
                        "torch": "def _logdet(x):\n    return torch.linalg.slogdet(x)[1]\n",
                        "jax": "def _logdet(x):\n    return jnp.linalg.slogdet(x)[1]\n"}),
+    # the spectral norm σ_max(A) (norm2, ||A||_2); its derivative u vᵀ needs σ_max simple
+    TensorFunction("norm2", 2, 0, _norm2_jacobian, _norm2, "_norm2", "norm2",
+                   r"\operatorname{norm2}", helper="_norm2", helpers={
+                       "torch": "def _norm2(x):\n    return torch.linalg.matrix_norm(x, 2)\n",
+                       "jax": "def _norm2(x):\n    return jnp.linalg.norm(x, 2, axis=(-2, -1))\n"}),
+    TensorFunction("norm2grad", 2, 2, _norm2grad_jacobian, _norm2grad, "_norm2grad",
+                   "norm2grad", r"\operatorname{norm2grad}", helper="_norm2grad", helpers={
+                       "torch": "def _norm2grad(x):\n    u, s, vt = torch.linalg.svd(x)\n"
+                                "    return u[..., :, 0, None] * vt[..., None, 0, :]\n",
+                       "jax": "def _norm2grad(x):\n    u, s, vt = jnp.linalg.svd(x)\n"
+                              "    return u[..., :, 0, None] * vt[..., None, 0, :]\n"}),
     TensorFunction("inv", 2, 2, _inv_jacobian, np.linalg.inv, "np.linalg.inv", "inv",
                    r"\operatorname{inv}", domain="invertible",
                    spelling={"torch": "torch.linalg.inv"}),
@@ -260,10 +389,11 @@ FUSED: dict[tuple[str, str], str] = {pair: t.name for t in TENSOR.values() for p
 
 # Other spellings users type for the same functions.
 ALIASES = {"σ": "sigmoid", "sigma": "sigmoid", "lse": "logsumexp", "logsoftmax": "log_softmax",
-           "heaviside": "step", "ln": "log"}
+           "heaviside": "step", "ln": "log", "atan": "arctan", "gelutanh": "gelu_tanh"}
 
 # Functions that are rewritten into other nodes while lowering (syntax/expressions.py).
-LOWERED = ("sum", "tr", "trace", "diag", "norm", "dot", "outer")
+LOWERED = ("sum", "tr", "trace", "diag", "norm", "norm1", "dot", "outer",
+           "mean", "var", "std", "max", "min")
 
 
 def canonical_name(name: str) -> str:

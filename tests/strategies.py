@@ -36,7 +36,9 @@ INPUTS: dict[str, tuple[str, ...]] = {
     "W": ("n", "m"), "A": ("n", "n"), "B": ("n", "n"), "s": (), "c": (),
 }
 SQUARE = ("A", "B")                     # drawn as 2I + noise by random_arrays
-SMOOTH = ("exp", "sin", "cos", "tanh", "sigmoid", "σ", "softplus")
+SMOOTH = ("exp", "sin", "cos", "tanh", "sigmoid", "σ", "softplus", "arctan", "atan", "erf",
+          "gelu", "gelu_tanh", "sinh")
+TAME = ("tan", "expm1", "cosh")         # applied to a bounded argument only (tan's poles, growth)
 BOUNDED = ("sin", "cos", "tanh", "sigmoid", "σ")       # keep exp's argument tame
 NUMBERS = ("2", "3", "0.5", "1.5", "0.25")
 BOUND_POOL = "abcdefghpqrstuvw"
@@ -215,9 +217,11 @@ def ix(ctx: Ctx, free: tuple[Idx, ...], decl: frozenset[str], depth: int,
     """An index-form expression with exactly the free indices ``free``."""
     if depth >= ctx.depth or depth and ctx.coin(0.25):
         return ix_leaf(ctx, free, pos, room=depth < ctx.depth)
-    kinds = ["add", "mul", "mul", "scale", "quot", "func", "pow"]
+    kinds = ["add", "mul", "mul", "scale", "quot", "func", "pow", "tame", "extreme"]
+    if any(i in decl for i, _ in free):
+        kinds.append("bcast")
     if len(free) <= 1:
-        kinds.append("sum")
+        kinds += ["sum", "stat"]
     if not free:
         kinds.append("lse")
     if pos:
@@ -226,6 +230,25 @@ def ix(ctx: Ctx, free: tuple[Idx, ...], decl: frozenset[str], depth: int,
     if kind == "add":
         a, b = ix(ctx, free, decl, depth + 1, pos), ix(ctx, free, decl, depth + 1, pos)
         return plus(a, b, minus=not pos and ctx.coin(0.3))
+    if kind == "bcast":                   # a term constant along some left-hand indices
+        part = tuple(i for i in free if i[0] not in decl or ctx.coin())
+        a, b = ix(ctx, free, decl, depth + 1, pos), ix(ctx, part, decl, depth + 1, pos)
+        if ctx.coin():
+            a, b = b, a
+        return plus(a, b, minus=not pos and ctx.coin(0.3))
+    if kind == "tame":
+        return call(ctx.pick(TAME), call(ctx.pick(BOUNDED), ix(ctx, free, decl, depth + 1)))
+    if kind == "extreme":
+        a, b = ix(ctx, free, decl, depth + 1, pos), ix(ctx, free, decl, depth + 1, pos)
+        return Node(f"{ctx.pick(['max', 'min'])}({a.text}, {b.text})", ATOM, pos)
+    if kind == "stat":                    # mean_a x_a, var_a(...), std over a positive spread
+        a = ctx.fresh()
+        dim = ctx.pick(DIMS)
+        body = ix(ctx, free + ((a, dim),), decl | {a}, depth + 1)
+        f = ctx.pick(["mean", "mean", "var"])
+        if ctx.coin():
+            return Node(f"{f}_{a}({body.text})", ATOM)
+        return Node(f"{f}_{a} {body.at(POWER)}", SUM)      # binds the product that follows
     if kind == "mul":
         return product(ctx, free, decl, depth, pos)
     if kind == "scale":
@@ -350,6 +373,8 @@ def mvec(ctx: Ctx, dim: str, depth: int, pos: bool = False) -> Node:
     if kind == "softmax":
         if pos:
             return call("softmax", mvec(ctx, dim, depth + 1), True)
+        if ctx.coin(0.3):                                        # with a temperature
+            return Node(f"softmax({mvec(ctx, dim, depth + 1).text}, {ctx.pick(NUMBERS)})")
         return call(ctx.pick(["softmax", "log_softmax"]), mvec(ctx, dim, depth + 1))
     if kind == "wrap":
         return Node(f"exp({mvec(ctx, dim, depth + 1).text})", ATOM, True)
@@ -382,8 +407,14 @@ def mmat(ctx: Ctx, d1: str, d2: str, depth: int) -> Node:
     if d1 == d2 == "n":
         kinds += ["inv"]
     if d1 == d2:
-        kinds += ["diag"]
+        kinds += ["diag", "eye"]
     kind = ctx.pick(kinds)
+    if kind == "eye":                       # I sized by its context
+        m = mmat(ctx, d1, d2, depth + 1)
+        eye = ctx.pick(["I", "2 I", "c I"])
+        ctx.used.update("c" if "c" in eye else "")
+        return plus(Node(eye, PRODUCT), m, ctx.coin(0.3)) if ctx.coin() else \
+            plus(m, Node(eye, PRODUCT), ctx.coin(0.3))
     if kind == "add":
         return plus(mmat(ctx, d1, d2, depth + 1), mmat(ctx, d1, d2, depth + 1), ctx.coin(0.3))
     if kind == "matmul":
@@ -416,7 +447,7 @@ def mscal(ctx: Ctx, depth: int, pos: bool = False) -> Node:
         kind = ctx.pick(["det", "norm", "wrap", "sq"])
     else:
         kind = ctx.pick(["dot", "dotT", "sum", "lse", "tr", "det", "logdet", "norm", "quad",
-                         "func", "add", "mul"])
+                         "func", "add", "mul", "norms", "stat", "ones"])
     d = ctx.pick(DIMS)
     if kind == "dot":
         return Node(f"dot({mvec(ctx, d, depth + 1).text}, {mvec(ctx, d, depth + 1).text})")
@@ -435,6 +466,18 @@ def mscal(ctx: Ctx, depth: int, pos: bool = False) -> Node:
         v = mvec(ctx, d, depth + 1)
         return Node(f"norm(1 + {v.at(POWER)} ⊙ {v.at(POWER)})" if ctx.coin()
                     else f"||exp({v.text})||", ATOM, True)
+    if kind == "norms":                   # a norm is a factor: λ ||w||^2, ||u|| ||v||, ||M||_F
+        v, w = mvec(ctx, d, depth + 1), mvec(ctx, d, depth + 1)
+        form = ctx.pick(["c ||{v}||^2", "0.5 ||{v} - {w}||^2", "||exp({v})|| ||exp({w})||",
+                         "||{M}||_F", "||1 + {v}^2||_1", "||{M}||_2 + 1"])
+        m = mmat(ctx, d, ctx.pick(DIMS), depth + 1).text if "{M}" in form else ""
+        ctx.used.update("c" if form.startswith("c ") else "")
+        return Node(form.format(v=v.at(ATOM), w=w.at(ATOM), M=m), PRODUCT,
+                    form.startswith("||exp"))
+    if kind == "stat":
+        return call(ctx.pick(["mean", "var"]), mvec(ctx, d, depth + 1))
+    if kind == "ones":                    # 1ᵀ v: the ones vector sized by v
+        return Node(f"1ᵀ {mvec(ctx, d, depth + 1).at(POWER)}", PRODUCT)
     if kind == "quad":
         return Node(f"{transpose(ctx, mvec(ctx, 'n', depth + 1).at(ATOM))} "
                     f"{mmat(ctx, 'n', d, depth + 1).at(POWER)} "
@@ -464,6 +507,7 @@ class Case:
     defs: list[str]
     shapes: dict[str, tuple[str, ...]]
     forms: list[str]                      # "index" or "matrix" per definition
+    undeclared: bool = False              # no declarations: the notation decides the ranks
 
     @property
     def of(self) -> str:
@@ -552,9 +596,35 @@ def models(draw, max_defs: int = 3, max_depth: int = 3, final_shapes=None,
         shapes[name] = shape
         kinds.append(form)
     decls = [declaration(draw, n) for n in INPUTS if n in used]
+    undeclared = bool(decls) and draw(st.floats(0, 1)) < 0.3 and inferred("\n".join(lines), used)
+    if undeclared:
+        decls = []                      # the notation decides every rank: no declarations
     sep = draw(st.sampled_from(["\n", "; "]))
     text = "\n".join(["; ".join(decls) if sep == "; " else "\n".join(decls)] + lines)
-    return Case(text, names, shapes, kinds)
+    return Case(text, names, shapes, kinds, undeclared)
+
+
+def inferred(text: str, used: set[str]) -> bool:
+    """Does ``text`` without declarations give every input its intended rank (and the
+    two square inputs square)?  Then the model is also tried undeclared."""
+    import indexcalc
+    from indexcalc.ir import DimSize, walk
+    try:
+        model = indexcalc.parse(text)
+    except indexcalc.IndexcalcError:
+        return False
+    if any(isinstance(e, DimSize) for d in model.definitions.values() for e in walk(d.expr)):
+        return False        # the size of a dimension named by indexcalc (N) reads back as a name
+    shapes = model.shapes
+    used = [n for n in used if n in INPUTS]
+    if any(n not in shapes or len(shapes[n]) != len(INPUTS[n]) for n in used):
+        return False
+    dims = {}
+    for n in used:                     # the same dimension names relate the same inputs
+        for d, got in zip(INPUTS[n], shapes[n]):
+            if dims.setdefault(d, got) != got:
+                return False
+    return len(set(dims.values())) == len(dims)
 
 
 def declaration(draw, name: str) -> str:

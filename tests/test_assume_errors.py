@@ -68,7 +68,8 @@ def test_vectors_of_different_dimensions():
 
 def test_unknown_name_of_unknown_rank():
     e = assume_error("assume q = x", ShapeError)
-    assert e.problem.startswith("cannot infer the rank of q; declare it")
+    assert e.problem.startswith("cannot infer the rank of q: it could be a scalar, a vector "
+                                "or a matrix here, and nothing around it decides; declare it")
     assert caret_under(e) == "q = x"
 
 

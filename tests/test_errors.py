@@ -64,8 +64,9 @@ def test_single_letters_are_opaque_not_typos():
 
 def test_free_index_mismatch_in_a_sum():
     e = error("y_i = a_i + b_j", IndexMismatchError)
-    assert "same free indices" in e.problem
-    assert "a_i has free indices {i}" in e.problem and "b_j has free indices {j}" in e.problem
+    assert "j is free on the right but not on the left of y_i = a_i + b_j" in e.problem
+    assert "a term may leave out indices of the left, and is constant along them" in e.problem
+    assert "sum it (sum_j ...) or add it to the left (y_ij = ...)" in e.problem
     assert caret_under(e).startswith("b_j")
 
 
@@ -102,9 +103,9 @@ def test_shape_mismatch_in_a_sum():
 
 
 def test_rank_cannot_be_inferred():
-    e = error("r = x W1 + b", ShapeError)
-    assert "cannot infer the rank of x" in e.problem
-    assert "declare it, e.g. `x : vector[n]`" in e.problem
+    e = error("r = q", ShapeError)
+    assert "cannot infer the rank of q: it could be a scalar, a vector or a matrix" in e.problem
+    assert "declare it (`q : scalar`, `q : vector[n]` or `q : matrix[n, m]`)" in e.problem
 
 
 def test_derivative_with_respect_to_a_function():
@@ -219,7 +220,7 @@ def test_syntax_errors():
     ("z : vector[n]\ny_j = softmax(z_i)", IndexMismatchError, "say which index softmax runs"),
     ("x : vector[n]\ny = exp'(x)", ParseError, "primes mark derivatives of unknown functions"),
     ("x : vector[n]\nE = sum(x)\ncheck dE/dx_k == x_j", IndexMismatchError,
-     "must be the question's"),
+     "must be among the question's"),
     ("x : vector[n]\ny_i = x_i + grad(x, x)", ParseError, "is a question"),
     ("A : matrix[n, m]\ns = A^0.5", ShapeError, "integer exponent"),
     ("y_i = Wᵀ_i", ParseError, None),
@@ -243,11 +244,3 @@ def test_never_a_raw_exception():
         except IndexcalcError as e:
             assert e.line is not None or "needs a str" in str(e), text
 
-
-def test_an_index_that_cancels_on_the_right_is_explained():
-    e = error("x : vector[n]; θ : vector[m]\nh_ij = x_i θ_j / x_i", IndexMismatchError)
-    assert "i is on the left but not free on the right" in e.problem
-    assert "it cancels there (the right side is θ_j); leave i off the left" in e.problem
-    assert (e.line, e.column) == (2, 1)
-    e = error("x : vector[n]; θ : vector[m]\nh_ij = θ_j", IndexMismatchError)
-    assert "cancels" not in e.problem

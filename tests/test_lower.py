@@ -50,7 +50,7 @@ def value(text: str, sizes=SIZES):
 
 def test_einstein_sums_a_repeated_index():
     d = definition("z_k = W_ik y_i + b_k")
-    i, k = Index("i", "N"), Index("k", "N1")
+    i, k = Index("i", "n"), Index("k", "m")
     assert d.indices == (k,)
     assert d.expr == ir.add(Var("b", (k,)),
                             ir.summation([i], ir.mul(Var("W", (i, k)), Var("y", (i,)))))
@@ -77,14 +77,14 @@ def test_diagonal_when_index_on_the_left():
 
 def test_explicit_sum_binds_the_product_that_follows():
     d = definition("E = -sum_j t_j log(o_j) + c")
-    j = Index("j", "N")
+    j = Index("j", "n")
     inner = ir.summation([j], ir.mul(Var("t", (j,)), Func("log", Var("o", (j,)))))
     assert d.expr == ir.add(ir.neg(inner), Var("c", ()))
 
 
 def test_sum_after_a_factor():
     d = definition("q_k = o_k sum_j t_j")
-    k, j = Index("k", "N"), Index("j", "N1")
+    k, j = Index("k", "n"), Index("j", "m")
     assert d.expr == ir.mul(Var("o", (k,)), ir.summation([j], Var("t", (j,))))
 
 
@@ -101,7 +101,7 @@ def test_sum_over_several_indices():
 
 def test_softmax_index_form_definition():
     d = definition("o_j = exp(z_j) / sum_i exp(z_i)")
-    j, i = Index("j", "N"), Index("i", "N")
+    j, i = Index("j", "n"), Index("i", "n")
     assert d.expr == ir.div(Func("exp", Var("z", (j,))),
                             ir.summation([i], Func("exp", Var("z", (i,)))))
 
@@ -135,15 +135,17 @@ def test_dimension_symbol_is_a_size():
     assert DimSize("n") in list(ir.walk(d.expr))
 
 
-def test_fractions_are_exact():
-    d = definition("y_i = 0.5 x_i + 1e-1")
-    assert Const(Fraction(1, 2)) in list(ir.walk(d.expr))
-    assert Const(Fraction(1, 10)) in list(ir.walk(d.expr))
+def test_decimals_stay_decimals_and_fractions_exact():
+    d = definition("y_i = 0.5 x_i + 1e-1 + 2/3")
+    assert Const(0.5) in list(ir.walk(d.expr))
+    assert Const(Fraction(2, 3) + 0.1) in list(ir.walk(d.expr))
+    assert Const(Fraction(2, 3)) in list(ir.walk(definition("y_i = 2/3 x_i + 1.0").expr))
+    assert str(definition("y_i = 1e-5 x_i").expr) == "1e-5 x_i"
 
 
 def test_index_form_reduction_syntax():
     d = definition("s_j = softmax_i(θ_i)_j")
-    i, j = Index("i", "N"), Index("j", "N")
+    i, j = Index("i", "n"), Index("j", "n")
     assert d.expr == Apply("softmax", Var("θ", (i,)), (i,), (j,))
     d = definition("l = logsumexp_i(z_i)")
     assert isinstance(d.expr, Apply) and d.expr.out == ()

@@ -229,10 +229,10 @@ def test_grad_jacobian_hessian():
 def test_check_and_assume():
     model = parse(S1)
     (a,) = model.assumptions
-    j = Index("j", "N")
+    j = Index("j", "n")
     assert a == Assume(Sum((j,), Var("t", (j,))), ir.ONE, a.span, "assume sum_j t_j = 1")
     c = model.checks[0]
-    k = Index("k", "N")
+    k = Index("k", "n")
     assert c.question.wrt == (Wrt("z", (k,)),)
     assert c.claim == ir.sub(ir.mul(Var("o", (k,)), Var("τ", ())), Var("t", (k,)))
 

@@ -36,7 +36,7 @@ def test_trivial_adjoint_chain_is_inlined_completely():
 def test_matrix_form_parenthesises_fractional_exponents():
     # Found by test_properties (exact matrix form vs index form): the matrix
     # printer wrote ((1 + x^2)^2)^1/2, which reads back as (((1 + x^2)^2)^1)/2.
-    text = "x : vector[n]\nh_ij = ((1 + x_i^2) (1 + x_j^2))^0.5\nE = tr(h)"
+    text = "x : vector[n]\nh_ij = ((1 + x_i^2) (1 + x_j^2))^(1/2)\nE = tr(h)"
     d = indexcalc.derivative(text, "x")
     form = d.matrix()
     assert form.exact and "^(1/2)" in form.text and "^1/2" not in form.text

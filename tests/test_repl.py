@@ -91,7 +91,7 @@ def test_every_command(tmp_path, capsys):
 
 def test_redefinition_replaces_in_place(capsys):
     status, out = drive(MODEL + ["E = -sum_j t_j log(o_j) + sum_j z_j z_j", "dE/dz_k",
-                                 "E = 2 q", ":show"], capsys)
+                                 "E = q", ":show"], capsys)
     assert "E redefined (it replaces: E = -sum_j t_j log(o_j))" in out
     assert "∂E/∂z_k = 2 z_k − t_k + o_k τ" in out
     assert "cannot infer the rank of q" in out and "line 1" in out   # a bad one is refused

@@ -113,6 +113,9 @@ class LatexPrinter(Printer):
     def delta_name(self) -> str:
         return r"\delta"
 
+    def constant(self, symbol: tuple[str, str, str]) -> str:
+        return symbol[2]
+
     def func_name(self, name: str, order: int) -> str:
         entry = ELEMENTWISE.get(name) or TENSOR.get(name)
         if entry is not None:

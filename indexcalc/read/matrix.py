@@ -40,6 +40,7 @@ from fractions import Fraction
 from indexcalc.calculus.deltas import contract_deltas
 from indexcalc.calculus.reverse import DerivativeName
 from indexcalc.display import text_html
+from indexcalc.functions import constant_symbol
 from indexcalc.ir import (
     Add,
     Apply,
@@ -113,10 +114,7 @@ def convert(e: Expr, axes: tuple[Index, ...]) -> MExpr:
         return _add(e, axes)
     if isinstance(e, (Var, InRange)) and e.free and not getattr(e, "indices_plain", False) \
             or isinstance(e, Sum) and _shifted(e):
-        name = convolution_name(e)
-        raise NoMatrixForm((f"it is {name}; " if name else "it reads at shifted positions; ")
-                           + "a shifted sum is no matrix product (it would take a Toeplitz "
-                           "matrix), so here is the index form")
+        _refuse_shifted(e)
     missing = set(axes) - e.free
     if missing:
         raise NoMatrixForm(f"a term does not depend on {_names(sorted(missing, key=str))}: "
@@ -130,6 +128,8 @@ def convert(e: Expr, axes: tuple[Index, ...]) -> MExpr:
     if isinstance(e, Delta):
         raise NoMatrixForm(f"the identity δ_{e.a}{e.b} has no spelling of its own here")
     if isinstance(e, Func):
+        if (symbol := constant_symbol(e)) is not None:       # π, e
+            return MName(symbol[0], 0)
         return MCall(e.name, convert(e.arg, axes), len(axes), e.order)
     if isinstance(e, Apply):
         return _apply(e, axes)
@@ -138,6 +138,13 @@ def convert(e: Expr, axes: tuple[Index, ...]) -> MExpr:
     if isinstance(e, (Mul, Sum)):
         return _product(e, axes)
     raise NoMatrixForm(f"no matrix form for {type(e).__name__} nodes")
+
+
+def _refuse_shifted(e: Expr):
+    name = convolution_name(e)
+    raise NoMatrixForm((f"it is {name}; " if name else "it reads at shifted positions; ")
+                       + "a shifted sum is no matrix product (it would take a Toeplitz "
+                       "matrix), so here is the index form")
 
 
 def _shifted(e: Expr) -> bool:
@@ -456,6 +463,8 @@ def line_form(name: str, axes: tuple[Index, ...], expr: Expr, layout: str = "col
     """(line, rhs, reason): a matrix-form definition of ``name``, or its
     index-form definition with the reason when it has no matrix form."""
     try:
+        if _shifted(expr):
+            _refuse_shifted(expr)
         rhs = matrix_text(expr, axes, layout)
         return f"{name} = {rhs}", rhs, ""
     except NoMatrixForm as e:

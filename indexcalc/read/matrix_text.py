@@ -210,7 +210,8 @@ COL, ROW = "col", "row"
 def number_text(value: Number) -> str:
     if isinstance(value, Fraction):
         return str(value.numerator) if value.denominator == 1 else str(value)
-    return repr(value)
+    mantissa, e, exponent = repr(value).partition("e")          # 1e-5, not 1e-05
+    return f"{mantissa}e{int(exponent)}" if e else mantissa
 
 
 def func_text(fn: str, order: int) -> str:

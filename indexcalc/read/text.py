@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Iterable
 
 from indexcalc import ir
-from indexcalc.functions import ELEMENTWISE, TENSOR
+from indexcalc.functions import ELEMENTWISE, TENSOR, constant_symbol
 from indexcalc.ir import (
     Add,
     Apply,
@@ -177,7 +177,13 @@ class Printer:
     # ---------------------------------------------------------------- functions
 
     def print_Func(self, e: Func) -> str:
+        symbol = constant_symbol(e)                  # π, e: Func("const_pi", 1)
+        if symbol is not None:
+            return self.constant(symbol)
         return self.call(self.func_name(e.name, e.order), self.expr(e.arg))
+
+    def constant(self, symbol: tuple[str, str, str]) -> str:
+        return symbol[0]
 
     def print_Apply(self, e: Apply) -> str:
         name = self.func_name(e.fn, e.order)
@@ -360,7 +366,10 @@ class TextPrinter(Printer):
     def number(self, value) -> str:
         if isinstance(value, Fraction):
             return str(value)
-        return repr(value)
+        return decimal_text(value)
+
+    def constant(self, symbol: tuple[str, str, str]) -> str:
+        return symbol[1] if self.ascii else symbol[0]
 
     def division(self, num, den, coeff) -> str:
         top, bottom, _ = self.fraction_parts(num, den, coeff, bar=False)
@@ -386,6 +395,13 @@ class TextPrinter(Printer):
         entry = ELEMENTWISE.get(name) or TENSOR.get(name)
         shown = name if entry is None or self.ascii else entry.unicode
         return self.ident(shown) + "'" * order
+
+
+def decimal_text(value: float) -> str:
+    """A decimal as a person writes it: ``1e-5``, ``0.5``, ``1e20`` (Python: 1e-05, 1e+20)."""
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if e else text
 
 
 def to_text(expr: Expr, ascii: bool = False) -> str:

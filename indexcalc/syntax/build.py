@@ -8,6 +8,7 @@ refuses literals and ranks beyond the limits (``limits.py``).
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -18,6 +19,8 @@ from indexcalc.limits import MAX_EXPONENT, MAX_NUMBER_DIGITS, MAX_RANK
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.shifts import read_cond, subscript_items
 from indexcalc.syntax.subscripts import NAME, subscript_indices
+
+NORM_KINDS = ("F", "1", "2")
 
 
 def _pos(m) -> S.Pos:
@@ -59,6 +62,11 @@ class Build(Transformer_NonRecursive):
 
     def declaration(self, meta, c):
         name, shape, sym, pad = c
+        if isinstance(shape, str):
+            if sym is not None or pad is not None:
+                raise self.fail("a function cannot be symmetric or padded; only a tensor "
+                                "can", _pos(sym if sym is not None else pad))
+            return S.FuncDeclStmt(str(name), shape == S.SCALAR_FUNCTION, _pos(meta))
         return S.DeclStmt(str(name), shape, sym is not None, _pos(meta), pad is not None)
 
     def declaration_in(self, meta, c):
@@ -66,6 +74,12 @@ class Build(Transformer_NonRecursive):
 
     def scalar_shape(self, meta, c):
         return ()
+
+    def function_shape(self, meta, c):
+        return S.FUNCTION
+
+    def scalar_function_shape(self, meta, c):
+        return S.SCALAR_FUNCTION
 
     def vector_shape(self, meta, c):
         return self._shape(c[0], 1, "vector")
@@ -149,7 +163,8 @@ class Build(Transformer_NonRecursive):
         return S.Chain([("", left), (op, right)], _pos(meta))
 
     def sumexpr(self, meta, c):
-        return S.SumOver(c[0][0], c[1], _pos(meta))
+        subs, body = [x for x in c if not isinstance(x, Token)]
+        return S.SumOver(subs[0], body, _pos(meta))
 
     def power(self, meta, c):
         return S.Power(c[0], c[2], _pos(meta))
@@ -172,7 +187,15 @@ class Build(Transformer_NonRecursive):
         return S.Paren(c[0], c[1][0] if len(c) > 1 else None, _pos(meta))
 
     def norm(self, meta, c):
-        return S.Norm(c[1], _pos(meta))
+        kind = None
+        if len(c) > 3:
+            kind = str(c[3]).lstrip("_").strip("{}")
+            if kind not in NORM_KINDS:
+                raise self.fail(f"||...||_{kind}: the norms are ||x|| (Euclidean, and "
+                                "Frobenius for a matrix), ||A||_F (Frobenius), ||x||_1 "
+                                "(sum of absolute values) and ||A||_2 (spectral; for a "
+                                "vector, Euclidean)", _pos(c[3]))
+        return S.Norm(c[1], _pos(meta), kind)
 
     def partial(self, meta, c):
         return S.Partial(c[1], _pos(meta))
@@ -183,7 +206,7 @@ class Build(Transformer_NonRecursive):
     def call(self, meta, c):
         head: Token = c[0]
         raw = str(head)[:-1]
-        m = re.match(r"(log_softmax|[^'_]+)('*)(_.*)?$", raw)
+        m = re.match(r"(log_softmax|gelu_tanh|[^'_]+)('*)(_.*)?$", raw)
         name, primes, over = m.group(1), len(m.group(2)), m.group(3)
         over_ix = self._indices(over, _pos(head)) if over else None
         out = c[2][0] if len(c) > 2 else None
@@ -222,4 +245,8 @@ def _number(s: str, b: Build, pos: S.Pos) -> Fraction:
     if exp and (len(exp.lstrip("+-")) > 4 or abs(int(exp)) > MAX_EXPONENT):
         raise LimitError(f"the exponent of {s[:30]} is beyond ±{MAX_EXPONENT}",
                          text=b.text, line=pos.line, column=pos.column)
-    return Fraction(s)
+    value = Fraction(s)
+    if value.denominator == 1 or not any(c in s for c in ".eE"):
+        return value
+    approx = float(value)                   # a decimal the user wrote stays a decimal (1e-5)
+    return approx if approx != 0 and math.isfinite(approx) else value

@@ -13,6 +13,7 @@ one.  The arguments are lowered by the ``lower`` function passed in (from
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 
 from indexcalc.errors import (
@@ -32,6 +33,7 @@ from indexcalc.functions import (
 )
 from indexcalc.ir import Apply, Func, const, delta, mul, power, rename, summation
 from indexcalc.syntax import index_form, matrix_form
+from indexcalc.syntax.statistics import EXTREMES, STATISTICS, extreme, statistic
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import (
     DELTA_NAMES,
@@ -60,6 +62,15 @@ def call(sc: Scope, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
     if node.primes and known(name):
         raise sc.err(ParseError, f"{raw}{chr(39) * node.primes}: primes mark "
                      "derivatives of unknown functions (f'(z)) only", node.head)
+    if name in STATISTICS:
+        return call_out(sc, statistic(sc, name, node, ctx, lower), node, ctx)
+    if name in EXTREMES:
+        return call_out(sc, extreme(sc, name, node, ctx, lower), node, ctx)
+    if name == "norm2" and node.over is None:
+        no_over(sc, node)
+        v = lower(sc, one_arg(sc, node), ctx)
+        v = norm(sc, v, ctx) if v.rank < 2 else spectral_norm(sc, v, ctx, node.args[0].pos)
+        return call_out(sc, v, node, ctx)
     if name in TENSOR:
         return tensor_fn(sc, name, node, ctx, lower)
     if name in ELEMENTWISE:
@@ -69,7 +80,8 @@ def call(sc: Scope, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
     if name in LOWERED:
         no_over(sc, node)
         return call_out(sc, lowered_fn(sc, name, node, ctx, lower), node, ctx)
-    suggest(sc, raw, node)
+    if raw not in sc.declared_functions:
+        unknown_function(sc, raw, node)
     return opaque_fn(sc, raw, node, ctx, lower)
 
 
@@ -91,20 +103,43 @@ def call_out(sc: Scope, v: Val, node: S.Call, ctx: Ctx) -> Val:
     return index_form.index_value(sc, v, node.out, ctx, node.pos) if node.out else v
 
 
-def suggest(sc: Scope, raw: str, node: S.Call) -> None:
-    """A lowercase multi-letter name close to a known function is a typo, not an
-    opaque function."""
-    if len(raw) < 3 or not raw.islower():
+OPAQUE_NAME = re.compile(r"[A-Za-z\u0391-\u03A1\u03A4-\u03A9\u03B1-\u03C9\u03D1\u03D5\u03F5][0-9]*")
+
+
+def unknown_function(sc: Scope, raw: str, node: S.Call) -> None:
+    """An undeclared function name is opaque when it is one letter (Latin or Greek),
+    optionally followed by digits (``f``, ``g1``, ``L``, ``φ``), the seeds' convention;
+    any longer unknown name is an error with a suggestion."""
+    if OPAQUE_NAME.fullmatch(raw):
         return
-    close = difflib.get_close_matches(raw, FUNCTION_NAMES, n=1, cutoff=0.75)
-    if close:
-        raise sc.err(UnknownNameError, f"unknown function '{raw}'; did you mean "
-                     f"'{close[0]}'? (unknown single-letter or capitalised names, like "
-                     "f or L, are opaque functions)", node.head)
+    close = difflib.get_close_matches(raw, FUNCTION_NAMES, n=1, cutoff=0.6)
+    guess = f"did you mean '{close[0]}'? " if close else ""
+    raise sc.err(UnknownNameError, f"unknown function '{raw}'; {guess}An unknown function "
+                 "is written with one letter (f(z), g1(z), L(a)); to use the name "
+                 f"{raw}, declare it: `{raw} : function` (elementwise) or "
+                 f"`{raw} : function scalar` (a scalar of its whole argument)", node.head)
+
+
+TEMPERATURE = ("softmax", "log_softmax")
+RECTANGULAR = ("norm2", "norm2grad")               # matrix functions of any shape
+
+
+def temperature(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower):
+    """``softmax(z, T)`` is softmax(z / T): the argument node divided by the scalar T."""
+    if len(node.args) != 2 or name not in TEMPERATURE:
+        return node
+    t = lower(sc, node.args[1], ctx)
+    if not t.scalar:
+        raise sc.err(ShapeError, f"the temperature of {name}(z, T) must be a scalar",
+                     node.args[1].pos)
+    body = S.Chain([("", node.args[0]), ("/", S.Paren(node.args[1], None, node.args[1].pos))],
+                   node.args[0].pos)
+    return S.Call(node.name, node.primes, node.over, [body], node.out, node.pos, node.head)
 
 
 def tensor_fn(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
     entry = TENSOR[name]
+    node = temperature(sc, name, node, ctx, lower)
     arg = one_arg(sc, node)
     if node.over is not None:
         return reduction(sc, name, entry.rank_in, entry.rank_out, node, ctx, lower)
@@ -118,9 +153,10 @@ def tensor_fn(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val
         raise sc.err(ShapeError, f"{name} needs a {kind}, but {sc.src(arg.pos)} has "
                      f"rank {v.rank}", arg.pos)
     over = v.axes[-entry.rank_in:]
-    if entry.rank_in == 2:
+    if entry.rank_in == 2 and name not in RECTANGULAR:
         matrix_form.square(sc, v, ctx, arg.pos, name)
-    out = tuple(sc.fresh(ctx, ctx.idx[a.name]) for a in reversed(over))[:entry.rank_out]
+    order = reversed(over) if name == "inv" else over         # inv's axes swap
+    out = tuple(sc.fresh(ctx, ctx.idx[a.name]) for a in order)[:entry.rank_out]
     result = Val(Apply(name, v.expr, over, out), v.axes[:-entry.rank_in] + out,
                  v.row and entry.rank_out == 1)
     return call_out(sc, result, node, ctx)
@@ -131,6 +167,8 @@ def reduction(sc: Scope, name: str, rank_in: int, rank_out: int, node: S.Call, c
     """``softmax_i(θ_i)_j``, ``det_{ij}(A_ij)``, ``L'_i(a_i)_j``: index-form tensor
     functions with explicit bound (``over``) and output indices."""
     over_names, out_names = node.over, node.out or ()
+    if rank_out == rank_in and out_names in ((), over_names) and rank_in:
+        return rebound(sc, name, rank_in, node, ctx, lower, order)
     if len(over_names) != rank_in or len(out_names) != rank_out:
         raise sc.err(IndexMismatchError, f"{sc.src(node.pos)}: {name} runs over "
                      f"{plural(rank_in, 'index')} and gives "
@@ -146,7 +184,7 @@ def reduction(sc: Scope, name: str, rank_in: int, rank_out: int, node: S.Call, c
                      f"{over_names[0]})", node.args[0].pos)
     over = tuple(sc.index(n, ctx) for n in over_names)
     out = tuple(sc.index(n, ctx) for n in out_names)
-    if rank_in == 2 and name in TENSOR:
+    if rank_in == 2 and name in TENSOR and name not in RECTANGULAR:
         sc.unify(ctx.idx[over[0].name], ctx.idx[over[1].name], lambda: (
             f"{name} needs a square matrix"), node.pos)
     group = tuple(reversed(over)) if name == "inv" else over
@@ -156,6 +194,29 @@ def reduction(sc: Scope, name: str, rank_in: int, rank_out: int, node: S.Call, c
             f"{sc.src(node.pos)}: output index {o.name} and {g.name} must have the "
             "same dimension"), node.pos)
     return Val(Apply(name, v.expr, over, out, order), None)
+
+
+def rebound(sc: Scope, name: str, rank: int, node: S.Call, ctx: Ctx, lower: Lower,
+            order: int) -> Val:
+    """``softmax_j(S_ij)_j`` and ``softmax_j(S_ij)``: the output takes the indices the
+    function runs over, which are bound inside under fresh names (softmax_k(S_ik)_j)."""
+    if len(set(node.over)) != len(node.over):
+        raise sc.err(IndexMismatchError, f"{sc.src(node.pos)}: the indices a function runs "
+                     "over must differ from each other", node.pos)
+    v = lower(sc, node.args[0], ctx.protect(node.over))
+    if v.matrix:
+        raise sc.err(IndexMismatchError, f"{name}_{''.join(node.over)}(...) needs an "
+                     f"index-form argument, like {name}_{node.over[0]}(z_{node.over[0]})",
+                     node.args[0].pos)
+    out = tuple(sc.index(n, ctx) for n in node.over)
+    over = tuple(sc.fresh(ctx, ctx.idx[n]) for n in node.over)
+    expr = rename(v.expr, dict(zip(out, over)))
+    if rank == 2 and name in TENSOR and name not in RECTANGULAR:
+        sc.unify(ctx.idx[over[0].name], ctx.idx[over[1].name], lambda: (
+            f"{name} needs a square matrix"), node.pos)
+    if name == "inv":
+        out = tuple(reversed(out))
+    return Val(Apply(name, expr, over, out, order), None)
 
 
 def lowered_fn(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
@@ -172,8 +233,12 @@ def lowered_fn(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower) -> Va
         return Val(sc.sum_over([x.name for x in a.axes], e, ctx), ())
     arg = one_arg(sc, node)
     v = lower(sc, arg, ctx)
-    if name == "norm":
+    if name == "norm" or (name == "norm2" and v.rank < 2):
         return norm(sc, v, ctx)
+    if name == "norm1":
+        return norm1(sc, v, ctx)
+    if name == "norm2":
+        return spectral_norm(sc, v, ctx, arg.pos)
     if name == "sum":
         names = ([a.name for a in v.axes] if v.axes is not None else
                  sorted(i.name for i in v.expr.free if i.name not in ctx.protected))
@@ -206,7 +271,8 @@ def opaque_fn(sc: Scope, raw: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
         n = len(node.over)
         return reduction(sc, raw, n, n * order, node, ctx, lower, order)
     v = lower(sc, arg, ctx)
-    if not (opaque_is_scalar_valued(raw) and v.matrix):
+    scalar = sc.declared_functions.get(raw, opaque_is_scalar_valued(raw))
+    if not (scalar and v.matrix):
         return call_out(sc, Val(Func(raw, v.expr, order), v.axes, v.row), node, ctx)
     over = v.axes
     if node.out is not None:
@@ -227,7 +293,26 @@ def opaque_fn(sc: Scope, raw: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
     return Val(Apply(raw, v.expr, over, out, order), out)
 
 
+def _all_axes(v: Val, ctx: Ctx) -> list[str]:
+    return ([a.name for a in v.axes] if v.axes is not None
+            else sorted(i.name for i in v.expr.free if i.name not in ctx.protected))
+
+
 def norm(sc: Scope, v: Val, ctx: Ctx) -> Val:
-    names = ([a.name for a in v.axes] if v.axes is not None
-             else sorted(i.name for i in v.expr.free))
-    return Val(Func("sqrt", sc.sum_over(names, power(v.expr, const(2)), ctx)), ())
+    """||x|| = sqrt(Σ_i x_i²): Euclidean for a vector, Frobenius for a matrix (all entries)."""
+    return Val(Func("sqrt", sc.sum_over(_all_axes(v, ctx), power(v.expr, const(2)), ctx)), ())
+
+
+def norm1(sc: Scope, v: Val, ctx: Ctx) -> Val:
+    """||x||_1 = Σ_i |x_i| (entrywise for a matrix); its derivative sign(x_i) holds where
+    no entry is 0 (at 0 indexcalc takes the subgradient 0)."""
+    return Val(sc.sum_over(_all_axes(v, ctx), Func("abs", v.expr), ctx), ())
+
+
+def spectral_norm(sc: Scope, v: Val, ctx: Ctx, pos: S.Pos) -> Val:
+    """||A||_2 = σ_max(A), a matrix function of the table (``norm2``)."""
+    if v.rank != 2:
+        raise sc.err(ShapeError, f"the spectral norm ||A||_2 (norm2) takes a vector or a "
+                     f"matrix, but {sc.src(pos)} has rank {v.rank}", pos)
+    over = v.axes
+    return Val(Apply("norm2", v.expr, over, ()), v.axes[:-2])

@@ -64,7 +64,14 @@ class DimTable:
         return "?" if value is None else str(value)
 
 
+DIM_NAMES = ("n", "m", "k", "d", "r", "s", "t")     # for dimensions nothing names
+
+
 def fresh_dim_name(taken: set[str]) -> str:
+    """The first of n, m, k, d, r, s, t (then N, N1, ...) not taken by a name of the text."""
+    for name in DIM_NAMES:
+        if name not in taken:
+            return name
     n = 0
     while True:
         name = "N" if n == 0 else f"N{n}"

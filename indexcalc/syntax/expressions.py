@@ -17,7 +17,10 @@ from indexcalc.ir import Const, const, neg, power
 from indexcalc.limits import MAX_POWER_BITS
 from indexcalc.syntax import calls, index_form, matrix_form, shifted
 from indexcalc.syntax import tree as S
-from indexcalc.syntax.scope import DELTA_NAMES, Ctx, Pending, Scope, Val
+from indexcalc.functions import known
+from indexcalc.syntax.calls import OPAQUE_NAME
+from indexcalc.syntax.scope import DELTA_NAMES, QUESTION_WORDS, Ctx, Pending, Scope, Val
+from indexcalc.syntax.statistics import STATISTICS
 
 
 def ex(sc: Scope, node, ctx: Ctx):
@@ -64,6 +67,8 @@ def ex_Paren(sc: Scope, node: S.Paren, ctx: Ctx):
 
 
 def ex_Transpose(sc: Scope, node: S.Transpose, ctx: Ctx) -> Val:
+    if isinstance(node.body, S.Num) and node.body.value == 1:     # 1ᵀ: the ones vector
+        return index_form.ones(sc, ctx, row=True)
     v = lower_value(sc, node.body, ctx)
     if v.indexed:
         raise sc.err(IndexMismatchError, "ᵀ transposes matrix-form operands; in index "
@@ -115,7 +120,7 @@ def ex_Terms(sc: Scope, node: S.Terms, ctx: Ctx) -> Val:
                                           S.Pos(first.pos.line, first.pos.column, first.pos.start,
                                                 t.pos.start), t.pos)
         return acc
-    return index_form.index_sum(sc, vals, node)
+    return index_form.index_sum(sc, vals, node, ctx)
 
 
 def ex_SumOver(sc: Scope, node: S.SumOver, ctx: Ctx) -> Val:
@@ -133,7 +138,20 @@ def ex_SumOver(sc: Scope, node: S.SumOver, ctx: Ctx) -> Val:
 
 
 def ex_Norm(sc: Scope, node: S.Norm, ctx: Ctx) -> Val:
-    return calls.norm(sc, lower_value(sc, node.body, ctx), ctx)
+    v = lower_value(sc, node.body, ctx)
+    if node.kind == "1":
+        return calls.norm1(sc, v, ctx)
+    if node.kind == "2" and v.rank == 2:
+        return calls.spectral_norm(sc, v, ctx, node.body.pos)
+    if node.kind == "F" and v.rank < 2:
+        raise sc.err(ShapeError, f"||...||_F is the Frobenius norm of a matrix, but "
+                     f"{sc.src(node.body.pos)} has {describe_rank(v)}; for a vector write "
+                     "||x||", node.pos)
+    return calls.norm(sc, v, ctx)
+
+
+def describe_rank(v: Val) -> str:
+    return "index form" if v.indexed else f"rank {v.rank}"
 
 
 def ex_Call(sc: Scope, node: S.Call, ctx: Ctx) -> Val:
@@ -169,7 +187,18 @@ def regroup(sc: Scope, factors):
     """Decide name-then-parenthesis: ``W(x)`` with W a tensor is a product (the
     call is split in two factors); ``exp (x)`` with a space is still a call."""
     out = []
-    for op, f in factors:
+    for k, (op, f) in enumerate(factors):
+        if (isinstance(f, S.Name) and f.indices is not None and f.name in STATISTICS
+                and f.name not in sc.tensors):          # mean_j X_bj: over the rest
+            rest = factors[k + 1:]
+            if not rest or rest[0][0] != "":
+                raise sc.err(ParseError, f"{f.name}_{''.join(f.indices)} averages the "
+                             f"product that follows it, like {f.name}_j X_bj", f.pos)
+            body = rest[0][1] if len(rest) == 1 else S.Chain(
+                [("", rest[0][1])] + list(rest[1:]), rest[0][1].pos)
+            pos = S.Pos(f.pos.line, f.pos.column, f.pos.start, rest[-1][1].pos.end)
+            out.append((op, S.Call(f.name, 0, f.indices, [body], None, pos, f.pos)))
+            break
         if isinstance(f, S.Call) and f.name in sc.tensors:
             if len(f.args) != 1:
                 raise sc.err(ParseError, f"{f.name} is a tensor, not a function; it "
@@ -190,8 +219,12 @@ def regroup(sc: Scope, factors):
 
 
 def callable_name(sc: Scope, name: str) -> bool:
+    """Is ``name (...)`` a call?  For a function name (known, declared or one letter);
+    any other name is a tensor times a parenthesis (``Uc (r ⊙ h)``)."""
     return (name not in sc.tensors and name not in sc.dim_symbols
-            and name not in DELTA_NAMES)
+            and name not in DELTA_NAMES and not sc.hints.get(name)
+            and (known(name) or name in sc.declared_functions or name in QUESTION_WORDS
+                 or OPAQUE_NAME.fullmatch(name) is not None))
 
 
 def ex_Cond(sc: Scope, node: S.Cond, ctx: Ctx) -> Val:

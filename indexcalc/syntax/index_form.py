@@ -2,8 +2,8 @@
 
 The Einstein convention lives here: a product sums every index that occurs
 exactly twice and is not protected (left-hand side, explicit ``sum_j``, bound
-by a function); the terms of a sum must have the same free indices (or some a
-subset of the others': ``b_j`` broadcasts).  These functions work on values
+by a function); a term of a sum is constant along the indices it leaves out
+(``h_ij = a_i + b_j``).  These functions work on values
 already lowered (``scope.Val``); the recursion over the tree is in
 ``expressions``.
 """
@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections import Counter
 
 from indexcalc.errors import IndexMismatchError, ParseError
-from indexcalc.functions import known
-from indexcalc.ir import MINUS_ONE, DimSize, Var, add, delta, mul, neg, power, rename
+from indexcalc.functions import CONSTANTS, constant, known
+from indexcalc.ir import MINUS_ONE, DimSize, Var, add, const, delta, mul, neg, power, rename
 from indexcalc.syntax import shifted
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import (
     DELTA_NAMES,
+    IDENTITY,
+    ONES,
     QUESTION_WORDS,
     Ctx,
     Pending,
@@ -27,7 +29,6 @@ from indexcalc.syntax.scope import (
     Val,
     ix,
     plural,
-    show_free,
 )
 from indexcalc.syntax.shifts import ALLOWED, Shift, index_names
 
@@ -46,12 +47,39 @@ def bare_name(sc: Scope, node: S.Name, ctx: Ctx):
         return Val(Var(name, axes), axes)
     if name in sc.dim_symbols:
         return Val(DimSize(name), ())
+    if name in CONSTANTS and name not in sc.tensor_names:
+        return Val(constant(name), ())
+    if name == IDENTITY and name not in sc.tensor_names:
+        return identity(sc, ctx)
+    if name == ONES:
+        return ones(sc, ctx)
+    rank = sc.hints.get(name, sc.tensor_names.get(name))
+    if rank is not None and name not in DELTA_NAMES:   # inferred from use, or written
+        sc.tensors[name] = Tensor(name, tuple(sc.dims.new() for _ in range(rank)),
+                                  pos=node.pos)        # with indices later in the text
+        return bare_name(sc, node, ctx)
     if name in DELTA_NAMES:
         raise sc.err(IndexMismatchError, f"{name} needs two indices, like δ_jk", node.pos)
-    if known(name) or name in QUESTION_WORDS:
+    if known(name) or name in QUESTION_WORDS or name in sc.declared_functions:
         raise sc.err(ParseError, f"{name} is a function; call it, like {name}(x)",
                      node.pos)
+    if name in sc.defined_later and name not in sc.tensors:
+        raise sc.err(ParseError, f"{name} is used before it is defined (line "
+                     f"{sc.defined_later[name].line}); define it first", node.pos)
     return Pending(name, node.pos)
+
+
+def identity(sc: Scope, ctx: Ctx) -> Val:
+    """``I``: δ_ab on two fresh axes of one dimension, which the context then fixes."""
+    var = sc.dims.new()
+    a, b = sc.fresh(ctx, var), sc.fresh(ctx, var)
+    return Val(delta(a, b), (a, b))
+
+
+def ones(sc: Scope, ctx: Ctx, row: bool = False) -> Val:
+    """``𝟙`` (and ``1ᵀ``): the ones vector, 1 on a fresh axis the context sizes."""
+    a = sc.fresh(ctx, sc.dims.new())
+    return Val(const(1), (a,), row)
 
 
 def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
@@ -64,7 +92,7 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
         if name in sc.dim_symbols:
             raise sc.err(IndexMismatchError, f"{name} is a dimension; it takes no "
                          "indices", node.pos)
-        if known(name) or name in QUESTION_WORDS:
+        if known(name) or name in QUESTION_WORDS or name in sc.declared_functions:
             raise sc.err(ParseError, f"{name} is a function, not a tensor; call it, "
                          f"like {name}(x_i)", node.pos)
         sc.tensors[name] = Tensor(name, tuple(sc.dims.new() for _ in node.indices),
@@ -75,7 +103,9 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
                 else "")
         raise sc.err(IndexMismatchError, f"{name} has rank {len(t.dims)} (shape "
                      f"{sc.show_vars(t.dims)}) but {sc.src(node.pos)} gives it "
-                     f"{plural(len(node.indices), 'index')}{hint}", node.pos)
+                     f"{plural(len(node.indices), 'index')}{hint}" + (
+                         "; Σ is a tensor in this text (it is declared), so Σ_i is not a "
+                         "sum here: write sum_i or ∑_i" if name == "Σ" else ""), node.pos)
     if shifted.involved(node, ctx):
         return shifted.read(sc, node, ctx, t, created)
     for p, (i, v) in enumerate(zip(node.indices, t.dims)):
@@ -152,20 +182,10 @@ def einstein(sc: Scope, lowered, ctx: Ctx, pos: S.Pos) -> Val:
     return Val(expr, None if expr.free else ())
 
 
-def index_sum(sc: Scope, vals, node: S.Terms) -> Val:
-    """Terms must have the same free indices, or some a subset of the others'
-    (``X_bi W_ij + b_j``: b broadcasts over b); ``a_i + b_j`` is an error."""
-    ref = None
-    for _, t, v in vals:
-        if v.scalar:
-            continue
-        if ref is None:
-            ref = (t, v)
-        elif not (v.expr.free <= ref[1].expr.free or ref[1].expr.free <= v.expr.free):
-            raise sc.err(IndexMismatchError, "the terms of a sum must have the same free "
-                         f"indices: {sc.src(ref[0].pos)} has {show_free(ref[1])} but "
-                         f"{sc.src(t.pos)} has {show_free(v)}", t.pos)
-        elif len(v.expr.free) > len(ref[1].expr.free):
-            ref = (t, v)
+def index_sum(sc: Scope, vals, node: S.Terms, ctx: Ctx) -> Val:
+    """Broadcasting: a term is constant along the indices it leaves out (``h_ij = a_i +
+    b_j``, ``Σ_k (X_ik − X_jk)²``, ``Z_bj = X_bi W_ij + b_j``); scalars broadcast
+    everywhere.  Whether every free index belongs where it is used is the left-hand
+    side's rule (``statements.index_definition``)."""
     expr = add(*(v.expr if s > 0 else neg(v.expr) for s, _, v in vals))
-    return Val(expr, None if ref is not None else ())
+    return Val(expr, None if any(not v.scalar for _, _, v in vals) else ())

@@ -20,7 +20,6 @@ from indexcalc.ir import (
     neg,
     power,
     rename,
-    summation,
 )
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import Ctx, Scope, Val
@@ -93,7 +92,7 @@ def matmul(sc: Scope, a: Val, b: Val, ctx: Ctx, a_pos, b_pos, pos) -> Val:
         f"{sc.shape_of(a, ctx)} and {sc.src(b_pos)} has shape {sc.shape_of(b, ctx)}; "
         f"the product needs {sc.dims.show(ctx.idx[la.name])} = "
         f"{sc.dims.show(ctx.idx[fb.name])}"), pos)
-    expr = summation((la,), mul(a.expr, rename(b.expr, {fb: la})))
+    expr = sc.sum_over([la.name], mul(a.expr, rename(b.expr, {fb: la})), ctx)
     row = a.row if (a.rank == 1 and b.rank == 2) else False
     return Val(expr, a.axes[:-1] + b.axes[1:], row)
 

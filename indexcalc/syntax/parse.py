@@ -38,6 +38,7 @@ from indexcalc.syntax import tree as S
 from indexcalc.syntax.build import Build
 from indexcalc.syntax.grammar import cache_path, grammar_text
 from indexcalc.syntax.statements import lower
+from indexcalc.syntax.tokens import SIGMA_IS_NAME, TokenStream, sigma_declared
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
@@ -48,8 +49,8 @@ _TOKEN = re.compile(r"#[^\n]*|[^\W_]+|\S")     # a comment, a run of letters and
 def parser() -> Lark:
     """The LALR parser, built once per process, loaded from Lark's cache when it can be."""
     text = grammar_text()
-    return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=True,
-                cache=cache_path(text) or False)
+    return Lark(text, parser="lalr", postlex=TokenStream(), propagate_positions=True,
+                maybe_placeholders=True, cache=cache_path(text) or False)
 
 
 def parse(text: str) -> Model:
@@ -95,10 +96,13 @@ def parse_source(text: str) -> S.Source:
     if not isinstance(text, str):
         raise ParseError(f"parse() needs a str, not {type(text).__name__}")
     text = prescan(text)
+    mark = SIGMA_IS_NAME.set(sigma_declared(text))
     try:
         tree = parser().parse(text)
     except UnexpectedInput as e:
         raise syntax_error(text, e) from None
+    finally:
+        SIGMA_IS_NAME.reset(mark)
     try:
         statements = Build(text).transform(tree)
     except VisitError as e:
@@ -197,7 +201,8 @@ _DESCRIBE = {
     "RPAR": "')'", "SUBSCRIPT": "a subscript", "BRACKET": "'[...]'", "MULOP": "an operator",
     "PLUS": "'+'", "MINUS": "'-'", "EQUAL": "'='", "COLON": "':'", "_SEP": "a new line",
     "$END": "the end of the text", "CARET": "'^'", "TRANSPOSE": "a transpose",
-    "NORM": "'||'", "COMMA": "','", "RBRACE": "'}'", "__ANON_0": "'=='",
+    "NORM": "'||'", "NORM_OPEN": "'||'", "NORM_CLOSE": "'||'", "SIGMA": "'Σ'",
+    "COMMA": "','", "RBRACE": "'}'", "__ANON_0": "'=='",
 }
 
 
@@ -216,12 +221,29 @@ def syntax_error(text: str, e: UnexpectedInput) -> ParseError:
         if tok.type == "$END":
             lines = text.splitlines() or [""]
             line, column = len(lines), len(lines[-1]) + 1
-            return ParseError("the text ends in the middle of an expression",
+            return ParseError("the text ends in the middle of an expression"
+                              + _sum_hint(text, len(text)), text=text, line=line, column=column)
+        if _sum_hint(text, tok.start_pos):
+            return ParseError(f"unexpected {str(tok)!r}{_sum_hint(text, tok.start_pos)}",
                               text=text, line=line, column=column)
         shown = "a new line" if tok.type == "_SEP" and tok.value != ";" else repr(str(tok))
         return ParseError(f"unexpected {shown}{_token_hint(tok, e.expected)}",
                           text=text, line=line, column=column)
     return ParseError("this text is not in the notation", text=text, line=line, column=column)
+
+
+_OPEN_SUM = re.compile(r"(Σ|∑|\bsum)(_\{[^{}]*\}|_\w+|\[[^\]]*\])\s*$")
+
+
+def _sum_hint(text: str, pos: int) -> str:
+    """After ``Σ_i`` with no term: a sum needs one, and a tensor named Σ a declaration."""
+    m = _OPEN_SUM.search(text[:pos].split("\n")[-1])
+    if m is None:
+        return ""
+    return (f": {m.group(1)}{m.group(2)} starts a sum and needs a term after it, like "
+            f"{m.group(1)}{m.group(2)} x{m.group(2)}" + ("; for a tensor named Σ, declare it "
+                                                         "(Σ : matrix[n, n])"
+                                                         if m.group(1) == "Σ" else ""))
 
 
 def _char_hint(text: str, pos: int) -> str:

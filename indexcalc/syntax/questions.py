@@ -144,10 +144,11 @@ def check_claim(sc: Scope, q: Question, ctx: Ctx, node) -> tuple[Question, Expr]
                          "claim must be in index form too (or ask about the whole "
                          "variable, like dE/dW)", node.pos)
         free = {i.name for i in v.expr.free}
-        if free and free != set(ctx.lhs):
+        if not free <= set(ctx.lhs):
             raise sc.err(IndexMismatchError, "the claim's free indices "
-                         f"{{{', '.join(sorted(free))}}} must be the question's "
-                         f"{{{', '.join(i.name for i in named)}}}", node.pos)
+                         f"{{{', '.join(sorted(free))}}} must be among the question's "
+                         f"{{{', '.join(i.name for i in named)}}} (the claim is constant "
+                         "along those it leaves out)", node.pos)
         return q, v.expr
     return fill_question(sc, q, v, slots, ctx, node)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from indexcalc.errors import IndexcalcError, IndexMismatchError, ShapeError
+from indexcalc.functions import known
 from indexcalc.ir import DimSize, Expr, Index, fresh_name, mul, summation
 from indexcalc.model import Span
 from indexcalc.syntax import tree as S
@@ -26,6 +27,8 @@ from indexcalc.syntax.shifts import Shift, cond_names, index_names
 PENDING = "?"                       # the dimension every index carries until settled
 QUESTION_WORDS = ("grad", "jacobian", "hessian")
 DELTA_NAMES = ("δ", "delta")
+IDENTITY, ONES = "I", "𝟙"           # the identity and the ones vector, sized by their context
+SPECIAL_NAMES = ("pi", "π", "e", IDENTITY, ONES)
 
 
 @dataclass
@@ -99,6 +102,11 @@ class Scope:
         self.tensors: dict[str, Tensor] = {}             # every tensor seen so far
         self.dim_symbols: dict[str, S.Pos] = {}          # declared dimension names
         self.functions: set[str] = set()                 # opaque functions used
+        self.declared_functions: dict[str, bool] = {}    # `phi : function [scalar]`
+        self.tensor_names: dict[str, int | None] = {}    # used as tensors in the text (rank)
+        self.hints: dict[str, int] = {}                  # ranks inferred from use (infer.py)
+        self.defined_later: dict[str, S.Pos] = {}        # every definition's name, and where
+        self.index_names: set[str] = set()               # every index name the text writes
         self.done: list[tuple[object, Ctx | None]] = []  # lowered statements, in order
         self.generated: dict[str, str] = {}              # root -> N, N1... (settle.py)
 
@@ -142,9 +150,17 @@ class Scope:
         return mul(*sizes, summation(used, body) if used else body)
 
     def rank_error(self, p: Pending):
-        return self.err(ShapeError, f"cannot infer the rank of {p.name}; declare it, e.g. "
-                        f"`{p.name} : vector[n]` or `{p.name} : matrix[n, m]`, or write it "
-                        f"with indices", p.pos)
+        return self.err(ShapeError, f"cannot infer the rank of {p.name}: it could be a "
+                        "scalar, a vector or a matrix here, and nothing around it decides; "
+                        f"declare it (`{p.name} : scalar`, `{p.name} : vector[n]` or "
+                        f"`{p.name} : matrix[n, m]`) or write it with indices", p.pos)
+
+    def unknown(self, name: str) -> bool:
+        """Is ``name`` a tensor whose rank nothing in the text states yet (infer.py)?"""
+        return (name not in self.tensor_names and name not in self.tensors
+                and name not in self.dim_symbols and name not in self.declared_functions
+                and name not in SPECIAL_NAMES and not known(name)
+                and name not in DELTA_NAMES and name not in QUESTION_WORDS)
 
     def mixing(self, index_node, matrix_node, what: str):
         return self.err(IndexMismatchError, f"cannot mix index form ({self.src(index_node.pos)}) "
@@ -170,8 +186,11 @@ def ix(name: str) -> Index:
     return Index(name, PENDING)
 
 
+_PLURALS = {"index": "indices", "output index": "output indices"}
+
+
 def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
+    return f"{n} {word if n == 1 else _PLURALS.get(word, word + 's')}"
 
 
 def show_free(v: Val) -> str:

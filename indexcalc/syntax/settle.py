@@ -13,12 +13,13 @@ from indexcalc.ir import Delta, Expr, Index, Var, walk
 from indexcalc.model import Assume, Check, Definition, Model, Question, Wrt
 from indexcalc.syntax.dimensions import fresh_dim_name, settle_expr
 from indexcalc.syntax import ranges
-from indexcalc.syntax.scope import Ctx, Scope
+from indexcalc.syntax.scope import SPECIAL_NAMES, Ctx, Scope
 from indexcalc.syntax.shifted import has_affine, settle_subs
 
 
 def finish(sc: Scope) -> Model:
-    taken = set(sc.tensors) | set(sc.dim_symbols) | sc.functions
+    taken = (set(sc.tensors) | set(sc.dim_symbols) | sc.functions | sc.index_names
+             | set(sc.declared_functions) | set(SPECIAL_NAMES))
     names: dict[str, object] = {}
     ranged = ranges.constrained_roots(sc)          # decided by ranges.resolve, below
     for root in sorted({sc.dims.find(v) for v in sc.dims.parent},
@@ -99,6 +100,7 @@ def dim_resolver(sc: Scope, st, ctx: Ctx):
         if name not in ctx.idx:
             ctx.idx[name] = sc.dims.new()
             sc.generated[sc.dims.find(ctx.idx[name])] = fresh_dim_name(
-                set(sc.tensors) | set(sc.dim_symbols) | set(sc.generated.values()))
+                set(sc.tensors) | set(sc.dim_symbols) | set(sc.generated.values())
+                | sc.index_names)
         return settle_var(sc, ctx.idx[name])
     return dim_of

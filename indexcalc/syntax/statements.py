@@ -15,7 +15,7 @@ from indexcalc.errors import IndexcalcError, IndexMismatchError, ParseError, Sha
 from indexcalc.functions import known
 from indexcalc.ir import Index, var_names
 from indexcalc.model import Assume, Check, Declaration, Definition, Model
-from indexcalc.syntax import expressions, matrix_form, questions, settle, shifted
+from indexcalc.syntax import expressions, infer, matrix_form, questions, settle, shifted
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import (
     DELTA_NAMES,
@@ -35,9 +35,18 @@ def lower(source: S.Source) -> Model:
 
 
 def run(sc: Scope, statements: list) -> Model:
+    sc.tensor_names = tensor_names(statements)
+    for st in statements:
+        for a in ("lhs", "rhs", "expr", "claim", "question"):
+            if hasattr(st, a):
+                sc.index_names |= index_names_in(getattr(st, a))
+    sc.defined_later = {st.lhs.name: st.pos for st in statements
+                        if isinstance(st, S.DefStmt) and isinstance(st.lhs, S.Name)}
     for st in statements:
         if isinstance(st, S.DeclStmt):
             declare(sc, st)
+        elif isinstance(st, S.FuncDeclStmt):
+            declare_function(sc, st)
     for st in statements:
         try:
             statement(sc, st)
@@ -46,7 +55,32 @@ def run(sc: Scope, statements: list) -> Model:
     return settle.finish(sc)
 
 
+def tensor_names(statements: list) -> dict[str, int | None]:
+    """The names the text uses as tensors: declared, defined, or written with indices
+    (with the rank of the first such use, which a bare use before it takes).  Where
+    pi, π, e or I is one of them it is that tensor, elsewhere the constant."""
+    names: dict[str, int | None] = {}
+    for st in statements:
+        if isinstance(st, S.DeclStmt):
+            names.setdefault(st.name, None)
+        elif isinstance(st, S.DefStmt) and isinstance(st.lhs, S.Name):
+            names.setdefault(st.lhs.name, None)
+        stack = [getattr(st, a) for a in ("lhs", "rhs", "expr", "claim", "question")
+                 if hasattr(st, a)]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, S.Name) and n.indices is not None:
+                if names.get(n.name) is None:
+                    names[n.name] = len(n.indices)
+            stack.extend(reversed(S.children(n)))
+    return names
+
+
 def statement(sc: Scope, st) -> None:
+    sc.hints = {}
+    for node in (getattr(st, a) for a in ("rhs", "expr", "claim", "lhs") if hasattr(st, a)):
+        for name, rank in infer.rank_hints(node, sc.unknown).items():
+            sc.hints.setdefault(name, rank)
     if isinstance(st, S.DeclStmt):
         sc.done.append((declaration(sc, st), None))
     elif isinstance(st, S.DefStmt):
@@ -64,7 +98,7 @@ def declare(sc: Scope, st: S.DeclStmt) -> None:
         first = sc.tensors[st.name].pos
         raise sc.err(ShapeError, f"{st.name} is declared twice (first at line "
                      f"{first.line})", st.pos)
-    if known(st.name) or st.name in DELTA_NAMES:
+    if known(st.name) or st.name in DELTA_NAMES or st.name in sc.declared_functions:
         raise sc.err(ParseError, f"{st.name} is a function name; choose another name "
                      f"for the tensor", st.pos)
     for d in st.shape:
@@ -77,6 +111,17 @@ def declare(sc: Scope, st: S.DeclStmt) -> None:
     dims = tuple(sc.dims.fixed(d) for d in st.shape)
     sc.tensors[st.name] = Tensor(st.name, dims, declared=True, symmetric=st.symmetric,
                                  pos=st.pos, pad=st.pad)
+
+
+def declare_function(sc: Scope, st: S.FuncDeclStmt) -> None:
+    """``phi : function`` (elementwise), ``Loss : function scalar`` (a scalar of its whole
+    argument): an opaque function of any name."""
+    if st.name in sc.tensors or st.name in sc.declared_functions:
+        raise sc.err(ParseError, f"{st.name} is declared twice", st.pos)
+    if known(st.name) or st.name in DELTA_NAMES or st.name in QUESTION_WORDS:
+        raise sc.err(ParseError, f"{st.name} is already a function indexcalc knows; "
+                     "declare an opaque function under another name", st.pos)
+    sc.declared_functions[st.name] = st.scalar
 
 
 def declaration(sc: Scope, st: S.DeclStmt) -> Declaration:
@@ -124,7 +169,8 @@ def check_definable(sc: Scope, name: str, pos: S.Pos) -> None:
                 raise sc.err(ParseError, f"{name} is used in {d.name} (line "
                              f"{d.span.line}) before it is defined; define it first",
                              pos)
-    if known(name) or name in DELTA_NAMES or name in QUESTION_WORDS:
+    if (known(name) or name in DELTA_NAMES or name in QUESTION_WORDS
+            or name in sc.declared_functions):
         raise sc.err(ParseError, f"{name} is a function name; choose another name", pos)
 
 
@@ -156,22 +202,30 @@ def index_definition(sc: Scope, lhs: S.Name, val: Val, st: S.DefStmt) -> None:
                      f"({lhs.name} = ...) or index the right side, e.g. (...)_"
                      f"{''.join(lhs.indices)}", st.rhs.pos)
     right = {i.name for i in val.expr.free}
-    left = set(lhs.indices)
-    extra = sorted(right - left)
+    extra = sorted(right - set(lhs.indices))
     if extra:
-        raise sc.err(IndexMismatchError, f"{', '.join(extra)} "
-                     f"{'is' if len(extra) == 1 else 'are'} free on the right but not "
-                     f"on the left of {sc.src(st.pos)}; the free indices on both "
-                     "sides must be the same (sum it, or add it to the left)", st.rhs.pos)
-    missing = sorted(left - right)
-    if missing and right:
-        written = index_names_in(st.rhs)
-        why = (f": {'it cancels' if len(missing) == 1 else 'they cancel'} there (the right "
-               f"side is {val.expr}); leave {', '.join(missing)} off the left"
-               if set(missing) <= written else "")
-        raise sc.err(IndexMismatchError, f"{', '.join(missing)} "
-                     f"{'is' if len(missing) == 1 else 'are'} on the left but not free "
-                     f"on the right of {sc.src(st.pos)}{why}", lhs.pos)
+        one = len(extra) == 1
+        names = ", ".join(extra)
+        joined = "".join(extra) if all(len(n) == 1 for n in extra) else "{" + ",".join(extra) + "}"
+        raise sc.err(IndexMismatchError, f"{names} {'is' if one else 'are'} free on the "
+                     f"right but not on the left of {sc.src(st.pos)}: every free index of "
+                     "the right side must be on the left (a term may leave out indices of "
+                     "the left, and is constant along them, but may not add its own); sum "
+                     f"{'it' if one else 'them'} (sum_{joined} ...) or add "
+                     f"{'it' if one else 'them'} to the left "
+                     f"({lhs.name}_{''.join(lhs.indices)}{''.join(extra)} = ...)",
+                     first_use(st.rhs, extra[0]))
+
+
+def first_use(node, index: str) -> S.Pos:
+    """Where ``index`` is first written in a surface tree (else the tree's start)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if any(index in (getattr(n, a, None) or ()) for a in ("indices", "over", "out")):
+            return n.pos
+        stack.extend(reversed(S.children(n)))
+    return node.pos
 
 
 def register_definition(sc: Scope, name: str, dims: tuple[str, ...], pos: S.Pos) -> None:

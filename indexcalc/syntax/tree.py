@@ -1,9 +1,9 @@
 """The surface syntax tree: what the grammar recognised, before names are resolved.
 
 The builder (build.py) turns lark's parse tree into these small nodes; lowering
-(statements.py and the modules it uses) turns them into index-form IR.  They sit in between because what a
-piece of text *means* often depends on names declared elsewhere: `W (x + b)`
-is a product if `W` is a tensor and a call if it is a function, and `dE/dz_k`
+(statements.py and the modules it uses) turns them into index-form IR.  They sit
+in between because what a piece of text *means* often depends on names declared
+elsewhere: `W (x + b)` is a product if `W` is a tensor and a call if it is a function, and `dE/dz_k`
 is a question only as a whole statement.  Each node records where it was
 typed (``Pos``) so that lowering can point at the culprit.
 
@@ -31,7 +31,7 @@ class Pos:
 
 @dataclass
 class Num:
-    value: Fraction
+    value: Fraction | float          # a float for a decimal as written (0.5, 1e-5)
     pos: Pos
 
 
@@ -116,8 +116,10 @@ class SumOver:
 
 @dataclass
 class Norm:
+    """``||x||``; ``kind`` is the subscript of ``||A||_F``, ``||x||_1``, ``||A||_2``."""
     body: "Node"
     pos: Pos
+    kind: str | None = None
 
 
 @dataclass
@@ -140,6 +142,18 @@ class DeclStmt:
     symmetric: bool
     pos: Pos
     pad: bool = False            # reads outside the declared range are zero
+
+
+FUNCTION, SCALAR_FUNCTION = "function", "function scalar"     # shapes of function declarations
+
+
+@dataclass
+class FuncDeclStmt:
+    """``phi : function`` (elementwise), ``Loss : function scalar`` (of its whole argument):
+    an opaque function with a name longer than the one-letter convention."""
+    name: str
+    scalar: bool
+    pos: Pos
 
 
 @dataclass
@@ -169,7 +183,7 @@ class AssumeStmt:
     pos: Pos
 
 
-Stmt = Union[DeclStmt, DefStmt, ExprStmt, CheckStmt, AssumeStmt]
+Stmt = Union[DeclStmt, FuncDeclStmt, DefStmt, ExprStmt, CheckStmt, AssumeStmt]
 
 
 def children(node) -> list:
