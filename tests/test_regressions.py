@@ -456,3 +456,17 @@ def test_square_root_of_a_constant_in_torch_code():
         **{k: torch.from_numpy(np.asarray(v, dtype=float)) for k, v in arrays.items()})
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
     assert "torch.sqrt(2.0)" not in indexcalc.derivative(text, wrt="x").python(backend="torch")
+
+
+def test_finite_differences_ignore_an_unrelated_opaque_definition():
+    # Found auditing issue 18: numeric_derivative evaluated every definition, so
+    # g = Q(x), which it cannot evaluate, broke the check of ∂f/∂x (f does not read g).
+    import pytest
+    from indexcalc.testing import check_grad
+    text = "x : vector[n]\nf = sum_i x_i^2 + sum_i sin(x_i)\ng = Q(x)\nh = Q(f)"
+    arrays = random_arrays(indexcalc.parse("x : vector[n]"), seed=1)
+    got = check_grad(text, "x", of="f", arrays=arrays)
+    assert np.allclose(got, 2 * arrays["x"] + np.cos(arrays["x"]))
+    assert check_grad(text, ["x", "x"], of="f").shape == (4, 4)    # the Hessian too
+    with pytest.raises(indexcalc.IndexcalcError, match="opaque"):      # h does read Q
+        numeric_derivative(indexcalc.parse(text), "h", ["x"], arrays)

@@ -78,7 +78,7 @@ def test_every_command(tmp_path, capsys):
     assert ":explain" in out and ":eval" in out                  # help lists the commands
     assert "o_j = exp(z_j) / sum_i exp(z_i)" in out              # :show
     assert r"\frac" in out                                       # :latex
-    assert "= _softmax(z)" in out                                # :einsum: every step
+    assert out.count("def dE_dz(z, t):") == 3                   # :einsum, :python (twice)
     assert "def " in out and "import torch" in out               # :python, :python torch
     assert "finite differences agree" in out                     # :eval
     assert saved.read_text().splitlines() == MODEL               # :save
@@ -149,6 +149,7 @@ def test_completion_of_names_functions_and_commands():
     assert "exp" in complete("ex")
     assert {"explain", "einsum", "eval", "exit"} & complete(":e") >= {"explain", "einsum", "eval"}
     assert complete(":python t") == {"torch"}
+    assert complete(":einsum j") == {"jax"}
     assert "E" not in complete("E")                 # nothing to add to a complete name
     session.run("Energy = 2 E", on_answer=lambda a: None)
     assert "Energy" in complete("En")
@@ -285,3 +286,45 @@ def test_ascii_repl(capsys):
     status, out = drive(MODEL + ["dE/dz_k", ":explain", "check dE/dz_k == o_k"], capsys, ascii=True)
     assert out.isascii(), {c for c in out if not c.isascii()}
     assert "dE/dz_k = o_k tau - t_k   where tau = sum_j t_j" in out and status == 1
+
+
+def _pasted(out: str, marker: str) -> dict:
+    """Run the Python module the REPL printed after ``marker`` (as a user pastes it)."""
+    code = re.split(r"\nerror: ", out[out.index(marker):])[0]       # up to the next answer
+    namespace: dict = {}
+    exec(compile(code, "<pasted>", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("ascii", [False, True])
+def test_einsum_prints_a_program_that_runs_as_pasted(capsys, ascii):
+    import numpy as np
+    from indexcalc import derivative, parse
+    from indexcalc.testing import check_grad, random_arrays
+    model = ["θ : matrix[n, C]", "y : vector[n]", "t : vector[C]", "z_k = θ_ik y_i",
+             "o_j = exp(z_j) / sum_i exp(z_i)", "E = -sum_j t_j log(o_j)"]
+    status, out = drive(model + ["dE/dθ", ":einsum"], capsys, ascii=ascii)
+    assert status == 0 and "np.einsum('" in out and "_softmax" in out
+    assert out.isascii() or not ascii
+    namespace = _pasted(out, "import numpy as np")
+    d = derivative(parse("\n".join(model)), "θ")
+    arrays = random_arrays(d.model, seed=3)
+    fn = namespace["dE_dtheta" if ascii else "dE_dθ"]
+    args = {("v_theta" if ascii and k == "θ" else k): v for k, v in arrays.items()}
+    got = fn(**{k: args[k] for k in args if k in fn.__code__.co_varnames})
+    assert np.allclose(got, d.evaluate(**arrays))
+    check_grad("\n".join(model), "θ", arrays=arrays)   # the derivative itself, by differences
+
+
+def test_einsum_backend_argument(capsys):
+    torch = pytest.importorskip("torch")
+    model = ["W : matrix[n, C]", "y : vector[n]", "z_k = W_ik y_i", "E = sum_k tanh(z_k)"]
+    status, out = drive(model + ["dE/dW", ":einsum torch", ":einsum fortran"], capsys)
+    assert "import torch" in out and "torch.einsum('" in out and "np." not in out
+    assert "backend 'fortran'" in out
+    namespace = _pasted(out, "import torch")
+    W = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(3, dtype=torch.float64)
+    got = namespace["dE_dW"](W=W.detach(), y=y)
+    torch.tanh(y @ W).sum().backward()
+    assert torch.allclose(got, W.grad)

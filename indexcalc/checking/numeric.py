@@ -19,7 +19,7 @@ from indexcalc.compiler.reference import evaluate_program
 from indexcalc.derivative import differentiate, parse_wrt
 from indexcalc.ir import Apply, Const, Func, Pow, Var, walk
 from indexcalc.ir.affine import DimExpr, dim_value
-from indexcalc.model import Model
+from indexcalc.model import Model, needed
 
 DEFAULT_SIZE = 3
 
@@ -107,11 +107,13 @@ def finite_difference(f: Callable[[dict], np.ndarray], arrays: dict[str, np.ndar
 def numeric_derivative(model: Model, of: str, wrt: list[str], arrays: dict,
                        eps: float = 1e-5) -> np.ndarray:
     """The derivative by finite differences: of the value for a gradient, of the
-    (symbolic) gradient for a Hessian, and so on."""
+    (symbolic) gradient for a Hessian, and so on.  Only the definitions ``of`` needs are
+    evaluated: another one may use a function indexcalc cannot evaluate."""
     if len(wrt) == 1:
         prog = model.program()
         given = tuple(n for n in model.inputs if n in arrays)    # they fix the dimensions
-        prog = replace(prog, outputs=(of,), arguments=given)
+        prog = replace(prog, bindings=needed(prog.bindings, (of,)), outputs=(of,),
+                       arguments=given)
         return finite_difference(lambda a: evaluate_program(prog, a)[of], arrays, wrt[0], eps)
     lower = differentiate(model, of, [parse_wrt(w) for w in wrt[:-1]])
     return finite_difference(lambda a: lower.evaluate_reference(**a), arrays, wrt[-1], eps)

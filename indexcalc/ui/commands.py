@@ -15,7 +15,7 @@ from collections.abc import Callable
 from indexcalc.errors import IndexcalcError
 from indexcalc.functions import ALIASES, ELEMENTWISE, LOWERED, TENSOR
 from indexcalc.ui.lines import statement_text
-from indexcalc.ui.views import CommandError, call, einsum_text, evaluate_text
+from indexcalc.ui.views import CommandError, call, evaluate_text
 
 BACKENDS = ("numpy", "torch", "jax")
 
@@ -30,7 +30,7 @@ COMMANDS = {
     "matrix": "matrix form of the last derivative  [row|column]",
     "latex": "LaTeX of the last derivative",
     "explain": "the last derivative, step by step",
-    "einsum": "the einsum contractions computing the last derivative",
+    "einsum": "the last derivative as Python, every contraction an einsum  [numpy|torch|jax]",
     "python": "Python source computing the last derivative  [numpy|torch|jax]",
     "eval": "evaluate the last derivative on random data, or on arrays from FILE.npz",
     "layout": "print vectors as rows or columns  row|column",
@@ -179,14 +179,20 @@ def _explain(session, arg: str):
 
 
 def _einsum(session, arg: str) -> str:
-    return einsum_text(last_derivative(session))
+    return _source(session, arg, einsum=True)
 
 
 def _python(session, arg: str) -> str:
+    return _source(session, arg, einsum=False)
+
+
+def _source(session, arg: str, einsum: bool) -> str:
+    """The last derivative as a function to paste (every contraction a literal einsum
+    call with ``einsum``), as ``indexcalc diff --format python|einsum`` prints it."""
     backend = arg or "numpy"
     if backend not in BACKENDS:
         raise CommandError(f"backend '{backend}': choose one of {', '.join(BACKENDS)}")
-    return call(last_derivative(session), "python", backend=backend,
+    return call(last_derivative(session), "python", backend=backend, einsum=einsum,
                 ascii=session.ascii).rstrip()
 
 

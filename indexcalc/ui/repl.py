@@ -87,7 +87,7 @@ def tokens(line: str) -> list[tuple[str, str]]:
 
 class NotationCompleter(Completer):
     """Commands after ``:``, file names after ``:load``/``:save``/``:eval``, backends after
-    ``:python``, otherwise the model's names, the functions and the keywords."""
+    ``:python`` and ``:einsum``, otherwise the model's names, the functions and the keywords."""
 
     def __init__(self, session: Session):
         self.session = session
@@ -117,7 +117,7 @@ class NotationCompleter(Completer):
             for c in COMMANDS:
                 if c.startswith(head):
                     yield Completion(c, start_position=-len(head), display_meta=COMMANDS[c])
-        elif head == "python":
+        elif head in ("python", "einsum"):
             for b in BACKENDS:
                 if b.startswith(arg):
                     yield Completion(b, start_position=-len(arg))

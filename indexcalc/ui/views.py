@@ -61,19 +61,6 @@ def matrix_text(d, layout: str = "column") -> str | None:
     return None if m is None else str(m)
 
 
-def einsum_text(d) -> str:
-    """One line per step: ``name = einsum("spec", operands...)`` for a contraction (a
-    valid ``np.einsum`` call), ``name = expression`` (NumPy) for any other step."""
-    lines = []
-    for step in call(d, "einsum"):
-        out, spec, operands = step[0], step[1], step[2]
-        if "->" in spec:
-            lines.append(f'{out} = einsum("{spec}", {", ".join(operands)})')
-        else:
-            lines.append(f"{out} = {spec}")
-    return "\n".join(lines)
-
-
 def evaluate_text(d, path: str | None, seed: int = 0) -> str:
     """The derivative evaluated on random arrays (or on arrays from an .npz file),
     compared with central finite differences."""
