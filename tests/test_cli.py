@@ -300,6 +300,15 @@ def test_dash_reads_standard_input():
     assert p.returncode == 2 and "<stdin>" in p.stderr and "line 2" in p.stderr
     p = cli("diff", "-", "--wrt", "z", stdin=S1)
     assert p.returncode == 0 and p.stdout.startswith("∂E/∂z_p = o_p τ − t_p"), p.stderr
+    for args in (["-"], ["--ascii", "-"], ["-", "--layout", "row"]):     # bare -: run -
+        text = S1 + "dE/dz_k\ncheck dE/dz_k == o_k\n"
+        p, q = cli(*args, stdin=text), cli("run", *args, stdin=text)
+        assert (p.returncode, p.stdout, p.stderr) == (q.returncode, q.stdout, q.stderr)
+        assert p.returncode == 1 and "dE/dz_k" in p.stdout.replace("∂", "d")
+    p = cli("-", stdin="x : vector[n]\ny = x +\n")
+    assert p.returncode == 2 and "<stdin>" in p.stderr and "line 2" in p.stderr
+    p = cli("-c", "-")
+    assert p.returncode == 2 and "<-c>" in p.stderr                  # -c - is the text "-"
 
 
 @pytest.mark.parametrize("fmt", ["index", "matrix", "latex", "einsum", "python", "json"])
@@ -377,3 +386,72 @@ def test_ascii_errors_keep_the_quoted_input_and_its_caret():
     assert quoted.strip() == "f = x' A x" and caret_line.index("^") == quoted.index("x'")
     p = cli("-c", "x : vector[n]\nf = xᵀ x_i", "--ascii")   # q alone is now inferred
     assert "f = xᵀ x_i" in p.stderr                      # what the user typed, as typed
+
+
+# ---------------------------------------------------------------- diff --name --demo --differentiable
+
+NET = "x : vector[n]; W : matrix[n, m]; b : vector[m]; h = tanh(Wᵀ x + b); E = hᵀ h"
+
+
+def _net_arrays():
+    return random_arrays(ic_parse(NET), seed=4)
+
+
+@pytest.mark.parametrize("fmt", ["python", "einsum"])
+def test_diff_name_and_demo_run_as_a_script(tmp_path, fmt):
+    p = cli("diff", NET, "--wrt", "W", "--format", fmt, "--name", "grad_W", "--demo")
+    assert p.returncode == 0, p.stderr
+    script = tmp_path / "grad.py"
+    script.write_text(p.stdout, encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "(4, 3)" in run.stdout or "shape" in run.stdout, run.stdout     # the demo printed
+    namespace: dict = {}
+    exec(p.stdout, namespace)
+    arrays = _net_arrays()
+    want = ic_derivative(ic_parse(NET), "W").evaluate(**arrays)
+    assert np.allclose(namespace["grad_W"](**arrays), want)
+    assert "dE_dW" not in namespace
+
+
+def test_diff_name_and_demo_need_a_code_format(capsys):
+    status, out, err = run_main(capsys, "diff", NET, "--wrt", "W", "--name", "g")
+    assert status == 2 and out == "" and "--format python or einsum" in err
+    status, out, err = run_main(capsys, "diff", NET, "--wrt", "W", "--differentiable")
+    assert status == 2 and "--backend torch|jax" in err
+    status, out, err = run_main(capsys, "diff", NET, "--wrt", "W", "--name", "W",
+                                "--format", "python")
+    assert status == 2 and "parameter" in err
+
+
+def test_diff_differentiable_torch_passes_gradcheck(capsys):
+    torch = pytest.importorskip("torch")
+    status, out, _ = run_main(capsys, "diff", NET, "--wrt", "W", "--format", "python",
+                              "--backend", "torch", "--differentiable", "--name", "loss")
+    assert status == 0
+    namespace: dict = {}
+    exec(out, namespace)
+    arrays = {k: torch.tensor(v, requires_grad=k == "W") for k, v in _net_arrays().items()}
+    loss = namespace["loss"]
+    value = loss(**arrays)
+    value.backward()
+    want = ic_derivative(ic_parse(NET), "W").evaluate(**_net_arrays())
+    assert np.allclose(arrays["W"].grad.numpy(), want)
+    assert torch.autograd.gradcheck(lambda W: loss(arrays["x"], W, arrays["b"]),
+                                    (arrays["W"].detach().requires_grad_(),))
+
+
+def test_diff_differentiable_jax_agrees_with_jax_grad(capsys):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    status, out, _ = run_main(capsys, "diff", NET, "--wrt", "W", "--format", "python",
+                              "--backend", "jax", "--differentiable")
+    assert status == 0
+    namespace: dict = {}
+    exec(out, namespace)
+    a = {k: jnp.asarray(v) for k, v in _net_arrays().items()}
+    got = jax.grad(namespace["E"], argnums=1)(a["x"], a["W"], a["b"])
+    want = jax.grad(lambda x, W, b: jnp.sum(jnp.tanh(W.T @ x + b) ** 2), argnums=1)(
+        a["x"], a["W"], a["b"])
+    assert np.allclose(got, want)

@@ -2,8 +2,10 @@
 
     indexcalc                         the REPL (statements from standard input when it is a pipe)
     indexcalc run FILE.ic ...         run files of statements, print every answer (- is stdin)
+    indexcalc -                       the same as indexcalc run -
     indexcalc -c "TEXT"               the same for a string
     indexcalc diff TEXT_OR_FILE --wrt W [--of E] [--format index|matrix|latex|einsum|python|json]
+                                      [--backend B] [--name F] [--demo] [--differentiable]
     indexcalc --version               the version; --ascii anywhere spells every answer in ASCII
 
 Exit status: 0 on success, 1 when a ``check`` fails, 2 on an input error (the
@@ -19,7 +21,7 @@ import json
 import os
 import sys
 
-from indexcalc.api import derivative, parse
+from indexcalc.api import derivative, export, parse
 from indexcalc.errors import IndexcalcError
 from indexcalc.ui.commands import Quit
 from indexcalc.ui.repl import repl
@@ -33,7 +35,7 @@ FORMATS = ("index", "matrix", "latex", "einsum", "python", "json")
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     _utf8_streams()
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_stdin_is_run(sys.argv[1:] if argv is None else list(argv)))
     try:
         if args.text is not None:
             return _run_text(args.text, "<-c>", args)
@@ -49,6 +51,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _stdin_is_run(argv: list[str]) -> list[str]:
+    """A bare ``indexcalc -`` (options aside) is ``indexcalc run -``: standard input."""
+    for k, arg in enumerate(argv):
+        if arg == "-c" or arg == "--":
+            return argv
+        if arg == "-":
+            return argv[:k] + ["run"] + argv[k:]
+        if not arg.startswith("-"):
+            return argv
+    return argv
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=FORMATS, default="index")
     diff.add_argument("--backend", choices=("numpy", "torch", "jax"), default="numpy",
                       help="for --format python and einsum")
+    diff.add_argument("--name", help="for --format python and einsum: the function's name "
+                                     "(default from what it computes, e.g. dE_dW)")
+    diff.add_argument("--demo", action="store_true",
+                      help="for --format python and einsum: add a random-input run under "
+                           'if __name__ == "__main__":')
+    diff.add_argument("--differentiable", action="store_true",
+                      help="with --format python and --backend torch|jax: also write a "
+                           "torch.autograd.Function / jax.custom_vjp function of the value "
+                           "whose backward is this derivative")
     _common(diff)
     _common(sub.add_parser("repl", help="the interactive session (the default on a terminal)"))
     return p
@@ -83,6 +106,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="print vectors as columns (default) or rows in matrix forms")
     p.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS,
                    help="ASCII instead of Unicode (d for ∂, sum_j for Σ_j, ' for ᵀ)")
+
+
+class CliError(IndexcalcError):
+    """Options of ``indexcalc`` that do not go together."""
 
 
 def _session(args) -> Session:
@@ -159,10 +186,26 @@ def _format(d, fmt: str, args) -> str:
     """``d`` in the format asked, in ASCII with ``--ascii``: exported code spells its
     names itself (θ -> v_theta, said in its docstring); text is spelt by ascii_text."""
     ascii = getattr(args, "ascii", False)
+    if args.differentiable:
+        return _differentiable(d, fmt, args, ascii)
+    if args.name is not None or args.demo:
+        if fmt not in ("einsum", "python"):
+            raise CliError(f"--name and --demo are for --format python or einsum, not {fmt}")
     if fmt in ("einsum", "python"):
-        return d.python(backend=args.backend, einsum=fmt == "einsum", ascii=ascii).rstrip()
+        return d.python(backend=args.backend, name=args.name, einsum=fmt == "einsum",
+                        demo=args.demo, ascii=ascii).rstrip()
     text = _text_format(d, fmt, getattr(args, "layout", "column"))
     return ascii_text(text) if ascii else text
+
+
+def _differentiable(d, fmt: str, args, ascii: bool) -> str:
+    """``--differentiable``: the value and its gradient, wrapped for torch or JAX."""
+    if fmt != "python" or args.backend not in ("torch", "jax") or len(d.wrt) != 1:
+        raise CliError("--differentiable is for --format python --backend torch|jax "
+                       "and one --wrt")
+    return export(d.model, [d.of, f"d{d.of}/d{d.wrt[0]}"], name=args.name,
+                  backend=args.backend, differentiable=True, demo=args.demo,
+                  ascii=ascii).rstrip()
 
 
 def _text_format(d, fmt: str, layout: str) -> str:
