@@ -462,7 +462,9 @@ def test_finite_differences_ignore_an_unrelated_opaque_definition():
     # Found auditing issue 18: numeric_derivative evaluated every definition, so
     # g = Q(x), which it cannot evaluate, broke the check of ∂f/∂x (f does not read g).
     import pytest
+
     from indexcalc.testing import check_grad
+
     text = "x : vector[n]\nf = sum_i x_i^2 + sum_i sin(x_i)\ng = Q(x)\nh = Q(f)"
     arrays = random_arrays(indexcalc.parse("x : vector[n]"), seed=1)
     got = check_grad(text, "x", of="f", arrays=arrays)

@@ -299,8 +299,10 @@ def _pasted(out: str, marker: str) -> dict:
 @pytest.mark.parametrize("ascii", [False, True])
 def test_einsum_prints_a_program_that_runs_as_pasted(capsys, ascii):
     import numpy as np
+
     from indexcalc import derivative, parse
     from indexcalc.testing import check_grad, random_arrays
+
     model = ["θ : matrix[n, C]", "y : vector[n]", "t : vector[C]", "z_k = θ_ik y_i",
              "o_j = exp(z_j) / sum_i exp(z_i)", "E = -sum_j t_j log(o_j)"]
     status, out = drive(model + ["dE/dθ", ":einsum"], capsys, ascii=ascii)
@@ -320,7 +322,8 @@ def test_einsum_backend_argument(capsys):
     torch = pytest.importorskip("torch")
     model = ["W : matrix[n, C]", "y : vector[n]", "z_k = W_ik y_i", "E = sum_k tanh(z_k)"]
     status, out = drive(model + ["dE/dW", ":einsum torch", ":einsum fortran"], capsys)
-    assert "import torch" in out and "torch.einsum('" in out and "np." not in out
+    assert status == 0 and "import torch" in out and "torch.einsum('" in out
+    assert "np." not in out
     assert "backend 'fortran'" in out
     namespace = _pasted(out, "import torch")
     W = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)

@@ -188,9 +188,8 @@ def _format(d, fmt: str, args) -> str:
     ascii = getattr(args, "ascii", False)
     if args.differentiable:
         return _differentiable(d, fmt, args, ascii)
-    if args.name is not None or args.demo:
-        if fmt not in ("einsum", "python"):
-            raise CliError(f"--name and --demo are for --format python or einsum, not {fmt}")
+    if (args.name is not None or args.demo) and fmt not in ("einsum", "python"):
+        raise CliError(f"--name and --demo are for --format python or einsum, not {fmt}")
     if fmt in ("einsum", "python"):
         return d.python(backend=args.backend, name=args.name, einsum=fmt == "einsum",
                         demo=args.demo, ascii=ascii).rstrip()

@@ -1,4 +1,4 @@
-"""Views of a derivative for a session's answers: matrix form, einsum steps, evaluation.
+"""Views of a derivative for a session's answers: matrix form, evaluation, ASCII.
 
 The Derivative object has the readings (``matrix``, ``einsum``, ``explain``,
 ``python``); this module turns them into the text a session prints, evaluates
@@ -9,7 +9,6 @@ a formula still parses: ``ᵀ`` -> ``'``, ``⊙`` -> ``.*``, ``Σ_j`` -> ``sum_j
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 
@@ -18,8 +17,6 @@ import numpy as np
 from indexcalc.checking.numeric import numeric_derivative, random_arrays
 from indexcalc.errors import IndexcalcError
 from indexcalc.functions import ELEMENTWISE, TENSOR
-from indexcalc.ir import var_names
-from indexcalc.model import Definition, Model
 from indexcalc.read.text import ASCII_NAMES
 
 
@@ -88,34 +85,14 @@ def _finite_difference_line(d, arrays, value, numeric_derivative) -> str:
                 "which random data does not satisfy)")
     if any(w in d.model.symmetric for w in d.wrt):
         return "(finite differences skipped: the variable is declared symmetric)"
-    try:
-        want = numeric_derivative(model_of(d), d.of, list(d.wrt), arrays)
+    try:                            # it evaluates only what d.of needs (not an opaque h(x))
+        want = numeric_derivative(d.model, d.of, list(d.wrt), arrays)
     except IndexcalcError as e:
         return f"(finite differences not available: {e.problem})"
     if np.allclose(value, want, rtol=1e-4, atol=1e-6):
         return "finite differences agree (rtol 1e-4, atol 1e-6)"
     err = float(np.max(np.abs(want - value)))
     return f"finite differences DISAGREE (largest difference {err:.1e})"
-
-
-def model_of(d) -> Model:
-    """The part of ``d``'s model that its function depends on: the definitions it
-    reads (through each other), with every declaration.  An unrelated definition
-    (one using an opaque ``h(x)``, which no one can evaluate) is left out, so it
-    cannot switch off the finite-difference check."""
-    defs = d.model.definitions
-    needed, stack = set(), [d.of]
-    while stack:
-        name = stack.pop()
-        if name in needed or name not in defs:
-            continue
-        needed.add(name)
-        stack.extend(var_names(defs[name].expr))
-    dropped = set(defs) - needed
-    kept = tuple(s for s in d.model.statements
-                 if not (isinstance(s, Definition) and s.name in dropped))
-    shapes = {n: shape for n, shape in d.model.shapes.items() if n not in dropped}
-    return dataclasses.replace(d.model, statements=kept, shapes=shapes)
 
 
 def _load_npz(path: str, inputs: list[str]) -> dict:
