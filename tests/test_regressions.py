@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import indexcalc
-from indexcalc.testing import chain_model, numeric_derivative, random_arrays
+from indexcalc.testing import chain_model, check_grad, numeric_derivative, random_arrays
 
 
 def matches_finite_differences(text: str, wrt: str, seed: int = 0):
@@ -461,9 +461,6 @@ def test_square_root_of_a_constant_in_torch_code():
 def test_finite_differences_ignore_an_unrelated_opaque_definition():
     # Found auditing issue 18: numeric_derivative evaluated every definition, so
     # g = Q(x), which it cannot evaluate, broke the check of ∂f/∂x (f does not read g).
-    import pytest
-
-    from indexcalc.testing import check_grad
 
     text = "x : vector[n]\nf = sum_i x_i^2 + sum_i sin(x_i)\ng = Q(x)\nh = Q(f)"
     arrays = random_arrays(indexcalc.parse("x : vector[n]"), seed=1)
