@@ -1,0 +1,316 @@
+"""What kind of mistake makes a claim differ from the truth, and the smallest difference.
+
+A failed check is more useful when it says *which* of the usual mistakes was
+made.  The kinds (``KINDS``) are the ones hand derivations of gradients go wrong
+by; each has a test, tried in this order:
+
+* from the numbers (robust to how either side is written):
+  ``sign`` (the claim is the negative), ``layout`` (the claim is the truth with
+  axes of equal dimension swapped: the transpose), ``factor`` (a constant
+  multiple: the 2 of a square);
+* ``assumption`` (the claim holds when a named sum is 1 or a square input is
+  symmetric: decided by the caller, which can evaluate under the assumption);
+* from the expanded sides, term by term, once they are written in the same
+  names: the terms of the truth the claim lacks (``term``: a missing term of
+  the product rule) or has extra; one term with the wrong sign or coefficient;
+  and terms made of the same factors wired differently, read from how the
+  factors' index slots are grouped: a summed index that became a free one is a
+  ``sum`` (``Σ_j t_j`` written ``t_k``), and the reverse an extra sum; any other
+  rewiring is ``product`` (⊙ where a matrix product belongs, or the reverse:
+  ``h ⊙ (1 − h)`` multiplied as matrices).
+
+A claim matching none is classified None, with the whole difference.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from itertools import permutations
+
+import numpy as np
+
+from indexcalc.calculus.simplify import expand
+from indexcalc.checking.evaluation import Values, close
+from indexcalc.errors import IndexcalcError
+from indexcalc.ir import (
+    Add,
+    Apply,
+    Const,
+    Delta,
+    DimSize,
+    Expr,
+    Func,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+    add,
+    canonical,
+    coeff_rest,
+    const,
+    mul,
+)
+from indexcalc.read.text import to_text
+
+KINDS = {
+    "layout": "transposed, or the wrong layout",
+    "product": "⊙ where a matrix product belongs, or the reverse",
+    "sum": "a missing or extra sum over an index",
+    "term": "a missing term (of the product rule)",
+    "sign": "a sign",
+    "factor": "a constant factor",
+    "assumption": "holds only under an assumption the model does not make",
+}
+MAX_TERMS = 40              # expanded terms per side beyond which terms are not compared
+MAX_MATCHINGS = 720         # factor matchings tried per pair of terms
+
+
+# ---------------------------------------------------------------- from the numbers
+
+def numeric_kind(values: Values, truth: int, claim: int) -> tuple[str, str] | None:
+    """sign, layout or factor, when the numbers say so at every point."""
+    pairs = values.pairs(truth, claim)
+    if not pairs or not any(np.any(np.abs(x) > 1e-9) for x, _ in pairs):
+        return None
+    if all(close(-x, y) for x, y in pairs):
+        return "sign", "it has the wrong sign: it is the negative of the other side"
+    for perm, swapped in _axis_permutations(values):
+        if all(close(np.transpose(x, perm), y) for x, y in pairs):
+            return "layout", (f"it is the other side transposed (axes {swapped} swapped): the "
+                              "layout convention puts the function's axes first, then the "
+                              "variable's, each in its own order")
+    ratio = _ratio(pairs)
+    if ratio is not None:
+        return "factor", f"it is {_show_ratio(ratio)} times the other side (a constant factor)"
+    return None
+
+
+def _axis_permutations(values: Values):
+    idx = values.indices
+    for perm in permutations(range(len(idx))):
+        if list(perm) == list(range(len(idx))):
+            continue
+        if all(idx[p].dim == idx[k].dim for k, p in enumerate(perm)):
+            moved = [idx[k].name for k, p in enumerate(perm) if p != k]
+            yield perm, " and ".join(moved)
+
+
+def _ratio(pairs) -> float | None:
+    x, y = pairs[0]
+    k = int(np.argmax(np.abs(x)))
+    c = float(np.ravel(y)[k] / np.ravel(x)[k])
+    if not np.isfinite(c) or abs(c) < 1e-12 or close(c, 1.0) or close(c, -1.0):
+        return None
+    return c if all(close(c * a, b) for a, b in pairs) else None
+
+
+def _show_ratio(c: float) -> str:
+    f = Fraction(c).limit_denominator(24)
+    return str(f) if abs(float(f) - c) < 1e-9 * max(1, abs(c)) else f"{c:.6g}"
+
+
+# ---------------------------------------------------------------- from the terms
+
+def structural_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
+    """term, sign, factor, sum or product, from the expanded sides' terms."""
+    try:
+        t_terms, c_terms = _terms(expand(truth)), _terms(expand(claim))
+    except IndexcalcError:
+        return None
+    if len(t_terms) > MAX_TERMS or len(c_terms) > MAX_TERMS:
+        return None
+    missing = {t_terms[k][1]: t_terms[k][0] for k in t_terms if k not in c_terms}
+    extra = {c_terms[k][1]: c_terms[k][0] for k in c_terms if k not in t_terms}
+    changed = {t_terms[k][1]: (t_terms[k][0], c_terms[k][0]) for k in t_terms
+               if k in c_terms and c_terms[k][0] != t_terms[k][0]}
+    if changed:
+        return None if missing or extra else _coefficients(changed)
+    if not missing and not extra:
+        return None
+    if not extra:
+        return "term", f"it misses the term {_show(missing)}"
+    if not missing:
+        return "term", f"it has an extra term {_show(extra)}"
+    return _rewired(missing, extra)
+
+
+def _terms(e: Expr) -> dict:
+    """``{canonical term: (coefficient, the term as written)}`` of an expanded expression."""
+    out: dict = {}
+    for t in (e.terms if isinstance(e, Add) else (e,)):
+        c, rest = coeff_rest(t)
+        key = canonical(rest)
+        total, shown = out.get(key, (Fraction(0), rest))
+        out[key] = (total + Fraction(c), shown)
+    return {k: v for k, v in out.items() if v[0] != 0}
+
+
+def _show(terms: dict) -> str:
+    return to_text(add(*(mul(const(c), t) for t, c in terms.items())))
+
+
+def _coefficients(changed: dict) -> tuple[str, str]:
+    """Terms both sides have, with other coefficients: a sign, or a factor."""
+    shown = ", ".join(to_text(mul(const(c), t)) for t, (_, c) in changed.items())
+    truth = ", ".join(to_text(mul(const(v), t)) for t, (v, _) in changed.items())
+    if all(c == -v for v, c in changed.values()):
+        return "sign", f"the term {truth} has the wrong sign (it has {shown})"
+    return "factor", f"a constant factor: it has {shown} where the other side has {truth}"
+
+
+def _rewired(missing: dict, extra: dict) -> tuple[str, str] | None:
+    """Each missing term paired with an extra one made of the same factors."""
+    pool = list(extra.items())
+    kinds, shown = [], []
+    for term, coef in missing.items():
+        match = next((k for k, (t, c) in enumerate(pool)
+                      if c == coef and _signature(t) == _signature(term)), None)
+        if match is None:
+            return None
+        other, _ = pool.pop(match)
+        kind = _wiring(term, other)
+        kinds.append(kind)
+        shown.append((term, other, coef, kind))
+    if pool:
+        return None
+    kind = "sum" if "sum" in kinds else "product"
+    term, other, coef, k = next(s for s in shown if s[3] == kind)
+    what = {"sum": "a missing or extra sum", "product": "the same factors multiplied "
+            "differently (⊙ where a matrix product belongs, or the reverse)"}[kind]
+    return kind, (f"{what}: it has {to_text(mul(const(coef), other))} where the other side "
+                  f"has {to_text(mul(const(coef), term))}")
+
+
+# ---------------------------------------------------------------- index wiring
+
+def _factors(term: Expr) -> tuple[list[Expr], set]:
+    """The factors of a product term under its sums (nested sums and integer powers
+    flattened: ``o_k Σ_j t_j`` has the factors o_k, t_j), and the summed indices."""
+    bound: set = set()
+    out, stack = [], [term]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Sum):
+            bound |= set(n.indices)
+            stack.append(n.body)
+        elif isinstance(n, Mul):
+            stack.extend(reversed(n.factors))
+        elif (isinstance(n, Pow) and isinstance(n.exponent, Const) and n.exponent.value > 0
+              and n.exponent.value.denominator == 1 and n.exponent.value <= 8):
+            stack.extend([n.base] * int(n.exponent.value))
+        else:
+            out.append(n)
+    return out, bound
+
+
+def _shape(e: Expr) -> tuple:
+    """A key of ``e`` with every index name erased (dimensions kept)."""
+    if isinstance(e, Var):
+        return ("V", e.name, tuple(str(i.dim) for i in e.indices))
+    if isinstance(e, Delta):
+        return ("δ", str(e.a.dim))
+    if isinstance(e, (Const, DimSize)):
+        return ("C", str(e.key))
+    kids = tuple(sorted(_shape(c) for c in e.children))
+    if isinstance(e, Func):
+        return ("F", e.name, e.order, kids)
+    if isinstance(e, Apply):
+        return ("A", e.fn, e.order, len(e.over), kids)
+    if isinstance(e, Sum):
+        return kids[0]
+    if isinstance(e, Pow):
+        return ("P", _shape(e.base), _shape(e.exponent))
+    return (type(e).__name__, kids)
+
+
+def _signature(term: Expr) -> tuple:
+    factors, _ = _factors(term)
+    return tuple(sorted(_shape(f) for f in factors))
+
+
+def _slots(e: Expr) -> list:
+    """The indices of ``e`` in reading order, one per occurrence (bound inside ``e``
+    excluded: a factor's own sums are part of the factor)."""
+    out = []
+    inner = set()
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Sum):
+            inner |= set(n.indices)
+        if isinstance(n, Var):
+            out.extend(i for i in n.indices if i not in inner)
+        elif isinstance(n, Delta):
+            out.extend(i for i in (n.a, n.b) if i not in inner)
+        elif isinstance(n, Apply):
+            out.extend(i for i in n.out if i not in inner)
+        stack.extend(reversed(n.children))
+    return out
+
+
+def _partition(factors: list[Expr], bound: set) -> tuple[frozenset, dict]:
+    """The slots grouped by index: {frozenset of slots}, and which groups are free
+    (with their index)."""
+    groups: dict = {}
+    for f_pos, f in enumerate(factors):
+        for s_pos, i in enumerate(_slots(f)):
+            groups.setdefault(i, set()).add((f_pos, s_pos))
+    classes = frozenset(frozenset(s) for s in groups.values())
+    free = {frozenset(s): i for i, s in groups.items() if i not in bound}
+    return classes, free
+
+
+def _wiring(truth: Expr, claim: Expr) -> str:
+    """``sum`` if the claim's index groups are the truth's with one summed group
+    merged into a free one (or split off one), else ``product``."""
+    t_factors, t_bound = _factors(truth)
+    c_factors, c_bound = _factors(claim)
+    t_classes, t_free = _partition(_sorted(t_factors), t_bound)
+    tried = 0
+    for order in _matchings(t_factors, c_factors):
+        tried += 1
+        if tried > MAX_MATCHINGS:
+            break
+        c_classes, c_free = _partition(order, c_bound)
+        if _merged(t_classes, t_free, c_classes, c_free) or _merged(c_classes, c_free,
+                                                                    t_classes, t_free):
+            return "sum"
+    return "product"
+
+
+def _sorted(factors: list[Expr]) -> list[Expr]:
+    return sorted(factors, key=_shape)
+
+
+def _matchings(t_factors: list[Expr], c_factors: list[Expr]):
+    """Orders of the claim's factors matching the truth's sorted factors by shape."""
+    target = [_shape(f) for f in _sorted(t_factors)]
+    groups: dict = {}
+    for f in c_factors:
+        groups.setdefault(_shape(f), []).append(f)
+    keys = sorted(groups)
+    per_key = [list(permutations(groups[k])) for k in keys]
+
+    def build(k: int, chosen: dict):
+        if k == len(keys):
+            used = {key: iter(chosen[key]) for key in keys}
+            yield [next(used[s]) for s in target]
+            return
+        for p in per_key[k]:
+            chosen[keys[k]] = p
+            yield from build(k + 1, chosen)
+
+    yield from build(0, {})
+
+
+def _merged(a_classes, a_free, b_classes, b_free) -> bool:
+    """Is b a with one summed group of a merged into a free group?"""
+    gone = a_classes - b_classes
+    new = b_classes - a_classes
+    if len(gone) != 2 or len(new) != 1:
+        return False
+    g1, g2 = gone
+    (merged,) = new
+    if g1 | g2 != merged or merged not in b_free:
+        return False
+    return (g1 in a_free) != (g2 in a_free)
