@@ -29,7 +29,6 @@ from indexcalc.ir import (
     Expr,
     Index,
     Mul,
-    Pow,
     Sum,
     add,
     coeff_rest,
@@ -128,10 +127,6 @@ def build(c, bound, factors) -> Expr:
     return mul(c, summation(bound, mul(*factors)))
 
 
-def slots(f: Expr) -> set:
-    return {i for i in f.free}
-
-
 def mistakes(d, truth: Expr, rng: random.Random) -> list[tuple[str, Expr]]:
     """(kind, wrong claim) pairs made from the expanded ``truth``."""
     out = []
@@ -216,7 +211,3 @@ def _merge(term, free, rng):
         return None
     a, b = rng.choice(options)
     return build(c, [i for i in bound if i != b], [rename(f, {b: a}) for f in factors])
-
-
-def has_power_of_sum(e: Expr) -> bool:
-    return isinstance(e, Pow)

@@ -11,7 +11,14 @@ swapping the axes of a symmetric result, makes a true claim).
 
 A reported kind other than the one made is accepted only when this test's own
 numbers show that it is also true of the claim (a dropped term that happens to
-be the negative of the whole is also a sign).
+be the negative of the whole is also a sign).  When model names were inlined
+into the wrong claim after the mistake was made, terms may merge or split so
+that the mistake is no longer one of the kinds in any names: such claims are
+tallied apart ("kind not recovered after renaming"), their verdicts still
+asserted.
+
+CI runs 30 examples (about ten claims each); ``tools/long_properties.py``
+runs the long profile's 3,000.
 
 The tally (claims tried, wrong verdicts, kinds matched) goes to the file named
 by ``INDEXCALC_CHECK_TALLY`` when it is set (tools/long_properties.py reads it).
@@ -31,11 +38,11 @@ from claims import index_claim, inline_adjoints, matrix_claims, mistakes, rename
 from hypothesis import assume, given, note
 from hypothesis import strategies as st
 from strategies import models
-from test_properties import broadcasts, dependencies
+from test_properties import broadcasts, dependencies, scaled
 
 import indexcalc
 from indexcalc.compiler.reference import evaluate_program
-from indexcalc.errors import IndexcalcError
+from indexcalc.errors import IndexcalcError, LimitError
 from indexcalc.model import Binding, Program
 from indexcalc.testing import random_arrays
 
@@ -67,13 +74,14 @@ def values(model, d, exprs, seed: int, symmetric: bool = False):
 
 
 def close(a, b) -> bool:
+    """Equal up to round-off (the two sides are different formulas for one value)."""
     scale = max(1.0, float(np.max(np.abs(a), initial=0)), float(np.max(np.abs(b), initial=0)))
-    return bool(np.all(np.abs(a - b) <= 1e-6 * scale))
+    return bool(np.all(np.abs(a - b) <= 1e-8 * (np.abs(a) + np.abs(b)) + 1e-10 * scale))
 
 
 def relation(model, d, truth, claim) -> set[str]:
     """What this test's numbers say the claim is: {'true'}, or the kinds it fits."""
-    seeds = (101, 202)
+    seeds = (101, 202, 303, 404)
     pairs = [values(model, d, [truth, claim], s) for s in seeds]
     if not all(np.all(np.isfinite(x)) and np.all(np.isfinite(y)) for x, y in pairs):
         return {"undecided"}
@@ -105,11 +113,14 @@ def verdict(text: str, claim: str, ascii_: bool = False):
         text = text.replace("θ", "theta")
     try:
         return indexcalc.check(text, claim)
+    except LimitError:
+        return None                       # a claim too long to type is refused, rightly
     except IndexcalcError as e:
         raise AssertionError(f"check refused a claim printed from the derivative:\n  {claim}\n"
                              f"  {e}") from None
 
 
+@scaled(0.15)
 @given(models(), st.data())
 def test_check_never_gives_a_wrong_verdict(case, data):
     model = indexcalc.parse(case.text)
@@ -127,13 +138,17 @@ def test_check_never_gives_a_wrong_verdict(case, data):
     true_claims += [(c, False) for c in matrix_claims(d)]
     for claim, ascii_ in true_claims:
         note(f"true claim: {claim}")
-        TALLY["claims"] += 1
         r = verdict(case.text, claim, ascii_)
+        if r is None:
+            TALLY["too long"] += 1
+            continue
+        TALLY["claims"] += 1
         if not r.holds:
             TALLY["wrong verdicts"] += 1
         assert r.holds, f"a true claim was rejected:\n{r}"
     for kind, wrong in mistakes(d, truth, rng):
-        shown = renamed(wrong, model, rng) if rng.random() < 0.5 else wrong
+        names_changed = rng.random() < 0.5
+        shown = renamed(wrong, model, rng) if names_changed else wrong
         if broadcasts(d.indices, shown):
             continue
         fits = relation(model, d, truth, shown)
@@ -142,8 +157,11 @@ def test_check_never_gives_a_wrong_verdict(case, data):
         ascii_ = rng.random() < 0.3
         claim = index_claim(d, shown, ascii_)
         note(f"{kind} claim: {claim}")
-        TALLY["claims"] += 1
         r = verdict(case.text, claim, ascii_)
+        if r is None:
+            TALLY["too long"] += 1
+            continue
+        TALLY["claims"] += 1
         expected = fits == {"true"}
         if r.holds != expected:
             TALLY["wrong verdicts"] += 1
@@ -155,6 +173,12 @@ def test_check_never_gives_a_wrong_verdict(case, data):
             TALLY["kind as made"] += 1
         elif r.kind in fits:
             TALLY["kind also true"] += 1
+        elif names_changed:
+            # inlining a name can merge terms (h_k v_p + v_k h_p with h = v: a sign error
+            # in one of two equal terms is then both terms missing), or split one term
+            # into several that no single mistake explains: tallied, not asserted
+            TALLY["kind not recovered after renaming"] += 1
+            continue
         else:
             TALLY["kind wrong"] += 1
         assert r.kind == kind or r.kind in fits, (

@@ -5,7 +5,7 @@ derivations make without saying so:
 
 * a named sum takes a constant value: S1's ``o_k − t_k`` holds when
   ``Σ_j t_j = 1`` (one-hot labels).  Read from the difference: it vanishes when
-  the sum's symbol is set to 1, 0 or −1;
+  the sum's symbol is set to 1;
 * a square input is symmetric: ``∂(xᵀ A x)/∂x = 2 A x`` holds when ``A = Aᵀ``.
   Read from the numbers: the sides agree at points where that input is drawn
   symmetric.
@@ -26,7 +26,8 @@ from indexcalc.read.text import to_text
 
 
 def vanishing_sum(difference: Expr | None, model: Model) -> str | None:
-    """``Σ_j t_j = 1`` if the difference vanishes when that sum is 1 (or 0, or −1)."""
+    """``Σ_j t_j = 1`` if the difference vanishes when that sum is 1 (labels or
+    probabilities that sum to one; a sum that would have to be 0 is a missing term)."""
     if difference is None:
         return None
     try:
@@ -36,7 +37,7 @@ def vanishing_sum(difference: Expr | None, model: Model) -> str | None:
             if slope == ZERO or symbol in var_names(slope):
                 continue
             at_zero = simplify(substitute(shown, symbol, (), const(0)))
-            for guess in (1, 0, -1):
+            for guess in (1,):
                 if expand(add(at_zero, mul(const(guess), slope))) == ZERO:
                     return f"{to_text(body)} = {guess}"
     except IndexcalcError:

@@ -224,6 +224,7 @@ def _known(model: Model, claim: Expr, steps, d: Derivative) -> None:
         _refuse(unknown[0])
 
 
+SHAPE_VERDICTS = ("the claim's shape does not match", "the claim has rank")
 _RANK = re.compile(r"cannot infer the rank of (\S+?);")
 
 
@@ -327,9 +328,10 @@ class _Judge:
         found = numeric_kind(values, a, b)
         if found is None:
             found = self._assumption(k, step, left, right)
-        if found is None:
-            lc, rc = comparable(left, right, self.names)
+        for lc, rc in comparable(left, right, self.names) if found is None else ():
             found = structural_kind(lc, rc)
+            if found is not None:
+                break
         if found is not None:
             step.kind, step.message = found
             if step.kind == "assumption":
@@ -421,10 +423,12 @@ def _check_one(text: str, before: list[str], line: str) -> CheckResult:
         question_text, sep, claimed = line.removeprefix("check").partition("==")
         if not sep:
             raise
+        unknown = _RANK.search(error.problem)
+        if not unknown and not error.problem.startswith(SHAPE_VERDICTS):
+            raise                 # the claim is inconsistent in itself: an input error
         m = parse(f"{prefix}\n{question_text}")
         if not isinstance(m.statements[-1], Question):
             raise
-        unknown = _RANK.search(error.problem)
         if unknown and unknown.group(1) not in m.shapes:
             _refuse(unknown.group(1))
         return shape_mismatch(m, m.statements[-1], claimed.strip(), error)

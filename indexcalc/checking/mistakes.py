@@ -13,11 +13,11 @@ by; each has a test, tried in this order:
 * from the expanded sides, term by term, once they are written in the same
   names: the terms of the truth the claim lacks (``term``: a missing term of
   the product rule) or has extra; one term with the wrong sign or coefficient;
-  and terms made of the same factors wired differently, read from how the
-  factors' index slots are grouped: a summed index that became a free one is a
-  ``sum`` (``Σ_j t_j`` written ``t_k``), and the reverse an extra sum; any other
-  rewiring is ``product`` (⊙ where a matrix product belongs, or the reverse:
-  ``h ⊙ (1 − h)`` multiplied as matrices).
+  and terms made of the same factors wired differently: a summed index written
+  as a free one is a ``sum`` (``Σ_j t_j`` written ``t_k``; found by dropping each
+  sum of one side in turn), and the reverse an extra sum, as is a delta summed
+  away; any other rewiring is ``product`` (⊙ where a matrix product belongs, or
+  the reverse: ``h ⊙ (1 − h)`` multiplied as matrices).
 
 A claim matching none is classified None, with the whole difference.
 """
@@ -29,7 +29,7 @@ from itertools import permutations
 
 import numpy as np
 
-from indexcalc.calculus.simplify import expand
+from indexcalc.calculus.simplify import expand, simplify
 from indexcalc.checking.evaluation import Values, close
 from indexcalc.errors import IndexcalcError
 from indexcalc.ir import (
@@ -49,6 +49,8 @@ from indexcalc.ir import (
     coeff_rest,
     const,
     mul,
+    rename,
+    summation,
 )
 from indexcalc.read.text import to_text
 
@@ -62,7 +64,6 @@ KINDS = {
     "assumption": "holds only under an assumption the model does not make",
 }
 MAX_TERMS = 40              # expanded terms per side beyond which terms are not compared
-MAX_MATCHINGS = 720         # factor matchings tried per pair of terms
 
 
 # ---------------------------------------------------------------- from the numbers
@@ -115,7 +116,7 @@ def structural_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
     """term, sign, factor, sum or product, from the expanded sides' terms."""
     try:
         t_terms, c_terms = _terms(expand(truth)), _terms(expand(claim))
-    except IndexcalcError:
+    except (IndexcalcError, RecursionError):
         return None
     if len(t_terms) > MAX_TERMS or len(c_terms) > MAX_TERMS:
         return None
@@ -159,24 +160,27 @@ def _coefficients(changed: dict) -> tuple[str, str]:
 
 
 def _rewired(missing: dict, extra: dict) -> tuple[str, str] | None:
-    """Each missing term paired with an extra one made of the same factors."""
-    pool = list(extra.items())
-    kinds, shown = [], []
-    for term, coef in missing.items():
-        match = next((k for k, (t, c) in enumerate(pool)
-                      if c == coef and _signature(t) == _signature(term)), None)
-        if match is None:
-            return None
-        other, _ = pool.pop(match)
-        kind = _wiring(term, other)
-        kinds.append(kind)
-        shown.append((term, other, coef, kind))
-    if pool:
+    """The missing and extra terms made of the same factors (by signature, with the
+    same total coefficient per signature; or the same but for a Kronecker delta: a
+    delta summed away, or one too many)."""
+    for deltas in (True, False):
+        groups: dict = {}
+        for side, terms in ((0, missing), (1, extra)):
+            for t, c in terms.items():
+                g = groups.setdefault(_signature(t, deltas), ([], [], [Fraction(0)] * 2))
+                g[side].append((t, c))
+                g[2][side] += c
+        if all(g[0] and g[1] and g[2][0] == g[2][1] for g in groups.values()):
+            break
+    else:
         return None
-    kind = "sum" if "sum" in kinds else "product"
-    term, other, coef, k = next(s for s in shown if s[3] == kind)
-    what = {"sum": "a missing or extra sum", "product": "the same factors multiplied "
-            "differently (⊙ where a matrix product belongs, or the reverse)"}[kind]
+    pairs = [(t, o, c) for g in groups.values() for t, c in g[0] for o, _ in g[1]]
+    wired = [(t, o, c) for t, o, c in pairs if not deltas or _wiring(t, o) == "sum"]
+    kind = "sum" if wired else "product"
+    term, other, coef = (wired or pairs)[0]
+    what = {"sum": "a missing or extra sum (or a delta summed away)",
+            "product": "the same factors multiplied differently (⊙ where a matrix product "
+                       "belongs, or the reverse)"}[kind]
     return kind, (f"{what}: it has {to_text(mul(const(coef), other))} where the other side "
                   f"has {to_text(mul(const(coef), term))}")
 
@@ -195,7 +199,9 @@ def _factors(term: Expr) -> tuple[list[Expr], set]:
             stack.append(n.body)
         elif isinstance(n, Mul):
             stack.extend(reversed(n.factors))
-        elif (isinstance(n, Pow) and isinstance(n.exponent, Const) and n.exponent.value > 0
+        elif (isinstance(n, Pow) and not isinstance(n.base, (Sum, Mul, Add))
+              and isinstance(n.exponent, Const)
+              and n.exponent.value > 0
               and n.exponent.value.denominator == 1 and n.exponent.value <= 8):
             stack.extend([n.base] * int(n.exponent.value))
         else:
@@ -223,94 +229,33 @@ def _shape(e: Expr) -> tuple:
     return (type(e).__name__, kids)
 
 
-def _signature(term: Expr) -> tuple:
+def _signature(term: Expr, deltas: bool = True) -> tuple:
     factors, _ = _factors(term)
-    return tuple(sorted(_shape(f) for f in factors))
-
-
-def _slots(e: Expr) -> list:
-    """The indices of ``e`` in reading order, one per occurrence (bound inside ``e``
-    excluded: a factor's own sums are part of the factor)."""
-    out = []
-    inner = set()
-    stack = [e]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Sum):
-            inner |= set(n.indices)
-        if isinstance(n, Var):
-            out.extend(i for i in n.indices if i not in inner)
-        elif isinstance(n, Delta):
-            out.extend(i for i in (n.a, n.b) if i not in inner)
-        elif isinstance(n, Apply):
-            out.extend(i for i in n.out if i not in inner)
-        stack.extend(reversed(n.children))
-    return out
-
-
-def _partition(factors: list[Expr], bound: set) -> tuple[frozenset, dict]:
-    """The slots grouped by index: {frozenset of slots}, and which groups are free
-    (with their index)."""
-    groups: dict = {}
-    for f_pos, f in enumerate(factors):
-        for s_pos, i in enumerate(_slots(f)):
-            groups.setdefault(i, set()).add((f_pos, s_pos))
-    classes = frozenset(frozenset(s) for s in groups.values())
-    free = {frozenset(s): i for i, s in groups.items() if i not in bound}
-    return classes, free
+    return tuple(sorted(_shape(f) for f in factors if deltas or not isinstance(f, Delta)))
 
 
 def _wiring(truth: Expr, claim: Expr) -> str:
-    """``sum`` if the claim's index groups are the truth's with one summed group
-    merged into a free one (or split off one), else ``product``."""
-    t_factors, t_bound = _factors(truth)
-    c_factors, c_bound = _factors(claim)
-    t_classes, t_free = _partition(_sorted(t_factors), t_bound)
-    tried = 0
-    for order in _matchings(t_factors, c_factors):
-        tried += 1
-        if tried > MAX_MATCHINGS:
-            break
-        c_classes, c_free = _partition(order, c_bound)
-        if _merged(t_classes, t_free, c_classes, c_free) or _merged(c_classes, c_free,
-                                                                    t_classes, t_free):
-            return "sum"
+    """``sum`` if one side is the other with a summed index written as a free one
+    (``Σ_j t_j o_k`` and ``t_k o_k``), else ``product``."""
+    if _drops_a_sum(truth, claim) or _drops_a_sum(claim, truth):
+        return "sum"
     return "product"
 
 
-def _sorted(factors: list[Expr]) -> list[Expr]:
-    return sorted(factors, key=_shape)
-
-
-def _matchings(t_factors: list[Expr], c_factors: list[Expr]):
-    """Orders of the claim's factors matching the truth's sorted factors by shape."""
-    target = [_shape(f) for f in _sorted(t_factors)]
-    groups: dict = {}
-    for f in c_factors:
-        groups.setdefault(_shape(f), []).append(f)
-    keys = sorted(groups)
-    per_key = [list(permutations(groups[k])) for k in keys]
-
-    def build(k: int, chosen: dict):
-        if k == len(keys):
-            used = {key: iter(chosen[key]) for key in keys}
-            yield [next(used[s]) for s in target]
-            return
-        for p in per_key[k]:
-            chosen[keys[k]] = p
-            yield from build(k + 1, chosen)
-
-    yield from build(0, {})
-
-
-def _merged(a_classes, a_free, b_classes, b_free) -> bool:
-    """Is b a with one summed group of a merged into a free group?"""
-    gone = a_classes - b_classes
-    new = b_classes - a_classes
-    if len(gone) != 2 or len(new) != 1:
-        return False
-    g1, g2 = gone
-    (merged,) = new
-    if g1 | g2 != merged or merged not in b_free:
-        return False
-    return (g1 in a_free) != (g2 in a_free)
+def _drops_a_sum(a: Expr, b: Expr) -> bool:
+    """Is ``b`` the term ``a`` with one of its sums dropped, its index renamed to a
+    free index of ``a``?"""
+    factors, bound = _factors(a)
+    want = canonical(b)
+    for j in bound:
+        for k in a.free:
+            if k.dim != j.dim:
+                continue
+            moved = summation(tuple(i for i in bound if i != j),
+                              mul(*(rename(f, {j: k}) for f in factors)))
+            try:
+                if canonical(simplify(moved)) == want:
+                    return True
+            except IndexcalcError:
+                continue
+    return False

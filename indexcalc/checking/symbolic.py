@@ -62,7 +62,7 @@ def compare(left: Expr, right: Expr, names: Names, rules=()) -> Comparison:
             difference = simplify(sub(l2, r2), rules)
             if expand(difference) == ZERO:
                 return Comparison(True, l2, r2, ZERO)
-        except IndexcalcError:
+        except (IndexcalcError, RecursionError):       # too deep to expand: no opinion
             break
         tried.append(Comparison(False, l2, r2, difference))
     if not tried:
@@ -71,17 +71,16 @@ def compare(left: Expr, right: Expr, names: Names, rules=()) -> Comparison:
     return same[0] if same else tried[0]
 
 
-def comparable(left: Expr, right: Expr, names: Names) -> tuple[Expr, Expr]:
-    """The sides in the same names (the left side's where possible), or as close to
-    that as the budget allows."""
-    shown = (left, right)
+def comparable(left: Expr, right: Expr, names: Names) -> list[tuple[Expr, Expr]]:
+    """The sides written in the same names, in the ways the budget allows: the right
+    side folded into the left side's names, both unfolded apart, both inlined."""
+    out = []
     for l2, r2 in _attempts(left, right, names):
         if size(l2) > BUDGET or size(r2) > BUDGET:
             break
-        shown = (l2, r2)
-        if _named(l2, names) == _named(r2, names):
-            break
-    return shown
+        if _named(l2, names) == _named(r2, names) and (l2, r2) not in out:
+            out.append((l2, r2))
+    return out
 
 
 def _attempts(left: Expr, right: Expr, names: Names):

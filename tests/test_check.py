@@ -1,0 +1,152 @@
+"""``check``: correct verdicts whatever names a claim uses, honest counterexamples,
+and the kind of mistake on the seeds' common wrong answers.
+
+The four false rejections of issue 16 are here, each claim using a model name
+defined through another definition that the derivative's own formula does not
+use; so are claims using the names of the seeds' models (S1–S5) at every depth,
+made by inlining the derivative completely and folding each definition back in
+alone.  Counterexamples are re-evaluated from the inputs they print.
+"""
+
+import re
+
+import numpy as np
+import pytest
+from claims import fold, index_claim, inline, inline_adjoints
+from test_golden import S1, S2, S3, S4, S4_DEEPER, S5
+
+import indexcalc
+from indexcalc.errors import UnknownNameError
+
+ATTENTION = """Q : matrix[T, d]; K : matrix[T, d]; V : matrix[T, e]; G : matrix[T, e]
+S_ij = sum_c Q_ic K_jc
+P_ij = exp(S_ij) / sum_l exp(S_il)
+O_ie = sum_j P_ij V_je
+E = sum_i sum_e G_ie O_ie"""
+
+ISSUE_16 = [
+    ("x : vector[n]; s = sum_i x_i^2; f = 3 s", "df/dx == 2 f x / s"),
+    ("x : vector[n]; y = 3 x; w = y + x; f = sum_i x_i^2", "df/dx == w / 2"),
+    ("z : vector[n]; p = softmax(z); H = -sum_i p_i log(p_i)", "dH/dz == -p ⊙ (log(p) + H)"),
+    (ATTENTION, "dE/dS_ab == P_ab (sum_e G_ae V_be - sum_e G_ae O_ae)"),
+    (ATTENTION, "dE/dS_ab == P_ab (sum_e G_ae V_be - sum_e G_ae sum_j P_aj V_je)"),
+]
+
+
+@pytest.mark.parametrize("model, claim", ISSUE_16)
+def test_the_false_rejections_of_issue_16_hold(model, claim):
+    r = indexcalc.check(model, claim)
+    assert r.holds, str(r)
+    assert [s.holds for s in r.steps] == [True] and r.kind is None
+
+
+def test_a_claim_the_symbolic_side_cannot_prove_says_it_was_decided_numerically():
+    r = indexcalc.check(*ISSUE_16[2])          # Σ_j p_j = 1 is not known symbolically
+    assert r.holds and not r.symbolic and r.steps[0].numerically
+    assert "decided numerically" in str(r)
+
+
+@pytest.mark.parametrize("model, claim", ISSUE_16[:2])
+def test_a_wrong_claim_with_the_same_names_is_still_wrong(model, claim):
+    wrong = claim.replace("2 f", "3 f").replace("w / 2", "w / 3")
+    r = indexcalc.check(model, wrong)
+    assert not r.holds and r.kind == "factor", str(r)
+
+
+SEEDS = [("S1", S1, "z"), ("S2", S2, "W"), ("S2", S2, "y"), ("S3", S3, "x"), ("S3", S3, "W1"),
+         ("S4", S4, "W1"), ("S4", S4, "a1"), ("S4 deeper", S4_DEEPER, "z1"), ("S5", S5, "a")]
+
+
+@pytest.mark.parametrize("label, model, wrt", SEEDS, ids=[f"{s[0]}-{s[2]}" for s in SEEDS])
+def test_claims_using_the_seeds_names_at_every_depth_hold(label, model, wrt):
+    m = indexcalc.parse(model)
+    d = indexcalc.derivative(m, wrt)
+    flat = inline(inline_adjoints(d), m, set(m.definitions))
+    claims = {index_claim(d, flat, False)}
+    for name in m.definitions:
+        claims.add(index_claim(d, fold(flat, m, name), False))
+        claims.add(index_claim(d, inline(inline_adjoints(d), m, {name}), False))
+    assert len(claims) >= 2
+    for claim in claims:
+        r = indexcalc.check(model, claim)
+        assert r.holds, str(r)
+
+
+def test_I_in_a_claim_is_refused_unless_declared():
+    model = "x : vector[n]; A : matrix[n, n]; q = xᵀ A x"
+    with pytest.raises(UnknownNameError, match="uses I, which the model does not declare"):
+        indexcalc.check(model, "dq/dx == (A + Aᵀ) I x")
+    with pytest.raises(UnknownNameError, match="'foo'"):
+        indexcalc.check(model, "dq/dx_k == foo_k")
+    declared = "I : matrix[n, n]\n" + model
+    r = indexcalc.check(declared, "dq/dx == (A + Aᵀ) I x")       # a tensor named I
+    assert not r.holds and r.counterexample and "I = [[" in r.counterexample
+
+
+# ---------------------------------------------------------------- honest counterexamples
+
+def _parse_point(text: str) -> dict:
+    """The arrays a counterexample prints (``x = [0.27, -0.46]``)."""
+    body = text.split(": at", 1)[0].split(" (opaque", 1)[0].removeprefix("with ")
+    arrays = {}
+    for name, value in re.findall(r"(\w+) = (\[[^=]*\]|-?[\d.]+)(?:, |$)", body):
+        arrays[name] = np.array(eval(value, {"__builtins__": {}}), dtype=float)  # noqa: S307
+    return arrays
+
+
+S1_DECLARED = "z : vector[C]\nt : vector[C]\n" + S1
+
+
+@pytest.mark.parametrize("model, claim, wrt, definition", [
+    (S1_DECLARED, "dE/dz_k == t_k (o_k - 1)", "z", "P_k = t_k (o_k - 1)"),
+    ("x : vector[n]; A : matrix[n, n]; q = xᵀ A x", "dq/dx == 2 A x", "x", "P = 2 A x"),
+    (S2, "dE/dW_pq == y_p (o_q - t_q)", "W", "P_pq = y_p (o_q - t_q)"),
+])
+def test_a_counterexample_is_what_its_printed_inputs_give(model, claim, wrt, definition):
+    """Both numbers a counterexample shows come back from the inputs it prints."""
+    r = indexcalc.check(model, claim)
+    assert not r.holds
+    text = r.counterexample
+    arrays = _parse_point(text)
+    where = re.search(r": at ([^:]*?) the derivative is (\S+) but the claim gives (\S+)$", text)
+    position = tuple(int(v) for v in re.findall(r"= (\d+)", where.group(1)))
+    got = indexcalc.derivative(model, wrt).evaluate(**arrays)[position]
+    claimed = indexcalc.evaluate(model + "\n" + definition, "P", **arrays)[position]
+    assert (f"{got:.6g}", f"{claimed:.6g}") == (where.group(2), where.group(3))
+
+
+def test_a_counterexample_names_the_stand_ins_of_opaque_functions():
+    r = indexcalc.check(S4.replace("[n, m]", "[n, n]"), "dE/dW1 == (f'(z2) ⊙ L'(a2)) a1ᵀ")
+    assert "opaque functions as" in r.counterexample and "f(u) = sin(u + " in r.counterexample
+
+
+# ---------------------------------------------------------------- kinds of mistake
+
+KINDS = [
+    (S1, "dE/dz_k == t_k (o_k - 1)", "sum"),
+    (S1, "dE/dz_k == o_k - t_k", "assumption"),
+    (S1, "dE/dz_k == t_k - o_k sum_j t_j", "sign"),
+    (S1, "dE/dz_k == 2 (o_k sum_j t_j - t_k)", "factor"),
+    (S4, "dE/dW1 == (f'(z2) ⊙ L'(a2)) a1ᵀ", "layout"),
+    (S4.replace("[n, m]", "[n, n]"), "dE/dW1 == (f'(z2) ⊙ L'(a2)) a1ᵀ", "layout"),
+    ("x : vector[n]; A : matrix[n, n]; q = xᵀ A x", "dq/dx == 2 A x", "assumption"),
+    ("x : vector[n]; A : matrix[n, n]; q = xᵀ A x", "dq/dx == A x", "term"),
+    ("x : vector[n]; y : vector[n]; p = sum_i x_i y_i; f = p^2 + sum_i x_i sin(x_i)",
+     "df/dx_k == 2 p y_k + sin(x_k)", "term"),
+    (S3 + "assume sum_i y_i = 1\n",
+     "dJ/dx_a == sum_b sum_c sum_d (yhat_c - y_c) W2_dc h_d (1 - h_b) W1_ab", "product"),
+]
+
+
+@pytest.mark.parametrize("model, claim, kind", KINDS, ids=[f"{k[2]}-{n}" for n, k in
+                                                            enumerate(KINDS)])
+def test_the_common_mistakes_are_classified(model, claim, kind):
+    r = indexcalc.check(model, claim)
+    assert not r.holds and r.kind == kind, str(r)
+    assert r.steps[0].kind == kind and not r.steps[0].holds
+
+
+def test_the_missing_term_is_named():
+    r = indexcalc.check("x : vector[n]; y : vector[n]; p = sum_i x_i y_i; "
+                        "f = p^2 + sum_i x_i sin(x_i)", "df/dx_k == 2 p y_k + sin(x_k)")
+    assert "mistake (term): it misses the term x_k cos(x_k)" in str(r)
