@@ -150,3 +150,14 @@ def test_the_missing_term_is_named():
     r = indexcalc.check("x : vector[n]; y : vector[n]; p = sum_i x_i y_i; "
                         "f = p^2 + sum_i x_i sin(x_i)", "df/dx_k == 2 p y_k + sin(x_k)")
     assert "mistake (term): it misses the term x_k cos(x_k)" in str(r)
+
+
+# ---------------------------------------------------------------- shapes in explanations
+
+def test_explain_gives_each_chain_rule_factor_its_shape_in_the_users_dimensions():
+    text = indexcalc.derivative(S3, "x").explain()
+    assert "∂J/∂h : (H,)" in text
+    assert "∂h/∂r : (H, H), diagonal" in text
+    assert "∂θ/∂h : (C, H)" in text and "∂J/∂x : (Dx,)" in text
+    s4 = indexcalc.derivative(S4, "W1").explain()
+    assert "∂z2/∂W1 : (m, n, m)" in s4 and "∂E/∂W1 : (n, m)" in s4
