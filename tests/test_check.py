@@ -161,3 +161,69 @@ def test_explain_gives_each_chain_rule_factor_its_shape_in_the_users_dimensions(
     assert "∂θ/∂h : (C, H)" in text and "∂J/∂x : (Dx,)" in text
     s4 = indexcalc.derivative(S4, "W1").explain()
     assert "∂z2/∂W1 : (m, n, m)" in s4 and "∂E/∂W1 : (n, m)" in s4
+
+
+# ---------------------------------------------------------------- chains and named steps
+
+S4_STEPS = """check δ2 = dE/dz2 == f'(z2) ⊙ L'(a2)
+check dE/dW1 == a1 δ2ᵀ
+check dE/da1 == W1 δ2
+check dE/db1 == δ2"""
+
+
+def test_a_derivation_as_named_steps_holds_step_by_step():
+    r = indexcalc.check(S4, S4_STEPS)
+    assert r.holds and len(r.steps) == 4 and all(s.holds for s in r.steps)
+    assert "all 4 steps hold" in str(r)
+
+
+def test_the_first_wrong_step_is_named_and_classified():
+    wrong = S4_STEPS.replace("a1 δ2ᵀ", "δ2 a1ᵀ").replace("W1 δ2", "-W1 δ2")
+    r = indexcalc.check(S4, wrong)
+    assert not r.holds
+    assert [s.holds for s in r.steps] == [True, False, False, True]
+    assert [s.kind for s in r.steps] == [None, "layout", "sign", None]
+    assert str(r).splitlines()[-1].startswith("the first step that fails: step 2")
+
+
+def test_a_later_step_is_judged_with_the_named_step_standing_for_its_derivative():
+    """δ2 is wrong (sign), but dE/db1 == δ2 is still the right reasoning."""
+    r = indexcalc.check(S4, "check δ2 = dE/dz2 == -f'(z2) ⊙ L'(a2)\ncheck dE/db1 == δ2")
+    assert [s.holds for s in r.steps] == [False, True] and r.steps[0].kind == "sign"
+
+
+def test_a_chain_names_its_first_wrong_link():
+    chain = "dE/da1 == W1 δ2 == (δ2ᵀ W1ᵀ)ᵀ == 2 W1 δ2 == W1 (2 δ2)"
+    r = indexcalc.check(S4, "check δ2 = dE/dz2 == f'(z2) ⊙ L'(a2)\ncheck " + chain)
+    links = r.steps[1:]
+    assert [s.holds for s in links] == [True, True, False, True]
+    assert links[2].kind == "factor" and "2 times" in links[2].message
+    text = str(r)
+    assert "✗ link 3 is the first that does not hold" in text
+    assert "the first step that fails: step 4" in text
+
+
+def test_a_chain_in_index_form():
+    r = indexcalc.check(S1, "dE/dz_k == sum_j t_j (o_k - δ_jk) == o_k sum_j t_j - t_k "
+                            "== t_k (o_k - 1)")
+    assert [s.holds for s in r.steps] == [True, True, False]
+    assert r.steps[2].kind == "sum" and r.failed is r.steps[2]
+
+
+def test_a_named_step_is_not_a_tensor_of_the_model():
+    with pytest.raises(indexcalc.IndexcalcError, match="names a checked step"):
+        indexcalc.parse(S4 + "check δ2 = dE/dz2 == f'(z2) ⊙ L'(a2)\ng = sum(δ2)")
+    with pytest.raises(indexcalc.IndexcalcError, match="already a tensor"):
+        indexcalc.parse(S4 + "check a2 = dE/dz2 == f'(z2) ⊙ L'(a2)")
+    m = indexcalc.parse(S4 + "check δ2 = dE/dz2 == f'(z2) ⊙ L'(a2)")
+    assert "δ2" not in m.shapes and "δ2" not in m.inputs
+    assert m.checks[0].name == "δ2"
+
+
+def test_a_script_with_a_wrong_step_exits_with_status_1(tmp_path):
+    from indexcalc.ui.cli import main
+    script = tmp_path / "s4.ic"
+    script.write_text(S4 + S4_STEPS.replace("a1 δ2ᵀ", "δ2 a1ᵀ") + "\n", encoding="utf-8")
+    assert main(["run", str(script)]) == 1
+    script.write_text(S4 + S4_STEPS + "\n", encoding="utf-8")
+    assert main(["run", str(script)]) == 0

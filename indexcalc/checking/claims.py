@@ -70,6 +70,9 @@ class Step:
             return f"✓ holds ({how}, at {len(SEEDS)} random points)"
         if self.holds:
             return f"✓ holds when {self.assumption} (declared with `assume`)"
+        if self.assumption is not None and self.assumption.endswith(" is symmetric"):
+            return (f"~ holds only if {self.assumption}, which the model does not declare: "
+                    "declare it `symmetric` if it is")
         if self.assumption is not None:
             return (f"~ holds only if {self.assumption}, which the model does not assume: "
                     "add `assume` if it is true of your data")
@@ -224,6 +227,7 @@ def _known(model: Model, claim: Expr, steps, d: Derivative) -> None:
         _refuse(unknown[0])
 
 
+_STEP_NAME = re.compile(r"^\s*[^\W\d]\w*\s*=(?!=)")
 SHAPE_VERDICTS = ("the claim's shape does not match", "the claim has rank")
 _RANK = re.compile(r"cannot infer the rank of (\S+?);")
 
@@ -407,7 +411,11 @@ def check(model: str | Model, claim: str) -> CheckResult:
     lines = [ln if ln.startswith("check") else "check " + ln for ln in lines]
     if not lines:
         raise DerivativeError("nothing to check (write e.g. dE/dz_k == o_k - t_k)")
-    results = [_check_one(text, lines[:k], line) for k, line in enumerate(lines)]
+    results, named = [], []            # earlier named checks: later ones may use the names
+    for line in lines:
+        results.append(_check_one(text, named, line))
+        if _STEP_NAME.match(line.removeprefix("check")) and results[-1].steps[0].right:
+            named.append(line)
     if len(results) == 1:
         return results[0]
     steps = [s for r in results for s in r.steps]
@@ -423,6 +431,8 @@ def _check_one(text: str, before: list[str], line: str) -> CheckResult:
         question_text, sep, claimed = line.removeprefix("check").partition("==")
         if not sep:
             raise
+        question_text = _STEP_NAME.sub("", question_text)       # check δ2 = dE/dz2 == ...
+        claimed = claimed.split("==")[0]                        # the first link's claim
         unknown = _RANK.search(error.problem)
         if not unknown and not error.problem.startswith(SHAPE_VERDICTS):
             raise                 # the claim is inconsistent in itself: an input error

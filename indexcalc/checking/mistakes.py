@@ -16,8 +16,9 @@ by; each has a test, tried in this order:
   and terms made of the same factors wired differently: a summed index written
   as a free one is a ``sum`` (``Σ_j t_j`` written ``t_k``; found by dropping each
   sum of one side in turn), and the reverse an extra sum, as is a delta summed
-  away; any other rewiring is ``product`` (⊙ where a matrix product belongs, or
-  the reverse: ``h ⊙ (1 − h)`` multiplied as matrices).
+  away; one tensor with its indices swapped is ``layout`` (``W1ᵀ δ2`` for
+  ``W1 δ2``); any other rewiring is ``product`` (⊙ where a matrix product
+  belongs, or the reverse: ``h ⊙ (1 − h)`` multiplied as matrices).
 
 A claim matching none is classified None, with the whole difference.
 """
@@ -176,9 +177,14 @@ def _rewired(missing: dict, extra: dict) -> tuple[str, str] | None:
         return None
     pairs = [(t, o, c) for g in groups.values() for t, c in g[0] for o, _ in g[1]]
     wired = [(t, o, c) for t, o, c in pairs if not deltas or _wiring(t, o) == "sum"]
-    kind = "sum" if wired else "product"
+    if not wired and deltas:
+        wired = [(t, o, c) for t, o, c in pairs if _wiring(t, o) == "layout"]
+        kind = "layout" if wired else "product"
+    else:
+        kind = "sum" if wired else "product"
     term, other, coef = (wired or pairs)[0]
     what = {"sum": "a missing or extra sum (or a delta summed away)",
+            "layout": "a transposed tensor (the wrong layout)",
             "product": "the same factors multiplied differently (⊙ where a matrix product "
                        "belongs, or the reverse)"}[kind]
     return kind, (f"{what}: it has {to_text(mul(const(coef), other))} where the other side "
@@ -239,7 +245,28 @@ def _wiring(truth: Expr, claim: Expr) -> str:
     (``Σ_j t_j o_k`` and ``t_k o_k``), else ``product``."""
     if _drops_a_sum(truth, claim) or _drops_a_sum(claim, truth):
         return "sum"
+    if _transposed_factor(truth, claim):
+        return "layout"
     return "product"
+
+
+def _transposed_factor(truth: Expr, claim: Expr) -> bool:
+    """Is ``claim`` the term ``truth`` with one tensor transposed (W1_ij as W1_ji)?"""
+    factors, bound = _factors(truth)
+    want = canonical(claim)
+    for k, f in enumerate(factors):
+        if not isinstance(f, Var) or len(f.indices) < 2:
+            continue
+        for perm in permutations(f.indices):
+            if perm == f.indices or any(a.dim != b.dim for a, b in zip(perm, f.indices)):
+                continue
+            moved = factors[:k] + [Var(f.name, perm)] + factors[k + 1:]
+            try:
+                if canonical(simplify(summation(tuple(bound), mul(*moved)))) == want:
+                    return True
+            except IndexcalcError:
+                continue
+    return False
 
 
 def _drops_a_sum(a: Expr, b: Expr) -> bool:
