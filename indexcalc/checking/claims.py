@@ -131,7 +131,7 @@ class CheckResult:
                 k = self.steps.index(failed) + 1
                 blocks.append(f"the first step that fails: step {k} ({failed.left} == "
                               f"{failed.claim_text})")
-        return "\n".join(blocks)
+        return "\n\n".join(blocks)
 
 
 def _statement_text(title: str, steps: list[Step], d: Derivative) -> str:

@@ -26,7 +26,7 @@ from indexcalc.compiler.reference import evaluate_program
 from indexcalc.derivative import Derivative
 from indexcalc.errors import IndexcalcError
 from indexcalc.ir import Expr, Index, Var, var_names
-from indexcalc.model import Binding, Definition, Model, Program
+from indexcalc.model import Binding, Definition, Model, Program, needed
 
 SEEDS = (0, 1, 2)
 EXTRA_SEEDS = (3, 4, 5)           # drawn when a point cannot be evaluated (a log of 0)
@@ -95,27 +95,15 @@ def joint_program(d: Derivative, sides: list[Expr], steps: list[tuple[str, Deriv
     for k, e in enumerate(sides, 1):
         bindings[side_name(k)] = Binding(side_name(k), d.indices, e)
     outputs = tuple(side_name(k) for k in range(len(sides) + 1))
-    needed = _needed(tuple(bindings.values()), outputs)
+    kept = needed(tuple(bindings.values()), outputs)
     inputs = [n for n in model.inputs if n in model.shapes]
-    return Program(needed, outputs, dict(model.shapes), tuple(inputs))
+    return Program(kept, outputs, dict(model.shapes), tuple(inputs))
 
 
 def _add_derivative(bindings: dict[str, Binding], d: Derivative) -> None:
     for b in d.adjoints:
         bindings.setdefault(b.name, b)
     bindings.setdefault(d.name, Binding(d.name, d.indices, d.unnamed_expr))
-
-
-def _needed(bindings: tuple[Binding, ...], outputs) -> tuple[Binding, ...]:
-    by_name = {b.name: b for b in bindings}
-    wanted, stack = set(), list(outputs)
-    while stack:
-        n = stack.pop()
-        if n in wanted or n not in by_name:
-            continue
-        wanted.add(n)
-        stack.extend(var_names(by_name[n].expr))
-    return tuple(b for b in bindings if b.name in wanted)
 
 
 def evaluate_sides(d: Derivative, sides: list[Expr], steps=(), draw_from: Model | None = None
@@ -174,7 +162,7 @@ def point_text(values: Values, p: int, a: int, b: int) -> str:
     """The inputs sides a and b read at point p, the sizes of the dimensions, and the
     stand-ins of opaque functions: enough to compute both sides again by hand."""
     point = values.points[p]
-    wanted = _needed(values.program.bindings, (side_name(a), side_name(b)))
+    wanted = needed(values.program.bindings, (side_name(a), side_name(b)))
     read = set().union(*(var_names(x.expr) for x in wanted)) if wanted else set()
     shown = [n for n in values.names if n in read]
     shapes = values.program.shapes

@@ -176,19 +176,29 @@ def _rewired(missing: dict, extra: dict) -> tuple[str, str] | None:
     else:
         return None
     pairs = [(t, o, c) for g in groups.values() for t, c in g[0] for o, _ in g[1]]
-    wired = [(t, o, c) for t, o, c in pairs if not deltas or _wiring(t, o) == "sum"]
-    if not wired and deltas:
-        wired = [(t, o, c) for t, o, c in pairs if _wiring(t, o) == "layout"]
-        kind = "layout" if wired else "product"
-    else:
-        kind = "sum" if wired else "product"
-    term, other, coef = (wired or pairs)[0]
-    what = {"sum": "a missing or extra sum (or a delta summed away)",
-            "layout": "a transposed tensor (the wrong layout)",
-            "product": "the same factors multiplied differently (⊙ where a matrix product "
-                       "belongs, or the reverse)"}[kind]
-    return kind, (f"{what}: it has {to_text(mul(const(coef), other))} where the other side "
-                  f"has {to_text(mul(const(coef), term))}")
+    if not deltas:
+        t, o, c = pairs[0]
+        return "sum", (f"a delta summed away, or one too many: it has {_term(o, c)} where the "
+                       f"other side has {_term(t, c)}")
+    found = [(_wiring(t, o), t, o, c) for t, o, c in pairs]
+    for how in ("missing sum", "extra sum", "layout", "product"):
+        for wiring, t, o, c in found:
+            if wiring == how:
+                return _KIND[how], f"{_SAYS[how]}: it has {_term(o, c)} where the other " \
+                                   f"side has {_term(t, c)}"
+    return None
+
+
+_KIND = {"missing sum": "sum", "extra sum": "sum", "layout": "layout", "product": "product"}
+_SAYS = {"missing sum": "a missing sum (a summed index written as a free one)",
+         "extra sum": "an extra sum (a free index summed)",
+         "layout": "a transposed tensor (the wrong layout)",
+         "product": "the same factors multiplied differently (⊙ where a matrix product "
+                    "belongs, or the reverse)"}
+
+
+def _term(t: Expr, c) -> str:
+    return to_text(mul(const(c), t))
 
 
 # ---------------------------------------------------------------- index wiring
@@ -241,10 +251,13 @@ def _signature(term: Expr, deltas: bool = True) -> tuple:
 
 
 def _wiring(truth: Expr, claim: Expr) -> str:
-    """``sum`` if one side is the other with a summed index written as a free one
-    (``Σ_j t_j o_k`` and ``t_k o_k``), else ``product``."""
-    if _drops_a_sum(truth, claim) or _drops_a_sum(claim, truth):
-        return "sum"
+    """``missing sum`` if the claim is the truth with a summed index written as a
+    free one (``Σ_j t_j o_k`` as ``t_k o_k``), ``extra sum`` the reverse, ``layout``
+    for a transposed tensor, else ``product``."""
+    if _drops_a_sum(truth, claim):
+        return "missing sum"
+    if _drops_a_sum(claim, truth):
+        return "extra sum"
     if _transposed_factor(truth, claim):
         return "layout"
     return "product"

@@ -209,6 +209,7 @@ def check(sc: Scope, st: S.CheckStmt) -> None:
                      "`check dE/dz_k == o_k - t_k`", st.question.pos)
     question, ctx = q
     nodes = (st.claim, *st.more)
+    ctx.used |= set(sc.dim_symbols)               # an index named m beside dimension m reads ill
     for node in nodes:
         ctx.used |= index_names_in(node)          # fresh indices must avoid the claims'
     filled, first = questions.check_claim(sc, question, ctx, st.claim)
