@@ -49,8 +49,11 @@ from indexcalc.ir import (
     canonical,
     coeff_rest,
     const,
+    fresh_index,
+    index_names,
     mul,
     rename,
+    rename_bound,
     summation,
 )
 from indexcalc.read.text import to_text
@@ -125,8 +128,10 @@ def structural_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
     extra = {c_terms[k][1]: c_terms[k][0] for k in c_terms if k not in t_terms}
     changed = {t_terms[k][1]: (t_terms[k][0], c_terms[k][0]) for k in t_terms
                if k in c_terms and c_terms[k][0] != t_terms[k][0]}
+    if changed and not missing and not extra:
+        return _coefficients(changed)
     if changed:
-        return None if missing or extra else _coefficients(changed)
+        return _partly_missing(t_terms, c_terms, extra)
     if not missing and not extra:
         return None
     if not extra:
@@ -149,6 +154,19 @@ def _terms(e: Expr) -> dict:
 
 def _show(terms: dict) -> str:
     return to_text(add(*(mul(const(c), t) for t, c in terms.items())))
+
+
+def _partly_missing(t_terms: dict, c_terms: dict, extra: dict):
+    """Terms missing where inlining merged them with others (2 v_i Σ u v written
+    as 1 v_i Σ u v): every coefficient of the claim between 0 and the truth's."""
+    keys = set(t_terms) | set(c_terms)
+    ratios = [c_terms.get(k, (Fraction(0),))[0] / t_terms[k][0] if k in t_terms else None
+              for k in keys]
+    if extra or any(r is None or not 0 <= r < 1 for r in ratios):
+        return None
+    gone = {t_terms[k][1]: t_terms[k][0] - c_terms.get(k, (Fraction(0),))[0]
+            for k in keys if c_terms.get(k, (None,))[0] != t_terms[k][0]}
+    return "term", f"it misses the term {_show(gone)}"
 
 
 def _coefficients(changed: dict) -> tuple[str, str]:
@@ -207,7 +225,7 @@ def _factors(term: Expr) -> tuple[list[Expr], set]:
     """The factors of a product term under its sums (nested sums and integer powers
     flattened: ``o_k Σ_j t_j`` has the factors o_k, t_j), and the summed indices."""
     bound: set = set()
-    out, stack = [], [term]
+    out, stack, taken = [], [term], set(index_names(term))
     while stack:
         n = stack.pop()
         if isinstance(n, Sum):
@@ -215,14 +233,30 @@ def _factors(term: Expr) -> tuple[list[Expr], set]:
             stack.append(n.body)
         elif isinstance(n, Mul):
             stack.extend(reversed(n.factors))
-        elif (isinstance(n, Pow) and not isinstance(n.base, (Sum, Mul, Add))
+        elif (isinstance(n, Pow) and not isinstance(n.base, (Mul, Add))
               and isinstance(n.exponent, Const)
               and n.exponent.value > 0
               and n.exponent.value.denominator == 1 and n.exponent.value <= 8):
-            stack.extend([n.base] * int(n.exponent.value))
+            stack.extend(_copies(n.base, int(n.exponent.value), taken))
         else:
             out.append(n)
     return out, bound
+
+
+def _copies(base: Expr, n: int, taken: set) -> list[Expr]:
+    """n copies of ``base``; a sum's copies get their own bound indices
+    ((Σ_k u_k)^2 is Σ_k u_k Σ_k' u_k')."""
+    out = [base]
+    for _ in range(n - 1):
+        if isinstance(base, Sum):
+            fix = {}
+            for i in base.indices:
+                fix[i] = fresh_index(taken, i.dim)
+                taken.add(fix[i].name)
+            out.append(rename_bound(base, fix))
+        else:
+            out.append(base)
+    return out
 
 
 def _shape(e: Expr) -> tuple:
@@ -233,6 +267,8 @@ def _shape(e: Expr) -> tuple:
         return ("δ", str(e.a.dim))
     if isinstance(e, (Const, DimSize)):
         return ("C", str(e.key))
+    if isinstance(e, (Mul, Pow)):                  # x_k x_l and x_k^2: the same factors
+        return ("M", tuple(sorted(_powers_apart(e))))
     kids = tuple(sorted(_shape(c) for c in e.children))
     if isinstance(e, Func):
         return ("F", e.name, e.order, kids)
@@ -240,9 +276,21 @@ def _shape(e: Expr) -> tuple:
         return ("A", e.fn, e.order, len(e.over), kids)
     if isinstance(e, Sum):
         return kids[0]
-    if isinstance(e, Pow):
-        return ("P", _shape(e.base), _shape(e.exponent))
     return (type(e).__name__, kids)
+
+
+def _powers_apart(e: Expr) -> list[tuple]:
+    """The shapes of a product's factors, small integer powers written out."""
+    out = []
+    for f in (e.factors if isinstance(e, Mul) else (e,)):
+        if (isinstance(f, Pow) and isinstance(f.exponent, Const) and 0 < f.exponent.value <= 8
+                and f.exponent.value.denominator == 1):
+            out.extend([_shape(f.base)] * int(f.exponent.value))
+        elif isinstance(f, Pow):
+            out.append(("P", _shape(f.base), _shape(f.exponent)))
+        else:
+            out.append(_shape(f))
+    return out
 
 
 def _signature(term: Expr, deltas: bool = True) -> tuple:
