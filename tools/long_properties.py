@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import json
+import os
 import re
 import subprocess
 import sys
@@ -43,7 +43,7 @@ def main() -> int:
            "no:cacheprovider", "--hypothesis-show-statistics", "-rfE"]
     if args.k:
         cmd += ["-k", args.k]
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     elapsed = time.time() - t0

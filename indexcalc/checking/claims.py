@@ -21,155 +21,31 @@ inputs are printed exactly.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from indexcalc.api import parse
 from indexcalc.calculus.rewrite import Rule
-from indexcalc.calculus.simplify import expand, factor, name_sums, simplify
+from indexcalc.calculus.simplify import simplify
 from indexcalc.checking.assumptions import symmetric_input, vanishing_sum
-from indexcalc.checking.evaluation import SEEDS, Values, evaluate_sides, point_text, worst_entry
+from indexcalc.checking.evaluation import (
+    Values,
+    evaluate_sides,
+    point_text,
+    worst_entry,
+)
 from indexcalc.checking.mistakes import numeric_kind, structural_kind
-from indexcalc.checking.symbolic import Names, compare, comparable
+from indexcalc.checking.results import CheckResult, Step
+from indexcalc.checking.symbolic import Names, comparable, compare
 from indexcalc.derivative import Derivative, differentiate
-from indexcalc.errors import DerivativeError, IndexcalcError, ShapeError, UnknownNameError
-from indexcalc.ir import ZERO, Expr, size, var_names
+from indexcalc.errors import (
+    DerivativeError,
+    IndexcalcError,
+    ShapeError,
+    UnknownNameError,
+)
+from indexcalc.ir import Expr, var_names
 from indexcalc.model import Assume, Check, Model, Question
 from indexcalc.read.text import to_text
-
-
-@dataclass
-class Step:
-    """The verdict on one link ``left == right`` of a check."""
-    number: int
-    left: str                                # as printed: ∂E/∂z_k, or the previous expression
-    right: Expr | None                       # None: it could not be read (a shape mismatch)
-    holds: bool
-    kind: str | None = None                  # the class of mistake (mistakes.KINDS), or None
-    message: str = ""                        # what is wrong, or how it was decided
-    symbolic: bool = False                   # equal after canonicalisation too
-    numerically: bool = False                # the numbers decided against the symbolic side
-    assumption: str | None = None            # holds only under this
-    declared: bool = False                   # ... which the model declares
-    difference: Expr | None = None
-    counterexample: str | None = None
-    right_text: str = ""
-
-    @property
-    def verdict(self) -> str:
-        if self.assumption is not None:
-            return "holds under an assumption" if self.declared else "holds only if assumed"
-        return "holds" if self.holds else "does not hold"
-
-    @property
-    def claim_text(self) -> str:
-        return to_text(self.right) if self.right is not None else self.right_text
-
-    def headline(self) -> str:
-        if self.holds and self.assumption is None:
-            how = "symbolically and numerically" if self.symbolic else "numerically"
-            return f"✓ holds ({how}, at {len(SEEDS)} random points)"
-        if self.holds:
-            return f"✓ holds when {self.assumption} (declared with `assume`)"
-        if self.assumption is not None and self.assumption.endswith(" is symmetric"):
-            return (f"~ holds only if {self.assumption}, which the model does not declare: "
-                    "declare it `symmetric` if it is")
-        if self.assumption is not None:
-            return (f"~ holds only if {self.assumption}, which the model does not assume: "
-                    "add `assume` if it is true of your data")
-        return "✗ does not hold"
-
-    def details(self, model: Model, sides: str = "derivative − claim") -> list[str]:
-        out = []
-        if not self.holds and self.kind is not None and self.kind != "assumption":
-            out.append(f"mistake ({self.kind}): {self.message}")
-        elif self.message:
-            out.append(self.message)
-        if not self.holds and self.difference is not None and self.difference != ZERO:
-            out.append(f"difference ({sides}):  {difference_text(self.difference, model)}")
-        if self.counterexample and not self.holds:
-            out.append(f"counterexample: {self.counterexample}")
-        return out
-
-
-@dataclass
-class CheckResult:
-    """The verdict on a check (or on several): ``holds`` when every step holds;
-    ``steps`` has one ``Step`` per link; ``str()`` names the first failing one."""
-    derivative: Derivative
-    steps: list[Step]
-    statements: list[tuple[str, list[Step], Derivative]] = field(default_factory=list)
-
-    @property
-    def holds(self) -> bool:
-        return all(s.holds for s in self.steps)
-
-    @property
-    def failed(self) -> Step | None:
-        return next((s for s in self.steps if not s.holds), None)
-
-    def _main(self) -> Step:
-        return self.failed or self.steps[-1]
-
-    # the verdict of the step that decides, for one-claim checks and old callers
-    claim = property(lambda self: self._main().right)
-    symbolic = property(lambda self: self._main().symbolic)
-    assumption = property(lambda self: self._main().assumption)
-    declared = property(lambda self: any(s.declared for s in self.steps))
-    difference = property(lambda self: self._main().difference)
-    counterexample = property(lambda self: self._main().counterexample)
-    kind = property(lambda self: self._main().kind)
-    verdict = property(lambda self: self._main().verdict if self.holds or self.failed is None
-                       else self.failed.verdict)
-
-    def __str__(self) -> str:
-        blocks = [_statement_text(title, steps, d) for title, steps, d in self.statements]
-        if len(self.statements) > 1:
-            failed = self.failed
-            if failed is None:
-                blocks.append(f"all {len(self.steps)} steps hold")
-            else:
-                k = self.steps.index(failed) + 1
-                blocks.append(f"the first step that fails: step {k} ({failed.left} == "
-                              f"{failed.claim_text})")
-        return "\n\n".join(blocks)
-
-
-def _statement_text(title: str, steps: list[Step], d: Derivative) -> str:
-    model = d.model
-    if len(steps) == 1:
-        s = steps[0]
-        lines = [title, s.headline(), f"  derivative:  {d}"]
-        if s.right is not None:
-            lines.append(f"  your claim:  {s.claim_text}")
-        lines += ["  " + x for x in s.details(model)]
-        return "\n".join(lines)
-    failed = next((s for s in steps if not s.holds), None)
-    head = ("✓ every link holds" if failed is None else
-            f"✗ link {failed.number} is the first that does not hold: "
-            f"{failed.left} == {failed.claim_text}")
-    lines = [title, head, f"  derivative:  {d}"]
-    for s in steps:
-        mark = "✓" if s.holds else ("~" if s.assumption else "✗")
-        lines.append(f"  {mark} link {s.number}: {s.left} == {s.claim_text}   [{s.verdict}]")
-        sides = "derivative − right side" if s.number == 1 else "left side − right side"
-        lines += ["      " + x for x in s.details(model, sides)]
-    return "\n".join(lines)
-
-
-def difference_text(difference: Expr, model: Model) -> str:
-    shortest = factor(difference)
-    try:
-        expanded = factor(expand(difference))
-        if size(expanded) < size(shortest):
-            shortest = expanded
-    except IndexcalcError:
-        pass
-    shown, sums = name_sums(shortest, set(model.shapes))
-    text = to_text(shown)
-    if sums:
-        text += "   where " + ", ".join(f"{s} = {to_text(b)}" for s, b in sums)
-    return text
-
 
 # ---------------------------------------------------------------- one check statement
 

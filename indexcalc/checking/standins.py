@@ -15,7 +15,19 @@ from dataclasses import replace
 from fractions import Fraction
 
 from indexcalc.functions import ELEMENTWISE, TENSOR
-from indexcalc.ir import Apply, Expr, Func, add, const, delta, mul, rebuild, rename, summation, walk
+from indexcalc.ir import (
+    Apply,
+    Expr,
+    Func,
+    add,
+    const,
+    delta,
+    mul,
+    rebuild,
+    rename,
+    summation,
+    walk,
+)
 from indexcalc.model import Binding, Program
 
 
