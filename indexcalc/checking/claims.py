@@ -28,6 +28,7 @@ from indexcalc.calculus.rewrite import Rule
 from indexcalc.calculus.simplify import simplify
 from indexcalc.checking.assumptions import symmetric_input, vanishing_sum
 from indexcalc.checking.evaluation import (
+    SCRUTINY,
     Values,
     evaluate_sides,
     point_text,
@@ -154,6 +155,11 @@ class _Judge:
                                      f"does not have")
         sym = compare(left, right, self.names)
         agree = self.values.agree(k - 1, k)
+        if agree and sym.equal is not True:          # the numbers alone: look harder
+            seeds, scale = SCRUTINY
+            self.values.extend(evaluate_sides(self.d, self.chain, self.steps, seeds=seeds,
+                                              scale=scale))
+            agree = self.values.agree(k - 1, k)
         step = Step(k, lhs, right, bool(agree) if agree is not None else sym.equal is True,
                     symbolic=sym.equal is True, difference=sym.difference)
         if agree is None:

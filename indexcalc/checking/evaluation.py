@@ -11,7 +11,10 @@ The inputs are drawn inside the functions' domains (``numeric.random_arrays``,
 with the claim's own logs and roots counted) and rounded to two decimals, so a
 point prints exactly: a counterexample shows the inputs it was computed from,
 and evaluating the printed inputs again gives the printed numbers.  The first
-point has every dimension 2, so the counterexample a user reads is small.
+point has every dimension 2, so the counterexample a user reads is small.  A
+claim that only the numbers say holds is evaluated at three more points, with
+the inputs scaled down, so that a difference hidden where a sigmoid saturates
+still shows.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from indexcalc.model import Binding, Definition, Model, Program, needed
 SEEDS = (0, 1, 2)
 EXTRA_SEEDS = (3, 4, 5)           # drawn when a point cannot be evaluated (a log of 0)
 DIGITS = 2                        # inputs are rounded to this many decimals
-RTOL, ATOL = 1e-7, 1e-9           # |a − b| <= RTOL (|a| + |b|) / 2 + ATOL · scale
+RTOL, ATOL = 1e-9, 1e-12          # |a − b| <= RTOL (|a| + |b|) / 2 + ATOL · scale
+SCRUTINY = ((6, 7, 8), 0.3)        # more points, inputs scaled down (functions far from
+                                   # saturation), when only the numbers say a claim holds
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,11 @@ class Values:
         if not decided:
             return None
         return all(decided)
+
+    def extend(self, other: "Values") -> None:
+        self.points += other.points
+        for mine, theirs in zip(self.sides, other.sides):
+            mine += theirs
 
     def first_disagreement(self, a: int, b: int) -> int | None:
         for p, (x, y) in enumerate(zip(self.sides[a], self.sides[b])):
@@ -106,8 +116,8 @@ def _add_derivative(bindings: dict[str, Binding], d: Derivative) -> None:
     bindings.setdefault(d.name, Binding(d.name, d.indices, d.unnamed_expr))
 
 
-def evaluate_sides(d: Derivative, sides: list[Expr], steps=(), draw_from: Model | None = None
-                   ) -> Values:
+def evaluate_sides(d: Derivative, sides: list[Expr], steps=(), draw_from: Model | None = None,
+                   seeds=SEEDS, scale: float = 1.0) -> Values:
     """Every side at each point (points where one cannot be evaluated are skipped).
     ``draw_from`` is the model the inputs are drawn for (by default ``d``'s; one
     with an input declared symmetric draws it symmetric)."""
@@ -116,10 +126,10 @@ def evaluate_sides(d: Derivative, sides: list[Expr], steps=(), draw_from: Model 
     model = _with_claims(draw_from or d.model, sides)
     names = list(program.arguments)
     points, values = [], [[] for _ in program.outputs]
-    for seed in SEEDS + EXTRA_SEEDS:
-        if len(points) >= len(SEEDS) and all(finite(v[-1]) for v in values):
+    for seed in tuple(seeds) + EXTRA_SEEDS:
+        if len(points) >= len(seeds) and all(finite(v[-1]) for v in values):
             break
-        point = draw_point(model, names, seed)
+        point = draw_point(model, names, seed, scale)
         try:
             with np.errstate(all="ignore"):
                 out = evaluate_program(runnable, point.arrays)
@@ -132,10 +142,10 @@ def evaluate_sides(d: Derivative, sides: list[Expr], steps=(), draw_from: Model 
     return Values(program, names, points, values, d.indices)
 
 
-def draw_point(model: Model, names: list[str], seed: int) -> Point:
+def draw_point(model: Model, names: list[str], seed: int, scale: float = 1.0) -> Point:
     sizes = {dim: 2 for dim in _dims(model)} if seed == 0 else None
     arrays = random_arrays(model, seed=seed, sizes=sizes, names=names)
-    return Point(seed, {n: np.round(a, DIGITS) for n, a in arrays.items()})
+    return Point(seed, {n: np.round(a * scale, DIGITS) for n, a in arrays.items()})
 
 
 def _dims(model: Model) -> set[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from indexcalc.calculus.simplify import expand, factor, name_sums
-from indexcalc.checking.evaluation import SEEDS
+from indexcalc.checking.evaluation import SCRUTINY, SEEDS
 from indexcalc.derivative import Derivative
 from indexcalc.display import markdown_text
 from indexcalc.errors import IndexcalcError
@@ -52,7 +52,8 @@ class Step:
     def headline(self) -> str:
         if self.holds and self.assumption is None:
             how = "symbolically and numerically" if self.symbolic else "numerically"
-            return f"✓ holds ({how}, at {len(SEEDS)} random points)"
+            points = len(SEEDS) if self.symbolic else len(SEEDS) + len(SCRUTINY[0])
+            return f"✓ holds ({how}, at {points} random points)"
         if self.holds:
             return f"✓ holds when {self.assumption} (declared with `assume`)"
         if self.assumption is not None and self.assumption.endswith(" is symmetric"):
