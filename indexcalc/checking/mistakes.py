@@ -192,7 +192,7 @@ def _rewired(missing: dict, extra: dict) -> tuple[str, str] | None:
         if all(g[0] and g[1] and g[2][0] == g[2][1] for g in groups.values()):
             break
     else:
-        return None
+        return _sum_across(missing, extra)
     pairs = [(t, o, c) for g in groups.values() for t, c in g[0] for o, _ in g[1]]
     if not deltas:
         t, o, c = pairs[0]
@@ -204,6 +204,18 @@ def _rewired(missing: dict, extra: dict) -> tuple[str, str] | None:
             if wiring == how:
                 return _KIND[how], f"{_SAYS[how]}: it has {_term(o, c)} where the other " \
                                    f"side has {_term(t, c)}"
+    return None
+
+
+def _sum_across(missing: dict, extra: dict):
+    """A sum dropped where naming its index as the free one changed the term's form
+    (Σ_o v_o cos(v_p u_o + u_p v_o) written v_p cos(2 u_p v_p))."""
+    for t, c in missing.items():
+        for o, c2 in extra.items():
+            if c == c2 and _wiring(t, o) in ("missing sum", "extra sum"):
+                how = _wiring(t, o)
+                return "sum", f"{_SAYS[how]}: it has {_term(o, c)} where the other side " \
+                              f"has {_term(t, c)}"
     return None
 
 
