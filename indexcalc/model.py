@@ -73,11 +73,15 @@ class Question:
 @dataclass(frozen=True)
 class Check:
     """``check QUESTION == CLAIM``: the claim's free indices are those of the
-    question (the function's indices, then the variable's)."""
+    question (the function's indices, then the variable's).  A chain
+    ``check Q == e1 == e2`` has ``chain = (e1, e2)`` (``claim`` is e1); ``check δ2 =
+    Q == e`` names the result ``δ2`` for later checks, where it stands for Q."""
     question: Question
     claim: Expr
     span: Span | None = None
     source: str = ""
+    chain: tuple[Expr, ...] = ()
+    name: str | None = None
 
 
 @dataclass(frozen=True)

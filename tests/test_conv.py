@@ -103,8 +103,9 @@ def test_located_errors_say_what_is_allowed(text, message, column):
 
 
 def test_range_condition_must_match_the_read():
-    result = indexcalc.check(CONV1D, "dL/dx_p == sum_k c_{p-k} w_k [0 <= p-k < n]")
-    assert not result.holds and "does not match c_{p-k}" in str(result)
+    # a claim inconsistent in itself is an input error, located, not a failed check
+    with pytest.raises(IndexcalcError, match="does not match c_{p-k}"):
+        indexcalc.check(CONV1D, "dL/dx_p == sum_k c_{p-k} w_k [0 <= p-k < n]")
     with pytest.raises(IndexcalcError, match="does not match") as err:
         indexcalc.parse(CONV1D + "\ncheck dL/dx_p == sum_k c_{p-k} w_k [0 <= p-k < n]")
     assert err.value.line == 5

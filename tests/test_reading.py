@@ -36,7 +36,7 @@ def test_s1_multiplying_by_t_is_wrong_and_the_difference_is_shown():
     text = str(r)
     assert "✗ does not hold" in text
     assert "difference (derivative − claim):  o_k (τ − t_k)   where τ = Σ_j t_j" in text
-    assert "counterexample: with random inputs" in text
+    assert "counterexample: with n = 2, z = [" in text
 
 
 def test_s1_one_hot_answer_holds_only_when_labels_sum_to_one():

@@ -1,8 +1,10 @@
-"""The long property run: tests/test_properties.py with the Hypothesis "long" profile.
+"""The long property run: tests/test_properties.py and tests/test_check_properties.py
+with the Hypothesis "long" profile.
 
 CI runs a few hundred examples per property; this runs tens of thousands and
 prints what the README reports: the date, the duration, the number of
-examples run (counted by Hypothesis, per property) and the number of failures.
+examples run (counted by Hypothesis, per property) and the number of failures,
+and for ``check`` the claims tried, the wrong verdicts and the kinds matched.
 
     python tools/long_properties.py                 # the "long" profile (20,000 per property)
     python tools/long_properties.py --examples 5000 # another count per property
@@ -15,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,21 +34,23 @@ def main() -> int:
     ap.add_argument("--examples", type=int, help="examples per property (default: profile)")
     ap.add_argument("-k", default=None, help="pytest -k expression")
     args = ap.parse_args()
-    env = dict(os.environ, HYPOTHESIS_PROFILE="long")
+    tally = Path(tempfile.mkdtemp()) / "check-tally.json"
+    env = dict(os.environ, HYPOTHESIS_PROFILE="long", INDEXCALC_CHECK_TALLY=str(tally))
     if args.examples:
         env["HYPOTHESIS_LONG_EXAMPLES"] = str(args.examples)
-    cmd = [sys.executable, "-m", "pytest", "tests/test_properties.py", "-q", "-p",
+    cmd = [sys.executable, "-m", "pytest", "tests/test_properties.py",
+           "tests/test_check_properties.py", "-q", "-p",
            "no:cacheprovider", "--hypothesis-show-statistics", "-rfE"]
     if args.k:
         cmd += ["-k", args.k]
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     elapsed = time.time() - t0
     out = proc.stdout + proc.stderr
     print(out)
     examples = failing = 0
-    for block in re.split(r"\n(?=tests/test_properties.py::)", out):
+    for block in re.split(r"\n(?=tests/test_\w*properties.py::)", out):
         phases = re.findall(r"- (\d+) passing, (\d+) failing, and (\d+) invalid", block)
         if phases and block.startswith("tests/"):
             name = block.split("\n", 1)[0].split("::")[-1].rstrip(":")
@@ -52,6 +58,14 @@ def main() -> int:
             examples += ok + bad
             failing += bad
             print(f"{name}: {ok + bad} examples ({bad} failing, {invalid} invalid)")
+    if tally.exists():
+        counts = json.loads(tally.read_text(encoding="utf-8"))
+        print(f"check: {counts.get('claims', 0)} claims, {counts.get('wrong verdicts', 0)} "
+              f"wrong verdicts; {counts.get('false claims', 0)} false, of which "
+              f"{counts.get('kind as made', 0)} classified as the mistake made, "
+              f"{counts.get('kind also true', 0)} as another kind the numbers confirm, "
+              f"{counts.get('kind not recovered after renaming', 0)} not recovered after "
+              f"renaming, {counts.get('kind wrong', 0)} wrong ({counts})")
     failed = re.search(r"(\d+) failed", out)
     print(f"\nlong property run {started:%Y-%m-%d %H:%M} UTC: {examples} examples "
           f"({failing} failing) in {elapsed / 60:.1f} min, "

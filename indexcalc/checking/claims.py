@@ -1,305 +1,329 @@
-"""Checking a hand derivation: is the user's formula the derivative?
+"""Checking a hand derivation: is the user's formula the derivative, and if not, where
+and how did it go wrong?
 
-The claim is compared with indexcalc's derivative twice: symbolically, after
-expanding both into canonical sums of products, and numerically at several
-random points, the numbers deciding when the symbolic side cannot.  Opaque
-functions (``f``, ``L``) get concrete stand-ins for the numbers (``f(x) =
-sin(x + c)``), so general backprop rules are checked too.
+A check is ``check dE/dz_k == e1 == e2 ...``: a chain of links, the first
+between the derivative and ``e1``, each next one between two of the user's own
+expressions.  A check may name its last expression (``check δ2 = dE/dz2 ==
+...``) for later checks to use; a later step is judged on its own reasoning,
+with ``δ2`` standing for the derivative it names.
 
-The verdict is one of: holds; holds only under an assumption (one the model
-declares, or a value of a named sum that makes the difference vanish: S1's
-``o_k − t_k`` holds when ``Σ_j t_j = 1``); does not hold, with the simplified
-difference and one numeric counterexample.
+Each link gets a ``Step`` verdict.  The numbers decide it: both sides are
+evaluated through the model's own program at printable random points
+(``evaluation``); the symbolic side (``symbolic``: canonical forms, names
+unfolded until both sides use the same ones) says whether it also holds
+symbolically, and the verdict says when the two disagree and the numbers
+decided.  A link that fails is classified as one of the common mistakes
+(``mistakes.KINDS``, with a smaller difference to look at), or as holding only
+under an assumption (``assumptions``), and comes with a counterexample whose
+inputs are printed exactly.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
-from fractions import Fraction
-
-import numpy as np
 
 from indexcalc.api import parse
-from indexcalc.calculus.diff import diff as differentiate_expr
-from indexcalc.calculus.simplify import expand, factor, name_sums, simplify
-from indexcalc.checking.numeric import random_arrays
-from indexcalc.compiler.reference import evaluate_program
-from indexcalc.derivative import Derivative, differentiate
-from indexcalc.display import markdown_text
-from indexcalc.errors import DerivativeError, IndexcalcError, ShapeError
-from indexcalc.functions import ELEMENTWISE, TENSOR
-from indexcalc.ir import (
-    ZERO,
-    Apply,
-    Expr,
-    Func,
-    Var,
-    add,
-    const,
-    delta,
-    mul,
-    rebuild,
-    rename,
-    size,
-    sub,
-    substitute,
-    summation,
-    var_names,
+from indexcalc.calculus.rewrite import Rule
+from indexcalc.calculus.simplify import simplify
+from indexcalc.checking.assumptions import symmetric_input, vanishing_sum
+from indexcalc.checking.evaluation import (
+    SCRUTINY,
+    Values,
+    evaluate_sides,
+    point_text,
+    worst_entry,
 )
-from indexcalc.model import Assume, Binding, Check, Model, Program, Question
-from indexcalc.read.latex import latex
+from indexcalc.checking.mistakes import numeric_kind, structural_kind
+from indexcalc.checking.results import CheckResult, Step
+from indexcalc.checking.symbolic import Names, comparable, compare
+from indexcalc.derivative import Derivative, differentiate
+from indexcalc.errors import (
+    DerivativeError,
+    IndexcalcError,
+    ShapeError,
+    UnknownNameError,
+)
+from indexcalc.ir import Expr, var_names
+from indexcalc.model import Assume, Check, Model, Question
 from indexcalc.read.text import to_text
 
-SEEDS = (0, 1, 2)
+# ---------------------------------------------------------------- one check statement
+
+def check_statement(model: Model, stmt: Check) -> CheckResult:
+    """The verdict on ``stmt``, read in ``model`` (the statements before it)."""
+    q = stmt.question
+    plain_model = replace(model, statements=tuple(s for s in model.statements
+                                                  if not isinstance(s, Assume)))
+    d = differentiate(plain_model, q.of, list(q.wrt), q.of_indices)
+    assumed = differentiate(model, q.of, list(q.wrt), q.of_indices) if model.assumptions \
+        else None
+    chain = tuple(getattr(stmt, "chain", ()) or (stmt.claim,))
+    steps = named_steps(model, stmt)
+    for e in chain:
+        _known(model, e, steps, d)
+    judge = _Judge(model, d, assumed, list(chain), steps)
+    verdicts = [judge.link(k) for k in range(1, len(chain) + 1)]
+    shown = assumed if assumed is not None and not verdicts[0].holds else d
+    if assumed is not None and verdicts[0].declared:
+        shown = assumed
+    title = "check " + " == ".join([_title_name(stmt) + d.lhs()] + [to_text(e) for e in chain])
+    return CheckResult(shown, verdicts, [(title, verdicts, shown)])
+
+
+def _title_name(stmt: Check) -> str:
+    name = getattr(stmt, "name", None)
+    return f"{name} = " if name else ""
+
+
+def named_steps(model: Model, stmt: Check) -> list[tuple[str, Derivative]]:
+    """The names earlier checks gave to their results (``δ2``), and the derivative
+    each stands for."""
+    out = []
+    for s in model.statements:
+        if s is stmt:
+            break
+        name = getattr(s, "name", None)
+        if isinstance(s, Check) and name:
+            q = s.question
+            out.append((name, differentiate(model, q.of, list(q.wrt), q.of_indices)))
+    return out
+
+
+def _known(model: Model, claim: Expr, steps, d: Derivative) -> None:
+    """A claim may use what the model declares or defines (and named steps): any
+    other name is refused, never taken as a new input."""
+    known = set(model.declarations) | set(model.definitions) | {n for n, _ in steps}
+    for s in model.statements:
+        if hasattr(s, "expr") and not isinstance(s, Question):
+            known |= var_names(s.expr)
+        if isinstance(s, Assume):
+            known |= var_names(s.lhs) | var_names(s.rhs)
+    unknown = sorted(var_names(claim) - known)
+    if unknown:
+        _refuse(unknown[0])
+
+
+_STEP_NAME = re.compile(r"^\s*[^\W\d]\w*\s*=(?!=)")
+SHAPE_VERDICTS = ("the claim's shape does not match", "the claim has rank")
+_RANK = re.compile(r"cannot infer the rank of (\S+?);")
+
+
+def _refuse(name: str):
+    if name == "I":
+        raise UnknownNameError(
+            "the claim uses I, which the model does not declare: write the identity as a "
+            "delta in index form (δ_ij), or declare a tensor named I")
+    raise UnknownNameError(
+        f"the claim uses {name!r}, which the model neither declares nor defines; a claim may "
+        f"use the model's tensors, its definitions and the names earlier checks give "
+        f"(check δ2 = dE/dz2 == ...)")
 
 
 @dataclass
-class CheckResult:
-    holds: bool
-    derivative: Derivative
-    claim: Expr
-    symbolic: bool = False                   # equal after canonicalisation
-    assumption: str | None = None            # holds only under this
-    declared: bool = False                   # ... which the model declares
-    difference: Expr | None = None
-    counterexample: str | None = None
-    note: str = ""
-    claim_text: str = ""                     # as typed, when it could not be read as a claim
+class _Judge:
+    model: Model
+    d: Derivative
+    assumed: Derivative | None
+    chain: list[Expr]
+    steps: list[tuple[str, Derivative]]
+    values_assumed: Values | None = None
 
-    @property
-    def verdict(self) -> str:
-        if self.assumption is not None:
-            return "holds under an assumption" if self.declared else "holds only if assumed"
-        return "holds" if self.holds else "does not hold"
+    def __post_init__(self):
+        self.values = evaluate_sides(self.d, self.chain, self.steps)
+        bodies = {n: (b.indices, b.expr) for n, b in self.model.definitions.items()}
+        for name, named in self.steps:
+            bodies.update({b.name: (b.indices, b.expr) for b in named.adjoints})
+            bodies[name] = (named.indices, named.unnamed_expr)
+        bodies.update({b.name: (b.indices, b.expr) for b in self.d.adjoints})
+        self.names = Names(bodies)
+        self.assume_rules = [Rule(simplify(a.lhs), simplify(a.rhs))
+                             for a in self.model.assumptions if a.rhs.free <= a.lhs.free]
 
-    def __str__(self) -> str:
-        d = self.derivative
-        claim = to_text(self.claim) if self.claim is not None else self.claim_text
-        lines = [f"check {d.lhs()} == {claim}"]
-        if self.holds and self.assumption is None:
-            how = "symbolically and numerically" if self.symbolic else "numerically"
-            lines.append(f"✓ holds ({how}, at {len(SEEDS)} random points)")
-        elif self.holds:
-            lines.append(f"✓ holds when {self.assumption} (declared with `assume`)")
-        elif self.assumption is not None:
-            lines.append(f"~ holds only if {self.assumption}, which the model does not assume: "
-                         "add `assume` if it is true of your data")
+    def left_expr(self, k: int) -> Expr:
+        return self.d.unnamed_expr if k == 1 else self.chain[k - 2]
+
+    def link(self, k: int) -> Step:
+        """Link k: side k − 1 == side k (side 0 is the derivative)."""
+        left, right = self.left_expr(k), self.chain[k - 1]
+        lhs = self.d.lhs() if k == 1 else to_text(left)
+        if k == 1:
+            missing = right.free - frozenset(self.d.indices)
+            if missing:
+                raise IndexcalcError(f"the claim has free indices "
+                                     f"{sorted(i.name for i in missing)} that {self.d.lhs()} "
+                                     f"does not have")
+        sym = compare(left, right, self.names)
+        agree = self.values.agree(k - 1, k)
+        if agree and sym.equal is not True:          # the numbers alone: look harder
+            seeds, scale = SCRUTINY
+            self.values.extend(evaluate_sides(self.d, self.chain, self.steps, seeds=seeds,
+                                              scale=scale))
+            agree = self.values.agree(k - 1, k)
+        step = Step(k, lhs, right, bool(agree) if agree is not None else sym.equal is True,
+                    symbolic=sym.equal is True, difference=sym.difference)
+        if agree is None:
+            step.message = ("no random point could evaluate both sides (outside a function's "
+                            "domain); decided symbolically")
+        elif agree and sym.equal is not True:
+            step.numerically = True
+            step.message = ("decided numerically: the symbolic forms differ (or are too large "
+                            "to compare), but the numbers agree at every point")
+        elif not agree and sym.equal is True:
+            step.numerically = True
+            step.message = ("decided numerically: the symbolic forms agree, but the numbers do "
+                            "not (the simplification assumed something the inputs break)")
+        if step.holds:
+            return step
+        if self.model.assumptions and self._holds_as_assumed(k, step):
+            return step
+        self._explain(k, step, left, right)
+        return step
+
+    def _holds_as_assumed(self, k: int, step: Step) -> bool:
+        """Does link k hold once the model's assumptions are used?"""
+        if k == 1:
+            truth = self.assumed
+            right = self.chain[0]
         else:
-            lines.append("✗ does not hold")
-        lines.append(f"  derivative:  {d}")
-        if self.claim is not None:
-            lines.append(f"  your claim:  {to_text(self.claim)}")
-        if not self.holds and self.difference is not None and self.difference != ZERO:
-            lines.append(f"  difference (derivative − claim):  {self.difference_text()}")
-        if self.counterexample and not self.holds:
-            lines.append(f"  counterexample: {self.counterexample}")
-        if self.note:
-            lines.append(f"  {self.note}")
-        return "\n".join(lines)
+            truth = self.d
+            right = simplify(self.chain[k - 1], self.assume_rules)
+        sides = [right] if k == 1 else [simplify(self.chain[k - 2], self.assume_rules), right]
+        values = evaluate_sides(truth, sides, self.steps)
+        a, b = (0, 1) if k == 1 else (1, 2)
+        if not values.agree(a, b):
+            if k == 1:            # report against what the model declares
+                self.values_assumed = values
+            return False
+        facts = "; ".join(a.source or f"{to_text(a.lhs)} = {to_text(a.rhs)}"
+                          for a in self.model.assumptions)
+        step.holds, step.declared = True, True
+        step.assumption = facts.removeprefix("assume ").strip()
+        step.message, step.numerically = "", False
+        return True
 
-    def __repr__(self) -> str:
-        claim = to_text(self.claim) if self.claim is not None else self.claim_text
-        mark = "✓" if self.holds else "~" if self.assumption is not None else "✗"
-        return f"<CheckResult {mark} {self.verdict}: {self.derivative.lhs()} == {claim}>"
+    def _explain(self, k: int, step: Step, left: Expr, right: Expr) -> None:
+        """The kind of mistake, the difference to show and a counterexample."""
+        values, a, b = self.values, k - 1, k
+        if k == 1 and self.assumed is not None:
+            left = self.assumed.unnamed_expr
+            values, a, b = self.values_assumed, 0, 1
+            sym = compare(left, right, self.names)
+            step.difference = sym.difference
+        step.counterexample = counterexample(values, a, b, k == 1)
+        found = numeric_kind(values, a, b)
+        if found is None:
+            found = self._assumption(k, step, left, right)
+        for lc, rc in comparable(left, right, self.names) if found is None else ():
+            found = structural_kind(lc, rc)
+            if found is not None:
+                break
+        if found is not None:
+            step.kind, step.message = found
+            if step.kind == "assumption":
+                step.message = ""
 
-    def _repr_pretty_(self, printer, cycle: bool) -> None:
-        printer.text(str(self))                # IPython's text display: the whole verdict
+    def _assumption(self, k: int, step: Step, left: Expr, right: Expr):
+        truth = self.assumed or self.d
+        named = vanishing_sum(step.difference, self.model)
+        if named is None:
+            sides_left = None if k == 1 else left
+            matrix = symmetric_input(truth, sides_left, right, self.steps)
+            if matrix is not None:
+                named = f"{matrix} is symmetric"
+        if named is None:
+            return None
+        step.assumption = named
+        return "assumption", ""
 
-    def _repr_markdown_(self) -> str:
-        """The verdict, then the derivative, the claim and their difference typeset."""
-        text = str(self).splitlines()
-        out = [f"**{markdown_text(text[1].strip())}**", "derivative:",
-               f"$${self.derivative.latex()}$$"]
-        if self.claim is not None:
-            out += ["your claim:", f"$${latex(self.claim)}$$"]
-        else:
-            out += [f"your claim: `{self.claim_text}`"]
-        if not self.holds and self.difference is not None and self.difference != ZERO:
-            shown, sums = self.difference_parts()
-            where = "".join(rf",\quad {latex(Var(n, ()))} = {latex(body)}" for n, body in sums)
-            out += ["difference (derivative − claim):", f"$${latex(shown)}{where}$$"]
-        out += [markdown_text(line.strip()) for line in text[2:]
-                if line.strip().startswith(("counterexample:",)) or line.strip() == self.note]
-        return "\n\n".join(out)
 
-    def difference_parts(self) -> tuple[Expr, list]:
-        """The difference in its shortest form, with its sums named (``τ = Σ_j t_j``)."""
-        shortest = factor(self.difference)
-        try:
-            expanded = factor(expand(self.difference))
-            if size(expanded) < size(shortest):
-                shortest = expanded
-        except IndexcalcError:
-            pass
-        return name_sums(shortest, set(self.derivative.model.shapes))
+def counterexample(values: Values, a: int, b: int, first: bool) -> str | None:
+    p = values.first_disagreement(a, b)
+    if p is None:
+        return None
+    x, y = values.sides[a][p], values.sides[b][p]
+    pos = worst_entry(x, y)
+    where = ", ".join(f"{i.name} = {q}" for i, q in zip(values.indices, pos))
+    left, right = ("the derivative", "the claim") if first else ("the left side",
+                                                                 "the right side")
+    at = f" at {where}" if where else ""
+    return (f"with {point_text(values, p, a, b)}:{at} {left} is {x[pos]:.6g} but {right} gives "
+            f"{y[pos]:.6g}")
 
-    def difference_text(self) -> str:
-        shown, sums = self.difference_parts()
-        text = to_text(shown)
-        if sums:
-            text += "   where " + ", ".join(f"{s} = {to_text(b)}" for s, b in sums)
-        return text
 
+# ---------------------------------------------------------------- shapes that cannot match
 
 def shape_mismatch(model: Model, question, claim_text: str, error: IndexcalcError) -> CheckResult:
     """A claim whose shape cannot be the derivative's: it does not hold, and why."""
     d = differentiate(model, question.of, list(question.wrt), question.of_indices)
     shape = " × ".join(str(i.dim) for i in d.indices) or "scalar"
-    note = (f"{error.problem}; {d.lhs()} has shape ({shape}): the function's axes, then the "
-            "variable's (the layout convention)")
-    return CheckResult(False, d, None, note=note, claim_text=claim_text)
+    message = (f"{error.problem}; {d.lhs()} has shape ({shape}): the function's axes, then "
+               "the variable's (the layout convention)")
+    kind = None
+    if _transposed_fits(model, question, claim_text):
+        kind = "layout"
+        message = "it is transposed: " + message
+    step = Step(1, d.lhs(), None, False, kind=kind, message=message, right_text=claim_text)
+    title = f"check {d.lhs()} == {claim_text}"
+    return CheckResult(d, [step], [(title, [step], d)])
 
 
-def check_statement(model: Model, stmt: Check) -> CheckResult:
-    q = stmt.question
-    with_assumptions = differentiate(model, q.of, list(q.wrt), q.of_indices)
-    plain_model = replace(model, statements=tuple(s for s in model.statements
-                                                  if not isinstance(s, Assume)))
-    plain = differentiate(plain_model, q.of, list(q.wrt), q.of_indices)
-    claim = stmt.claim
-    result = _compare(plain, claim, model)
-    if result.holds:
-        return result
-    if model.assumptions:
-        under = _compare(with_assumptions, claim, model)
-        if not under.holds:
-            return under                   # report against what the model declares
-        facts = "; ".join(a.source or f"{to_text(a.lhs)} = {to_text(a.rhs)}"
-                          for a in model.assumptions)
-        return CheckResult(True, with_assumptions, claim, under.symbolic,
-                           assumption=facts.removeprefix("assume ").strip(), declared=True,
-                           difference=result.difference)
-    result.assumption = _vanishing_sum(result, model)
-    return result
-
-
-def _compare(d: Derivative, claim: Expr, model: Model) -> CheckResult:
-    target = d.unnamed_expr
-    missing = claim.free - frozenset(d.indices)
-    if missing:
-        raise IndexcalcError(f"the claim has free indices {sorted(i.name for i in missing)} "
-                             f"that {d.lhs()} does not have")
-    difference = simplify(sub(target, claim))
-    symbolic = False
+def _transposed_fits(model: Model, question, claim_text: str) -> bool:
+    source = question.source or ""
+    if not source:
+        return False
     try:
-        symbolic = expand(difference) == ZERO
+        parse(f"{model.text}\ncheck {source} == ({claim_text})ᵀ")
     except IndexcalcError:
-        pass
-    result = CheckResult(symbolic, d, claim, symbolic, difference=difference)
-    if symbolic:
-        return result
-    worst = _numeric(d, claim, model)
-    if worst is None:
-        result.holds = True
-        result.note = "the symbolic forms differ, but the numbers agree everywhere we looked"
-    else:
-        result.counterexample = worst
-    return result
+        return False
+    return True
 
-
-def _numeric(d: Derivative, claim: Expr, model: Model) -> str | None:
-    """None if derivative and claim agree at every random point, else a description."""
-    claimed = Binding("claim", d.indices, claim)
-    program = replace(d.program, bindings=d.program.bindings + (claimed,),
-                      outputs=(d.name, "claim"))
-    program = _concrete(program)
-    for seed in SEEDS:
-        arrays = random_arrays(model, seed=seed, names=_inputs(program, model))
-        values = evaluate_program(program, arrays)
-        got, want = np.asarray(values[d.name]), np.asarray(values["claim"])
-        want = np.broadcast_to(want, got.shape)
-        err = np.abs(got - want)
-        if not np.all(err <= 1e-7 + 1e-6 * np.abs(got)):
-            pos = np.unravel_index(int(np.argmax(err)), err.shape) if err.shape else ()
-            where = ", ".join(f"{i.name} = {p}" for i, p in zip(d.indices, pos))
-            at = f" at {where}" if where else ""
-            return (f"with random inputs (seed {seed}){at}, the derivative is "
-                    f"{got[pos]:.6g} but the claim gives {want[pos]:.6g}")
-    return None
-
-
-def _inputs(program: Program, model: Model) -> list[str]:
-    return [n for n in program.inputs if n in model.shapes]
-
-
-# ---------------------------------------------------------------- opaque stand-ins
-
-def _concrete(program: Program) -> Program:
-    """Replace opaque functions by concrete ones with consistent derivatives:
-    f^(k)(x) = sin^(k)(x + c_f); L(A) = Σ sin(A + c_L), so L' = cos(A + c_L)."""
-    bindings = tuple(Binding(b.name, b.indices, _concrete_expr(b.expr))
-                     for b in program.bindings)
-    return replace(program, bindings=bindings)
-
-
-def _shift(name: str) -> Expr:
-    return const(Fraction(sum(map(ord, name)) % 7 + 1, 10))
-
-
-def _sin_derivative(x: Expr, order: int) -> Expr:
-    # sin, cos, −sin, −cos, ...
-    base = Func("sin" if order % 2 == 0 else "cos", x)
-    return mul(const(-1), base) if order % 4 >= 2 else base
-
-
-def _concrete_expr(e: Expr) -> Expr:
-    if e.children:
-        e = rebuild(e, tuple(_concrete_expr(c) for c in e.children))
-    if isinstance(e, Func) and e.name not in ELEMENTWISE:
-        return _sin_derivative(add(e.arg, _shift(e.name)), e.order)
-    if isinstance(e, Apply) and e.fn not in TENSOR:
-        k = len(e.over)
-        groups = [e.out[m * k:(m + 1) * k] for m in range(e.order)]
-        if e.order == 0:
-            return summation(e.over, _sin_derivative(add(e.arg, _shift(e.fn)), 0))
-        # all derivative index groups sit on one component: deltas tie them together
-        first = groups[0]
-        ties = [delta(a, b) for g in groups[1:] for a, b in zip(first, g)]
-        value = rename(add(e.arg, _shift(e.fn)), dict(zip(e.over, first)))
-        return mul(_sin_derivative(value, e.order), *ties)
-    return e
-
-
-# ---------------------------------------------------------------- assumptions
-
-def _vanishing_sum(result: CheckResult, model: Model) -> str | None:
-    """If the difference vanishes when one named sum takes a constant value
-    (``o_k (τ − 1)`` with ``τ = 1``), say which."""
-    diff = result.difference
-    if diff is None:
-        return None
-    shown, sums = name_sums(diff, set(model.shapes))
-    for symbol, body in sums:
-        slope = simplify(differentiate_expr(shown, symbol, ()))
-        if slope == ZERO or symbol in var_names(slope):
-            continue
-        at_zero = simplify(substitute(shown, symbol, (), const(0)))
-        for guess in (1, 0, -1):
-            if expand(add(at_zero, mul(const(guess), slope))) == ZERO:
-                return f"{to_text(body)} = {guess}"
-    return None
 
 # ---------------------------------------------------------------- the public entry point
 
-def check(model: str | Model, claim: str):
+def check(model: str | Model, claim: str) -> CheckResult:
     """Is the claimed formula the derivative?  ``claim`` is a check statement
-    without the keyword: ``"dE/dz_k == o_k - t_k"``.  Returns a CheckResult
-    (``.holds``; ``str()`` is the verdict)."""
+    without the keyword: ``"dE/dz_k == o_k - t_k"``, a chain ``"dE/dz_k == e1 ==
+    e2"``, or several checks, one per line (``check δ2 = dE/dz2 == ...`` then
+    ``check dE/dW2 == a1 δ2ᵀ``).  Returns a CheckResult: ``.holds``, ``.steps``
+    (one verdict per link, each with ``.holds``, ``.kind``, ``.message``);
+    ``str()`` is the verdict and names the first failing link."""
     text = model.text if isinstance(model, Model) else model
-    claim = claim.strip()
-    if not claim.startswith("check"):
-        claim = "check " + claim
+    lines = [ln.strip() for ln in claim.replace(";", "\n").splitlines() if ln.strip()]
+    lines = [ln if ln.startswith("check") else "check " + ln for ln in lines]
+    if not lines:
+        raise DerivativeError("nothing to check (write e.g. dE/dz_k == o_k - t_k)")
+    results, named = [], []            # earlier named checks: later ones may use the names
+    for line in lines:
+        results.append(_check_one(text, named, line))
+        if _STEP_NAME.match(line.removeprefix("check")) and results[-1].steps[0].right:
+            named.append(line)
+    if len(results) == 1:
+        return results[0]
+    steps = [s for r in results for s in r.steps]
+    statements = [st for r in results for st in r.statements]
+    return CheckResult(results[0].derivative, steps, statements)
+
+
+def _check_one(text: str, before: list[str], line: str) -> CheckResult:
+    prefix = "\n".join([text] + before)
     try:
-        m = parse(f"{text}\n{claim}")
+        m = parse(f"{prefix}\n{line}")
     except ShapeError as error:
-        question_text, sep, claimed = claim.removeprefix("check").partition("==")
+        question_text, sep, claimed = line.removeprefix("check").partition("==")
         if not sep:
             raise
-        m = parse(f"{text}\n{question_text}")
+        question_text = _STEP_NAME.sub("", question_text)       # check δ2 = dE/dz2 == ...
+        claimed = claimed.split("==")[0]                        # the first link's claim
+        unknown = _RANK.search(error.problem)
+        if not unknown and not error.problem.startswith(SHAPE_VERDICTS):
+            raise                 # the claim is inconsistent in itself: an input error
+        m = parse(f"{prefix}\n{question_text}")
         if not isinstance(m.statements[-1], Question):
             raise
+        if unknown and unknown.group(1) not in m.shapes:
+            _refuse(unknown.group(1))
         return shape_mismatch(m, m.statements[-1], claimed.strip(), error)
     if not isinstance(m.statements[-1], Check):
-        raise DerivativeError(f"not a check: {claim!r} (write e.g. dE/dz_k == o_k - t_k)")
+        raise DerivativeError(f"not a check: {line!r} (write e.g. dE/dz_k == o_k - t_k)")
     return check_statement(m, m.statements[-1])
-

@@ -1,7 +1,9 @@
 """The derivation, step by step, as a person would write it.
 
 ``explain(d)`` replays the reverse-mode pass and narrates it: which chain-rule
-factor comes from which definition, the identity ``∂X_kl/∂X_ij = δ_ki δ_lj``
+factor comes from which definition, with the shape of each factor in the user's
+dimension names (``∂J/∂h : (H,)``, ``∂h/∂r : (H, H), diagonal``, so that a
+layout or transpose confusion shows where it starts), the identity ``∂X_kl/∂X_ij = δ_ki δ_lj``
 for each variable met, each delta contraction (which index was renamed to
 which), and at the end one line per index saying what it does in the result:
 contracted (a matrix product), shared and kept (an elementwise product ⊙,
@@ -78,6 +80,7 @@ def _narrate(n: int, step: Step, d, rules, bindings) -> list[str]:
     if logline:
         out.append(logline)
     out.append(f"   ∂{top}/∂{var} = {to_text(step.local)}")
+    out.append("   shapes: " + "   ".join(_shapes(step, d)))
     contractions = _contractions(step.raw)
     for a, b in contractions:
         out.append(f"   the delta δ_{a.name}{b.name} is summed over {a.name}: "
@@ -92,6 +95,23 @@ def _narrate(n: int, step: Step, d, rules, bindings) -> list[str]:
         out.append(f"   chain: {adjoint} gets Σ_{{{total}}} {to_text(step.seed)} "
                    f"∂{top}/∂{var} = {to_text(value)}")
     return out
+
+
+def _shapes(step: Step, d) -> list[str]:
+    """The step's chain-rule factors with their shapes: ∂J/∂h : (H,) times
+    ∂h/∂r : (H, H), diagonal gives ∂J/∂r : (H,)."""
+    local = (f"∂{step.consumer}/∂{step.variable} : {_shape(step.cidx + step.own)}"
+             + (", diagonal" if _diagonal(step) else ""))
+    if step.consumer == d.of:
+        return [local]
+    return [f"∂{d.of}/∂{step.consumer} : {_shape(d.out + step.cidx)}", local,
+            f"∂{d.of}/∂{step.variable} : {_shape(d.out + step.own)}"]
+
+
+def _shape(indices) -> str:
+    """A chain-rule factor's shape in the user's dimension names: (H,), (H, H), ()."""
+    dims = [str(i.dim) for i in indices]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def _diagonal(step: Step) -> bool:

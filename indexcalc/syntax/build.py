@@ -55,7 +55,10 @@ class Build(Transformer_NonRecursive):
         return S.DefStmt(c[0], c[1], _pos(meta))
 
     def check(self, meta, c):
-        return S.CheckStmt(c[0], c[1], _pos(meta))
+        return S.CheckStmt(c[0], c[1], _pos(meta), tuple(c[2:]))
+
+    def named_check(self, meta, c):        # check δ2 = dE/dz2 == ...: δ2 names the result
+        return S.CheckStmt(c[1], c[2], _pos(meta), tuple(c[3:]), str(c[0]))
 
     def assume(self, meta, c):
         return S.AssumeStmt(c[0], c[1], _pos(meta))

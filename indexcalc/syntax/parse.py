@@ -127,7 +127,7 @@ def _expressions(stmt) -> list:
     if isinstance(stmt, S.ExprStmt):
         return [stmt.expr]
     if isinstance(stmt, S.CheckStmt):
-        return [stmt.question, stmt.claim]
+        return [stmt.question, stmt.claim, *stmt.more]
     return []
 
 

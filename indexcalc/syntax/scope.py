@@ -40,6 +40,7 @@ class Tensor:
     symmetric: bool = False
     pos: S.Pos | None = None
     pad: bool = False                # reads outside its range are zero (declared `pad`)
+    step: bool = False               # names a checked step (check δ2 = ...): claims only
 
 
 @dataclass

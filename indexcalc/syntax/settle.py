@@ -32,7 +32,8 @@ def finish(sc: Scope) -> Model:
     if ranged or any(getattr(ctx, "reads", None) for _, ctx in sc.done):
         ranges.resolve(sc, lambda v: settle_var(sc, v))
     statements = [settle_statement(sc, st, ctx) for st, ctx in sc.done]
-    shapes = {n: tuple(settle_var(sc, v) for v in t.dims) for n, t in sc.tensors.items()}
+    shapes = {n: tuple(settle_var(sc, v) for v in t.dims) for n, t in sc.tensors.items()
+              if not t.step}                  # a named check step is no tensor of the model
     dims = set(sc.dim_symbols)
     for shape in shapes.values():
         dims.update(d for d in shape if isinstance(d, str))
@@ -68,7 +69,7 @@ def settle_statement(sc: Scope, st, ctx: Ctx | None):
         return Assume(fix(st.lhs), fix(st.rhs), st.span, st.source)
     if isinstance(st, Check):
         return Check(settle_question(sc, st.question, fix_ix), fix(st.claim), st.span,
-                     st.source)
+                     st.source, tuple(fix(e) for e in st.chain), st.name)
     return settle_question(sc, st, fix_ix)
 
 
@@ -81,7 +82,7 @@ def dim_resolver(sc: Scope, st, ctx: Ctx):
     """Index name -> settled dimension, also for names made by IR helpers
     (they are found from the tensors they index)."""
     exprs = {Definition: lambda s: [s.expr], Assume: lambda s: [s.lhs, s.rhs],
-             Check: lambda s: [s.claim]}.get(type(st), lambda s: [])(st)
+             Check: lambda s: [s.claim, *s.chain]}.get(type(st), lambda s: [])(st)
     for e in exprs:
         for node in walk(e):
             if isinstance(node, Var) and node.name in sc.tensors:

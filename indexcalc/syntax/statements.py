@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from indexcalc.errors import IndexcalcError, IndexMismatchError, ParseError, ShapeError
 from indexcalc.functions import known
-from indexcalc.ir import Index, var_names
+from indexcalc.ir import Expr, Index, Mul, Var, rename, var_names, walk
 from indexcalc.model import Assume, Check, Declaration, Definition, Model
 from indexcalc.syntax import expressions, infer, matrix_form, questions, settle, shifted
 from indexcalc.syntax import tree as S
@@ -149,6 +149,7 @@ def definition(sc: Scope, st: S.DefStmt) -> None:
         index_definition(sc, lhs, val, st)
         matrix_form = False
     dims = tuple(ctx.idx[i.name] for i in indices)
+    no_steps(sc, val.expr, st.rhs.pos)
     register_definition(sc, name, dims, lhs.pos)
     d = Definition(name, indices, val.expr, matrix_form, sc.span(st.pos),
                    sc.statement_source(st.pos))
@@ -253,20 +254,67 @@ def expr_statement(sc: Scope, st: S.ExprStmt) -> None:
 
 
 def check(sc: Scope, st: S.CheckStmt) -> None:
+    """``check Q == e1 == e2 ...``: every expression of the chain is lowered as a
+    claim about Q, with Q's indices; ``check δ2 = Q == ...`` also names the result
+    for later checks (a step tensor: claims may use it, definitions may not)."""
     q = questions.question(sc, st.question, st.pos)
     if q is None:
         raise sc.err(ParseError, "check needs a derivative on the left of ==, like "
                      "`check dE/dz_k == o_k - t_k`", st.question.pos)
     question, ctx = q
-    question, claim = questions.check_claim(sc, question, ctx, st.claim)
-    sc.done.append((Check(question, claim, sc.span(st.pos),
-                          sc.statement_source(st.pos)), ctx))
+    nodes = (st.claim, *st.more)
+    ctx.used |= set(sc.dim_symbols)               # an index named m beside dimension m reads ill
+    for node in nodes:
+        ctx.used |= index_names_in(node)          # fresh indices must avoid the claims'
+    filled, first = questions.check_claim(sc, question, ctx, st.claim)
+    axes = _question_axes(filled)
+    chain = [first]
+    for node in st.more:
+        qk, claim = questions.check_claim(sc, question, ctx, node)
+        mapping = {a: b for a, b in zip(_question_axes(qk), axes) if a != b}
+        for a, b in mapping.items():
+            sc.unify(ctx.idx[a.name], ctx.idx[b.name], lambda: "the expressions of a "
+                     "chain must all have the derivative's shape", node.pos)
+        chain.append(rename(claim, mapping) if mapping else claim)
+    if st.name is not None:
+        name_step(sc, st, tuple(ctx.idx[a.name] for a in axes))
+    sc.done.append((Check(filled, first, sc.span(st.pos), sc.statement_source(st.pos),
+                          tuple(chain) if st.more else (), st.name), ctx))
+
+
+def _question_axes(q) -> tuple[Index, ...]:
+    return tuple(q.of_indices or ()) + tuple(i for w in q.wrt for i in (w.indices or ()))
+
+
+def name_step(sc: Scope, st: S.CheckStmt, dims: tuple[str, ...]) -> None:
+    """``check δ2 = ...``: δ2 stands for the checked derivative in later checks."""
+    t = sc.tensors.get(st.name)
+    if t is not None:
+        raise sc.err(ParseError, f"{st.name} is already a tensor of the model (line "
+                     f"{t.pos.line}); name the checked step another way", st.pos)
+    if known(st.name) or st.name in DELTA_NAMES or st.name in QUESTION_WORDS:
+        raise sc.err(ParseError, f"{st.name} is a function name; choose another name",
+                     st.pos)
+    sc.tensors[st.name] = Tensor(st.name, dims, declared=True, pos=st.pos, step=True)
+
+
+def no_steps(sc: Scope, e: Expr, pos: S.Pos) -> None:
+    """A named check step may be used in later checks only."""
+    steps = {n for n, t in sc.tensors.items() if t.step}
+    if not steps:
+        return
+    for name in sorted({v.name for v in walk(e) if isinstance(v, Var)} & steps):
+        t = sc.tensors.get(name)
+        if t is not None and t.step:
+            raise sc.err(ParseError, f"{name} names a checked step (line {t.pos.line}); it "
+                         "may be used in later checks, not in the model", pos)
 
 
 def assume(sc: Scope, st: S.AssumeStmt) -> None:
     ctx = sc.new_ctx(st.lhs, st.rhs)
     left = expressions.lower_value(sc, st.lhs, ctx)
     right = expressions.lower_value(sc, st.rhs, ctx)
+    no_steps(sc, Mul((left.expr, right.expr)), st.pos)
     if left.matrix and right.matrix:
         right = Val(matrix_form.align(sc, left, right, ctx, st.lhs.pos, st.rhs.pos, "="), left.axes)
     elif not left.scalar and not right.scalar and left.expr.free != right.expr.free:

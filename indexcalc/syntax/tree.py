@@ -171,9 +171,13 @@ class ExprStmt:
 
 @dataclass
 class CheckStmt:
+    """``check [NAME =] QUESTION == CLAIM [== CLAIM ...]``: a chain of equalities,
+    the last expression named ``name`` for later checks."""
     question: Node
     claim: Node
     pos: Pos
+    more: tuple = ()                 # the chain's further expressions
+    name: str | None = None
 
 
 @dataclass

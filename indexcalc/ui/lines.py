@@ -73,16 +73,17 @@ def line_of(stmt, default: int) -> int:
 
 
 def model_lines(lines: list[Line], base: int, new: list) -> list[str]:
-    """The new input's lines that belong in the model text (questions and checks dropped)."""
+    """The new input's lines that belong in the model text (questions and checks
+    dropped; a named check ``check δ2 = ...`` stays, later checks may use δ2)."""
     kept = []
     for k, ln in enumerate(lines, base + 1):
         here = [s for s in new if line_of(s, -1) == k]
-        asks = [s for s in here if isinstance(s, (Question, Check))]
+        asks = [s for s in here if isinstance(s, Question)
+                or isinstance(s, Check) and not s.name]
         if not asks:
             kept.append(ln.text)
         elif len(asks) < len(here):
-            kept.append("; ".join(statement_text(s) for s in here
-                                  if not isinstance(s, (Question, Check))))
+            kept.append("; ".join(statement_text(s) for s in here if s not in asks))
     return kept
 
 

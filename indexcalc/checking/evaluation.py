@@ -1,0 +1,199 @@
+"""The numbers behind a verdict: every side of a check evaluated through one program.
+
+A claim may name anything the model defines (``f``, ``s``, ``O``) at any depth,
+so the claim is evaluated as one more binding of the model's own program, beside
+the derivative and its adjoints: the same inputs reach every definition, and a
+name in a claim means exactly what it means in the model (a name the
+derivative's formula does not use is still computed).  Named steps (``δ2`` of
+``check δ2 = dE/dz2 == ...``) are bindings too, to the derivative they name.
+
+The inputs are drawn inside the functions' domains (``numeric.random_arrays``,
+with the claim's own logs and roots counted) and rounded to two decimals, so a
+point prints exactly: a counterexample shows the inputs it was computed from,
+and evaluating the printed inputs again gives the printed numbers.  The first
+point has every dimension 2, so the counterexample a user reads is small.  A
+claim that only the numbers say holds is evaluated at three more points, with
+the inputs scaled down, so that a difference hidden where a sigmoid saturates
+still shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from indexcalc.checking.numeric import random_arrays
+from indexcalc.checking.standins import concrete, describe
+from indexcalc.compiler.reference import evaluate_program
+from indexcalc.derivative import Derivative
+from indexcalc.errors import IndexcalcError
+from indexcalc.ir import Expr, Index, Var, var_names
+from indexcalc.ir.affine import DimExpr
+from indexcalc.model import Binding, Definition, Model, Program, needed
+
+SEEDS = (0, 1, 2)
+EXTRA_SEEDS = (3, 4, 5)           # drawn when a point cannot be evaluated (a log of 0)
+DIGITS = 2                        # inputs are rounded to this many decimals
+RTOL, ATOL = 1e-9, 1e-12          # |a − b| <= RTOL (|a| + |b|) / 2 + ATOL · scale
+SCRUTINY = ((6, 7, 8), 0.3)        # more points, inputs scaled down (functions far from
+                                   # saturation), when only the numbers say a claim holds
+
+
+@dataclass(frozen=True)
+class Point:
+    seed: int
+    arrays: dict[str, np.ndarray]
+
+
+@dataclass
+class Values:
+    """The value of every side of a check at each point (``sides[k][p]``)."""
+    program: Program
+    names: list[str]
+    points: list[Point]
+    sides: list[list[np.ndarray]]
+    indices: tuple[Index, ...]
+
+    def agree(self, a: int, b: int) -> bool | None:
+        """Do sides a and b agree at every point?  None if no point could decide."""
+        decided = [close(x, y) for x, y in zip(self.sides[a], self.sides[b])
+                   if finite(x) and finite(y)]
+        if not decided:
+            return None
+        return all(decided)
+
+    def extend(self, other: "Values") -> None:
+        self.points += other.points
+        for mine, theirs in zip(self.sides, other.sides):
+            mine += theirs
+
+    def first_disagreement(self, a: int, b: int) -> int | None:
+        for p, (x, y) in enumerate(zip(self.sides[a], self.sides[b])):
+            if finite(x) and finite(y) and not close(x, y):
+                return p
+        return None
+
+    def pairs(self, a: int, b: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(x, y) for x, y in zip(self.sides[a], self.sides[b]) if finite(x) and finite(y)]
+
+
+def finite(a: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(a)))
+
+
+def close(a, b) -> bool:
+    a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
+    scale = max(1.0, float(np.max(np.abs(a), initial=0)), float(np.max(np.abs(b), initial=0)))
+    return bool(np.all(np.abs(a - b) <= RTOL * (np.abs(a) + np.abs(b)) / 2 + ATOL * scale))
+
+
+def side_name(k: int) -> str:
+    return f"⊢side{k}"            # no user name can contain ⊢
+
+
+def joint_program(d: Derivative, sides: list[Expr], steps: list[tuple[str, Derivative]]
+                  ) -> Program:
+    """The model's definitions, the derivatives (``d`` and the named steps'), the
+    named steps, and one binding per side of the check (side 0 is ``d``)."""
+    model = d.model
+    bindings: dict[str, Binding] = {b.name: b for b in model.program().bindings}
+    for name, named in steps:
+        _add_derivative(bindings, named)
+        bindings[name] = Binding(name, named.indices, Var(named.name, named.indices))
+    _add_derivative(bindings, d)
+    bindings[side_name(0)] = Binding(side_name(0), d.indices, Var(d.name, d.indices))
+    for k, e in enumerate(sides, 1):
+        bindings[side_name(k)] = Binding(side_name(k), d.indices, e)
+    outputs = tuple(side_name(k) for k in range(len(sides) + 1))
+    kept = needed(tuple(bindings.values()), outputs)
+    inputs = [n for n in model.inputs if n in model.shapes]
+    return Program(kept, outputs, dict(model.shapes), tuple(inputs))
+
+
+def _add_derivative(bindings: dict[str, Binding], d: Derivative) -> None:
+    for b in d.adjoints:
+        bindings.setdefault(b.name, b)
+    bindings.setdefault(d.name, Binding(d.name, d.indices, d.unnamed_expr))
+
+
+def evaluate_sides(d: Derivative, sides: list[Expr], steps=(), draw_from: Model | None = None,
+                   seeds=SEEDS, scale: float = 1.0) -> Values:
+    """Every side at each point (points where one cannot be evaluated are skipped).
+    ``draw_from`` is the model the inputs are drawn for (by default ``d``'s; one
+    with an input declared symmetric draws it symmetric)."""
+    program = joint_program(d, sides, list(steps))
+    runnable = concrete(program)
+    model = _with_claims(draw_from or d.model, sides)
+    names = list(program.arguments)
+    points, values = [], [[] for _ in program.outputs]
+    for seed in tuple(seeds) + EXTRA_SEEDS:
+        if len(points) >= len(seeds) and all(finite(v[-1]) for v in values):
+            break
+        point = draw_point(model, names, seed, scale)
+        try:
+            with np.errstate(all="ignore"):
+                out = evaluate_program(runnable, point.arrays)
+        except IndexcalcError:
+            continue
+        points.append(point)
+        for k, name in enumerate(program.outputs):
+            values[k].append(np.broadcast_to(np.asarray(out[name], float),
+                                             tuple(np.shape(out[side_name(0)]))))
+    return Values(program, names, points, values, d.indices)
+
+
+def draw_point(model: Model, names: list[str], seed: int, scale: float = 1.0) -> Point:
+    # the first point is small (every dimension 2), so a counterexample prints in full;
+    # not where a shifted read derives a range from them (n − 2K + 2 would be empty)
+    derived = any(isinstance(d, DimExpr) for shape in model.shapes.values() for d in shape)
+    sizes = {dim: 2 for dim in _dims(model)} if seed == 0 and not derived else None
+    arrays = random_arrays(model, seed=seed, sizes=sizes, names=names)
+    return Point(seed, {n: np.round(a * scale, DIGITS) for n, a in arrays.items()})
+
+
+def _dims(model: Model) -> set[str]:
+    return set(model.dims) | {d for s in model.shapes.values() for d in s if isinstance(d, str)}
+
+
+def _with_claims(model: Model, sides: list[Expr]) -> Model:
+    """The model with the claims as definitions, so that their logs and roots count
+    when the inputs' domains are chosen."""
+    extra = tuple(Definition(side_name(k), tuple(sorted(e.free, key=lambda i: i.name)), e)
+                  for k, e in enumerate(sides, 1))
+    return replace(model, statements=model.statements + extra)
+
+
+# ---------------------------------------------------------------- printing a point
+
+def show_array(a: np.ndarray) -> str:
+    if a.ndim == 0:
+        return f"{float(a):g}"
+    return "[" + ", ".join(show_array(x) for x in a) + "]"
+
+
+def point_text(values: Values, p: int, a: int, b: int) -> str:
+    """The inputs sides a and b read at point p, the sizes of the dimensions, and the
+    stand-ins of opaque functions: enough to compute both sides again by hand."""
+    point = values.points[p]
+    wanted = needed(values.program.bindings, (side_name(a), side_name(b)))
+    read = set().union(*(var_names(x.expr) for x in wanted)) if wanted else set()
+    shown = [n for n in values.names if n in read]
+    shapes = values.program.shapes
+    dims: dict[str, int] = {}
+    for n in values.names:
+        for dim, size in zip(shapes.get(n, ()), np.shape(point.arrays[n])):
+            if isinstance(dim, str):
+                dims.setdefault(dim, size)
+    used_dims = sorted({d for n in shown for d in shapes.get(n, ()) if isinstance(d, str)}
+                       | {i.dim for i in values.indices if isinstance(i.dim, str)})
+    parts = [f"{dim} = {dims[dim]}" for dim in used_dims if dim in dims]
+    parts += [f"{n} = {show_array(point.arrays[n])}" for n in shown]
+    stand_ins = describe(Program(wanted, ()))
+    text = ", ".join(parts)
+    return text + (f" (opaque functions as {stand_ins})" if stand_ins else "")
+
+
+def worst_entry(x: np.ndarray, y: np.ndarray) -> tuple:
+    err = np.abs(x - y)
+    return np.unravel_index(int(np.argmax(err)), err.shape) if err.shape else ()

@@ -1,0 +1,361 @@
+"""What kind of mistake makes a claim differ from the truth, and the smallest difference.
+
+A failed check is more useful when it says *which* of the usual mistakes was
+made.  The kinds (``KINDS``) are the ones hand derivations of gradients go wrong
+by; each has a test, tried in this order:
+
+* from the numbers (robust to how either side is written):
+  ``sign`` (the claim is the negative), ``layout`` (the claim is the truth with
+  axes of equal dimension swapped: the transpose), ``factor`` (a constant
+  multiple: the 2 of a square);
+* ``assumption`` (the claim holds when a named sum is 1 or a square input is
+  symmetric: decided by the caller, which can evaluate under the assumption);
+* from the expanded sides, term by term, once they are written in the same
+  names: the terms of the truth the claim lacks (``term``: a missing term of
+  the product rule) or has extra; one term with the wrong sign or coefficient;
+  and terms made of the same factors wired differently: a summed index written
+  as a free one is a ``sum`` (``Σ_j t_j`` written ``t_k``; found by dropping each
+  sum of one side in turn), and the reverse an extra sum, as is a delta summed
+  away; one tensor with its indices swapped is ``layout`` (``W1ᵀ δ2`` for
+  ``W1 δ2``); any other rewiring is ``product`` (⊙ where a matrix product
+  belongs, or the reverse: ``h ⊙ (1 − h)`` multiplied as matrices).
+
+A claim matching none is classified None, with the whole difference.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from itertools import permutations
+
+import numpy as np
+
+from indexcalc.calculus.simplify import expand, simplify
+from indexcalc.checking.evaluation import Values, close
+from indexcalc.errors import IndexcalcError
+from indexcalc.ir import (
+    Add,
+    Apply,
+    Const,
+    Delta,
+    DimSize,
+    Expr,
+    Func,
+    Mul,
+    Pow,
+    Sum,
+    Var,
+    add,
+    canonical,
+    coeff_rest,
+    const,
+    fresh_index,
+    index_names,
+    mul,
+    rename,
+    rename_bound,
+    summation,
+)
+from indexcalc.read.text import to_text
+
+KINDS = {
+    "layout": "transposed, or the wrong layout",
+    "product": "⊙ where a matrix product belongs, or the reverse",
+    "sum": "a missing or extra sum over an index",
+    "term": "a missing term (of the product rule)",
+    "sign": "a sign",
+    "factor": "a constant factor",
+    "assumption": "holds only under an assumption the model does not make",
+}
+MAX_TERMS = 40              # expanded terms per side beyond which terms are not compared
+
+
+# ---------------------------------------------------------------- from the numbers
+
+def numeric_kind(values: Values, truth: int, claim: int) -> tuple[str, str] | None:
+    """sign, layout or factor, when the numbers say so at every point."""
+    pairs = values.pairs(truth, claim)
+    if not pairs or not any(np.any(np.abs(x) > 1e-9) for x, _ in pairs):
+        return None
+    if all(close(-x, y) for x, y in pairs):
+        return "sign", "it has the wrong sign: it is the negative of the other side"
+    for perm, swapped in _axis_permutations(values):
+        if all(close(np.transpose(x, perm), y) for x, y in pairs):
+            return "layout", (f"it is the other side transposed (axes {swapped} swapped): the "
+                              "layout convention puts the function's axes first, then the "
+                              "variable's, each in its own order")
+    ratio = _ratio(pairs)
+    if ratio is not None:
+        return "factor", f"it is {_show_ratio(ratio)} times the other side (a constant factor)"
+    return None
+
+
+def _axis_permutations(values: Values):
+    idx = values.indices
+    for perm in permutations(range(len(idx))):
+        if list(perm) == list(range(len(idx))):
+            continue
+        if all(idx[p].dim == idx[k].dim for k, p in enumerate(perm)):
+            moved = [idx[k].name for k, p in enumerate(perm) if p != k]
+            yield perm, " and ".join(moved)
+
+
+def _ratio(pairs) -> float | None:
+    x, y = pairs[0]
+    k = int(np.argmax(np.abs(x)))
+    c = float(np.ravel(y)[k] / np.ravel(x)[k])
+    if not np.isfinite(c) or abs(c) < 1e-12 or close(c, 1.0) or close(c, -1.0):
+        return None
+    return c if all(close(c * a, b) for a, b in pairs) else None
+
+
+def _show_ratio(c: float) -> str:
+    f = Fraction(c).limit_denominator(24)
+    return str(f) if abs(float(f) - c) < 1e-9 * max(1, abs(c)) else f"{c:.6g}"
+
+
+# ---------------------------------------------------------------- from the terms
+
+def structural_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
+    """term, sign, factor, sum or product, from the expanded sides' terms."""
+    try:
+        t_terms, c_terms = _terms(expand(truth)), _terms(expand(claim))
+    except (IndexcalcError, RecursionError):
+        return None
+    if len(t_terms) > MAX_TERMS or len(c_terms) > MAX_TERMS:
+        return None
+    missing = {t_terms[k][1]: t_terms[k][0] for k in t_terms if k not in c_terms}
+    extra = {c_terms[k][1]: c_terms[k][0] for k in c_terms if k not in t_terms}
+    changed = {t_terms[k][1]: (t_terms[k][0], c_terms[k][0]) for k in t_terms
+               if k in c_terms and c_terms[k][0] != t_terms[k][0]}
+    if changed and not missing and not extra:
+        return _coefficients(changed)
+    if changed:
+        return _partly_missing(t_terms, c_terms, extra)
+    if not missing and not extra:
+        return None
+    if not extra:
+        return "term", f"it misses the term {_show(missing)}"
+    if not missing:
+        return "term", f"it has an extra term {_show(extra)}"
+    return _rewired(missing, extra)
+
+
+def _terms(e: Expr) -> dict:
+    """``{canonical term: (coefficient, the term as written)}`` of an expanded expression."""
+    out: dict = {}
+    for t in (e.terms if isinstance(e, Add) else (e,)):
+        c, rest = coeff_rest(t)
+        key = canonical(rest)
+        total, shown = out.get(key, (Fraction(0), rest))
+        out[key] = (total + Fraction(c), shown)
+    return {k: v for k, v in out.items() if v[0] != 0}
+
+
+def _show(terms: dict) -> str:
+    return to_text(add(*(mul(const(c), t) for t, c in terms.items())))
+
+
+def _partly_missing(t_terms: dict, c_terms: dict, extra: dict):
+    """Terms missing where inlining merged them with others (2 v_i Σ u v written
+    as 1 v_i Σ u v): every coefficient of the claim between 0 and the truth's."""
+    keys = set(t_terms) | set(c_terms)
+    ratios = [c_terms.get(k, (Fraction(0),))[0] / t_terms[k][0] if k in t_terms else None
+              for k in keys]
+    if extra or any(r is None or not 0 <= r < 1 for r in ratios):
+        return None
+    gone = {t_terms[k][1]: t_terms[k][0] - c_terms.get(k, (Fraction(0),))[0]
+            for k in keys if c_terms.get(k, (None,))[0] != t_terms[k][0]}
+    return "term", f"it misses the term {_show(gone)}"
+
+
+def _coefficients(changed: dict) -> tuple[str, str]:
+    """Terms both sides have, with other coefficients: a sign, or a factor."""
+    shown = ", ".join(to_text(mul(const(c), t)) for t, (_, c) in changed.items())
+    truth = ", ".join(to_text(mul(const(v), t)) for t, (v, _) in changed.items())
+    if all(c == -v for v, c in changed.values()):
+        return "sign", f"the term {truth} has the wrong sign (it has {shown})"
+    return "factor", f"a constant factor: it has {shown} where the other side has {truth}"
+
+
+def _rewired(missing: dict, extra: dict) -> tuple[str, str] | None:
+    """The missing and extra terms made of the same factors (by signature, with the
+    same total coefficient per signature; or the same but for a Kronecker delta: a
+    delta summed away, or one too many)."""
+    for deltas in (True, False):
+        groups: dict = {}
+        for side, terms in ((0, missing), (1, extra)):
+            for t, c in terms.items():
+                g = groups.setdefault(_signature(t, deltas), ([], [], [Fraction(0)] * 2))
+                g[side].append((t, c))
+                g[2][side] += c
+        if all(g[0] and g[1] and g[2][0] == g[2][1] for g in groups.values()):
+            break
+    else:
+        return _sum_across(missing, extra)
+    pairs = [(t, o, c) for g in groups.values() for t, c in g[0] for o, _ in g[1]]
+    if not deltas:
+        t, o, c = pairs[0]
+        return "sum", (f"a delta summed away, or one too many: it has {_term(o, c)} where the "
+                       f"other side has {_term(t, c)}")
+    found = [(_wiring(t, o), t, o, c) for t, o, c in pairs]
+    for how in ("missing sum", "extra sum", "layout", "product"):
+        for wiring, t, o, c in found:
+            if wiring == how:
+                return _KIND[how], f"{_SAYS[how]}: it has {_term(o, c)} where the other " \
+                                   f"side has {_term(t, c)}"
+    return None
+
+
+def _sum_across(missing: dict, extra: dict):
+    """A sum dropped where naming its index as the free one changed the term's form
+    (Σ_o v_o cos(v_p u_o + u_p v_o) written v_p cos(2 u_p v_p))."""
+    for t, c in missing.items():
+        for o, c2 in extra.items():
+            if c == c2 and _wiring(t, o) in ("missing sum", "extra sum"):
+                how = _wiring(t, o)
+                return "sum", f"{_SAYS[how]}: it has {_term(o, c)} where the other side " \
+                              f"has {_term(t, c)}"
+    return None
+
+
+_KIND = {"missing sum": "sum", "extra sum": "sum", "layout": "layout", "product": "product"}
+_SAYS = {"missing sum": "a missing sum (a summed index written as a free one)",
+         "extra sum": "an extra sum (a free index summed)",
+         "layout": "a transposed tensor (the wrong layout)",
+         "product": "the same factors multiplied differently (⊙ where a matrix product "
+                    "belongs, or the reverse)"}
+
+
+def _term(t: Expr, c) -> str:
+    return to_text(mul(const(c), t))
+
+
+# ---------------------------------------------------------------- index wiring
+
+def _factors(term: Expr) -> tuple[list[Expr], set]:
+    """The factors of a product term under its sums (nested sums and integer powers
+    flattened: ``o_k Σ_j t_j`` has the factors o_k, t_j), and the summed indices."""
+    bound: set = set()
+    out, stack, taken = [], [term], set(index_names(term))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Sum):
+            bound |= set(n.indices)
+            stack.append(n.body)
+        elif isinstance(n, Mul):
+            stack.extend(reversed(n.factors))
+        elif (isinstance(n, Pow) and not isinstance(n.base, (Mul, Add))
+              and isinstance(n.exponent, Const)
+              and n.exponent.value > 0
+              and n.exponent.value.denominator == 1 and n.exponent.value <= 8):
+            stack.extend(_copies(n.base, int(n.exponent.value), taken))
+        else:
+            out.append(n)
+    return out, bound
+
+
+def _copies(base: Expr, n: int, taken: set) -> list[Expr]:
+    """n copies of ``base``; a sum's copies get their own bound indices
+    ((Σ_k u_k)^2 is Σ_k u_k Σ_k' u_k')."""
+    out = [base]
+    for _ in range(n - 1):
+        if isinstance(base, Sum):
+            fix = {}
+            for i in base.indices:
+                fix[i] = fresh_index(taken, i.dim)
+                taken.add(fix[i].name)
+            out.append(rename_bound(base, fix))
+        else:
+            out.append(base)
+    return out
+
+
+def _shape(e: Expr) -> tuple:
+    """A key of ``e`` with every index name erased (dimensions kept)."""
+    if isinstance(e, Var):
+        return ("V", e.name, tuple(str(i.dim) for i in e.indices))
+    if isinstance(e, Delta):
+        return ("δ", str(e.a.dim))
+    if isinstance(e, (Const, DimSize)):
+        return ("C", str(e.key))
+    if isinstance(e, (Mul, Pow)):                  # x_k x_l and x_k^2: the same factors
+        return ("M", tuple(sorted(_powers_apart(e))))
+    kids = tuple(sorted(_shape(c) for c in e.children))
+    if isinstance(e, Func):
+        return ("F", e.name, e.order, kids)
+    if isinstance(e, Apply):
+        return ("A", e.fn, e.order, len(e.over), kids)
+    if isinstance(e, Sum):
+        return kids[0]
+    return (type(e).__name__, kids)
+
+
+def _powers_apart(e: Expr) -> list[tuple]:
+    """The shapes of a product's factors, small integer powers written out."""
+    out = []
+    for f in (e.factors if isinstance(e, Mul) else (e,)):
+        if (isinstance(f, Pow) and isinstance(f.exponent, Const) and 0 < f.exponent.value <= 8
+                and f.exponent.value.denominator == 1):
+            out.extend([_shape(f.base)] * int(f.exponent.value))
+        elif isinstance(f, Pow):
+            out.append(("P", _shape(f.base), _shape(f.exponent)))
+        else:
+            out.append(_shape(f))
+    return out
+
+
+def _signature(term: Expr, deltas: bool = True) -> tuple:
+    factors, _ = _factors(term)
+    return tuple(sorted(_shape(f) for f in factors if deltas or not isinstance(f, Delta)))
+
+
+def _wiring(truth: Expr, claim: Expr) -> str:
+    """``missing sum`` if the claim is the truth with a summed index written as a
+    free one (``Σ_j t_j o_k`` as ``t_k o_k``), ``extra sum`` the reverse, ``layout``
+    for a transposed tensor, else ``product``."""
+    if _drops_a_sum(truth, claim):
+        return "missing sum"
+    if _drops_a_sum(claim, truth):
+        return "extra sum"
+    if _transposed_factor(truth, claim):
+        return "layout"
+    return "product"
+
+
+def _transposed_factor(truth: Expr, claim: Expr) -> bool:
+    """Is ``claim`` the term ``truth`` with one tensor transposed (W1_ij as W1_ji)?"""
+    factors, bound = _factors(truth)
+    want = canonical(claim)
+    for k, f in enumerate(factors):
+        if not isinstance(f, Var) or len(f.indices) < 2:
+            continue
+        for perm in permutations(f.indices):
+            if perm == f.indices or any(a.dim != b.dim for a, b in zip(perm, f.indices)):
+                continue
+            moved = factors[:k] + [Var(f.name, perm)] + factors[k + 1:]
+            try:
+                if canonical(simplify(summation(tuple(bound), mul(*moved)))) == want:
+                    return True
+            except IndexcalcError:
+                continue
+    return False
+
+
+def _drops_a_sum(a: Expr, b: Expr) -> bool:
+    """Is ``b`` the term ``a`` with one of its sums dropped, its index renamed to a
+    free index of ``a``?"""
+    factors, bound = _factors(a)
+    want = canonical(b)
+    for j in bound:
+        for k in a.free:
+            if k.dim != j.dim:
+                continue
+            moved = summation(tuple(i for i in bound if i != j),
+                              mul(*(rename(f, {j: k}) for f in factors)))
+            try:
+                if canonical(simplify(moved)) == want:
+                    return True
+            except IndexcalcError:
+                continue
+    return False

@@ -1,0 +1,191 @@
+"""``check`` on random models: never a wrong verdict, and the right kind of mistake.
+
+For a random model (strategies.py) and a variable, the claims come from
+claims.py: the derivative's own printed forms (index form in Unicode and ASCII,
+matrix form in both layouts, model names inlined or folded in at random), which
+must hold, and the same with one common mistake made, which must not, and whose
+``kind`` must be the mistake made.  Whether a mutated claim really differs is
+decided here, independently of ``check``: both sides evaluated by the reference
+evaluator at unrounded random inputs (a mistake that changes nothing, such as
+swapping the axes of a symmetric result, makes a true claim).
+
+A reported kind other than the one made is accepted only when this test's own
+numbers show that it is also true of the claim (a dropped term that happens to
+be the negative of the whole is also a sign).  When model names were inlined
+into the wrong claim after the mistake was made, terms may merge or split so
+that the mistake is no longer one of the kinds in any names: such claims are
+tallied apart ("kind not recovered after renaming"), their verdicts still
+asserted.
+
+CI runs 30 examples (about ten claims each); ``tools/long_properties.py``
+runs the long profile's 3,000.
+
+The tally (claims tried, wrong verdicts, kinds matched) goes to the file named
+by ``INDEXCALC_CHECK_TALLY`` when it is set (tools/long_properties.py reads it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections import Counter
+from itertools import permutations
+
+import numpy as np
+import pytest
+from claims import index_claim, inline_adjoints, matrix_claims, mistakes, renamed
+from hypothesis import assume, given, note
+from hypothesis import strategies as st
+from strategies import models
+from test_properties import broadcasts, dependencies, scaled
+
+import indexcalc
+from indexcalc.compiler.reference import evaluate_program
+from indexcalc.errors import IndexcalcError, LimitError
+from indexcalc.model import Binding, Program
+from indexcalc.testing import random_arrays
+
+TALLY: Counter = Counter()
+
+
+def save_tally() -> None:
+    path = os.environ.get("INDEXCALC_CHECK_TALLY")
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(dict(TALLY), f)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tally():
+    yield
+    save_tally()
+
+
+def values(model, d, exprs, seed: int, symmetric: bool = False):
+    """Each expression's value at unrounded random inputs (not check's points)."""
+    bindings = list(model.program().bindings) + [Binding(f"#{k}", d.indices, e)
+                                                 for k, e in enumerate(exprs)]
+    program = Program(tuple(bindings), tuple(f"#{k}" for k in range(len(exprs))),
+                      dict(model.shapes), tuple(model.inputs))
+    arrays = random_arrays(model, seed)
+    if symmetric:
+        arrays = {n: (a + a.T) / 2 if a.ndim == 2 and a.shape[0] == a.shape[1] else a
+                  for n, a in arrays.items()}
+    with np.errstate(all="ignore"):
+        out = evaluate_program(program, arrays)
+    return [np.asarray(out[f"#{k}"], float) for k in range(len(exprs))]
+
+
+def close(a, b) -> bool:
+    """Equal up to round-off (the two sides are different formulas for one value)."""
+    scale = max(1.0, float(np.max(np.abs(a), initial=0)), float(np.max(np.abs(b), initial=0)))
+    return bool(np.all(np.abs(a - b) <= 1e-8 * (np.abs(a) + np.abs(b)) + 1e-10 * scale))
+
+
+def relation(model, d, truth, claim) -> set[str]:
+    """What this test's numbers say the claim is: {'true'}, or the kinds it fits."""
+    seeds = (101, 202, 303, 404)
+    pairs = [values(model, d, [truth, claim], s) for s in seeds]
+    if not all(np.all(np.isfinite(x)) and np.all(np.isfinite(y)) for x, y in pairs):
+        return {"undecided"}
+    if all(close(x, y) for x, y in pairs):
+        return {"true"}
+    fits = set()
+    if all(close(-x, y) for x, y in pairs):
+        fits.add("sign")
+    k = len(d.indices)
+    for perm in permutations(range(k)):
+        if list(perm) != list(range(k)) and all(
+                d.indices[p].dim == d.indices[j].dim for j, p in enumerate(perm)) and all(
+                close(np.transpose(x, perm), y) for x, y in pairs):
+            fits.add("layout")
+    x, y = pairs[0]
+    big = int(np.argmax(np.abs(x)))
+    if abs(np.ravel(x)[big]) > 1e-9:
+        c = np.ravel(y)[big] / np.ravel(x)[big]
+        if all(close(c * a, b) for a, b in pairs):
+            fits.add("factor")
+    sym = [values(model, d, [truth, claim], s, symmetric=True) for s in seeds]
+    if all(close(x, y) for x, y in sym):
+        fits.add("assumption")
+    return fits
+
+
+def verdict(text: str, claim: str, ascii_: bool = False):
+    if ascii_:
+        text = text.replace("θ", "theta")
+    try:
+        return indexcalc.check(text, claim)
+    except LimitError:
+        return None                       # a claim too long to type is refused, rightly
+    except IndexcalcError as e:
+        raise AssertionError(f"check refused a claim printed from the derivative:\n  {claim}\n"
+                             f"  {e}") from None
+
+
+@scaled(0.15)
+@given(models(), st.data())
+def test_check_never_gives_a_wrong_verdict(case, data):
+    model = indexcalc.parse(case.text)
+    candidates = dependencies(model, case.of)
+    assume(candidates)
+    d = indexcalc.derivative(model, data.draw(st.sampled_from(candidates), label="wrt"))
+    truth = inline_adjoints(d)
+    assume(not broadcasts(d.indices, truth))
+    rng = random.Random(data.draw(st.integers(0, 2**32), label="seed"))
+    assume({"true"} == relation(model, d, truth, truth))          # finite, evaluable
+    true_claims = [(index_claim(d, truth, False), False), (index_claim(d, truth, True), True)]
+    for _ in range(2):
+        ascii_ = rng.random() < 0.3
+        true_claims.append((index_claim(d, renamed(truth, model, rng), ascii_), ascii_))
+    true_claims += [(c, False) for c in matrix_claims(d)]
+    for claim, ascii_ in true_claims:
+        note(f"true claim: {claim}")
+        r = verdict(case.text, claim, ascii_)
+        if r is None:
+            TALLY["too long"] += 1
+            continue
+        TALLY["claims"] += 1
+        if not r.holds:
+            TALLY["wrong verdicts"] += 1
+        assert r.holds, f"a true claim was rejected:\n{r}"
+    if TALLY["claims"] % 20 < 8:
+        save_tally()                     # a long run stopped early still reports
+    for kind, wrong in mistakes(d, truth, rng):
+        names_changed = rng.random() < 0.5
+        shown = renamed(wrong, model, rng) if names_changed else wrong
+        if broadcasts(d.indices, shown):
+            continue
+        fits = relation(model, d, truth, shown)
+        if "undecided" in fits:
+            continue
+        ascii_ = rng.random() < 0.3
+        claim = index_claim(d, shown, ascii_)
+        note(f"{kind} claim: {claim}")
+        r = verdict(case.text, claim, ascii_)
+        if r is None:
+            TALLY["too long"] += 1
+            continue
+        TALLY["claims"] += 1
+        expected = fits == {"true"}
+        if r.holds != expected:
+            TALLY["wrong verdicts"] += 1
+        assert r.holds == expected, f"wrong verdict on a claim made by a {kind} mistake:\n{r}"
+        if expected:
+            continue
+        TALLY["false claims"] += 1
+        if r.kind == kind:
+            TALLY["kind as made"] += 1
+        elif r.kind in fits:
+            TALLY["kind also true"] += 1
+        elif names_changed:
+            # inlining a name can merge terms (h_k v_p + v_k h_p with h = v: a sign error
+            # in one of two equal terms is then both terms missing), or split one term
+            # into several that no single mistake explains: tallied, not asserted
+            TALLY["kind not recovered after renaming"] += 1
+            continue
+        else:
+            TALLY["kind wrong"] += 1
+        assert r.kind == kind or r.kind in fits, (
+            f"a {kind} mistake was classified {r.kind!r} (the numbers fit {sorted(fits)}):\n{r}")
