@@ -156,7 +156,10 @@ def record_equations(sc: Scope, live, settle_var) -> None:
                 size = DimExpr((), size - 1, 1)
             if size == sym or sym in size.symbols:
                 continue
-            sc.dims.pin[root] = DimExpr(size.terms, size.offset, size.div, sym)
+            named = DimExpr(size.terms, size.offset, size.div, sym)
+            for other, value in list(sc.dims.pin.items()):     # ranges copied from it too
+                if value == sym:                               # (a claim's Σ_i c_i x_{i+p})
+                    sc.dims.pin[other] = named
 
 
 def _complexity(size) -> tuple:
