@@ -95,3 +95,12 @@ def test_a_name_the_question_uses_is_not_taken():
     text = str(indexcalc.derivative(CONV2D, "F_bcij"))
     summed = text.split("Σ_{")[1].split("}")[0].split(",")
     assert not set(summed) & set("bcij") and len(set(summed)) == 3
+
+
+def test_a_zero_coefficient_is_a_located_error():
+    """Found by the fuzzer: ``0v`` in a subscript divided by zero."""
+    text = ("X : tensor[C, H, W]\nF : tensor[O, C, U, V]\n"
+            "Y[o,i,j] = sum_{c,u,v} F[o,c,u,0v] X[c,i+u,j+v]\nL = sum_{o,i,j} Y[o,i,j]^2")
+    with pytest.raises(IndexcalcError, match="coefficient of v is 0") as err:
+        indexcalc.parse(text)
+    assert err.value.line == 3

@@ -183,6 +183,9 @@ def _bound(sc: Scope, r: Read, ctx, root: str, settle_var):
     """The valid range of the index with dimension root ``root`` from one read."""
     name = next(n for n in r.terms if sc.dims.find(ctx.idx[n]) == root)
     c = r.terms[name]
+    if c == 0:                                      # F[o,c,u,0v]: v is read nowhere
+        raise sc.err(ShapeError, f"{r.source}: the coefficient of {name} is 0, so the read "
+                     f"does not depend on {name}; leave {name} out of the subscript", r.pos)
     if len(r.terms) == 1 and c == 1 and not r.offset:
         return settle_var(r.var)                    # a plain read: the axis's own range
     axis = _linear(settle_var(r.var))
