@@ -22,6 +22,12 @@ Compared with:
 Run alone: ``python benchmarks/conv.py`` prints a Markdown table with each time
 and its ratio to hand-written NumPy.  ``problems()`` returns the same problems
 for a benchmark driver.
+
+Timings on a loaded machine move by tens of percent; instruction counts do not.
+``python benchmarks/conv.py --calls PROBLEM ours|hand N`` runs one side of
+problem number PROBLEM (0: conv1d) once to warm up and then N times, for
+``valgrind --tool=callgrind``: the difference between N = 2 and N = 0, halved,
+is the instructions of one call.
 """
 
 from __future__ import annotations
@@ -201,5 +207,17 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(cells) + f" | {ours / hand:.2f}× |")
 
 
+def calls(problem: int, side: str, n: int) -> None:
+    """Warm up one side of one problem, then call it ``n`` times (for callgrind)."""
+    chosen = problems()[problem]
+    fn = {"ours": chosen[1], "hand": chosen[2]}[side]
+    fn()
+    for _ in range(n):
+        fn()
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--calls"]:
+        calls(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    else:
+        main()

@@ -23,6 +23,7 @@ from functools import cached_property
 
 import numpy as np
 
+from indexcalc.calculus.bound_names import model_indices, prefer_model_names, shifted
 from indexcalc.calculus.reverse import DerivativeName, inline, reverse
 from indexcalc.calculus.rules import model_rules
 from indexcalc.calculus.simplify import factor, name_sums, orient_deltas, simplify, tidy
@@ -242,6 +243,9 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None,
         current_name = step_name
         expr = value
     shown = factor(orient_deltas(expr, out + tuple(i for g in groups for i in g)))
+    if any(shifted(d.expr) for d in defs.values()):     # convolutions: see bound_names
+        shown = prefer_model_names(shown, model_indices(
+            [i for d in defs.values() for i in d.indices] + [d.expr for d in defs.values()]))
     shown, sums = name_sums(shown, set(model.shapes) | set(var_names(shown)))
     return Derivative(model, of, tuple(names), out, tuple(groups), shown, adjoints, sums)
 

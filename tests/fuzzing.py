@@ -59,6 +59,8 @@ SEEDS = [
     "Y[b,o,i,j] = sum_{c,u,v} F[o,c,u,v] X[b,c,i+2u,j+2v] + β_o\nL = sum_{b,o,i,j} Y[b,o,i,j]^2",
     "x : vector[n] pad\ny : vector[n]\ny_i = x_{i-1} - 2 x_i + x_{i+1}\nT = sum_i (x_{i+1} - x_i)^2"
     "\ncheck dT/dx_p == 2 (x_p - x_{p-1}) [1 <= p < n] - 2 (x_{p+1} - x_p) [0 <= p < n-1]",
+    "x : vector[n]; w : vector[K]; y : vector[m]\ny_i = sum_k w_k x[2i+k]\nL = sum_i c_i y_i\n"
+    "dL/dx_p\ncheck dL/dw_p == sum_i c_i x[2i+p]",
 ]
 
 # ---------------------------------------------------------------- mutations

@@ -154,7 +154,7 @@ def test_conv2d_textbook_forms():
     dF = indexcalc.derivative(CONV2D, "F[o,c,u,v]")
     assert str(dX) == ("∂L/∂X_bcpq = Σ_{o,u,v} G[b,o,p−u,q−v] F_ocuv "
                        "[0 ≤ p − u < H − U + 1] [0 ≤ q − v < W − V + 1]")
-    assert str(dF) == "∂L/∂F_ocuv = Σ_{b,j,k} G_bojk X[b,c,j+u,k+v]"     # a correlation
+    assert str(dF) == "∂L/∂F_ocuv = Σ_{b,i,j} G_boij X[b,c,i+u,j+v]"     # a correlation
     assert dX.latex().startswith(r"\frac{\partial L}{\partial X_{bcpq}} = \sum_{o,u,v} "
                                  r"G_{b,o,p-u,q-v}\,F_{ocuv}")
     sizes = {"B": 2, "C": 2, "O": 3, "H": 5, "W": 4, "U": 2, "V": 3}

@@ -62,6 +62,9 @@ def _check_derived(shapes, arrays, dims: dict[str, int]) -> None:
                 (sym, c), = unknown
                 rest = sum(k * dims[t] for t, k in d.terms if t != sym) + d.offset + 1
                 dims[sym] = (a - rest) * c
+    for d, _ in derived:                    # a declared name of a valid range (m = n − K + 1)
+        if d.name is not None and d.name not in dims and all(s in dims for s in d.symbols):
+            dims[d.name] = d.value(dims)
     for name, shape in shapes.items():
         for axis, (d, a) in enumerate(zip(shape, np.shape(arrays[name]))):
             if isinstance(d, DimExpr) and all(s in dims for s in d.symbols) \

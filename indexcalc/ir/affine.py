@@ -43,10 +43,14 @@ Linear = tuple[dict, Fraction]          # ({Index: coefficient}, offset)
 class DimExpr:
     """``⌊(Σ c_d d + offset) / div⌋ + 1`` over symbolic dimensions ``d`` (for
     ``div == 1`` simply ``Σ c_d d + offset + 1``).  Built by ``dim_expr``, which
-    folds a constant into an ``int`` and ``1·n + 0`` into ``"n"``."""
+    folds a constant into an ``int`` and ``1·n + 0`` into ``"n"``.  ``name`` is the
+    user's own symbol where a declaration named this range (``y : vector[m]`` read
+    as ``x_{i+k}``: ``m = n − K + 1``); it prints as that name and proves bounds
+    as its value."""
     terms: tuple[tuple[str, int], ...]
     offset: int
     div: int = 1
+    name: str | None = None
 
     def value(self, dims: dict) -> int:
         num = sum(c * dims[d] for d, c in self.terms) + self.offset
@@ -62,6 +66,12 @@ class DimExpr:
         return v
 
     def __str__(self) -> str:
+        if self.name is not None:
+            return self.name
+        return self.value_text()
+
+    def value_text(self) -> str:
+        """The range as arithmetic in the other sizes (``n − K + 1``), even where named."""
         num = _show_linear(dict(self.terms), self.offset + (1 if self.div == 1 else 0))
         if self.div == 1:
             return num
@@ -432,7 +442,7 @@ def _dim_plus(dim, k, minus: str) -> str:
         return str(dim + k)
     if k == 0:
         return _dim_text(dim, minus)
-    if isinstance(dim, DimExpr) and dim.div == 1:
+    if isinstance(dim, DimExpr) and dim.div == 1 and dim.name is None:
         return str(DimExpr(dim.terms, dim.offset + int(k), 1)).replace("−", minus)
     sign = f" {minus} " if k < 0 else " + "
     return f"{_dim_text(dim, minus)}{sign}{abs(k)}"

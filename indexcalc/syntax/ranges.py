@@ -74,6 +74,7 @@ def resolve(sc: Scope, settle_var) -> None:
             name = next(n for n in r.terms if sc.dims.find(ctx.idx[n]) == root)
             raise sc.err(ShapeError, f"cannot infer the range of {name} in {r.source}: "
                          "declare the sizes of the tensors it reads, or of the result", r.pos)
+    record_equations(sc, live, settle_var)
     for r, ctx in live + covered:
         known = [_settled(g.terms, g.offset, g.var, ctx, settle_var) for g, c in guards
                  if c is ctx]
@@ -126,6 +127,41 @@ def _pin_round(sc: Scope, todo: set, live, settle_var, plain_only: bool) -> bool
     return True
 
 
+def record_equations(sc: Scope, live, settle_var) -> None:
+    """A declared output's own size is the valid range its reads imply: ``y : vector[m]``
+    with ``y_i = Σ_k w_k x_{i+k}`` records ``m = n − K + 1`` (the size named ``m``,
+    valued ``n − K + 1``), so bounds are proved with it and printed as ``m``.  Not
+    where the output asks for padding (it is the size of an axis it reads, or the
+    tensor read is declared with ``pad``), nor where the size is a number (checked
+    against the reads as it is)."""
+    for _, ctx in sc.done:
+        out = sc.tensors.get(ctx.defining) if getattr(ctx, "defining", None) else None
+        if out is None or not out.declared:
+            continue
+        for name in ctx.lhs:
+            root = sc.dims.find(ctx.idx[name])
+            sym = sc.dims.pin.get(root)
+            mine = [(r, c) for r, c in live if c is ctx and name in r.terms]
+            if not isinstance(sym, str) or not mine:
+                continue
+            if any(settle_var(r.var) == sym for r, _ in mine):
+                continue                        # a same-size output: zero padding asked for
+            try:
+                size = None
+                for r, c in mine:
+                    size = _smaller(sc, size, _bound(sc, r, c, root, settle_var), r)
+            except ShapeError:
+                continue                        # no one valid range: checked read by read
+            if isinstance(size, int):
+                size = DimExpr((), size - 1, 1)
+            if size == sym or sym in size.symbols:
+                continue
+            named = DimExpr(size.terms, size.offset, size.div, sym)
+            for other, value in list(sc.dims.pin.items()):     # ranges copied from it too
+                if value == sym:                               # (a claim's Σ_i c_i x_{i+p})
+                    sc.dims.pin[other] = named
+
+
 def _complexity(size) -> tuple:
     if isinstance(size, int):
         return (0, size)
@@ -147,6 +183,9 @@ def _bound(sc: Scope, r: Read, ctx, root: str, settle_var):
     """The valid range of the index with dimension root ``root`` from one read."""
     name = next(n for n in r.terms if sc.dims.find(ctx.idx[n]) == root)
     c = r.terms[name]
+    if c == 0:                                      # F[o,c,u,0v]: v is read nowhere
+        raise sc.err(ShapeError, f"{r.source}: the coefficient of {name} is 0, so the read "
+                     f"does not depend on {name}; leave {name} out of the subscript", r.pos)
     if len(r.terms) == 1 and c == 1 and not r.offset:
         return settle_var(r.var)                    # a plain read: the axis's own range
     axis = _linear(settle_var(r.var))
