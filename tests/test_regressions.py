@@ -456,3 +456,13 @@ def test_square_root_of_a_constant_in_torch_code():
         **{k: torch.from_numpy(np.asarray(v, dtype=float)) for k, v in arrays.items()})
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
     assert "torch.sqrt(2.0)" not in indexcalc.derivative(text, wrt="x").python(backend="torch")
+
+
+def test_delta_whose_summed_index_cancels_is_left_alone():
+    """Escape (probing affine subscripts after the convolution merge): in
+    Σ_i δ[i,i+1] the summed i cancels from the delta's equation, so solving for it
+    gave None and contracting crashed (TypeError).  Such a delta is skipped (it
+    does not depend on i), and the derivatives match finite differences."""
+    matches_finite_differences("x : vector[n]\nL = sum_i x_{2i+1}^2 + δ[i,i+1]", "x")
+    matches_finite_differences("x : vector[n]\ny_i = δ[i,i+1] x_i + x_{i+1}\nL = sum_i y_i^2",
+                               "x")
