@@ -21,6 +21,7 @@ MAX_NUMBER_DIGITS = 60         # digits in one numeric literal: exact arithmetic
 MAX_EXPONENT = 60              # |e| in 1.5e-3 style literals: exact fractions stay small
 RECURSION_LIMIT = 20_000       # Python's recursion limit while lowering the depth-bounded tree
 MAX_POWER_BITS = 4096          # bits of a constant power folded exactly (2^5000 is refused)
+MAX_SUBSCRIPT_NUMBER = 10_000  # |coefficient|, |offset|, divisor in x_{2i+k}, [0 ≤ p − k < m]
 
 # ---------------------------------------------------------------- calculus/
 

@@ -466,3 +466,25 @@ def test_delta_whose_summed_index_cancels_is_left_alone():
     matches_finite_differences("x : vector[n]\nL = sum_i x_{2i+1}^2 + δ[i,i+1]", "x")
     matches_finite_differences("x : vector[n]\ny_i = δ[i,i+1] x_i + x_{i+1}\nL = sum_i y_i^2",
                                "x")
+
+
+
+def test_huge_numbers_in_subscripts_are_refused_at_the_place():
+    """Escape and hang (probing affine subscripts): x_{999999999999999999999i+k} made a
+    stride beyond a C long when evaluated (OverflowError), x_{i+9^9^9} computed the
+    power exactly for ever, and x_{i+2^(1/2)} let a float into a subscript.  Numbers in
+    subscripts and range conditions are bounded (limits.MAX_SUBSCRIPT_NUMBER) and a
+    power must have a whole exponent: each is a ParseError with the place."""
+    import pytest
+
+    from indexcalc.errors import ParseError
+    from indexcalc.limits import MAX_SUBSCRIPT_NUMBER
+    head = "x : vector[n]; w : vector[K]\ny_i = sum_k w_k "
+    for sub in ("x_{999999999999999999999i+k}", "x_{i+9^9^9}", "x_{(i)/999999999999}",
+                "x_{i+2^(1/2)}", "[99999999999999999999 | k] x_{i+k}",
+                "[0 ≤ k + 2^(1/2) < K] x_{i+k}", f"x_{{i+{MAX_SUBSCRIPT_NUMBER + 1}k}}"):
+        with pytest.raises(ParseError) as err:
+            indexcalc.parse(head + sub + "\nL = sum_i y_i^2")
+        assert err.value.line == 2 and "subscript" in str(err.value), sub
+    d = matches_finite_differences(head + "x_{i+2^2 k}\nL = sum_i y_i^2", "w")  # within it
+    assert "4" in str(d)
