@@ -37,3 +37,7 @@ MEMO_SIZE = 50_000             # rewritten subtrees remembered per rule set (bou
 # ---------------------------------------------------------------- derivative.py
 
 INLINE_BUDGET = 160            # nodes: a closed formula larger than this keeps adjoints named
+
+# ---------------------------------------------------------------- checking/
+
+MAX_RANDOM_ENTRIES = 10_000_000  # entries of one random input array (check, :eval): 80 MB

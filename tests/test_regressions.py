@@ -488,3 +488,22 @@ def test_huge_numbers_in_subscripts_are_refused_at_the_place():
         assert err.value.line == 2 and "subscript" in str(err.value), sub
     d = matches_finite_differences(head + "x_{i+2^2 k}\nL = sum_i y_i^2", "w")  # within it
     assert "4" in str(d)
+
+
+def test_random_inputs_beyond_the_entry_limit_are_refused():
+    """Escape (probing fixed sizes): vector[99999999999999999999999] went through
+    check's numbers and :eval to NumPy (ValueError: maximum allowed dimension), and
+    vector[10^9] would have allocated 8 GB.  Random inputs are bounded
+    (limits.MAX_RANDOM_ENTRIES): a LimitError naming the input."""
+    import pytest
+
+    from indexcalc.errors import LimitError
+    from indexcalc.limits import MAX_RANDOM_ENTRIES
+    for size in ("99999999999999999999999", str(MAX_RANDOM_ENTRIES + 1)):
+        m = indexcalc.parse(f"x : vector[{size}]\nL = sum_i x_i^2")
+        with pytest.raises(LimitError, match="random x"):
+            random_arrays(m)
+        with pytest.raises(LimitError, match="random x"):
+            indexcalc.check(m, "dL/dx_p == 3 x_p")
+    m = indexcalc.parse("x : vector[1000]; A : matrix[1000, 1000]\nL = xᵀ A x")
+    assert random_arrays(m)["A"].shape == (1000, 1000)          # within it
