@@ -507,3 +507,14 @@ def test_random_inputs_beyond_the_entry_limit_are_refused():
             indexcalc.check(m, "dL/dx_p == 3 x_p")
     m = indexcalc.parse("x : vector[1000]; A : matrix[1000, 1000]\nL = xᵀ A x")
     assert random_arrays(m)["A"].shape == (1000, 1000)          # within it
+
+
+def test_matrix_form_of_a_scaled_shifted_sum_is_the_index_form():
+    """Fuzz escape (tools/fuzz.py --seed 12): ∂L/∂θ = 2 Σ_{i,k} y_i w_k x_{i+k} -- a
+    shifted sum inside a product -- reached the matrix network with x_{i+k} as a
+    one-subscript "matrix" (IndexError).  A product that reads at shifted positions
+    has no matrix form, like a shifted sum: the matrix form is the index form."""
+    text = ("x : vector[13]; w : vector[3]; θ : scalar\ny_i = θ sum_k w_k x[k+i] + x[i]\n"
+            "L = sum_i y_i^2")
+    d = matches_finite_differences(text, "θ")
+    assert str(d.matrix()).strip() == "dLdθ = 2 Σ_{i,k} y_i w_k x_{i+k}"
