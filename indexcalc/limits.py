@@ -41,3 +41,4 @@ INLINE_BUDGET = 160            # nodes: a closed formula larger than this keeps 
 # ---------------------------------------------------------------- checking/
 
 MAX_RANDOM_ENTRIES = 10_000_000  # entries of one random input array (check, :eval): 80 MB
+MAX_DIFFERENCED = 2_000          # entries :eval differences (two evaluations each)

@@ -518,3 +518,17 @@ def test_matrix_form_of_a_scaled_shifted_sum_is_the_index_form():
             "L = sum_i y_i^2")
     d = matches_finite_differences(text, "θ")
     assert str(d.matrix()).strip() == "dLdθ = 2 Σ_{i,k} y_i w_k x_{i+k}"
+
+
+def test_eval_does_not_difference_a_huge_variable(tmp_path, capsys):
+    """Hang (probing :eval): x : vector[200000] made :eval's finite-difference check
+    run 400,000 evaluations (minutes).  Beyond limits.MAX_DIFFERENCED entries the
+    check says it is skipped; within it, it still runs."""
+    from indexcalc.limits import MAX_DIFFERENCED
+    from indexcalc.ui.cli import main
+    for size, want in ((200_000, "finite differences skipped: x has 200,000 entries"),
+                       (MAX_DIFFERENCED, "finite differences agree")):
+        path = tmp_path / "big.ic"
+        path.write_text(f"x : vector[{size}]\nL = sum_i x_i^2\ndL/dx\n:eval\n", encoding="utf-8")
+        assert main(["run", str(path)]) == 0
+        assert want in capsys.readouterr().out
