@@ -532,3 +532,21 @@ def test_eval_does_not_difference_a_huge_variable(tmp_path, capsys):
         path.write_text(f"x : vector[{size}]\nL = sum_i x_i^2\ndL/dx\n:eval\n", encoding="utf-8")
         assert main(["run", str(path)]) == 0
         assert want in capsys.readouterr().out
+
+
+def test_a_derived_size_as_a_factor_prints():
+    """Fuzz escape (tools/fuzz.py --seed 13): ∂L/∂β of a strided 2-D convolution summed
+    whole is 2 B (H − 2U + 2) (W − 2V + 2): a size derived from the shifted reads
+    (a DimExpr) as a factor, which the printers joined as if it were a string
+    (TypeError).  It prints as its text in parentheses, in every notation."""
+    text = ("X : tensor[B, C, H, W]; F : tensor[O, C, U, V]; β : vector[O]\n"
+            "Y[b,o,i,j] = sum_{c,u,v} F[o,c,u,v] X[b,c,i+2u,j+2v] + β_o\n"
+            "L = sum_{b,o,i,j} Y[b,o,i,j] 2")
+    d = indexcalc.derivative(text, "β")
+    assert str(d) == "∂L/∂β_p = 2 B (H − 2U + 2) (W − 2V + 2)"
+    assert d.text(ascii=True) == "dL/dbeta_p = 2 B (H - 2U + 2) (W - 2V + 2)"
+    assert "(H - 2U + 2)" in d.latex()
+    m = indexcalc.parse(text)
+    arrays = random_arrays(m, 0, sizes={"B": 2, "C": 1, "H": 7, "W": 6, "O": 2, "U": 2, "V": 2})
+    want = numeric_derivative(m, "L", ["β"], arrays)
+    assert np.allclose(d.evaluate(**arrays), want) and np.allclose(want, 2 * 2 * 5 * 4)
