@@ -550,3 +550,18 @@ def test_a_derived_size_as_a_factor_prints():
     arrays = random_arrays(m, 0, sizes={"B": 2, "C": 1, "H": 7, "W": 6, "O": 2, "U": 2, "V": 2})
     want = numeric_derivative(m, "L", ["β"], arrays)
     assert np.allclose(d.evaluate(**arrays), want) and np.allclose(want, 2 * 2 * 5 * 4)
+
+
+def test_an_index_times_zero_in_a_subscript_is_refused():
+    """Fuzz escape (tools/fuzz.py --seed 14): Z[o,0i,j] kept i with coefficient 0, and
+    working out i's range divided by it (ZeroDivisionError).  It is a ParseError
+    at the place."""
+    import pytest
+
+    from indexcalc.errors import ParseError
+    for sub in ("Z[o,0i,j]", "Z[o,0i+1,j]", "Z[o,i-i+0j,j]"):
+        with pytest.raises(ParseError, match="by zero|no index") as err:
+            indexcalc.parse("X : tensor[C, H, W]\nF : tensor[O, C, U, V]\n"
+                            "Y[o,i,j] = sum_{c,u,v} F[o,c,u,v] X[c,i+u,v+j]\nZ[o,i,j] = Y[o,i,j]\n"
+                            f"L = sum_{{o,i,j}} {sub}^2")
+        assert err.value.line == 5, sub

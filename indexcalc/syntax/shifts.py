@@ -118,6 +118,8 @@ def read_shift(text: str, fail: Callable[[str], Exception]) -> Shift | str:
         return next(iter(terms))
     if not terms:
         raise fail(f"the subscript {text.strip()!r} has no index; {ALLOWED}")
+    if any(c == 0 for c in terms.values()):                 # 0i: no position to solve for
+        raise fail(f"the subscript {text.strip()!r} multiplies an index by zero; {ALLOWED}")
     for c in list(terms.values()) + [offset]:
         if Fraction(c).denominator != 1 and not _printed_fraction(text):
             raise fail(f"the subscript {text.strip()!r} has a fractional coefficient; "
