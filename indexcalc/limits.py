@@ -21,6 +21,7 @@ MAX_NUMBER_DIGITS = 60         # digits in one numeric literal: exact arithmetic
 MAX_EXPONENT = 60              # |e| in 1.5e-3 style literals: exact fractions stay small
 RECURSION_LIMIT = 20_000       # Python's recursion limit while lowering the depth-bounded tree
 MAX_POWER_BITS = 4096          # bits of a constant power folded exactly (2^5000 is refused)
+MAX_SUBSCRIPT_NUMBER = 10_000  # |coefficient|, |offset|, divisor in x_{2i+k}, [0 ≤ p − k < m]
 
 # ---------------------------------------------------------------- calculus/
 
@@ -36,3 +37,8 @@ MEMO_SIZE = 50_000             # rewritten subtrees remembered per rule set (bou
 # ---------------------------------------------------------------- derivative.py
 
 INLINE_BUDGET = 160            # nodes: a closed formula larger than this keeps adjoints named
+
+# ---------------------------------------------------------------- checking/
+
+MAX_RANDOM_ENTRIES = 10_000_000  # entries of one random input array (check, :eval): 80 MB
+MAX_DIFFERENCED = 2_000          # entries :eval differences (two evaluations each)

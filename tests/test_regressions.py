@@ -469,3 +469,112 @@ def test_finite_differences_ignore_an_unrelated_opaque_definition():
     assert check_grad(text, ["x", "x"], of="f").shape == (4, 4)    # the Hessian too
     with pytest.raises(indexcalc.IndexcalcError, match="opaque"):      # h does read Q
         numeric_derivative(indexcalc.parse(text), "h", ["x"], arrays)
+
+
+def test_delta_whose_summed_index_cancels_is_left_alone():
+    """Escape (probing affine subscripts after the convolution merge): in
+    Σ_i δ[i,i+1] the summed i cancels from the delta's equation, so solving for it
+    gave None and contracting crashed (TypeError).  Such a delta is skipped (it
+    does not depend on i), and the derivatives match finite differences."""
+    matches_finite_differences("x : vector[n]\nL = sum_i x_{2i+1}^2 + δ[i,i+1]", "x")
+    matches_finite_differences("x : vector[n]\ny_i = δ[i,i+1] x_i + x_{i+1}\nL = sum_i y_i^2",
+                               "x")
+
+
+
+def test_huge_numbers_in_subscripts_are_refused_at_the_place():
+    """Escape and hang (probing affine subscripts): x_{999999999999999999999i+k} made a
+    stride beyond a C long when evaluated (OverflowError), x_{i+9^9^9} computed the
+    power exactly for ever, and x_{i+2^(1/2)} let a float into a subscript.  Numbers in
+    subscripts and range conditions are bounded (limits.MAX_SUBSCRIPT_NUMBER) and a
+    power must have a whole exponent: each is a ParseError with the place."""
+    import pytest
+
+    from indexcalc.errors import ParseError
+    from indexcalc.limits import MAX_SUBSCRIPT_NUMBER
+    head = "x : vector[n]; w : vector[K]\ny_i = sum_k w_k "
+    for sub in ("x_{999999999999999999999i+k}", "x_{i+9^9^9}", "x_{(i)/999999999999}",
+                "x_{i+2^(1/2)}", "[99999999999999999999 | k] x_{i+k}",
+                "[0 ≤ k + 2^(1/2) < K] x_{i+k}", f"x_{{i+{MAX_SUBSCRIPT_NUMBER + 1}k}}"):
+        with pytest.raises(ParseError) as err:
+            indexcalc.parse(head + sub + "\nL = sum_i y_i^2")
+        assert err.value.line == 2 and "subscript" in str(err.value), sub
+    d = matches_finite_differences(head + "x_{i+2^2 k}\nL = sum_i y_i^2", "w")  # within it
+    assert "4" in str(d)
+
+
+def test_random_inputs_beyond_the_entry_limit_are_refused():
+    """Escape (probing fixed sizes): vector[99999999999999999999999] went through
+    check's numbers and :eval to NumPy (ValueError: maximum allowed dimension), and
+    vector[10^9] would have allocated 8 GB.  Random inputs are bounded
+    (limits.MAX_RANDOM_ENTRIES): a LimitError naming the input."""
+    import pytest
+
+    from indexcalc.errors import LimitError
+    from indexcalc.limits import MAX_RANDOM_ENTRIES
+    for size in ("99999999999999999999999", str(MAX_RANDOM_ENTRIES + 1)):
+        m = indexcalc.parse(f"x : vector[{size}]\nL = sum_i x_i^2")
+        with pytest.raises(LimitError, match="random x"):
+            random_arrays(m)
+        with pytest.raises(LimitError, match="random x"):
+            indexcalc.check(m, "dL/dx_p == 3 x_p")
+    m = indexcalc.parse("x : vector[1000]; A : matrix[1000, 1000]\nL = xᵀ A x")
+    assert random_arrays(m)["A"].shape == (1000, 1000)          # within it
+
+
+def test_matrix_form_of_a_scaled_shifted_sum_is_the_index_form():
+    """Fuzz escape (tools/fuzz.py --seed 12): ∂L/∂θ = 2 Σ_{i,k} y_i w_k x_{i+k} -- a
+    shifted sum inside a product -- reached the matrix network with x_{i+k} as a
+    one-subscript "matrix" (IndexError).  A product that reads at shifted positions
+    has no matrix form, like a shifted sum: the matrix form is the index form."""
+    text = ("x : vector[13]; w : vector[3]; θ : scalar\ny_i = θ sum_k w_k x[k+i] + x[i]\n"
+            "L = sum_i y_i^2")
+    d = matches_finite_differences(text, "θ")
+    assert str(d.matrix()).strip() == "dLdθ = 2 Σ_{i,k} y_i w_k x_{i+k}"
+
+
+def test_eval_does_not_difference_a_huge_variable(tmp_path, capsys):
+    """Hang (probing :eval): x : vector[200000] made :eval's finite-difference check
+    run 400,000 evaluations (minutes).  Beyond limits.MAX_DIFFERENCED entries the
+    check says it is skipped; within it, it still runs."""
+    from indexcalc.limits import MAX_DIFFERENCED
+    from indexcalc.ui.cli import main
+    for size, want in ((200_000, "finite differences skipped: x has 200,000 entries"),
+                       (MAX_DIFFERENCED, "finite differences agree")):
+        path = tmp_path / "big.ic"
+        path.write_text(f"x : vector[{size}]\nL = sum_i x_i^2\ndL/dx\n:eval\n", encoding="utf-8")
+        assert main(["run", str(path)]) == 0
+        assert want in capsys.readouterr().out
+
+
+def test_a_derived_size_as_a_factor_prints():
+    """Fuzz escape (tools/fuzz.py --seed 13): ∂L/∂β of a strided 2-D convolution summed
+    whole is 2 B (H − 2U + 2) (W − 2V + 2): a size derived from the shifted reads
+    (a DimExpr) as a factor, which the printers joined as if it were a string
+    (TypeError).  It prints as its text in parentheses, in every notation."""
+    text = ("X : tensor[B, C, H, W]; F : tensor[O, C, U, V]; β : vector[O]\n"
+            "Y[b,o,i,j] = sum_{c,u,v} F[o,c,u,v] X[b,c,i+2u,j+2v] + β_o\n"
+            "L = sum_{b,o,i,j} Y[b,o,i,j] 2")
+    d = indexcalc.derivative(text, "β")
+    assert str(d) == "∂L/∂β_p = 2 B (H − 2U + 2) (W − 2V + 2)"
+    assert d.text(ascii=True) == "dL/dbeta_p = 2 B (H - 2U + 2) (W - 2V + 2)"
+    assert "(H - 2U + 2)" in d.latex()
+    m = indexcalc.parse(text)
+    arrays = random_arrays(m, 0, sizes={"B": 2, "C": 1, "H": 7, "W": 6, "O": 2, "U": 2, "V": 2})
+    want = numeric_derivative(m, "L", ["β"], arrays)
+    assert np.allclose(d.evaluate(**arrays), want) and np.allclose(want, 2 * 2 * 5 * 4)
+
+
+def test_an_index_times_zero_in_a_subscript_is_refused():
+    """Fuzz escape (tools/fuzz.py --seed 14): Z[o,0i,j] kept i with coefficient 0, and
+    working out i's range divided by it (ZeroDivisionError).  It is a ParseError
+    at the place."""
+    import pytest
+
+    from indexcalc.errors import ParseError
+    for sub in ("Z[o,0i,j]", "Z[o,0i+1,j]", "Z[o,i-i+0j,j]"):
+        with pytest.raises(ParseError, match="by zero|no index") as err:
+            indexcalc.parse("X : tensor[C, H, W]\nF : tensor[O, C, U, V]\n"
+                            "Y[o,i,j] = sum_{c,u,v} F[o,c,u,v] X[c,i+u,v+j]\nZ[o,i,j] = Y[o,i,j]\n"
+                            f"L = sum_{{o,i,j}} {sub}^2")
+        assert err.value.line == 5, sub

@@ -47,6 +47,8 @@ def contract_affine(factors: list[Expr], bound: list[Index]):
         rest = factors[:k] + factors[k + 1:]
         for gone in sorted(choices, key=_preference):
             solution = solve(f.a, f.b, gone)
+            if solution is None:                    # δ[i,i+1]: i cancels, nothing to solve
+                continue
             try:
                 new = [shift_indices(g, {gone: solution}) for g in rest]
             except NotShiftable:

@@ -9,6 +9,7 @@ needs it) are read from the function table.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -17,8 +18,10 @@ import numpy as np
 from indexcalc import functions
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.derivative import differentiate, parse_wrt
+from indexcalc.errors import LimitError
 from indexcalc.ir import Apply, Const, Func, Pow, Var, walk
 from indexcalc.ir.affine import DimExpr, dim_value
+from indexcalc.limits import MAX_RANDOM_ENTRIES
 from indexcalc.model import Model, needed
 
 DEFAULT_SIZE = 3
@@ -33,6 +36,10 @@ def random_arrays(model: Model, seed: int = 0, sizes: dict[str, int] | None = No
     arrays = {}
     for name in names or model.inputs:
         shape = tuple(dim_value(d, dims) for d in model.shapes[name])
+        if math.prod(shape) > MAX_RANDOM_ENTRIES:          # vector[10^23]: refused, not tried
+            raise LimitError(f"a random {name} of shape {shape} would have more than "
+                             f"{MAX_RANDOM_ENTRIES:,} entries; declare smaller sizes "
+                             f"for random inputs")
         if name in square and len(shape) == 2 and shape[0] == shape[1]:
             n = shape[0]
             a = np.eye(n) * 2.0 + 0.4 * rng.standard_normal(shape) / np.sqrt(n)

@@ -35,7 +35,7 @@ from indexcalc.ir import (
     Sum,
     Var,
 )
-from indexcalc.ir.affine import InRange
+from indexcalc.ir.affine import DimExpr, InRange
 from indexcalc.read.bounds import condition_text, sub_text, unproven_reads, with_bounds
 from indexcalc.syntax.subscripts import NAME, subscript_text
 
@@ -157,6 +157,8 @@ class Printer:
         return self.signed(e.value < 0, self.number(abs(e.value)))
 
     def print_DimSize(self, e: DimSize) -> str:
+        if isinstance(e.dim, DimExpr):          # a derived size: (H − 2U + 1), as conditions
+            return "(" + str(e.dim).replace("−", self.minus) + ")"
         return str(e.dim) if isinstance(e.dim, int) else self.ident(e.dim)
 
     def print_Var(self, e: Var) -> str:

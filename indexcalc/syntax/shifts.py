@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
+from indexcalc.limits import MAX_SUBSCRIPT_NUMBER
 from indexcalc.syntax.subscripts import subscript_indices
 
 ALLOWED = ("a subscript may be an index (i), or a sum of indices with whole-number "
@@ -117,6 +118,8 @@ def read_shift(text: str, fail: Callable[[str], Exception]) -> Shift | str:
         return next(iter(terms))
     if not terms:
         raise fail(f"the subscript {text.strip()!r} has no index; {ALLOWED}")
+    if any(c == 0 for c in terms.values()):                 # 0i: no position to solve for
+        raise fail(f"the subscript {text.strip()!r} multiplies an index by zero; {ALLOWED}")
     for c in list(terms.values()) + [offset]:
         if Fraction(c).denominator != 1 and not _printed_fraction(text):
             raise fail(f"the subscript {text.strip()!r} has a fractional coefficient; "
@@ -206,6 +209,10 @@ class _Reader:
         if self.peek() is not None:
             raise self.fail(f"unexpected {self.peek()[1]!r} in the subscript "
                             f"{self.text.strip()!r}; {ALLOWED}")
+        for c in list(value[0].values()) + [value[1]]:
+            if max(abs(c.numerator), c.denominator) > MAX_SUBSCRIPT_NUMBER:
+                raise self.fail(f"a number in the subscript {self.text.strip()!r} is beyond "
+                                f"the limit of {MAX_SUBSCRIPT_NUMBER:,}")
         return value
 
     def expr(self):
@@ -250,7 +257,14 @@ class _Reader:
             if value[0] or power[0]:
                 raise self.fail(f"the subscript {self.text.strip()!r} is not affine (a power "
                                 f"of an index); {ALLOWED}")
-            value = ({}, value[1] ** power[1])
+            base, exp = value[1], power[1]
+            if exp.denominator != 1 or exp < 0:
+                raise self.fail(f"the subscript {self.text.strip()!r} raises to a power "
+                                f"other than a whole number; {ALLOWED}")
+            if abs(base) > 1 and exp > MAX_SUBSCRIPT_NUMBER.bit_length():   # 9^9^9: refused
+                raise self.fail(f"a number in the subscript {self.text.strip()!r} is beyond "
+                                f"the limit of {MAX_SUBSCRIPT_NUMBER:,}")
+            value = ({}, base ** exp)
         return value
 
     def _times(self, a, b):

@@ -17,6 +17,7 @@ import numpy as np
 from indexcalc.checking.numeric import numeric_derivative, random_arrays
 from indexcalc.errors import IndexcalcError
 from indexcalc.functions import ELEMENTWISE, TENSOR
+from indexcalc.limits import MAX_DIFFERENCED
 from indexcalc.read.text import ASCII_NAMES
 
 
@@ -85,6 +86,10 @@ def _finite_difference_line(d, arrays, value, numeric_derivative) -> str:
                 "which random data does not satisfy)")
     if any(w in d.model.symmetric for w in d.wrt):
         return "(finite differences skipped: the variable is declared symmetric)"
+    big = [w for w in d.wrt if np.size(arrays[w]) > MAX_DIFFERENCED]
+    if big:                                 # vector[200000]: minutes of evaluations
+        return (f"(finite differences skipped: {big[0]} has {np.size(arrays[big[0]]):,} "
+                f"entries, more than the {MAX_DIFFERENCED:,} differenced)")
     try:                            # it evaluates only what d.of needs (not an opaque h(x))
         want = numeric_derivative(d.model, d.of, list(d.wrt), arrays)
     except IndexcalcError as e:
