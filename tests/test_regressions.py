@@ -578,3 +578,14 @@ def test_an_index_times_zero_in_a_subscript_is_refused():
                             "Y[o,i,j] = sum_{c,u,v} F[o,c,u,v] X[c,i+u,v+j]\nZ[o,i,j] = Y[o,i,j]\n"
                             f"L = sum_{{o,i,j}} {sub}^2")
         assert err.value.line == 5, sub
+
+
+def test_trace_of_a_constant_matrix_is_its_size():
+    """Fuzz escape (seed 21): tr(A / A) folded to Σ_i 1 before i had a dimension, so its
+    size was unsettled (KeyError '?'). The trace now sums like sum_i: tr(A / A) = n."""
+    text = "A : matrix[n, n] symmetric; x : vector[n]\nf = xᵀ A x + tr(A /A)"
+    assert str(indexcalc.parse(text).definitions["f"].expr).startswith("n + ")
+    arrays = {"A": np.eye(3) + 0.1, "x": np.arange(3.0)}
+    assert np.isclose(indexcalc.evaluate(text, "f", **arrays),
+                      arrays["x"] @ arrays["A"] @ arrays["x"] + 3)
+    matches_finite_differences("A : matrix[n, n]; x : vector[n]\nf = xᵀ A x + tr(A /A)", "x")

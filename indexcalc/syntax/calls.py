@@ -31,7 +31,7 @@ from indexcalc.functions import (
     known,
     opaque_is_scalar_valued,
 )
-from indexcalc.ir import Apply, Func, const, delta, mul, power, rename, summation
+from indexcalc.ir import Apply, Func, const, delta, mul, power, rename
 from indexcalc.syntax import index_form, matrix_form
 from indexcalc.syntax.statistics import EXTREMES, STATISTICS, extreme, statistic
 from indexcalc.syntax import tree as S
@@ -258,7 +258,7 @@ def lowered_fn(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Lower) -> Va
     e = rename(v.expr, {b: a})
     if name == "diag":
         return Val(e, (a,))
-    return Val(summation((a,), e), ())
+    return Val(sc.sum_over([a.name], e, ctx), ())      # tr(A / A) = n: the size of a
 
 
 def opaque_fn(sc: Scope, raw: str, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
