@@ -222,7 +222,8 @@ def callable_name(sc: Scope, name: str) -> bool:
     """Is ``name (...)`` a call?  For a function name (known, declared or one letter);
     any other name is a tensor times a parenthesis (``Uc (r ⊙ h)``)."""
     return (name not in sc.tensors and name not in sc.dim_symbols
-            and name not in DELTA_NAMES and not sc.hints.get(name)
+            and name not in sc.tensor_names and name not in sc.operand_names
+            and name not in DELTA_NAMES and name not in sc.hints
             and (known(name) or name in sc.declared_functions or name in QUESTION_WORDS
                  or OPAQUE_NAME.fullmatch(name) is not None))
 

@@ -106,6 +106,7 @@ class Scope:
         self.declared_functions: dict[str, bool] = {}    # `phi : function [scalar]`
         self.tensor_names: dict[str, int | None] = {}    # used as tensors in the text (rank)
         self.hints: dict[str, int] = {}                  # ranks inferred from use (infer.py)
+        self.operand_names: set[str] = set()            # names used bare somewhere in the text
         self.defined_later: dict[str, S.Pos] = {}        # every definition's name, and where
         self.index_names: set[str] = set()               # every index name the text writes
         self.done: list[tuple[object, Ctx | None]] = []  # lowered statements, in order

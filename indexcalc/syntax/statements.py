@@ -36,6 +36,7 @@ def lower(source: S.Source) -> Model:
 
 def run(sc: Scope, statements: list) -> Model:
     sc.tensor_names = tensor_names(statements)
+    sc.operand_names = operand_names(statements)
     for st in statements:
         for a in ("lhs", "rhs", "expr", "claim", "question"):
             if hasattr(st, a):
@@ -53,6 +54,29 @@ def run(sc: Scope, statements: list) -> Model:
         except IndexcalcError as e:          # e.g. division by zero found while folding
             raise e.at(sc.text, st.pos.line, st.pos.column) from None
     return settle.finish(sc)
+
+
+def operand_names(statements: list) -> set[str]:
+    """The names the text uses as a bare operand somewhere (``s + s``), not just before a
+    parenthesis: such a name is a tensor, so ``s (x_i u_j)`` elsewhere is a product."""
+    out: set[str] = set()
+    stack = [getattr(st, a) for st in statements
+             for a in ("lhs", "rhs", "expr", "claim", "question") if hasattr(st, a)]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, S.Chain):
+            for k, (_, f) in enumerate(n.factors):
+                following = n.factors[k + 1] if k + 1 < len(n.factors) else None
+                if (isinstance(f, S.Name) and following is not None and following[0] == ""
+                        and isinstance(following[1], S.Paren)):
+                    stack.extend(S.children(f))        # f (z): a call or a product, undecided
+                else:
+                    stack.append(f)
+            continue
+        if isinstance(n, S.Name):
+            out.add(n.name)
+        stack.extend(S.children(n))
+    return out
 
 
 def tensor_names(statements: list) -> dict[str, int | None]:
