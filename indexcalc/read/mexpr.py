@@ -1,0 +1,255 @@
+"""Matrix expressions: the small tree a matrix-form result is built as.
+
+``matrix.py`` decides *whether* an index-form result is a matrix formula and
+builds it from the nodes below; ``matrix_text.py`` decides how it is *spelt*.
+The nodes say what a formula means, independently of the vector convention: a
+vector is a 1-D array, ``MProd`` is a matrix product whose first and last
+factors may be vectors (``u A v`` is the number uᵀAv), ``MOuter`` the outer
+product, ``MOnes`` the vector of ones and ``MIdentity`` the identity (both
+sized by a dimension of the model), ``MKron`` a Kronecker product.
+
+The smart constructors (``prod``, ``hadamard``, ``scale``, ``transpose``) keep
+one canonical shape: scalars pulled out in front, nested products flattened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Union
+
+Number = Union[Fraction, float]
+
+
+class MExpr:
+    """Base of matrix-expression nodes; ``rank`` is 0 (scalar), 1 (vector) or 2."""
+    __slots__ = ()
+    rank: int
+
+
+@dataclass(frozen=True)
+class MName(MExpr):
+    """A named tensor of the model (or a named intermediate)."""
+    name: str
+    rank: int
+
+
+@dataclass(frozen=True)
+class MNum(MExpr):
+    value: Number
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class MOnes(MExpr):
+    """The vector of ones ``1`` of length ``dim`` (``1ᵀ X`` sums the columns of X)."""
+    dim: object
+    rank: int = 1
+
+
+@dataclass(frozen=True)
+class MIdentity(MExpr):
+    """The identity matrix ``I`` of size ``dim``."""
+    dim: object
+    rank: int = 2
+
+
+@dataclass(frozen=True)
+class MT(MExpr):
+    """Transpose of a matrix."""
+    arg: MExpr
+    rank: int = 2
+
+
+@dataclass(frozen=True)
+class MProd(MExpr):
+    """Matrix product ``F1 F2 … Fk``; the first and the last factor may be vectors
+    (a leading vector is read as a row, a trailing one as a column)."""
+    factors: tuple[MExpr, ...]
+
+    @property
+    def rank(self) -> int:
+        return 2 - (self.factors[0].rank == 1) - (self.factors[-1].rank == 1)
+
+
+@dataclass(frozen=True)
+class MOuter(MExpr):
+    """``u vᵀ``: the matrix with entries u_p v_q."""
+    u: MExpr
+    v: MExpr
+    rank: int = 2
+
+
+@dataclass(frozen=True)
+class MHad(MExpr):
+    """Elementwise product ``a ⊙ b ⊙ …`` of operands of one shape."""
+    factors: tuple[MExpr, ...]
+
+    @property
+    def rank(self) -> int:
+        return self.factors[0].rank
+
+
+@dataclass(frozen=True)
+class MScale(MExpr):
+    """``c s1 s2 … X``: a coefficient and scalar factors times one array (or a scalar)."""
+    coeff: Number
+    scalars: tuple[MExpr, ...]
+    arg: MExpr | None = None
+
+    @property
+    def rank(self) -> int:
+        return self.arg.rank if self.arg is not None else 0
+
+
+@dataclass(frozen=True)
+class MAdd(MExpr):
+    """A sum; scalar terms broadcast over vector and matrix terms."""
+    terms: tuple[MExpr, ...]
+
+    @property
+    def rank(self) -> int:
+        return max(t.rank for t in self.terms)
+
+
+@dataclass(frozen=True)
+class MPow(MExpr):
+    """``x^c``, elementwise; a matrix base only with exponent −1 (``1 / X``): other
+    elementwise powers of a matrix are written as ``X ⊙ X``."""
+    base: MExpr
+    exponent: MExpr
+
+    @property
+    def rank(self) -> int:
+        return self.base.rank
+
+
+@dataclass(frozen=True)
+class MCall(MExpr):
+    """``f(x)``: an elementwise function, a tensor function (softmax, inv, det; of a
+    matrix, softmax and logsumexp act on each row), ``diag``, ``tr`` or ``sum``;
+    ``order`` primes for derivatives of opaque functions."""
+    fn: str
+    arg: MExpr
+    rank: int
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class MKron(MExpr):
+    """``A ⊗ B``; ``kinds`` says for each operand whether it is a matrix ("mat"), a
+    column ("col") or a row vector ("row"), since a Kronecker product tells them apart."""
+    a: MExpr
+    b: MExpr
+    kinds: tuple[str, str] = ("mat", "mat")
+    rank: int = 2
+
+
+def diag(v: MExpr) -> MExpr:
+    """``diag(v)``: the diagonal matrix of a vector, or the diagonal vector of a matrix."""
+    return MCall("diag", v, 3 - v.rank)
+
+
+def trace(m: MExpr) -> MExpr:
+    return MCall("tr", m, 0)
+
+
+def total(v: MExpr) -> MExpr:
+    """Σ of every entry: ``uᵀ v`` for a sum of ``u ⊙ v``, ``sum(x)`` otherwise."""
+    if isinstance(v, MHad) and v.rank == 1:
+        return prod(v.factors[0], hadamard(*v.factors[1:]))
+    return MCall("sum", v, 0)
+
+
+def identity(dim, coeff: Number = 1, scalars=()) -> MExpr:
+    return scale(coeff, scalars, MIdentity(dim))
+
+
+# ---------------------------------------------------------------- smart constructors
+
+def prod(*factors: MExpr) -> MExpr:
+    """A matrix product; scalars and scalings are pulled out, nested products
+    flattened (a vector-valued chain first in a product is turned round into its
+    row form ``x Mᵀ``, last into its column form ``M x``); identities drop out."""
+    coeff, scalars, arrays = Fraction(1), [], []
+    for f in factors:
+        if isinstance(f, MScale) and f.arg is not None:
+            coeff, scalars, f = coeff * f.coeff, scalars + list(f.scalars), f.arg
+        (arrays if f.rank else scalars).append(f)
+    if len(arrays) > 1:
+        arrays = [f for f in arrays if not isinstance(f, MIdentity)] or arrays[:1]
+    flat: list[MExpr] = []
+    for k, f in enumerate(arrays):
+        if not isinstance(f, MProd):
+            flat.append(f)
+            continue
+        fs = f.factors
+        if f.rank == 1 and len(arrays) > 1 and (fs[-1].rank == 1) != (k == len(arrays) - 1):
+            fs = tuple(transpose(g) if g.rank == 2 else g for g in reversed(fs))
+        flat.extend(fs)
+    body = None if not flat else flat[0] if len(flat) == 1 else MProd(tuple(flat))
+    return scale(coeff, scalars, body)
+
+
+def hadamard(*factors: MExpr) -> MExpr:
+    flat: list[MExpr] = []
+    coeff, scalars = Fraction(1), []
+    for f in factors:
+        if isinstance(f, MScale) and f.arg is not None and f.arg.rank > 0:
+            coeff, scalars, f = coeff * f.coeff, scalars + list(f.scalars), f.arg
+        flat.extend(f.factors if isinstance(f, MHad) else (f,))
+    body = flat[0] if len(flat) == 1 else MHad(tuple(flat))
+    return scale(coeff, scalars, body)
+
+
+def scale(coeff: Number, scalars, arg: MExpr | None) -> MExpr:
+    flat = []
+    for f in scalars:                       # numbers and scalings fold into the coefficient
+        if isinstance(f, MNum):
+            coeff *= f.value
+        elif isinstance(f, MScale) and f.arg is None:
+            coeff, flat = coeff * f.coeff, flat + list(f.scalars)
+        else:
+            flat.append(f)
+    scalars = tuple(flat)
+    if isinstance(arg, MScale):
+        coeff, scalars, arg = coeff * arg.coeff, scalars + arg.scalars, arg.arg
+    if arg is not None and arg.rank == 0:
+        scalars, arg = scalars + (arg,), None
+    if coeff == 1 and not scalars and arg is not None:
+        return arg
+    if coeff == 1 and len(scalars) == 1 and arg is None:
+        return scalars[0]
+    if not scalars and arg is None:
+        return MNum(coeff)
+    return MScale(coeff, scalars, arg)
+
+
+def transpose(m: MExpr) -> MExpr:
+    """``Mᵀ``, pushed through products: (A B)ᵀ = Bᵀ Aᵀ, (u vᵀ)ᵀ = v uᵀ, (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ."""
+    if isinstance(m, MIdentity):
+        return m
+    if isinstance(m, MT):
+        return m.arg
+    if isinstance(m, MProd) and m.rank == 2:
+        return MProd(tuple(transpose(f) for f in reversed(m.factors)))
+    if isinstance(m, MOuter):
+        return MOuter(m.v, m.u)
+    if isinstance(m, MHad) and m.rank == 2:
+        return MHad(tuple(transpose(f) for f in m.factors))
+    if isinstance(m, MScale) and m.arg is not None:
+        return MScale(m.coeff, m.scalars, transpose(m.arg))
+    return MT(m)
+
+
+def outer(u: MExpr, v: MExpr) -> MExpr:
+    """``u vᵀ`` with scalings pulled out in front."""
+    cu, su, u = _unscale(u)
+    cv, sv, v = _unscale(v)
+    return scale(cu * cv, su + sv, MOuter(u, v))
+
+
+def _unscale(m: MExpr):
+    if isinstance(m, MScale) and m.arg is not None:
+        return m.coeff, m.scalars, m.arg
+    return Fraction(1), (), m
