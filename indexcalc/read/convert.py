@@ -59,6 +59,7 @@ from indexcalc.read.mexpr import (
     hadamard,
     identity,
     outer,
+    plus,
     scale,
     transpose,
 )
@@ -194,8 +195,8 @@ def _add(e: Add, axes: tuple[Index, ...]) -> MExpr:
                                f"added to terms with indices {_names(axes)}")
         terms.append(convert(t, axes) if t.free else convert(t, ()))
     if axes and all(t.rank == 0 for t in terms):
-        return scale(1, [MAdd(_ordered(terms))], _ones(axes))
-    return MAdd(_ordered(terms))
+        return scale(1, [plus(_ordered(terms))], _ones(axes))
+    return plus(_ordered(terms))
 
 
 def _ones(axes: tuple[Index, ...]) -> MExpr:
@@ -250,6 +251,10 @@ def _product(e: Expr, axes: tuple[Index, ...]) -> MExpr:
             if f.a not in inner.free:                 # c δ_pq = c I
                 return identity(f.a.dim, 1, [convert(inner, ())])
             return diag(convert(inner, (f.a,)))
+    scalars = [f for f in factors if not f.free and not isinstance(f, Const)]
+    if scalars and any(isinstance(f, Add) for f in factors):     # (Σ …)/√d: √d stays outside
+        rest = summation(bound, mul(*(f for f in factors if f not in scalars)))
+        return scale(1, [convert(f, ()) for f in scalars], convert(rest, axes))
     spread = _distributed(bound, factors)
     if spread is not None and any(_spreads(f) for f in factors):
         try:                                  # p_j (δ_jp − p_p) -> diag(p) − p pᵀ

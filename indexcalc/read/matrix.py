@@ -26,6 +26,7 @@ from indexcalc.display import text_html
 from indexcalc.ir import Expr, Index, Var, rebuild
 from indexcalc.read.convert import to_matrix
 from indexcalc.read.matrix_text import MatrixPrinter
+from indexcalc.read.mexpr import name_repeats
 from indexcalc.read.network import NoMatrixForm
 from indexcalc.read.text import definition_text
 from indexcalc.read.vec import CONVENTION, vec_form
@@ -94,15 +95,30 @@ def line_form(name: str, axes: tuple[Index, ...], expr: Expr, layout: str = "col
 
 def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
                   layout: str = "column", spell: Spell | None = None,
-                  vec: tuple | None = None) -> MatrixForm:
+                  vec: tuple | None = None, taken: set[str] = frozenset()) -> MatrixForm:
     """Matrix form of bindings ``(name, axes, expr)`` in order, the last the result;
-    ``vec`` is ``(lhs, rows, cols)`` for a Kronecker form of the result."""
-    lines, reasons, rhs = [], [], ""
+    ``vec`` is ``(lhs, rows, cols)`` for a Kronecker form of the result.  A function
+    application met more than once (``softmax(Q Kᵀ / sqrt(d))`` three times in an
+    attention gradient) is named once, first (a name not in ``taken``)."""
+    forms: list = []
     for name, axes, expr in bindings:
-        line, rhs, reason = line_form(name, tuple(axes), expr, layout, spell)
+        try:
+            forms.append(to_matrix(expr, tuple(axes)))
+        except NoMatrixForm as e:
+            forms.append(e)
+    shared, forms = name_repeats(forms, set(taken) | {b[0] for b in bindings})
+    printer = MatrixPrinter(layout, spell)
+    lines = [f"{sym} = {printer.text(m)}" for sym, m in shared]
+    reasons, rhs = [], ""
+    for (name, axes, expr), m in zip(bindings, forms):
+        if isinstance(m, NoMatrixForm):
+            line = definition_text(name, axes, expr)
+            rhs = line.split(" = ", 1)[1]
+            reasons.append(f"{name}: {m.reason}")
+        else:
+            rhs = printer.text(m)
+            line = f"{name} = {rhs}"
         lines.append(line)
-        if reason:
-            reasons.append(f"{name}: {reason}")
     kron = ""
     if vec is not None and reasons and reasons[-1].startswith(f"{bindings[-1][0]}: "):
         lhs, rows, cols = vec
@@ -135,7 +151,7 @@ def matrix_form(d, layout: str = "column", name: str | None = None,
     bindings += [(symbols[b.name], b.indices, _rename_vars(b.expr, symbols))
                  for b in d.adjoints]
     bindings.append((result, d.indices, _rename_vars(d.expr, symbols)))
-    return bindings_form(bindings, layout, spell, _vec_question(d))
+    return bindings_form(bindings, layout, spell, _vec_question(d), taken)
 
 
 def _vec_question(d):

@@ -124,10 +124,10 @@ class MatrixPrinter:
         for f, kind in zip((e.a, e.b), e.kinds):
             if kind == "mat":
                 parts.append(self.at(f, False, POW))
-            else:
-                s, p = self.show(f, COL if self.natural == COL else ROW)
+            else:                        # vectors as columns, ᵀ for a row, in both layouts
+                s, p = MatrixPrinter("column", self.spell).show(f, COL)
                 s = s if p >= POW else f"({s})"
-                parts.append(s + "ᵀ" if (kind == "row") == (self.natural == COL) else s)
+                parts.append(s + "ᵀ" if kind == "row" else s)
         return " ⊗ ".join(parts), PROD
 
     def show_MNum(self, e: MNum, way):
@@ -225,7 +225,7 @@ class MatrixPrinter:
         parts = [] if c == 1 and (num or arg is not None) else [number_text(c)]
         parts += [self.at(f, None, POW) for f in num]
         if arg is not None:
-            loose = isinstance(arg, (MProd, MOuter)) or not parts
+            loose = isinstance(arg, (MProd, MOuter, MKron)) or not parts
             parts.append(self.at(arg, way, PROD if loose else POW))
         s = self.over(" ".join(parts), factors, way)
         return ("−" + s, ADD) if neg else (s, PROD)

@@ -146,8 +146,10 @@ class MKron(MExpr):
 
 
 def diag(v: MExpr) -> MExpr:
-    """``diag(v)``: the diagonal matrix of a vector, or the diagonal vector of a matrix."""
-    return MCall("diag", v, 3 - v.rank)
+    """``diag(v)``: the diagonal matrix of a vector, or the diagonal vector of a matrix;
+    scalings come out in front (diag(c v) = c diag(v))."""
+    c, scalars, v = _unscale(v)
+    return scale(c, scalars, MCall("diag", v, 3 - v.rank))
 
 
 def trace(m: MExpr) -> MExpr:
@@ -253,3 +255,117 @@ def _unscale(m: MExpr):
     if isinstance(m, MScale) and m.arg is not None:
         return m.coeff, m.scalars, m.arg
     return Fraction(1), (), m
+
+
+# ---------------------------------------------------------------- common factors
+
+def plus(terms) -> MExpr:
+    """A sum with what every term shares taken out: a coefficient, scalar factors and a
+    first or last factor of a product (``A X + B X = (A + B) X``, ``s a + s b = s (a + b)``)."""
+    terms = tuple(terms)
+    if len(terms) < 2:
+        return terms[0]
+    parts = [_unscale(t) for t in terms]
+    coeffs = {abs(c) for c, _, _ in parts}
+    c = min(coeffs) if len(coeffs) == 1 else 1
+    c = -c if all(p[0] < 0 for p in parts) else c
+    common = [s for s in parts[0][1] if all(s in p[1] for p in parts[1:])]
+    if c == 1 or not any(p[2] is not None for p in parts):
+        c = 1 if not common else c
+    if c == 1 and not common:
+        left = _shared_end(terms, 0)
+        right = _shared_end(terms, -1)
+        if left is None and right is None:
+            return MAdd(terms)
+        return _take_end(terms, left, right)
+    rest = []
+    for coeff, scalars, arg in parts:
+        kept = list(scalars)
+        for s in common:
+            kept.remove(s)
+        rest.append(scale(coeff / c, kept, arg))
+    return scale(c, common, plus(rest))
+
+
+def _shared_end(terms, k: int):
+    """The matrix every term's product starts (k = 0) or ends (k = -1) with, if any."""
+    ends = []
+    for t in terms:
+        t = _unscale(t)[2]
+        if not isinstance(t, MProd) or t.factors[k].rank != 2:
+            return None
+        ends.append(t.factors[k])
+    return ends[0] if all(e == ends[0] for e in ends) else None
+
+
+def _take_end(terms, left, right) -> MExpr:
+    parts = [_unscale(t) for t in terms]
+    if right is not None:
+        inner = plus([scale(c, s, prod(*t.factors[:-1])) for c, s, t in parts])
+        return prod(inner, right)
+    inner = plus([scale(c, s, prod(*t.factors[1:])) for c, s, t in parts])
+    return prod(left, inner)
+
+
+# ---------------------------------------------------------------- repeated applications
+
+NOT_NAMED = ("diag", "tr", "sum")
+NAMED_SIZE = 5                  # nodes: σ(−m) stays as it is, softmax(Q Kᵀ / sqrt(d)) is named
+
+
+def children(m: MExpr) -> tuple[MExpr, ...]:
+    out = []
+    for v in vars(m).values():
+        if isinstance(v, MExpr):
+            out.append(v)
+        elif isinstance(v, tuple):
+            out.extend(x for x in v if isinstance(x, MExpr))
+    return tuple(out)
+
+
+def replace(m: MExpr, table: dict) -> MExpr:
+    """``m`` with every subtree found in ``table`` replaced by its value."""
+    if m in table:
+        return table[m]
+    fields = {}
+    for k, v in vars(m).items():
+        if isinstance(v, MExpr):
+            fields[k] = replace(v, table)
+        elif isinstance(v, tuple) and any(isinstance(x, MExpr) for x in v):
+            fields[k] = tuple(replace(x, table) if isinstance(x, MExpr) else x for x in v)
+    return type(m)(**{**vars(m), **fields}) if fields else m
+
+
+def size(m: MExpr) -> int:
+    return 1 + sum(size(c) for c in children(m))
+
+
+def _calls(m: MExpr, found: list) -> None:
+    if isinstance(m, MCall) and m.fn not in NOT_NAMED and size(m) >= NAMED_SIZE:
+        found.append(m)
+        return                                  # the outermost application only
+    for c in children(m):
+        _calls(c, found)
+
+
+def name_repeats(forms: list, taken: set[str]):
+    """Function applications of NAMED_SIZE nodes or more met twice or more in ``forms`` (matrix
+    expressions; other items pass through): ``[(symbol, call)]`` and the forms using them."""
+    found: list = []
+    for m in forms:
+        if isinstance(m, MExpr):
+            _calls(m, found)
+    named, table = [], {}
+    for call in dict.fromkeys(found):
+        if found.count(call) < 2:
+            continue
+        base = call.fn[0].upper() if call.rank == 2 else call.fn[0]
+        symbol, k = base, 1
+        while symbol in taken:
+            k, symbol = k + 1, f"{base}{k + 1}"
+        taken.add(symbol)
+        named.append((symbol, call))
+        table[call] = MName(symbol, call.rank)
+    if not table:
+        return [], forms
+    return named, [replace(m, table) if isinstance(m, MExpr) else m for m in forms]

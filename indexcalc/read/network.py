@@ -117,6 +117,8 @@ def _order(f: Expr) -> tuple[Index, ...]:
     if isinstance(f, Apply) and len(f.out) == 2 and f.out[0] == f.out[1] \
             and not (f.arg.free - set(f.over)):
         return f.out
+    if isinstance(f, Apply) and len(f.out) == 1 and len(f.free) == 2:    # softmax(Z)_pq
+        return tuple(sorted(f.free - set(f.out), key=lambda i: i.key)) + f.out
     if len(f.free) == 2:                     # (1 − H_pl^2): the order of its first matrix
         inner = _first_matrix(f, f.free)
         if inner is not None:
@@ -158,9 +160,9 @@ def _merge(nodes: list[Node], bound: list[Index]) -> list[Node]:
         if not key:
             out.append(Node(scale(1, [g.m for g in group], None), ()))
             continue
-        ix = group[0].ix
-        free_axis = len(key) == 1 and not (key <= set(bound))
-        order = sorted(group, key=lambda g: g.derived != (not free_axis))
+        derived_first = len(key) == 1 and key <= set(bound)     # (W2 v) ⊙ h; P ⊙ (G Vᵀ)
+        order = sorted(group, key=lambda g: g.derived != derived_first)
+        ix = order[0].ix
         out.append(Node(hadamard(*(_oriented(g, ix) for g in order)), ix,
                         any(g.derived for g in group)))
     return out

@@ -43,7 +43,7 @@ def _kron_term(t: Expr, rows, cols) -> MExpr:
     bound, factors = contract_deltas(*flatten(t))
     coeff, parts = 1, {"fast": [], "slow": [], "none": []}
     for group, summed in _components(factors, bound):
-        free = set().union(*(f.free for f in group))
+        free = set().union(*(f.free for f in group)) - set(summed)
         side = "none" if not free else "fast" if free <= fast else \
             "slow" if free <= slow else None
         if side is None:
