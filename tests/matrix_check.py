@@ -54,7 +54,9 @@ def concrete(e):
 
 def run(program: Program, arrays: dict) -> dict:
     bindings = tuple(Binding(b.name, b.indices, concrete(b.expr)) for b in program.bindings)
-    return evaluate_program(Program(bindings, program.outputs, program.shapes), arrays)
+    arguments = tuple(program.arguments) + tuple(n for n in program.shapes if n in arrays)
+    return evaluate_program(Program(bindings, program.outputs, program.shapes, arguments),
+                            arrays)
 
 
 def sizes_for(model) -> dict:

@@ -204,6 +204,8 @@ class MatrixPrinter:
             self.loose = loose
 
     def show_MHad(self, e: MHad, way):
+        if e.rank == 2 and way is True:                # (M ⊙ R)ᵀ, not Mᵀ ⊙ Rᵀ
+            return self.tee(*self.show(e, False))
         num = [f for f in e.factors if not _denominator(f)]
         out = []
         for k, f in enumerate(num):

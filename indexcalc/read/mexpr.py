@@ -228,7 +228,7 @@ def scale(coeff: Number, scalars, arg: MExpr | None) -> MExpr:
 
 
 def transpose(m: MExpr) -> MExpr:
-    """``Mᵀ``, pushed through products: (A B)ᵀ = Bᵀ Aᵀ, (u vᵀ)ᵀ = v uᵀ, (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ."""
+    """``Mᵀ``, pushed through products: (A B)ᵀ = Bᵀ Aᵀ, (u vᵀ)ᵀ = v uᵀ; (A ⊙ B)ᵀ stays."""
     if isinstance(m, MIdentity):
         return m
     if isinstance(m, MT):
@@ -237,8 +237,6 @@ def transpose(m: MExpr) -> MExpr:
         return MProd(tuple(transpose(f) for f in reversed(m.factors)))
     if isinstance(m, MOuter):
         return MOuter(m.v, m.u)
-    if isinstance(m, MHad) and m.rank == 2:
-        return MHad(tuple(transpose(f) for f in m.factors))
     if isinstance(m, MScale) and m.arg is not None:
         return MScale(m.coeff, m.scalars, transpose(m.arg))
     return MT(m)
