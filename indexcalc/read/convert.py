@@ -206,11 +206,16 @@ def _ones(axes: tuple[Index, ...]) -> MExpr:
 
 
 def _ordered(terms: list[MExpr]) -> tuple[MExpr, ...]:
-    """A positive term first, identity terms (``2 λ I``) last; otherwise as given."""
-    terms = sorted(terms, key=_is_identity)
+    """A positive term first, identity terms (``2 λ I``) and an ε (``v + 1e-5``) last;
+    otherwise as given."""
+    terms = sorted(terms, key=lambda t: (_is_identity(t), _small(t)))
     lead = next((k for k, t in enumerate(terms) if not _negative(t)), 0)
     terms.insert(0, terms.pop(lead))
     return tuple(terms)
+
+
+def _small(t: MExpr) -> bool:
+    return isinstance(t, MNum) and isinstance(t.value, Fraction) and t.value.denominator != 1
 
 
 def _is_identity(t: MExpr) -> bool:

@@ -22,6 +22,7 @@ from fractions import Fraction
 from typing import Callable
 
 from indexcalc.functions import ELEMENTWISE, TENSOR
+from indexcalc.read.text import decimal_text
 from indexcalc.read.mexpr import (
     MAdd,
     MCall,
@@ -58,7 +59,8 @@ COL, ROW = "col", "row"
 
 def number_text(value: Number) -> str:
     if isinstance(value, Fraction):
-        return str(value.numerator) if value.denominator == 1 else str(value)
+        return str(value.numerator) if value.denominator == 1 else \
+            decimal_text(value) or str(value)
     return repr(value)
 
 
@@ -134,7 +136,7 @@ class MatrixPrinter:
         if e.value < 0:
             return "−" + number_text(-e.value), ADD
         text = number_text(e.value)
-        return text, PROD if "/" in text else ATOM         # x^(1/2), not x^1/2
+        return text, PROD if "/" in text or "e-" in text else ATOM   # x^(1/2), not x^1/2
 
     def show_MT(self, e: MT, way):
         return self.show(e.arg, not way)

@@ -205,6 +205,8 @@ def hadamard(*factors: MExpr) -> MExpr:
 
 
 def scale(coeff: Number, scalars, arg: MExpr | None) -> MExpr:
+    if arg is not None and arg.rank == 0 and not isinstance(arg, MScale):
+        scalars, arg = tuple(scalars) + (arg,), None
     flat = []
     for f in scalars:                       # numbers and scalings fold into the coefficient
         if isinstance(f, MNum):

@@ -141,7 +141,8 @@ class Printer:
             v = e.value
             if v < 0:
                 return SIGNED
-            return ATOM if not isinstance(v, Fraction) or v.denominator == 1 else PRODUCT
+            whole = not isinstance(v, Fraction) or v.denominator == 1 or decimal_text(v)
+            return ATOM if whole else PRODUCT
         if isinstance(e, Mul):
             coeff, _, _ = self.split(e)
             return SIGNED if coeff < 0 else PRODUCT
@@ -214,7 +215,7 @@ class Printer:
         return self.sum_sign(e.indices) + self.expr(body)
 
     def print_Add(self, e: Add) -> str:
-        terms = [self.term(t) for t in e.terms]
+        terms = [self.term(t) for t in sorted(e.terms, key=small_constant)]
         lead = next((n for n, (neg, _) in enumerate(terms) if not neg), 0)
         terms.insert(0, terms.pop(lead))
         first_neg, first = terms[0]
@@ -335,6 +336,20 @@ class Printer:
         return top, bottom, p
 
 
+def decimal_text(value: Fraction) -> str:
+    """``1e-5`` for 1/100000: a fraction over a power of ten of 1000 or more is written as
+    the user wrote it, not as ``1/100000``; '' for any other number."""
+    q, k = value.denominator, 0
+    while q % 10 == 0:
+        q, k = q // 10, k + 1
+    return f"{value.numerator}e-{k}" if q == 1 and k >= 3 else ""
+
+
+def small_constant(t: Expr) -> bool:
+    """A non-integer constant term (an ε): printed last, ``v + 1e-5``; ``1 − h`` keeps its 1."""
+    return isinstance(t, Const) and isinstance(t.value, Fraction) and t.value.denominator != 1
+
+
 class TextPrinter(Printer):
     """Index notation as a user types it: Unicode by default, ASCII on request."""
 
@@ -359,7 +374,7 @@ class TextPrinter(Printer):
 
     def number(self, value) -> str:
         if isinstance(value, Fraction):
-            return str(value)
+            return decimal_text(value) or str(value)
         return repr(value)
 
     def division(self, num, den, coeff) -> str:
