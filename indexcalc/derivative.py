@@ -25,7 +25,14 @@ import numpy as np
 
 from indexcalc.calculus.reverse import DerivativeName, inline, reverse
 from indexcalc.calculus.rules import model_rules
-from indexcalc.calculus.simplify import factor, name_sums, orient_deltas, simplify, tidy
+from indexcalc.calculus.simplify import (
+    factor,
+    name_sums,
+    orient_deltas,
+    roots,
+    simplify,
+    tidy,
+)
 from indexcalc.compiler.export import einsum_steps, python_source
 from indexcalc.compiler.program import compile_program
 from indexcalc.compiler.reference import evaluate_program
@@ -241,7 +248,7 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None,
         current = tuple(current) + tuple(left) + (Binding(step_name, current_out, value),)
         current_name = step_name
         expr = value
-    shown = factor(orient_deltas(expr, out + tuple(i for g in groups for i in g)))
+    shown = factor(roots(orient_deltas(expr, out + tuple(i for g in groups for i in g))))
     shown, sums = name_sums(shown, set(model.shapes) | set(var_names(shown)))
     return Derivative(model, of, tuple(names), out, tuple(groups), shown, adjoints, sums)
 

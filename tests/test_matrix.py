@@ -148,7 +148,7 @@ DERIVATIONS = [
     (LOGREG, ["w", "w"], "Xᵀ diag(σ(m) ⊙ (1 − σ(m))) X",
      "Xᵀ diag(σ(m) ⊙ (1 − σ(m))) X"),
     (MATFN, "b", "inv(A)ᵀ x", "x inv(A)"),
-    (MATFN, "c", "sum(softmax(A x))", "sum(softmax(x Aᵀ))"),
+    (MATFN, "c", "1", "1"),                      # Σ_j softmax(A x)_j = 1
     (MLP, "v", "h", "h"),
     (MLP, "W", "(h ⊙ v ⊙ (1 − h)) xᵀ", "outer(h ⊙ v ⊙ (1 − h), x)"),
     (MLP, "x", "Wᵀ (h ⊙ v ⊙ (1 − h))", "(h ⊙ v ⊙ (1 − h)) W"),

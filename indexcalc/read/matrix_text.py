@@ -218,6 +218,8 @@ class MatrixPrinter:
     def over(self, top: str, factors, way) -> str:
         """``top / d1 / d2 …`` for the factors of ``factors`` with negative powers."""
         dens = [_reciprocal(f) for f in factors if _denominator(f)]
+        if len(dens) > 1 and all(d.rank == 0 for d in dens):        # x / (n s), not x / n / s
+            return top + " / (" + " ".join(self.at(d, None, POW) for d in dens) + ")"
         return top + "".join(" / " + self.at(d, way if d.rank else None, POW) for d in dens)
 
     def show_MScale(self, e: MScale, way):
