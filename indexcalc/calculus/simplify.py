@@ -373,33 +373,56 @@ def orient_deltas(e: Expr, order: tuple[Index, ...]) -> Expr:
 def tidy(e: Expr, rules=(), limit: int = 300) -> Expr:
     """The smaller of ``e`` and ``e`` multiplied out, simplified and refactored:
     ``s (1 − s) (−y/s + (1 − y)/(1 − s))`` becomes ``s − y``, while ``y_p (o_q τ − t_q)``
-    stays as it is.  Expressions above ``limit`` nodes are left alone."""
+    stays as it is; and ``e`` with a known sum brought out wherever multiplying out
+    one sum reaches it (``Σ_m y_m (W2_km − …)`` with ``Σ_m y_m = 1`` assumed).
+    Expressions above ``limit`` nodes are left alone."""
     if size(e) > limit:
         return e
-    cancelled = _cancel(e)
-    if cancelled is e and not _known_sums_inside(e, rules):
-        return e                                   # nothing cancels: keep the factored form
     try:
+        known = _spread_known(e, _known_names(rules), rules)
+        if known is not e:
+            e = factor(simplify(known, rules))
+        cancelled = _cancel(e)
+        if cancelled is e:
+            return e                               # nothing cancels: keep the factored form
         candidate = factor(simplify(expand(simplify(cancelled)), rules))
     except LimitError:
         return e
     return candidate if size(candidate) < size(factor(e)) else e
 
 
-def _known_sums_inside(e: Expr, rules) -> bool:
-    """A rule sums a name (``Σ_j p_j = 1``, assumed or fixed by the definitions) that
-    ``e`` uses under a sum of a product with a sum in it (Σ_j p_j (1 + log p_j)), so
-    multiplying out may reach the rule: −1 − Σ_j p_j log p_j."""
-    names = {n for r in rules if isinstance(r.pattern, Sum) and isinstance(r.replacement, Const)
-             for n in var_names(r.pattern)}
-    return bool(names & var_names(e)) and _sum_of_sum(e)
+def _known_names(rules) -> frozenset:
+    """Names a rule sums to a constant (``Σ_j p_j = 1``, assumed or fixed by definitions)."""
+    return frozenset(n for r in rules if isinstance(r.pattern, Sum)
+                     and isinstance(r.replacement, Const) for n in var_names(r.pattern))
 
 
-def _sum_of_sum(e: Expr) -> bool:
-    if isinstance(e, Sum) and isinstance(e.body, Mul) and \
-            any(isinstance(f, Add) for f in e.body.factors):
-        return True
-    return any(_sum_of_sum(c) for c in e.children)
+def _spread_known(e: Expr, names: frozenset, rules) -> Expr:
+    """Σ_j p_j (−1 − log p_j) -> −1 − Σ_j p_j log p_j: a sum of a product with a sum in
+    it is multiplied out when that makes a known sum vanish (fewer uses of its name)."""
+    if not names or not names & var_names(e):
+        return e
+    if e.children:
+        kids = tuple(_spread_known(c, names, rules) for c in e.children)
+        if any(k is not c for k, c in zip(kids, e.children)):
+            e = rebuild(e, kids)
+    if not (isinstance(e, Sum) and isinstance(e.body, Mul)):
+        return e
+    factors = e.body.factors
+    for k, f in enumerate(factors):
+        if isinstance(f, Add):
+            rest = factors[:k] + factors[k + 1:]
+            spread = simplify(add(*(summation(e.indices, mul(*rest, t)) for t in f.terms)),
+                              rules)
+            if _uses(spread, names) < _uses(e, names):
+                return spread
+    return e
+
+
+def _uses(e: Expr, names: frozenset) -> int:
+    if isinstance(e, Var):
+        return int(e.name in names)
+    return sum(_uses(c, names) for c in e.children)
 
 
 def _cancel(e: Expr) -> Expr:

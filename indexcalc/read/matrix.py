@@ -26,7 +26,7 @@ from indexcalc.display import text_html
 from indexcalc.ir import Expr, Index, Var, rebuild
 from indexcalc.read.convert import to_matrix
 from indexcalc.read.matrix_text import MatrixPrinter
-from indexcalc.read.mexpr import name_repeats
+from indexcalc.read.mexpr import absorbed, name_repeats
 from indexcalc.read.network import NoMatrixForm
 from indexcalc.read.text import definition_text
 from indexcalc.read.vec import CONVENTION, vec_form
@@ -103,7 +103,7 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
     forms: list = []
     for name, axes, expr in bindings:
         try:
-            forms.append(to_matrix(expr, tuple(axes)))
+            forms.append(absorbed(to_matrix(expr, tuple(axes))))
         except NoMatrixForm as e:
             forms.append(e)
     shared, forms = name_repeats(forms, set(taken) | {b[0] for b in bindings})

@@ -252,7 +252,8 @@ def outer(u: MExpr, v: MExpr) -> MExpr:
 
 
 def _unscale(m: MExpr):
-    if isinstance(m, MScale) and m.arg is not None:
+    """(coefficient, scalar factors, array or None): ``−2 s A`` is (−2, (s,), A)."""
+    if isinstance(m, MScale):
         return m.coeff, m.scalars, m.arg
     return Fraction(1), (), m
 
@@ -260,31 +261,71 @@ def _unscale(m: MExpr):
 # ---------------------------------------------------------------- common factors
 
 def plus(terms) -> MExpr:
-    """A sum with what every term shares taken out: a coefficient, scalar factors and a
-    first or last factor of a product (``A X + B X = (A + B) X``, ``s a + s b = s (a + b)``)."""
-    terms = tuple(terms)
-    if len(terms) < 2:
+    """A sum with what its terms share taken out, each rule an identity of matrices:
+
+        a B + c B        -> (a + c) B                (like terms: I + g I = (1 + g) I)
+        2 a + 2 b        -> 2 (a + b);  s a + s b -> s (a + b)
+        A X + B X        -> (A + B) X;  X A + X B -> X (A + B)
+        a ⊙ h + b ⊙ h    -> (a + b) ⊙ h"""
+    terms = _like_terms(tuple(terms))
+    if len(terms) == 1:
         return terms[0]
     parts = [_unscale(t) for t in terms]
     coeffs = {abs(c) for c, _, _ in parts}
     c = min(coeffs) if len(coeffs) == 1 else 1
     c = -c if all(p[0] < 0 for p in parts) else c
     common = [s for s in parts[0][1] if all(s in p[1] for p in parts[1:])]
-    if c == 1 or not any(p[2] is not None for p in parts):
-        c = 1 if not common else c
-    if c == 1 and not common:
-        left = _shared_end(terms, 0)
-        right = _shared_end(terms, -1)
-        if left is None and right is None:
-            return MAdd(terms)
+    if c != 1 or common:
+        rest = []
+        for coeff, scalars, arg in parts:
+            kept = list(scalars)
+            for s in common:
+                kept.remove(s)
+            rest.append(scale(coeff / c, kept, arg))
+        return scale(c, common, plus(rest))
+    left, right = _shared_end(terms, 0), _shared_end(terms, -1)
+    if left is not None or right is not None:
         return _take_end(terms, left, right)
+    return _shared_hadamard(terms) or MAdd(terms)
+
+
+def _like_terms(terms: tuple) -> tuple:
+    """Terms with one array body merged: their scalar parts are added."""
+    groups: dict = {}
+    for t in terms:
+        c, s, body = _unscale(t)
+        array = body is not None and body.rank > 0
+        groups.setdefault(body if array else id(t), []).append(scale(c, s, None))
+    out = []
+    for key, scalars in groups.items():
+        if isinstance(key, int):
+            out.extend(t for t in terms if id(t) == key)
+        elif len(scalars) == 1:
+            out.append(scale(1, scalars, key))
+        elif all(isinstance(x, MNum) for x in scalars):      # A + A = 2 A
+            out.append(scale(sum(x.value for x in scalars), (), key))
+        else:
+            out.append(scale(1, [plus(scalars)], key))
+    return tuple(out)
+
+
+def _shared_hadamard(terms) -> MExpr | None:
+    parts = [_unscale(t) for t in terms]
+    if any(arg is None or arg.rank == 0 for _, _, arg in parts):
+        return None
+    lists = [list(arg.factors) if isinstance(arg, MHad) else [arg] for _, _, arg in parts]
+    common = []
+    for f in lists[0]:                                 # the multiset intersection
+        if all(fs.count(f) > common.count(f) for fs in lists):
+            common.append(f)
+    if not common:
+        return None
     rest = []
-    for coeff, scalars, arg in parts:
-        kept = list(scalars)
-        for s in common:
-            kept.remove(s)
-        rest.append(scale(coeff / c, kept, arg))
-    return scale(c, common, plus(rest))
+    for (c, s, _), fs in zip(parts, lists):
+        for f in common:
+            fs.remove(f)
+        rest.append(scale(c, s, hadamard(*fs) if fs else MNum(1)))
+    return hadamard(plus(rest), *common)
 
 
 def _shared_end(terms, k: int):
@@ -369,3 +410,42 @@ def name_repeats(forms: list, taken: set[str]):
     if not table:
         return [], forms
     return named, [replace(m, table) if isinstance(m, MExpr) else m for m in forms]
+
+
+# ---------------------------------------------------------------- signs
+
+def absorbed(m: MExpr) -> MExpr:
+    """−A (B (y − ŷ) ⊙ h) -> A (B (ŷ − y) ⊙ h): a leading minus goes into a sum that
+    the expression is linear in, when the sum then starts with a positive term."""
+    c, s, arg = _unscale(m)
+    if c >= 0 or arg is None:
+        return m
+    flipped = _flip(arg)
+    return m if flipped is None else scale(-c, s, flipped)
+
+
+def _flip(m: MExpr) -> MExpr | None:
+    """``−m`` by negating one sum inside the linear positions of ``m``, or None."""
+    if isinstance(m, MAdd):
+        terms = [scale(-_unscale(t)[0], _unscale(t)[1], _unscale(t)[2]) for t in m.terms]
+        lead = [t for t in terms if _unscale(t)[0] > 0]
+        if not lead or all(_unscale(t)[0] > 0 for t in terms):
+            return None
+        first = terms.index(lead[0])
+        return MAdd(tuple([terms[first]] + terms[:first] + terms[first + 1:]))
+    if isinstance(m, (MProd, MHad)):
+        for k, f in enumerate(m.factors):
+            g = _flip(f)
+            if g is not None:
+                return type(m)(m.factors[:k] + (g,) + m.factors[k + 1:])
+        return None
+    if isinstance(m, MOuter):
+        u = _flip(m.u)
+        if u is not None:
+            return MOuter(u, m.v)
+        v = _flip(m.v)
+        return None if v is None else MOuter(m.u, v)
+    if isinstance(m, MT):
+        g = _flip(m.arg)
+        return None if g is None else MT(g)
+    return None
