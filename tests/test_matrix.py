@@ -175,7 +175,7 @@ def test_rank_three_results_come_back_in_index_form():
         assert not form.exact and form.reason
         assert "_" in form.lines[-2].split(" = ")[0]            # an index-form definition
         assert form.lines[-1].startswith("# no matrix form: ")
-    assert "rank above two" in check_derivative(text, "T").reason
+    assert "a tensor of rank 3 is not a matrix" in check_derivative(text, "T").reason
 
 
 # ---------------------------------------------------------------- hand-built index forms
@@ -319,7 +319,7 @@ K4 = summation([k, l], mul(V("A", p, k), V("B", p, l), V("A", q, k), V("B", q, l
 REFUSED = [
     # expression, axes, words in the reason, whether its index form is valid input to check
     (K4, (p, q), "the summed index k joins 3 matrices (A_kl, A_pk, A_qk)", True),
-    (summation([k], mul(V("A", p, k), V("B", k, q), V("B", k, i))), (p, q, i), "rank above two",
+    (summation([k], mul(V("A", p, k), V("B", k, q), V("B", k, i))), (p, q, i), "a tensor of rank 3",
      False),
 ]
 

@@ -62,6 +62,7 @@ from indexcalc.read.mexpr import (
     plus,
     scale,
     transpose,
+    untransposed,
 )
 from indexcalc.read.network import NoMatrixForm, read_term
 from indexcalc.read.operations import convolution_name
@@ -74,16 +75,18 @@ def _names(ix) -> str:
     return ", ".join(i.name for i in ix)
 
 
-def to_matrix(expr: Expr, axes: tuple[Index, ...]) -> MExpr:
-    """The matrix expression equal to ``expr`` as an array with axes ``axes``.
-    Raises NoMatrixForm when there is none."""
+def to_matrix(expr: Expr, axes: tuple[Index, ...], symmetric=frozenset()) -> MExpr:
+    """The matrix expression equal to ``expr`` as an array with axes ``axes``, with no
+    transpose on a matrix of ``symmetric`` (names).  Raises NoMatrixForm when there is
+    none."""
     axes = tuple(axes)
     if len(axes) > 2:
-        raise NoMatrixForm(f"the result has {len(axes)} indices ({_names(axes)}): "
-                           "a tensor of rank above two has no matrix form")
+        raise NoMatrixForm(f"it has {len(axes)} indices ({_names(axes)}): "
+                           f"a tensor of rank {len(axes)} is not a matrix")
     if not expr.free <= set(axes):
         raise AssertionError("axes must cover the free indices")
-    return convert(unique_binders(expr, {i.name for i in axes}), axes)
+    m = convert(unique_binders(expr, {i.name for i in axes}), axes)
+    return untransposed(m, frozenset(symmetric)) if symmetric else m
 
 
 def convert(e: Expr, axes: tuple[Index, ...]) -> MExpr:

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from indexcalc.calculus.reverse import DerivativeName
+from indexcalc.calculus.symmetry import symmetric_names
 from indexcalc.display import text_html
-from indexcalc.ir import Expr, Index, Var, rebuild
+from indexcalc.ir import Const, Expr, Index, Var, rebuild
 from indexcalc.read.convert import to_matrix
 from indexcalc.read.matrix_text import MatrixPrinter
 from indexcalc.read.mexpr import absorbed, name_repeats
@@ -95,7 +96,8 @@ def line_form(name: str, axes: tuple[Index, ...], expr: Expr, layout: str = "col
 
 def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
                   layout: str = "column", spell: Spell | None = None,
-                  vec: tuple | None = None, taken: set[str] = frozenset()) -> MatrixForm:
+                  vec: tuple | None = None, taken: set[str] = frozenset(),
+                  symmetric: frozenset[str] = frozenset()) -> MatrixForm:
     """Matrix form of bindings ``(name, axes, expr)`` in order, the last the result;
     ``vec`` is ``(lhs, rows, cols)`` for a Kronecker form of the result.  A function
     application met more than once (``softmax(Q Kᵀ / sqrt(d))`` three times in an
@@ -103,7 +105,7 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
     forms: list = []
     for name, axes, expr in bindings:
         try:
-            forms.append(absorbed(to_matrix(expr, tuple(axes))))
+            forms.append(absorbed(to_matrix(expr, tuple(axes), symmetric)))
         except NoMatrixForm as e:
             forms.append(e)
     shared, forms = name_repeats(forms, set(taken) | {b[0] for b in bindings})
@@ -111,7 +113,10 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
     lines = [f"{sym} = {printer.text(m)}" for sym, m in shared]
     reasons, rhs = [], ""
     for (name, axes, expr), m in zip(bindings, forms):
-        if isinstance(m, NoMatrixForm):
+        if axes and isinstance(expr, Const) and expr.value == 0:     # dfdA_pq = 0: all zeros
+            line = definition_text(name, axes, expr)
+            rhs = "0"
+        elif isinstance(m, NoMatrixForm):
             line = definition_text(name, axes, expr)
             rhs = line.split(" = ", 1)[1]
             reasons.append(f"{name}: {m.reason}")
@@ -151,7 +156,8 @@ def matrix_form(d, layout: str = "column", name: str | None = None,
     bindings += [(symbols[b.name], b.indices, _rename_vars(b.expr, symbols))
                  for b in d.adjoints]
     bindings.append((result, d.indices, _rename_vars(d.expr, symbols)))
-    return bindings_form(bindings, layout, spell, _vec_question(d), taken)
+    return bindings_form(bindings, layout, spell, _vec_question(d), taken,
+                         symmetric_names(d.model))
 
 
 def _vec_question(d):

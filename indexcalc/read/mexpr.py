@@ -449,3 +449,38 @@ def _flip(m: MExpr) -> MExpr | None:
         g = _flip(m.arg)
         return None if g is None else MT(g)
     return None
+
+
+# ---------------------------------------------------------------- symmetric matrices
+
+def is_symmetric(m: MExpr, names: frozenset) -> bool:
+    """``mᵀ = m``: a symmetric name, I, diag(v), inv of a symmetric matrix, a product
+    read the same both ways (Xᵀ X, A S Aᵀ), sums and Hadamard products of such."""
+    if isinstance(m, MName):
+        return m.rank == 2 and m.name in names
+    if isinstance(m, MIdentity):
+        return True
+    if isinstance(m, MCall):
+        return (m.fn == "diag" and m.rank == 2) or \
+            (m.fn == "inv" and is_symmetric(m.arg, names))
+    if isinstance(m, MScale):
+        return m.arg is not None and is_symmetric(m.arg, names)
+    if isinstance(m, (MAdd, MHad)):
+        parts = m.terms if isinstance(m, MAdd) else m.factors
+        return m.rank == 2 and all(t.rank == 0 or is_symmetric(t, names) for t in parts)
+    if isinstance(m, MProd) and m.rank == 2:
+        fs = m.factors
+        half = len(fs) // 2
+        return all(fs[k] == transpose(fs[-1 - k]) for k in range(half)) and \
+            (len(fs) % 2 == 0 or is_symmetric(fs[half], names))
+    return False
+
+
+def untransposed(m: MExpr, names: frozenset) -> MExpr:
+    """``m`` with ``Sᵀ`` written ``S`` for every symmetric S."""
+    if isinstance(m, MT) and is_symmetric(m.arg, names):
+        return untransposed(m.arg, names)
+    kids = children(m)
+    if not kids:
+        return m
+    return replace(m, {k: untransposed(k, names) for k in kids})
