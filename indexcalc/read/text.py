@@ -327,6 +327,8 @@ class Printer:
         under a fraction bar, but inline only when nothing follows it
         (`Σ_j x_j / 2` would sum x_j/2)."""
         p, q = (coeff.numerator, coeff.denominator) if isinstance(coeff, Fraction) else (coeff, 1)
+        if isinstance(coeff, Fraction) and decimal_text(coeff):     # 0.0356774081 x, not a/b x
+            p, q = coeff, 1
         top = self.factors(num, trailing_sum=bar or (not den and q == 1))
         if p != 1 or not top:
             top.insert(0, self.number(Fraction(p) if isinstance(p, int) else p))
@@ -337,12 +339,26 @@ class Printer:
 
 
 def decimal_text(value: Fraction) -> str:
-    """``1e-5`` for 1/100000: a fraction over a power of ten of 1000 or more is written as
-    the user wrote it, not as ``1/100000``; '' for any other number."""
-    q, k = value.denominator, 0
-    while q % 10 == 0:
-        q, k = q // 10, k + 1
-    return f"{value.numerator}e-{k}" if q == 1 and k >= 3 else ""
+    """A number the user wrote as a decimal, written back as one: ``1e-5``, not
+    ``1/100000``; ``0.0356774081``, not ``356774081/10000000000``.  For a fraction whose
+    denominator is 1000 or more and divides a power of ten; '' for any other number."""
+    q = value.denominator
+    if q < 1000:
+        return ""
+    for f in (2, 5):
+        while q % f == 0:
+            q //= f
+    if q != 1:
+        return ""
+    k = 0
+    while (value * 10 ** k).denominator != 1:
+        k += 1
+    m = abs(value.numerator * 10 ** k // value.denominator)
+    sign = "-" if value < 0 else ""
+    if m < 10:
+        return f"{sign}{m}e-{k}"
+    digits = str(m).rjust(k + 1, "0")
+    return f"{sign}{digits[:-k]}.{digits[-k:]}"
 
 
 def small_constant(t: Expr) -> bool:
