@@ -113,7 +113,7 @@ def test_layer_derivatives_match_finite_differences(model, wrt):
 
 def test_attention_gradient_with_respect_to_queries():
     form = check_derivative(ATTENTION, "Q")
-    assert form.result == "(P ⊙ (G Vᵀ) − diag((G ⊙ (P V)) 1) P) K / sqrt(d)"
+    assert form.result == "(P ⊙ (G Vᵀ) − diag((G ⊙ O) 1) P) K / sqrt(d)"     # O = P V folded
     check_grad(ATTENTION, "Q")
 
 
@@ -174,3 +174,82 @@ def test_no_kronecker_form_for_a_transpose():
     assert not form.vec
     assert form.lines[-1].startswith("# no matrix form: ")
     assert "no Kronecker form either" in form.reason
+
+
+# ---------------------------------------------------------------- what the model says
+
+LAYER_NORM = """
+x : vector[n]
+g : vector[n]
+b : vector[n]
+c : vector[n]
+mu = sum(x) / n
+xc = x - mu
+v = sum(xc ⊙ xc) / n
+xh = xc / sqrt(v + 1e-5)
+y = g ⊙ xh + b
+L = cᵀ y
+"""
+GAUSSIAN = """
+x : vector[n]
+mu : vector[n]
+S : matrix[n, n] symmetric
+r = x - mu
+E = logdet(S) / 2 + rᵀ inv(S) r / 2
+"""
+S3_LINE = """
+x : vector[Dx]
+W1 : matrix[Dx, H]
+b1 : vector[H]
+W2 : matrix[H, C]
+b2 : vector[C]
+y : vector[C]
+h1 = sigmoid(x W1 + b1)
+yhat = softmax(h1 W2 + b2)
+J = -sum_i y_i log(yhat_i)
+assume sum_j y_j = 1
+"""
+SIMPLIFIED = [
+    # model, wrt, index form, column form, row form (None: the same)
+    (LAYER_NORM, "x", "∂L/∂x_p = (c_p g_p − xh_p (Σ_i c_i g_i xh_i) / n − (Σ_l c_l g_l) / n) "
+     "/ sqrt(v + 1e-5)", "(c ⊙ g − (cᵀ (g ⊙ xh)) xh / n − (cᵀ g) / n) / sqrt(v + 1e-5)",
+     "(c ⊙ g − (c (g ⊙ xh)) xh / n − (c g) / n) / sqrt(v + 1e-5)"),
+    (GAUSSIAN, "mu", "∂E/∂mu_p = −Σ_j r_j inv(S)_pj", "−inv(S) r", "−r inv(S)"),
+    ("C : matrix[n, n] symmetric\nW : matrix[n, k]\nf = tr(Wᵀ C W)", "W",
+     "∂f/∂W_pq = 2 Σ_l C_pl W_lq", "2 C W", None),
+    ("X : matrix[N, D]\nA = inv(Xᵀ X)\ng = logdet(Xᵀ X)", "X",
+     "∂g/∂X_pq = 2 Σ_j X_pj A_qj", "2 X A", None),
+    (ENTROPY := "z : vector[n]\np = softmax(z)\nH = -sum(p ⊙ log(p))", "z",
+     "∂H/∂z_p = p_p (−H − log(p_p))", "−p ⊙ (H + log(p))", None),
+    (S3_LINE, "x", None, "W1 (W2 (yhat − y) ⊙ h1 ⊙ (1 − h1))",
+     "((yhat − y) W2ᵀ ⊙ h1 ⊙ (1 − h1)) W1ᵀ"),
+]
+
+
+@pytest.mark.parametrize("model, wrt, index, column, row", SIMPLIFIED)
+def test_simplified_by_the_model(model, wrt, index, column, row):
+    if index is not None:
+        assert str(indexcalc.derivative(model, wrt=wrt)) == index
+    assert check_derivative(model, wrt).result == column
+    assert check_derivative(model, wrt, layout="row").result == (row or column)
+    # finite differences ignore symmetry and assumptions; random X may make Xᵀ X singular
+    if not any(word in model for word in ("symmetric", "assume", "inv(")):
+        check_grad(model, wrt)
+
+
+def test_gaussian_covariance_gradient_uses_the_symmetry():
+    d = indexcalc.derivative(GAUSSIAN, wrt="S")
+    assert str(d) == "∂E/∂S_pq = (inv(S)_pq − (Σ_i r_i inv(S)_qi) Σ_s r_s inv(S)_ps) / 2"
+    assert check_derivative(GAUSSIAN, "S").result == "1/2 (inv(S) − (inv(S) r) (inv(S) r)ᵀ)"
+
+
+def test_sums_fixed_by_the_definitions():
+    from indexcalc.calculus.rules import sum_facts
+    facts = {(str(r.pattern), str(r.replacement))
+             for r in sum_facts(indexcalc.parse(LAYER_NORM), [])}
+    assert facts == {("Σ_i xc_i", "0"), ("Σ_i xh_i", "0")}
+    facts = {(str(r.pattern), str(r.replacement)) for r in sum_facts(indexcalc.parse(
+        "Z : matrix[N, C]\nP = softmax(Z)\nz : vector[n]\np_j = exp(z_j) / sum_i exp(z_i)"),
+        [])}
+    assert ("Σ_j p_j", "1") in facts and ("Σ_k P_ik", "1") in facts
+    assert not any(p.startswith("Σ_i P") for p, _ in facts)       # columns do not sum to 1

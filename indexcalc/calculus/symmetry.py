@@ -40,8 +40,6 @@ def use_symmetry(e: Expr, names: frozenset[str]) -> Expr:
     indices of ``e`` first (by name), then summed ones, and a function's own indices in
     their order there: C_lp -> C_pl, inv(S)_qp -> inv(S)_pq, Σ_i r_i inv(S)_iq ->
     Σ_i r_i inv(S)_qi (so that it meets Σ_k r_k inv(S)_qk)."""
-    if not names:
-        return e
     top = e.free
     return _use(e, names, lambda i: (0 if i in top else 1, i.key))
 

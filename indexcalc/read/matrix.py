@@ -109,7 +109,7 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
         except NoMatrixForm as e:
             forms.append(e)
     shared, forms = name_repeats(forms, set(taken) | {b[0] for b in bindings})
-    printer = MatrixPrinter(layout, spell)
+    printer = MatrixPrinter(layout, spell, frozenset(symmetric))
     lines = [f"{sym} = {printer.text(m)}" for sym, m in shared]
     reasons, rhs = [], ""
     for (name, axes, expr), m in zip(bindings, forms):

@@ -39,6 +39,7 @@ from indexcalc.read.mexpr import (
     MScale,
     MT,
     Number,
+    is_symmetric,
 )
 
 
@@ -73,12 +74,14 @@ class MatrixPrinter:
     """Spells matrix expressions for one vector convention (``layout``)."""
 
     def __init__(self, layout: str = "column",
-                 spell: Callable[[str, object], str] | None = None):
+                 spell: Callable[[str, object], str] | None = None,
+                 symmetric: frozenset = frozenset()):
         if layout not in ("column", "row"):
             raise ValueError(f"layout must be 'column' or 'row', not {layout!r}")
         self.natural = COL if layout == "column" else ROW
         self.spell = spell or (lambda kind, dim: kind)      # kind: "1" or "I"
         self.loose = True        # a vector's orientation is free (not inside u vᵀ)
+        self.symmetric = symmetric                          # names: Sᵀ is written S
 
     def text(self, e: MExpr) -> str:
         return self.show(e, self.natural if e.rank == 1 else None)[0]
@@ -111,7 +114,7 @@ class MatrixPrinter:
     # ---------------------------------------------------------------- leaves
 
     def show_MName(self, e: MName, way):
-        if (e.rank == 1 and way != self.natural) or (e.rank == 2 and way):
+        if (e.rank == 1 and way != self.natural) or (e.rank == 2 and way and not self.sym(e)):
             return e.name + "ᵀ", ATOM
         return e.name, ATOM
 
@@ -141,13 +144,16 @@ class MatrixPrinter:
     def show_MT(self, e: MT, way):
         return self.show(e.arg, not way)
 
+    def sym(self, e: MExpr) -> bool:
+        return bool(self.symmetric) and is_symmetric(e, self.symmetric)
+
     def show_MCall(self, e: MCall, way):
         if e.fn == "diag":                       # symmetric
             arg_way = self.natural if e.arg.rank == 1 else None
             return f"diag({self.show(e.arg, arg_way)[0]})", ATOM
         arg_way = self.natural if e.arg.rank == 1 else None
         s = f"{func_text(e.fn, e.order)}({self.show(e.arg, arg_way)[0]})"
-        if (e.rank == 1 and way != self.natural) or (e.rank == 2 and way):
+        if (e.rank == 1 and way != self.natural) or (e.rank == 2 and way and not self.sym(e)):
             return self.tee(s, ATOM)
         return s, ATOM
 
