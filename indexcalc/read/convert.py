@@ -180,7 +180,7 @@ def _pow(e: Pow, axes: tuple[Index, ...]) -> MExpr:
         return MPow(convert(e.base, axes), convert(e.exponent, ()))
     base = convert(e.base, axes)
     c = e.exponent.value if isinstance(e.exponent, Const) else None
-    if c is not None and c == int(c) and 1 <= abs(c) <= 4:          # X ⊙ X, 1 / (X ⊙ X)
+    if c is not None and c == int(c) and 1 <= abs(c) <= 8:          # X ⊙ X, 1 / (X ⊙ X)
         whole = hadamard(*([base] * int(abs(c))))
         return whole if c > 0 else MPow(whole, MNum(Fraction(-1)))
     if c is not None and abs(c) == Fraction(1, 2):

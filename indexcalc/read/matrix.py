@@ -54,6 +54,7 @@ class MatrixForm:
     result: str = ""                     # the right-hand side of the last definition
     layout: str = "column"
     vec: str = ""
+    units: tuple[str, ...] = ()          # "1", "I": the ones vector, the identity it uses
 
     @property
     def text(self) -> str:
@@ -109,7 +110,13 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
         except NoMatrixForm as e:
             forms.append(e)
     shared, forms = name_repeats(forms, set(taken) | {b[0] for b in bindings})
-    printer = MatrixPrinter(layout, spell, frozenset(symmetric))
+    used: set[str] = set()
+
+    def spelt(kind: str, dim) -> str:
+        used.add(kind)
+        return spell(kind, dim) if spell else kind
+
+    printer = MatrixPrinter(layout, spelt, frozenset(symmetric))
     lines = [f"{sym} = {printer.text(m)}" for sym, m in shared]
     reasons, rhs = [], ""
     for (name, axes, expr), m in zip(bindings, forms):
@@ -135,7 +142,8 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
         lines.append(f"# vec form ({CONVENTION}): {lhs} = {kron}")
     elif reasons:
         lines.append("# no matrix form: " + "; ".join(reasons))
-    return MatrixForm(tuple(lines), not reasons, "; ".join(reasons), rhs, layout, kron)
+    return MatrixForm(tuple(lines), not reasons, "; ".join(reasons), rhs, layout, kron,
+                      tuple(sorted(used)))
 
 
 def expr_form(expr: Expr, axes: tuple[Index, ...], name: str = "result",
