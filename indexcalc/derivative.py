@@ -25,7 +25,15 @@ import numpy as np
 
 from indexcalc.calculus.reverse import DerivativeName, inline, reverse
 from indexcalc.calculus.rules import model_rules
-from indexcalc.calculus.simplify import factor, name_sums, orient_deltas, simplify, tidy
+from indexcalc.calculus.symmetry import symmetric_names, use_symmetry
+from indexcalc.calculus.simplify import (
+    factor,
+    name_sums,
+    orient_deltas,
+    roots,
+    simplify,
+    tidy,
+)
 from indexcalc.compiler.export import einsum_steps, python_source
 from indexcalc.compiler.program import compile_program
 from indexcalc.compiler.reference import evaluate_program
@@ -211,6 +219,7 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None,
         raise DerivativeError(f"'{of}' is not defined in the model; definitions: "
                               f"{', '.join(defs) or 'none'}")
     rules = model_rules(model)
+    symmetric = symmetric_names(model)
     bindings = tuple(model.program().bindings)
     if of in defs:
         out = tuple(of_indices) if of_indices else defs[of].indices
@@ -232,6 +241,10 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None,
         if w.name in model.symmetric and len(idx) == 2:
             value = _symmetrize(value, idx)
         left, value = inline(adj, value, rules, budget)
+        if symmetric:                                   # C_qp = C_pq: like terms meet
+            value = simplify(use_symmetry(value, symmetric), rules)
+            left = [Binding(b.name, b.indices, simplify(use_symmetry(b.expr, symmetric), rules))
+                    for b in left]
         value = tidy(value, rules)
         adjoints = adjoints + tuple(left)
         names.append(w.name)
@@ -241,7 +254,7 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None,
         current = tuple(current) + tuple(left) + (Binding(step_name, current_out, value),)
         current_name = step_name
         expr = value
-    shown = factor(orient_deltas(expr, out + tuple(i for g in groups for i in g)))
+    shown = factor(roots(orient_deltas(expr, out + tuple(i for g in groups for i in g))))
     shown, sums = name_sums(shown, set(model.shapes) | set(var_names(shown)))
     return Derivative(model, of, tuple(names), out, tuple(groups), shown, adjoints, sums)
 
