@@ -1,9 +1,8 @@
 """Checking matrix and Kronecker forms numerically (helpers for the tests).
 
 A matrix form is checked twice: its text is parsed back with the grammar (the
-ones vector and the identity spelt as declared arrays ``Onesn``/``Eyen``, so
-the check does not depend on how the grammar reads ``1`` and ``I``) and
-evaluated by the reference evaluator, and its matrix expression (``mexpr``
+ones vector ``𝟙`` and the identity ``I`` as the notation writes them, sized from
+their context) and evaluated by the reference evaluator, and its matrix expression (``mexpr``
 nodes, Kronecker products included) is evaluated directly with NumPy.  Both
 are compared with the index form.  Opaque functions (f, L) are replaced on
 both sides by the same concrete functions, so the checks stay exact.
@@ -27,10 +26,6 @@ from indexcalc.testing import random_arrays
 
 CONCRETE = {0: "tanh", 1: "sigmoid", 2: "exp", 3: "sin"}      # stand-ins for f, f', f''...
 CONCRETE_APPLY = {0: "logsumexp", 1: "softmax"}                # ... and for L, L'
-
-
-def spell(kind: str, dim) -> str:
-    return ("Ones" if kind == "1" else "Eye") + str(dim)
 
 
 def concrete_apply(e):
@@ -67,47 +62,57 @@ def arrays_for(model, seed=0, sizes=None):
     return random_arrays(model, seed=seed, sizes=sizes or sizes_for(model))
 
 
-def with_units(text: str, dims, arrays: dict, sizes: dict) -> tuple[str, dict]:
-    """Declarations and arrays for the spelt ones vectors and identities used in ``text``."""
-    decls, out = [], dict(arrays)
-    for d in dims:
-        n = d if isinstance(d, int) else sizes[str(d)]
-        if re.search(rf"\bOnes{d}(?![A-Za-z0-9])", text):
-            decls.append(f"Ones{d} : vector[{d}]")
-            out[f"Ones{d}"] = np.ones(n)
-        if re.search(rf"\bEye{d}(?![A-Za-z0-9])", text):
-            decls.append(f"Eye{d} : matrix[{d}, {d}]")
-            out[f"Eye{d}"] = np.eye(n)
-    return "\n".join(decls), out
+def declaration(form_text: str, shape) -> str:
+    """The result's shape declared, when the form uses 𝟙 or I: ``x 𝟙ᵀ`` or ``I`` alone
+    says nothing about the size of the 𝟙 or the I, which the notation then takes from
+    the declaration (without one it would be a fresh dimension)."""
+    if not shape or not re.search(r"𝟙|\bI\b", form_text):
+        return ""
+    name = form_text.strip().splitlines()[-1].split("=", 1)[0].strip()
+    kind = {1: "vector", 2: "matrix"}.get(len(shape), "tensor")
+    return f"{name} : {kind}[{', '.join(str(d) for d in shape)}]\n"
 
 
-def parsed_value(model_text: str, form_text: str, arrays: dict, sizes: dict) -> np.ndarray:
-    """Parse the model with the form's lines appended; the value of the last definition."""
-    dims = indexcalc.parse(model_text).dims
-    decls, arrays = with_units(form_text, dims, arrays, sizes)
-    m = indexcalc.parse(model_text + "\n" + decls + "\n" + form_text)
+def declared(model) -> str:
+    """Declarations of the model's inputs with the shapes it inferred (for a model written
+    without any: a form's ``𝟙`` sized by a declaration must meet the same dimension names,
+    not fresh ones the rank inference would give the inputs after it)."""
+    kinds = {0: "scalar", 1: "vector", 2: "matrix"}
+    lines = []
+    for name in model.inputs:
+        shape = model.shapes[name]
+        kind = kinds.get(len(shape), "tensor")
+        lines.append(f"{name} : {kind}" + (f"[{', '.join(map(str, shape))}]" if shape else ""))
+    return "\n".join(lines) + "\n"
+
+
+def parsed_value(model_text: str, form_text: str, arrays: dict, sizes: dict,
+                 shape=()) -> np.ndarray:
+    """Parse the model with the form's lines appended (after the result's shape, if
+    ``shape`` gives it and the form needs it); the value of the last definition."""
+    m = indexcalc.parse(model_text + "\n" + declaration(form_text, shape) + form_text)
     name = list(m.definitions)[-1]
     program = m.program()
     return run(Program(program.bindings, (name,), program.shapes), arrays)[name]
 
 
 def check_derivative(model_text: str, wrt, layout="column", seeds=(0, 1)):
-    """The derivative's matrix form (spelt with 1 and I), after checking its text with
-    units spelt as arrays, parsed back, against the index form."""
+    """The derivative's matrix form, after checking its text (𝟙 and I included),
+    parsed back, against the index form."""
     d = indexcalc.derivative(model_text, wrt=wrt)
     model = indexcalc.parse(model_text)
     sizes = sizes_for(model)
-    spelt = matrix_form(d, layout=layout, spell=spell)
+    form = matrix_form(d, layout=layout)
     for seed in seeds:
         arrays = arrays_for(model, seed, sizes)
         want = run(d.program, arrays)[d.name]
-        if spelt.result == "0":                    # dfdA_pq = 0 names no dimension to parse
+        if form.result == "0":                    # dfdA_pq = 0 names no dimension to parse
             assert not np.any(want)
             continue
-        got = parsed_value(model_text, spelt.text, arrays, sizes)
-        assert got.shape == want.shape, (spelt.text, got.shape, want.shape)
-        assert np.allclose(got, want), spelt.text
-    return matrix_form(d, layout=layout)
+        got = parsed_value(model_text, form.text, arrays, sizes, d.shape)
+        assert got.shape == want.shape, (form.text, got.shape, want.shape)
+        assert np.allclose(got, want), form.text
+    return form
 
 
 # ---------------------------------------------------------------- direct evaluation

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 import pytest
-from matrix_check import check_derivative, concrete, parsed_value, spell
+from matrix_check import check_derivative, concrete, parsed_value
 
 import indexcalc
 from indexcalc.compiler.reference import evaluate_expr
@@ -32,7 +32,7 @@ from indexcalc.read.matrix import MatrixForm, NoMatrixForm, expr_form, to_matrix
 from indexcalc.testing import random_arrays
 
 # ---------------------------------------------------------------- the numeric oracle
-# (tests/matrix_check.py: every form parsed back, with 1 and I spelt as arrays)
+# (tests/matrix_check.py: every form parsed back, 𝟙 and I included)
 
 
 def rhs(form: MatrixForm) -> str:
@@ -202,14 +202,14 @@ def V(name, *ix):
 
 def check_expr(expr, axes, layout="column"):
     """The form of ``expr`` with ``axes``, after checking it numerically."""
-    spelt = expr_form(expr, tuple(axes), layout=layout, spell=spell)
+    form = expr_form(expr, tuple(axes), layout=layout)
     model = indexcalc.parse(DECLS)
     for seed in (0, 1):
         arrays = random_arrays(model, seed=seed, sizes=SIZES)
         want = evaluate_expr(concrete(expr), arrays, tuple(axes), SIZES)
-        got = parsed_value(DECLS, spelt.text, arrays, SIZES)
-        assert got.shape == want.shape and np.allclose(got, want), spelt.text
-    return expr_form(expr, tuple(axes), layout=layout)
+        got = parsed_value(DECLS, form.text, arrays, SIZES, tuple(x.dim for x in axes))
+        assert got.shape == want.shape and np.allclose(got, want), form.text
+    return form
 
 
 def both(expr, axes):
@@ -288,22 +288,22 @@ def test_powers_and_quotients_of_vectors():
 
 NOW_READ = [
     # forms that need 1, I or a Hadamard product of matrices inside a product
-    (summation([j], V("A", i, j)), (i,), "A 1", "A 1"),                 # row sums
-    (summation([i], V("A", i, j)), (j,), "1ᵀ A", "1ᵀ A"),               # column sums
-    (summation([j], mul(V("A", p, j), V("B", p, j))), (p,), "(A ⊙ B) 1", "(A ⊙ B) 1"),
+    (summation([j], V("A", i, j)), (i,), "A 𝟙", "A 𝟙"),                 # row sums
+    (summation([i], V("A", i, j)), (j,), "𝟙ᵀ A", "𝟙ᵀ A"),               # column sums
+    (summation([j], mul(V("A", p, j), V("B", p, j))), (p,), "(A ⊙ B) 𝟙", "(A ⊙ B) 𝟙"),
     (summation([j], mul(V("A", p, j), V("B", p, j), V("C", j, a))), (p, a), "(A ⊙ B) C",
      "(A ⊙ B) C"),
     (summation([k, a], mul(V("A", p, k), V("B", k, q), V("C", k, a), V("u", a))), (p, q),
      "A diag(C u) B", "A diag(u Cᵀ) B"),
     (V("A", i, i), (i,), "diag(A)", "diag(A)"),
-    (mul(V("x", p), V("y", p)), (p, q), "(x ⊙ y) 1ᵀ", "outer(x ⊙ y, 1)"),
-    (add(V("x", p), V("y", q)), (p, q), "x 1ᵀ + 1 yᵀ", "outer(x, 1) + outer(1, y)"),
+    (mul(V("x", p), V("y", p)), (p, q), "(x ⊙ y) 𝟙ᵀ", "outer(x ⊙ y, 𝟙)"),
+    (add(V("x", p), V("y", q)), (p, q), "x 𝟙ᵀ + 𝟙 yᵀ", "outer(x, 𝟙) + outer(𝟙, y)"),
     (delta(p, q), (p, q), "I", "I"),
     (mul(V("s"), delta(p, q)), (p, q), "s I", "s I"),
     (add(V("A", p, q), mul(V("s"), delta(p, q))), (p, q), "A + s I", "A + s I"),
     (mul(V("x", p), sub(delta(p, q), V("x", q))), (p, q), "diag(x) − x xᵀ",
      "diag(x) − outer(x, x)"),
-    (summation([k], mul(V("A", p, k), V("A", p, k))), (p,), "(A ⊙ A) 1", "(A ⊙ A) 1"),
+    (summation([k], mul(V("A", p, k), V("A", p, k))), (p,), "(A ⊙ A) 𝟙", "(A ⊙ A) 𝟙"),
     (func("tanh", summation([k], mul(V("A", p, k), V("B", k, q)))), (p, q), "tanh(A B)",
      "tanh(A B)"),
 ]

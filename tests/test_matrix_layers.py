@@ -83,12 +83,12 @@ FORMS = [
     # model, wrt, column form, row form (None: the same)
     (BATCH_TANH, "A", "(M ⊙ (1 − H ⊙ H)) Bᵀ", None),
     (BATCH_TANH, "B", "Aᵀ (M ⊙ (1 − H ⊙ H))", None),
-    (BIAS, "b", "1ᵀ G", None),
+    (BIAS, "b", "𝟙ᵀ G", None),
     (BIAS, "W", "Xᵀ G", None),
     (COOKBOOK_TR, "X", "B X A + Bᵀ X Aᵀ", None),
     (SOFTMAX, "z", "diag(p) − p pᵀ", "diag(p) − outer(p, p)"),
     (RIDGE, ["w", "w"], "2 (Xᵀ X + λ I)", None),
-    (ROW_SOFTMAX, "Z", "diag(Y 1) P − Y", None),
+    (ROW_SOFTMAX, "Z", "diag(Y 𝟙) P − Y", None),
     (ROW_LSE, "Z", "softmax(Z)", None),
     (MASKED, "U", "−2 (M ⊙ R) V", None),
     (MASKED, "V", "−2 (M ⊙ R)ᵀ U", None),
@@ -113,7 +113,7 @@ def test_layer_derivatives_match_finite_differences(model, wrt):
 
 def test_attention_gradient_with_respect_to_queries():
     form = check_derivative(ATTENTION, "Q")
-    assert form.result == "(P ⊙ (G Vᵀ) − diag((G ⊙ O) 1) P) K / sqrt(d)"     # O = P V folded
+    assert form.result == "(P ⊙ (G Vᵀ) − diag((G ⊙ O) 𝟙) P) K / sqrt(d)"     # O = P V folded
     check_grad(ATTENTION, "Q")
 
 
@@ -121,13 +121,13 @@ def test_one_line_attention_names_the_softmax_once():
     for layout in ("column", "row"):
         form = check_derivative(ATTENTION_LINE, "Q", layout=layout)
         assert form.lines == ("S = softmax(Q Kᵀ / sqrt(d))",
-                              "dLdQ = (S ⊙ (G Vᵀ) − diag((S ⊙ (G Vᵀ)) 1) S) K / sqrt(d)")
+                              "dLdQ = (S ⊙ (G Vᵀ) − diag((S ⊙ (G Vᵀ)) 𝟙) S) K / sqrt(d)")
     check_grad(ATTENTION_LINE, "Q")
 
 
 def test_a_constant_gradient_is_a_matrix_of_ones():
-    assert check_derivative("X : matrix[n, m]\nf = sum(X)", "X").result == "1 1ᵀ"
-    assert check_derivative("x : vector[n]\nf = sum(x)", "x").result == "1"
+    assert check_derivative("X : matrix[n, m]\nf = sum(X)", "X").result == "𝟙 𝟙ᵀ"
+    assert check_derivative("x : vector[n]\nf = sum(x)", "x").result == "𝟙"
 
 
 # ---------------------------------------------------------------- Kronecker forms

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
-from matrix_check import arrays_for, parsed_value, run, sizes_for, spell
+from matrix_check import arrays_for, parsed_value, run, sizes_for
 
 import indexcalc
 from indexcalc.read.matrix import matrix_form
@@ -123,13 +123,13 @@ def test_matrix_form_exists_and_parses_back_equal(case):
     want = run(d.program, arrays)[d.name]
     COUNTS["models"] += 1
     for layout in ("column", "row"):
-        form = matrix_form(d, layout=layout, spell=spell)
+        form = matrix_form(d, layout=layout)
         note(form.text)
         assert form.exact, form.reason
         if form.result == "0":                    # dfdA_pq = 0 names no dimension to parse
             assert not np.any(want)
             continue
-        got = parsed_value(text, form.text, arrays, sizes)
+        got = parsed_value(text, form.text, arrays, sizes, d.shape)
         assert got.shape == want.shape
         assert np.allclose(got, want, rtol=1e-9, atol=1e-9), form.text
     COUNTS["exact"] += 1

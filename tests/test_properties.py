@@ -39,7 +39,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
-from matrix_check import sizes_from, spell, with_units
+from matrix_check import declaration, declared
 from strategies import models
 
 import indexcalc
@@ -242,13 +242,13 @@ def test_printed_derivative_parses_back(case, data, ascii_):
 def test_exact_matrix_form_matches_index_form(case, data):
     model, wrt, arrays, value = setup(case, data)
     d = indexcalc.derivative(model, wrt)
-    form = matrix_form(d, spell=spell)           # 1 and I spelt as arrays Onesn, Eyen
+    form = matrix_form(d)
     for layout in ("column", "row"):             # both layouts print without error
         assert d.matrix(layout).lines
     assume(form.exact and form.result != "0")     # dfdA_pq = 0 names no dimension
     note(f"matrix form:\n{form.text}")
-    decls, arrays = with_units(form.text, model.dims, arrays, sizes_from(model, arrays))
-    m = indexcalc.parse(case.text + "\n" + decls + "\n" + form.text)
+    text = declared(indexcalc.parse(case.text)) + case.text if case.undeclared else case.text
+    m = indexcalc.parse(text + "\n" + declaration(form.text, d.shape) + form.text)
     name = list(m.definitions)[-1]
     got = value_of(m, name, arrays)
     close(got, d.evaluate_reference(**arrays), value, "matrix form")
@@ -261,15 +261,16 @@ def test_definitions_in_matrix_form_match(case, data):
     model = indexcalc.parse(case.text)
     arrays = random_arrays(model, data.draw(st.integers(0, 2**16)))
     for k, (name, d) in enumerate(model.definitions.items()):
-        form = expr_form(d.expr, d.indices, name="Pm", spell=spell)
+        form = expr_form(d.expr, d.indices, name="Pm")
         if not form.exact:
             continue
         want = value_of(model, name, arrays)
         if not (np.all(np.isfinite(want)) and np.max(np.abs(want), initial=0) < 1e8):
             continue                                     # exp(exp(...)) overflowed
-        decls, full = with_units(form.text, model.dims, arrays, sizes_from(model, arrays))
-        m = indexcalc.parse(case.text + "\n" + decls + "\n" + form.text)
-        close(value_of(m, "Pm", full), want, None, f"{name} as {form.text}")
+        shape = tuple(i.dim for i in d.indices)
+        text = declared(model) + case.text if case.undeclared else case.text
+        m = indexcalc.parse(text + "\n" + declaration(form.text, shape) + form.text)
+        close(value_of(m, "Pm", arrays), want, None, f"{name} as {form.text}")
 
 
 # ---------------------------------------------------------------- other autodiff

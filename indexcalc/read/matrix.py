@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
 
 from indexcalc.calculus.reverse import DerivativeName
 from indexcalc.calculus.symmetry import symmetric_names
@@ -54,7 +53,6 @@ class MatrixForm:
     result: str = ""                     # the right-hand side of the last definition
     layout: str = "column"
     vec: str = ""
-    units: tuple[str, ...] = ()          # "1", "I": the ones vector, the identity it uses
 
     @property
     def text(self) -> str:
@@ -74,23 +72,19 @@ class MatrixForm:
         return text_html(self.text, title=f"matrix form ({self.layout} vectors)", note=note)
 
 
-Spell = Callable[[str, object], str]
-
-
-def matrix_text(expr: Expr, axes: tuple[Index, ...], layout: str = "column",
-                spell: Spell | None = None) -> str:
+def matrix_text(expr: Expr, axes: tuple[Index, ...], layout: str = "column") -> str:
     """The right-hand side in matrix notation; raises NoMatrixForm."""
-    return MatrixPrinter(layout, spell).text(to_matrix(expr, axes))
+    return MatrixPrinter(layout).text(to_matrix(expr, axes))
 
 
-def line_form(name: str, axes: tuple[Index, ...], expr: Expr, layout: str = "column",
-              spell: Spell | None = None) -> tuple[str, str, str]:
+def line_form(name: str, axes: tuple[Index, ...], expr: Expr,
+              layout: str = "column") -> tuple[str, str, str]:
     """(line, rhs, reason): a matrix-form definition of ``name``, or its
     index-form definition with the reason when it has no matrix form."""
     try:
         if shifted(expr):                 # before the network reader, which assumes plain reads
             refuse_shifted(expr)
-        rhs = matrix_text(expr, axes, layout, spell)
+        rhs = matrix_text(expr, axes, layout)
         return f"{name} = {rhs}", rhs, ""
     except NoMatrixForm as e:
         line = definition_text(name, axes, expr)
@@ -98,7 +92,7 @@ def line_form(name: str, axes: tuple[Index, ...], expr: Expr, layout: str = "col
 
 
 def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
-                  layout: str = "column", spell: Spell | None = None,
+                  layout: str = "column",
                   vec: tuple | None = None, taken: set[str] = frozenset(),
                   symmetric: frozenset[str] = frozenset()) -> MatrixForm:
     """Matrix form of bindings ``(name, axes, expr)`` in order, the last the result;
@@ -112,13 +106,7 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
         except NoMatrixForm as e:
             forms.append(e)
     shared, forms = name_repeats(forms, set(taken) | {b[0] for b in bindings})
-    used: set[str] = set()
-
-    def spelt(kind: str, dim) -> str:
-        used.add(kind)
-        return spell(kind, dim) if spell else kind
-
-    printer = MatrixPrinter(layout, spelt, frozenset(symmetric))
+    printer = MatrixPrinter(layout, frozenset(symmetric))
     lines = [f"{sym} = {printer.text(m)}" for sym, m in shared]
     reasons, rhs = [], ""
     for (name, axes, expr), m in zip(bindings, forms):
@@ -137,24 +125,22 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
     if vec is not None and reasons and reasons[-1].startswith(f"{bindings[-1][0]}: "):
         lhs, rows, cols = vec
         try:
-            kron = MatrixPrinter(layout, spell).text(vec_form(bindings[-1][2], rows, cols))
+            kron = MatrixPrinter(layout).text(vec_form(bindings[-1][2], rows, cols))
         except NoMatrixForm as e:
             reasons[-1] += f"; no Kronecker form either: {e.reason}"
     if kron:
         lines.append(f"# vec form ({CONVENTION}): {lhs} = {kron}")
     elif reasons:
         lines.append("# no matrix form: " + "; ".join(reasons))
-    return MatrixForm(tuple(lines), not reasons, "; ".join(reasons), rhs, layout, kron,
-                      tuple(sorted(used)))
+    return MatrixForm(tuple(lines), not reasons, "; ".join(reasons), rhs, layout, kron)
 
 
 def expr_form(expr: Expr, axes: tuple[Index, ...], name: str = "result",
-              layout: str = "column", spell: Spell | None = None) -> MatrixForm:
-    return bindings_form([(name, tuple(axes), expr)], layout, spell)
+              layout: str = "column") -> MatrixForm:
+    return bindings_form([(name, tuple(axes), expr)], layout)
 
 
-def matrix_form(d, layout: str = "column", name: str | None = None,
-                spell: Spell | None = None) -> MatrixForm:
+def matrix_form(d, layout: str = "column", name: str | None = None) -> MatrixForm:
     """The matrix form of a Derivative: named sums (``τ = sum(t)``) and the
     adjoints it still uses (``δ2 = f'(z2) ⊙ L'(a2)``) first, then the result as
     ``name = …`` (``dEdW`` by default), with axes ``d.indices``."""
@@ -166,7 +152,7 @@ def matrix_form(d, layout: str = "column", name: str | None = None,
     bindings += [(symbols[b.name], b.indices, _rename_vars(b.expr, symbols))
                  for b in d.adjoints]
     bindings.append((result, d.indices, _rename_vars(d.expr, symbols)))
-    return bindings_form(bindings, layout, spell, _vec_question(d), taken,
+    return bindings_form(bindings, layout, _vec_question(d), taken,
                          symmetric_names(d.model))
 
 

@@ -5,10 +5,10 @@ convention.  With column vectors ``A x``, ``uᵀ A v`` and ``u vᵀ``; with row
 vectors the same nodes print ``x Aᵀ``, ``u A v`` and ``outer(u, v)``.  The
 grammar's vectors are 1-D, with ``u vᵀ`` the one spelling of an outer product,
 so a row-layout form never transposes a vector (``uᵀ v`` would read as a dot
-product) -- except the ones vector, written ``1ᵀ X`` for column sums as every
+product) -- except the ones vector, written ``𝟙ᵀ X`` for column sums as every
 textbook does.  Printed text is valid indexcalc input (Unicode spellings
-``ᵀ ⊙ − σ``); ``1`` and ``I`` take their size from the context, and a caller
-may spell them otherwise (``spell``), which the tests use to parse forms back.
+``ᵀ ⊙ − σ``); the ones vector ``𝟙`` (never ``1``, which the grammar reads as the
+number) and the identity ``I`` take their size from the context.
 A Kronecker product ``A ⊗ B`` is printed for vec forms only.
 
 Products, ``⊙`` and juxtaposition share one left-associative precedence level
@@ -19,11 +19,10 @@ leftmost operand of a product of the same kind.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Callable
 
 from indexcalc.functions import ELEMENTWISE, TENSOR
-from indexcalc.read.text import fraction_decimal_text
 from indexcalc.read.mexpr import (
+    MT,
     MAdd,
     MCall,
     MExpr,
@@ -37,11 +36,11 @@ from indexcalc.read.mexpr import (
     MPow,
     MProd,
     MScale,
-    MT,
     Number,
     is_symmetric,
 )
-
+from indexcalc.read.text import fraction_decimal_text
+from indexcalc.syntax.scope import IDENTITY, ONES
 
 # ---------------------------------------------------------------- printing
 
@@ -74,13 +73,10 @@ def func_text(fn: str, order: int) -> str:
 class MatrixPrinter:
     """Spells matrix expressions for one vector convention (``layout``)."""
 
-    def __init__(self, layout: str = "column",
-                 spell: Callable[[str, object], str] | None = None,
-                 symmetric: frozenset = frozenset()):
+    def __init__(self, layout: str = "column", symmetric: frozenset = frozenset()):
         if layout not in ("column", "row"):
             raise ValueError(f"layout must be 'column' or 'row', not {layout!r}")
         self.natural = COL if layout == "column" else ROW
-        self.spell = spell or (lambda kind, dim: kind)      # kind: "1" or "I"
         self.loose = True        # a vector's orientation is free (not inside u vᵀ)
         self.symmetric = symmetric                          # names: Sᵀ is written S
 
@@ -120,10 +116,10 @@ class MatrixPrinter:
         return e.name, ATOM
 
     def show_MOnes(self, e: MOnes, way):
-        return self.spell("𝟙", e.dim), ATOM
+        return ONES, ATOM
 
     def show_MIdentity(self, e: MIdentity, way):
-        return self.spell("I", e.dim), ATOM
+        return IDENTITY, ATOM
 
     def show_MKron(self, e: MKron, way):
         parts = []
@@ -131,7 +127,7 @@ class MatrixPrinter:
             if kind == "mat":
                 parts.append(self.at(f, False, POW))
             else:                        # vectors as columns, ᵀ for a row, in both layouts
-                s, p = MatrixPrinter("column", self.spell).show(f, COL)
+                s, p = MatrixPrinter("column").show(f, COL)
                 s = s if p >= POW else f"({s})"
                 parts.append(s + "ᵀ" if kind == "row" else s)
         return " ⊗ ".join(parts), PROD
@@ -172,7 +168,7 @@ class MatrixPrinter:
             parts = [(fs[0], ROW)] + [(f, False) for f in fs[1:-1]] + [(fs[-1], COL)]
         elif (last and way == COL) or (first and way == ROW) or (e.rank == 2 and not way) \
                 or (self.loose and isinstance(fs[0], MOnes)) \
-                or (self.loose and isinstance(fs[-1], MOnes)):            # 1ᵀ X, X 1
+                or (self.loose and isinstance(fs[-1], MOnes)):            # 𝟙ᵀ X, X 𝟙
             parts = [(f, self.end(f, k == 0)) for k, f in enumerate(fs)]
         else:                                            # the reversed, transposed chain
             parts = [(f, self.end(f, k > 0, flip=True)) for k, f in enumerate(reversed(fs))]
