@@ -8,7 +8,7 @@ they do not cover raises ``NoMatrixForm`` with the reason in the model's terms.
     δ_pq on the two axes            -> I;  c δ_pq v_p -> diag(c v)
     f(X_pq), softmax_j(Z_pj)_q      -> f(X), softmax(Z) (row-wise for a batch)
     X_pq^2, X_pq^-1, sqrt(X_pq)     -> X ⊙ X, 1 / X, sqrt(X)
-    a term missing an axis          -> an outer product with 1 (x_p on p, q: x 1ᵀ)
+    a term missing an axis          -> an outer product with 𝟙 (x_p on p, q: x 𝟙ᵀ)
     Σ_B Π F                         -> the network of the factors (network.py); when a
                                        factor is a sum that no network reads (its terms
                                        use different indices), the product is multiplied
@@ -131,7 +131,7 @@ def shifted(e: Expr) -> bool:
 
 
 def _broadcast(e: Expr, axes: tuple[Index, ...]) -> MExpr:
-    """A term constant along an axis: ``x_p`` on (p, q) is ``x 1ᵀ``, ``c`` on (p,) is ``c 1``."""
+    """A term constant along an axis: ``x_p`` on (p, q) is ``x 𝟙ᵀ``, ``c`` on (p,) is ``c 𝟙``."""
     have = tuple(i for i in axes if i in e.free)
     inner = convert(e, have)
     if len(axes) == 1:

@@ -7,7 +7,7 @@ are left (every rule keeps the value of the term):
 
     N_ab, N'_ab or N'_ba                   -> one node N ⊙ N'(ᵀ)        (a Hadamard product)
     Σ_ij of N_ij, N'_ij alone (a 2-cycle)  -> tr(N N'ᵀ)                 (a trace)
-    Σ_i of N_ai only                       -> (N 1)_a                   (a row sum; 1ᵀ N, a column sum)
+    Σ_i of N_ai only                       -> (N 𝟙)_a                   (a row sum; 𝟙ᵀ N, a column sum)
     Σ_i of v_i only                        -> sum(v)                    (uᵀ v for v = u ⊙ …)
     Σ_i N_ai v_i                           -> (N v)_a                   (a matrix-vector product)
     Σ_i N_ai N'_ib                         -> (N N')_ab                 (a matrix product)
