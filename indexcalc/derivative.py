@@ -26,7 +26,15 @@ import numpy as np
 from indexcalc.calculus.bound_names import model_indices, prefer_model_names, shifted
 from indexcalc.calculus.reverse import DerivativeName, inline, reverse
 from indexcalc.calculus.rules import model_rules
-from indexcalc.calculus.simplify import factor, name_sums, orient_deltas, simplify, tidy
+from indexcalc.calculus.simplify import (
+    factor,
+    name_sums,
+    orient_deltas,
+    roots,
+    simplify,
+    tidy,
+)
+from indexcalc.calculus.symmetry import symmetric_names, use_symmetry
 from indexcalc.compiler.export import einsum_steps, python_source
 from indexcalc.compiler.program import compile_program
 from indexcalc.compiler.reference import evaluate_program
@@ -212,6 +220,7 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None,
         raise DerivativeError(f"'{of}' is not defined in the model; definitions: "
                               f"{', '.join(defs) or 'none'}")
     rules = model_rules(model)
+    symmetric = symmetric_names(model)
     bindings = tuple(model.program().bindings)
     if of in defs:
         out = tuple(of_indices) if of_indices else defs[of].indices
@@ -233,6 +242,10 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None,
         if w.name in model.symmetric and len(idx) == 2:
             value = _symmetrize(value, idx)
         left, value = inline(adj, value, rules, budget)
+        if symmetric:                                   # C_qp = C_pq: like terms meet
+            value = simplify(use_symmetry(value, symmetric), rules)
+            left = [Binding(b.name, b.indices, simplify(use_symmetry(b.expr, symmetric), rules))
+                    for b in left]
         value = tidy(value, rules)
         adjoints = adjoints + tuple(left)
         names.append(w.name)
@@ -242,7 +255,7 @@ def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None,
         current = tuple(current) + tuple(left) + (Binding(step_name, current_out, value),)
         current_name = step_name
         expr = value
-    shown = factor(orient_deltas(expr, out + tuple(i for g in groups for i in g)))
+    shown = factor(roots(orient_deltas(expr, out + tuple(i for g in groups for i in g))))
     if any(shifted(d.expr) for d in defs.values()):     # convolutions: see bound_names
         shown = prefer_model_names(shown, model_indices(
             [i for d in defs.values() for i in d.indices] + [d.expr for d in defs.values()]))

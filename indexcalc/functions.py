@@ -91,6 +91,8 @@ class TensorFunction:
     helpers: dict[str, str] = field(default_factory=dict, hash=False)    # backend -> source
     fuses: tuple[tuple[str, str], ...] = ()   # (outer, inner): outer(inner(x)) = this(x)
     values: tuple[float, float] = (-INF, INF)   # the interval its values lie in
+    total: Fraction | None = None          # Σ_j F(x)_j when it is a constant (softmax: 1)
+    inverse: bool = False                  # Σ_j F(X)_ij X_jk = δ_ik (inv); F(X) symmetric too
 
 
 def _sigmoid(x):
@@ -339,7 +341,7 @@ def _logdet(x):
 
 TENSOR: dict[str, TensorFunction] = {t.name: t for t in [
     TensorFunction("softmax", 1, 1, _softmax_jacobian, _softmax, "_softmax", "softmax",
-                   r"\operatorname{softmax}", helper="_softmax", helpers={
+                   r"\operatorname{softmax}", total=Fraction(1), helper="_softmax", helpers={
                        "numpy": "def _softmax(x):\n    e = x - x.max(axis=-1, keepdims=True)\n"
                                 "    np.exp(e, out=e)\n"
                                 "    e /= e.sum(axis=-1, keepdims=True)\n    return e\n",
@@ -380,7 +382,7 @@ TENSOR: dict[str, TensorFunction] = {t.name: t for t in [
                        "jax": "def _norm2grad(x):\n    u, s, vt = jnp.linalg.svd(x)\n"
                               "    return u[..., :, 0, None] * vt[..., None, 0, :]\n"}),
     TensorFunction("inv", 2, 2, _inv_jacobian, np.linalg.inv, "np.linalg.inv", "inv",
-                   r"\operatorname{inv}", domain="invertible",
+                   r"\operatorname{inv}", domain="invertible", inverse=True,
                    spelling={"torch": "torch.linalg.inv"}),
 ]}
 

@@ -42,9 +42,16 @@ def test_the_false_rejections_of_issue_16_hold(model, claim):
 
 
 def test_a_claim_the_symbolic_side_cannot_prove_says_it_was_decided_numerically():
-    r = indexcalc.check(*ISSUE_16[2])          # Σ_j p_j = 1 is not known symbolically
+    model = "x : vector[n]\nf = sum_i (sin(x_i)^2 + cos(x_i)^2) x_i"
+    r = indexcalc.check(model, "df/dx_k == 1")     # sin² + cos² = 1 is no rule of ours
     assert r.holds and not r.symbolic and r.steps[0].numerically
     assert "decided numerically" in str(r)
+    assert not indexcalc.check(model, "df/dx_k == 1.001").holds
+
+
+def test_the_softmax_entropy_claim_of_issue_16_holds():
+    r = indexcalc.check(*ISSUE_16[2])          # Σ_j p_j = 1 is known now: symbolically
+    assert r.holds, str(r)
 
 
 @pytest.mark.parametrize("model, claim", ISSUE_16[:2])

@@ -313,6 +313,22 @@ def push_inward(e: Expr) -> Expr:
     return Sum(tuple(outer), mul(*factors))
 
 
+def split_sums(e: Sum) -> Iterator[tuple[list[Expr], Sum, tuple[Index, ...]]]:
+    """Σ_{i,l} G_pl P_pi V_il = Σ_l G_pl (Σ_i P_pi V_il): for each summed index carried by
+    some but not all factors, (the other factors, those factors as an inner sum, the
+    other summed indices), so a definition O_pl = Σ_i P_pi V_il can be folded back
+    inside a larger sum (tried on the inner sum alone)."""
+    if not isinstance(e.body, Mul):
+        return
+    factors = e.body.factors
+    for i in e.indices:
+        carriers = [f for f in factors if i in f.free]
+        if len(carriers) < 2 or len(carriers) == len(factors):
+            continue
+        rest = [f for f in factors if i not in f.free]
+        yield rest, Sum((i,), mul(*carriers)), tuple(j for j in e.indices if j != i)
+
+
 def _rewrite_once(e: Expr, index: _Index) -> Expr:
     """One bottom-up round (memoised: simplification rounds repeat most subtrees)."""
     done = index.done.get(e)
@@ -332,6 +348,14 @@ def _rewrite_node(e: Expr, index: _Index) -> Expr:
             again = _rewrite_once(pushed, index)
             if again != pushed:
                 return again
+        for rest, inner, outer in split_sums(e):        # O = P V inside Σ_{i,l} G P V
+            for _, rule, _ in index.candidates(inner):
+                try:
+                    new = _apply(rule, inner)
+                except _TooHard:
+                    continue
+                if new is not None:
+                    return Sum(outer, mul(*rest, new)) if outer else mul(*rest, new)
     for _, rule, _ in index.candidates(e):
         try:
             new = _apply(rule, e)

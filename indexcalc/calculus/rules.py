@@ -1,21 +1,90 @@
-"""What simplification may use about a model: its assumptions and its definitions,
-as rewriting rules (a definition is folded back where its right side appears:
-``σ(r)(1 − σ(r))`` becomes ``h (1 − h)``).  The derivative and the explanation
-read the same rules from here."""
+"""What simplification may use about a model: its assumptions, the sums its own
+definitions fix, and its definitions, as rewriting rules (a definition is folded
+back where its right side appears: ``σ(r)(1 − σ(r))`` becomes ``h (1 − h)``).
+The derivative and the explanation read the same rules from here."""
 
 from __future__ import annotations
 
-from indexcalc.calculus.rewrite import Rule, definition_rule
+from indexcalc.calculus.rewrite import Rule, definition_rule, rewrite
 from indexcalc.calculus.simplify import simplify
+from indexcalc.errors import LimitError
+from indexcalc.ir import (
+    Const,
+    Func,
+    Sum,
+    Var,
+    const,
+    power,
+    size,
+    substitute,
+    unique_binders,
+    var_names,
+)
 from indexcalc.model import Model
+
+SUM_FACT_SIZE = 200        # nodes: a definition's sum larger than this is not tried
 
 
 def model_rules(model: Model) -> tuple[Rule, ...]:
-    """Assumptions, then every definition as a folding rule."""
+    """Assumptions, the sums the definitions fix, then every definition as a folding rule."""
     rules = [Rule(simplify(a.lhs), simplify(a.rhs)) for a in model.assumptions
              if a.rhs.free <= a.lhs.free]
+    rules += sum_facts(model, rules)
+    rules += root_rules(model)
     for d in model.definitions.values():
         rule = definition_rule(d.name, d.indices, simplify(d.expr))
         if rule is not None:
             rules.append(rule)
     return tuple(rules)
+
+
+def root_rules(model: Model) -> list[Rule]:
+    """``r^2 -> s`` and ``r^-2 -> 1/s`` for a definition ``r = sqrt(s)``."""
+    out = []
+    for d in model.definitions.values():
+        if isinstance(d.expr, Func) and d.expr.name == "sqrt" and not d.expr.order:
+            r = Var(d.name, d.indices)
+            out.append(Rule(power(r, const(2)), d.expr.arg))
+            out.append(Rule(power(r, const(-2)), power(d.expr.arg, const(-1))))
+    return out
+
+
+def sum_facts(model: Model, known: list[Rule]) -> list[Rule]:
+    """``Σ_j h_j = c`` for each definition whose sum along one of its indices is a
+    constant by the model's own definitions (and assumptions), for every value of the
+    others:
+
+        xc_j = x_j − mu, mu = Σ_k x_k / n     ->  Σ_j xc_j = 0
+        xh_j = xc_j / sqrt(v + ε)             ->  Σ_j xh_j = 0   (from the fact above)
+        p_j = softmax(z)_j, P = softmax(Z)    ->  Σ_j p_j = 1, Σ_k P_ik = 1
+
+    The sum is simplified with the scalar definitions it reads written out
+    (``mu``) and the facts found so far, in the order of the definitions."""
+    scalars = {d.name: d for d in model.definitions.values() if not d.indices}
+    facts: list[Rule] = []
+    for d in model.definitions.values():
+        if not 1 <= len(d.indices) <= 2 or size(d.expr) > SUM_FACT_SIZE:
+            continue
+        for i in d.indices:
+            value = _closed(Sum((i,), d.expr), scalars, tuple(known) + tuple(facts))
+            if value is not None:
+                facts.append(Rule(Sum((i,), Var(d.name, d.indices)), value))
+    return facts
+
+
+def _closed(total, scalars: dict, rules: tuple) -> Const | None:
+    """The constant ``total`` simplifies to, or None."""
+    e = unique_binders(total)
+    for _ in range(3):                         # scalar definitions read by scalar definitions
+        names = var_names(e) & set(scalars)
+        if not names:
+            break
+        for n in names:
+            e = substitute(e, n, (), scalars[n].expr)
+    if size(e) > 4 * SUM_FACT_SIZE:
+        return None
+    try:
+        value = simplify(rewrite(simplify(e), list(rules)) if rules else e, rules)
+    except LimitError:
+        return None
+    return value if isinstance(value, Const) else None

@@ -11,6 +11,7 @@
     Σ_{i,j} a_i b_j     -> (Σ_i a_i)(Σ_j b_j)             (... and independent ones split)
     2 Σ_i a_i + Σ_j a_j -> 3 Σ_i a_i                      (like terms, up to bound renaming)
     log(exp(x)) -> x,  exp(log(x)) -> x,  log(softmax(z)_j) -> log_softmax(z)_j
+    Σ_j softmax(z)_j -> 1,  Σ_j inv(M)_ij M_jk -> δ_ik  (facts of the function table)
 
 A delta between two free indices is never removed: it means a diagonal.
 Constants fold and zeros vanish in the smart constructors of ir.py.
@@ -41,7 +42,7 @@ from indexcalc.calculus.affine import (
 from indexcalc.calculus.deltas import contract_deltas, contracted
 from indexcalc.calculus.rewrite import Rule, push_inward, rewrite
 from indexcalc.errors import LimitError
-from indexcalc.functions import fused
+from indexcalc.functions import TENSOR, fused
 from indexcalc.ir import (
     ONE,
     ZERO,
@@ -60,15 +61,18 @@ from indexcalc.ir import (
     canonical,
     coeff_rest,
     const,
+    delta,
     dim_key,
     fresh_index,
     index_names,
     mul,
     possible_twins,
+    power,
     rebuild,
     rename,
     rename_bound,
     size,
+    var_names,
     summation,
     unique_binders,
 )
@@ -107,6 +111,19 @@ def _pass(e: Expr) -> Expr:
     return e
 
 
+def roots(e: Expr) -> Expr:
+    """sqrt(x)^(2k) -> x^k (sqrt is only taken of x ≥ 0).  For display, after the
+    model's names are folded back: ``xc sqrt(v)^-2`` is first ``xh sqrt(v)^-1``."""
+    if e.children:
+        e = rebuild(e, tuple(roots(c) for c in e.children))
+    x = e.exponent if isinstance(e, Pow) else None
+    if isinstance(x, Const) and isinstance(e.base, Func) and e.base.name == "sqrt" \
+            and not e.base.order and isinstance(x.value, Fraction) \
+            and (x.value / 2).denominator == 1:
+        return power(e.base.arg, const(x.value / 2))
+    return e
+
+
 # ---------------------------------------------------------------- sums
 
 def _sum(e: Sum) -> Expr:
@@ -131,8 +148,49 @@ def _sum(e: Sum) -> Expr:
     inside = [f for f in factors if f.free & set(bound)]
     outside = [f for f in factors if not f.free & set(bound)]
     groups = _components(inside, bound)
-    return mul(*outside, *(summation(ix, mul(*fs)) for ix, fs in groups),
+    return mul(*outside, *(_known_sum(ix, fs) for ix, fs in groups),
                *_unused_dims(inside, bound))
+
+
+def _known_sum(ix: list[Index], fs: list[Expr]) -> Expr:
+    """A closed sum the function table knows (its rules below), else ``Σ_ix Π fs``."""
+    if len(fs) == 1 and _total(fs[0], ix) is not None:
+        return const(_total(fs[0], ix))                  # Σ_j softmax(z)_j = 1
+    for b in ix:
+        pair = [f for f in fs if b in f.free]
+        if len(pair) == 2:
+            unit = _inverse_pair(*pair, b) or _inverse_pair(*reversed(pair), b)
+            if unit is not None:                         # Σ_b inv(M)_ab M_bc = δ_ac
+                rest = [f for f in fs if f not in pair]
+                return summation([i for i in ix if i != b], mul(unit, *rest))
+    return summation(ix, mul(*fs))
+
+
+def _total(f: Expr, ix: list[Index]):
+    """Σ_out F(x)_out for a function whose entries always add up to one number."""
+    entry = TENSOR.get(f.fn) if isinstance(f, Apply) and not f.order else None
+    if entry is None or entry.total is None or set(f.out) != set(ix):
+        return None
+    return entry.total
+
+
+def _inverse_pair(f: Expr, g: Expr, b: Index) -> Expr | None:
+    """Σ_b inv(M)_ab M_bc = δ_ac, Σ_b M_cb inv(M)_ba = δ_ca (``M`` read over its
+    ``over`` indices; ``g`` must be that matrix)."""
+    entry = TENSOR.get(f.fn) if isinstance(f, Apply) and not f.order else None
+    if entry is None or not entry.inverse or f.arg.free - set(f.over) or len(g.free) != 2:
+        return None
+    (i, j), (a, c) = f.over, f.out
+    (other,) = g.free - {b} or {b}
+    if c == b and a != b:
+        rows, cols, ends = b, other, (a, other)
+    elif a == b and c != b:
+        rows, cols, ends = other, b, (other, c)
+    else:
+        return None
+    if other.dim != b.dim or canonical(rename(f.arg, {i: rows, j: cols})) != canonical(g):
+        return None
+    return delta(*ends)
 
 
 def _merge_nested(factors: list[Expr], bound: list[Index]):
@@ -315,17 +373,56 @@ def orient_deltas(e: Expr, order: tuple[Index, ...]) -> Expr:
 def tidy(e: Expr, rules=(), limit: int = 300) -> Expr:
     """The smaller of ``e`` and ``e`` multiplied out, simplified and refactored:
     ``s (1 − s) (−y/s + (1 − y)/(1 − s))`` becomes ``s − y``, while ``y_p (o_q τ − t_q)``
-    stays as it is.  Expressions above ``limit`` nodes are left alone."""
+    stays as it is; and ``e`` with a known sum brought out wherever multiplying out
+    one sum reaches it (``Σ_m y_m (W2_km − …)`` with ``Σ_m y_m = 1`` assumed).
+    Expressions above ``limit`` nodes are left alone."""
     if size(e) > limit:
         return e
-    cancelled = _cancel(e)
-    if cancelled is e:
-        return e                                   # nothing cancels: keep the factored form
     try:
+        known = _spread_known(e, _known_names(rules), rules)
+        if known is not e:
+            e = factor(simplify(known, rules))
+        cancelled = _cancel(e)
+        if cancelled is e:
+            return e                               # nothing cancels: keep the factored form
         candidate = factor(simplify(expand(simplify(cancelled)), rules))
     except LimitError:
         return e
     return candidate if size(candidate) < size(factor(e)) else e
+
+
+def _known_names(rules) -> frozenset:
+    """Names a rule sums to a constant (``Σ_j p_j = 1``, assumed or fixed by definitions)."""
+    return frozenset(n for r in rules if isinstance(r.pattern, Sum)
+                     and isinstance(r.replacement, Const) for n in var_names(r.pattern))
+
+
+def _spread_known(e: Expr, names: frozenset, rules) -> Expr:
+    """Σ_j p_j (−1 − log p_j) -> −1 − Σ_j p_j log p_j: a sum of a product with a sum in
+    it is multiplied out when that makes a known sum vanish (fewer uses of its name)."""
+    if not names or not names & var_names(e):
+        return e
+    if e.children:
+        kids = tuple(_spread_known(c, names, rules) for c in e.children)
+        if any(k is not c for k, c in zip(kids, e.children)):
+            e = rebuild(e, kids)
+    if not (isinstance(e, Sum) and isinstance(e.body, Mul)):
+        return e
+    factors = e.body.factors
+    for k, f in enumerate(factors):
+        if isinstance(f, Add):
+            rest = factors[:k] + factors[k + 1:]
+            spread = simplify(add(*(summation(e.indices, mul(*rest, t)) for t in f.terms)),
+                              rules)
+            if _uses(spread, names) < _uses(e, names):
+                return spread
+    return e
+
+
+def _uses(e: Expr, names: frozenset) -> int:
+    if isinstance(e, Var):
+        return int(e.name in names)
+    return sum(_uses(c, names) for c in e.children)
 
 
 def _cancel(e: Expr) -> Expr:

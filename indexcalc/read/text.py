@@ -141,7 +141,8 @@ class Printer:
             v = e.value
             if v < 0:
                 return SIGNED
-            return ATOM if not isinstance(v, Fraction) or v.denominator == 1 else PRODUCT
+            whole = not isinstance(v, Fraction) or v.denominator == 1 or fraction_decimal_text(v)
+            return ATOM if whole else PRODUCT
         if isinstance(e, Mul):
             coeff, _, _ = self.split(e)
             return SIGNED if coeff < 0 else PRODUCT
@@ -222,7 +223,7 @@ class Printer:
         return self.sum_sign(e.indices) + self.expr(body)
 
     def print_Add(self, e: Add) -> str:
-        terms = [self.term(t) for t in e.terms]
+        terms = [self.term(t) for t in sorted(e.terms, key=small_constant)]
         lead = next((n for n, (neg, _) in enumerate(terms) if not neg), 0)
         terms.insert(0, terms.pop(lead))
         first_neg, first = terms[0]
@@ -334,6 +335,8 @@ class Printer:
         under a fraction bar, but inline only when nothing follows it
         (`Σ_j x_j / 2` would sum x_j/2)."""
         p, q = (coeff.numerator, coeff.denominator) if isinstance(coeff, Fraction) else (coeff, 1)
+        if isinstance(coeff, Fraction) and fraction_decimal_text(coeff):   # 0.0356774081 x
+            p, q = coeff, 1
         top = self.factors(num, trailing_sum=bar or (not den and q == 1))
         if p != 1 or not top:
             top.insert(0, self.number(Fraction(p) if isinstance(p, int) else p))
@@ -341,6 +344,35 @@ class Printer:
         if q != 1:
             bottom.insert(0, str(q))
         return top, bottom, p
+
+
+def fraction_decimal_text(value: Fraction) -> str:
+    """A number the user wrote as a decimal, written back as one: ``1e-5``, not
+    ``1/100000``; ``0.0356774081``, not ``356774081/10000000000``.  For a fraction whose
+    denominator is 1000 or more and divides a power of ten; '' for any other number."""
+    q = value.denominator
+    if q < 1000:
+        return ""
+    for f in (2, 5):
+        while q % f == 0:
+            q //= f
+    if q != 1:
+        return ""
+    k = 0
+    while (value * 10 ** k).denominator != 1:
+        k += 1
+    m = abs(value.numerator * 10 ** k // value.denominator)
+    sign = "-" if value < 0 else ""
+    if m < 10:
+        return f"{sign}{m}e-{k}"
+    digits = str(m).rjust(k + 1, "0")
+    return f"{sign}{digits[:-k]}.{digits[-k:]}"
+
+
+def small_constant(t: Expr) -> bool:
+    """A non-integer constant term (an ε): printed last, ``v + 1e-5``; ``1 − h`` keeps its 1."""
+    return isinstance(t, Const) and (not isinstance(t.value, Fraction)      # a decimal written
+                                     or t.value.denominator != 1)
 
 
 class TextPrinter(Printer):
@@ -367,7 +399,7 @@ class TextPrinter(Printer):
 
     def number(self, value) -> str:
         if isinstance(value, Fraction):
-            return str(value)
+            return fraction_decimal_text(value) or str(value)
         return decimal_text(value)
 
     def constant(self, symbol: tuple[str, str, str]) -> str:

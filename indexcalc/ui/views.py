@@ -19,6 +19,7 @@ from indexcalc.errors import IndexcalcError
 from indexcalc.functions import ELEMENTWISE, TENSOR
 from indexcalc.limits import MAX_DIFFERENCED
 from indexcalc.read.text import ASCII_NAMES
+from indexcalc.syntax.scope import ONES
 
 
 class CommandError(IndexcalcError):
@@ -130,6 +131,9 @@ ASCII_SYMBOLS = {
 SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"))
 _SUPERSCRIPT_RUN = re.compile("[" + "".join(SUPERSCRIPTS) + "]+")
 _TIMES = re.compile(r"\s*×\s*")
+# the ones vector: as a row, `1ᵀ` (which the notation reads as 𝟙ᵀ, and 1' in ASCII);
+# a column has no ASCII spelling (a plain 1 is the number), so 𝟙 stays as it is
+_ONES_ROW = re.compile(ONES + "ᵀ")
 # functions printed with a non-ASCII symbol (σ(z), σ'(z)) are spelt by name
 _FUNCTION_SYMBOLS = {f.unicode: f.name for f in [*ELEMENTWISE.values(), *TENSOR.values()]
                      if not f.unicode.isascii()}
@@ -139,14 +143,16 @@ _FUNCTION_CALL = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, _FUNCTION_SYMB
 def ascii_text(text: str) -> str:
     """``text`` in ASCII: ``∂²f/∂x²`` -> ``d^2f/dx^2``, ``yᵀ ⊙ τ`` -> ``y' .* tau``,
     ``W ∈ ℝ^{n×m}`` -> ``W in R^{n, m}``.
-    A character no table spells becomes ``?`` (the printers use none)."""
+    ``𝟙ᵀ`` -> ``1'``; a ``𝟙`` column stays ``𝟙`` (writing 1 would mean the number).
+    Any other character no table spells becomes ``?`` (the printers use none)."""
+    text = _ONES_ROW.sub("1ᵀ", text)
     text = _FUNCTION_CALL.sub(lambda m: _FUNCTION_SYMBOLS[m.group()], text)
     text = _TIMES.sub(", ", text)          # ℝ^{n×m} -> R^{n, m}; shape n × C -> n, C
     text = _SUPERSCRIPT_RUN.sub(lambda m: "^" + "".join(SUPERSCRIPTS[c] for c in m.group()),
                                 text)
     out = []
     for c in text:
-        if c.isascii():
+        if c.isascii() or c == ONES:
             out.append(c)
         else:
             out.append(ASCII_SYMBOLS.get(c) or ASCII_NAMES.get(c) or "?")
