@@ -24,6 +24,10 @@ the next step), or lowers the number of terms (collection).  No rule moves
 anything inward, so the lexicographic measure (deltas, bound-index depth,
 terms) decreases and the fixpoint is reached; an iteration cap guards it anyway.
 
+This module is over the project's few hundred lines because it is one algorithm:
+the rewrites above share one bottom-up traversal and one termination argument,
+and splitting them would spread that argument over several files.
+
 ``expand`` multiplies everything out (used to compare two formulas), and
 ``factor`` takes common factors out of sums (used for display).
 """

@@ -10,6 +10,9 @@ sized by a dimension of the model), ``MKron`` a Kronecker product.
 
 The smart constructors (``prod``, ``hadamard``, ``scale``, ``transpose``) keep
 one canonical shape: scalars pulled out in front, nested products flattened.
+The module is one algorithm, over the project's few hundred lines: the nodes and
+their smart constructors keep one canonical form together, as ``ir/algebra.py``
+does for the index form.
 """
 
 from __future__ import annotations
