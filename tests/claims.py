@@ -42,6 +42,7 @@ from indexcalc.ir import (
     summation,
     var_names,
 )
+from indexcalc.ir import unique_binders
 from indexcalc.read.text import to_text
 
 MAX_TERMS = 12
@@ -79,6 +80,8 @@ def renamed(e: Expr, model, rng: random.Random) -> Expr:
 
 
 def index_claim(d, e: Expr, ascii_: bool) -> str:
+    # a summed index must not reuse a name of the left side (∂E/∂A_pq == Σ_p ... is refused)
+    e = unique_binders(e, {i.name for i in d.indices})
     return f"{d.lhs(ascii=ascii_)} == {to_text(e, ascii=ascii_)}"
 
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from indexcalc.calculus.diff import diff as differentiate_expr
 from indexcalc.calculus.simplify import expand, name_sums, simplify
-from indexcalc.checking.evaluation import evaluate_sides
+from indexcalc.checking.evaluation import SCRUTINY, SEEDS, evaluate_sides
 from indexcalc.derivative import Derivative
 from indexcalc.errors import IndexcalcError
 from indexcalc.ir import ZERO, Expr, add, const, mul, substitute, var_names
@@ -54,11 +54,12 @@ def symmetric_input(d: Derivative, left: Expr | None, right: Expr, steps) -> str
             continue
         sym = replace(model, symmetric=model.symmetric | {name})
         sides = [right] if left is None else [left, right]
-        try:
-            values = evaluate_sides(d, sides, steps, draw_from=sym)
+        a, b = (0, 1) if left is None else (1, 2)
+        try:                    # at the usual points, then scaled down and up (a step)
+            if all(evaluate_sides(d, sides, steps, draw_from=sym, seeds=seeds,
+                                  scale=scale).agree(a, b)
+                   for seeds, scale in ((SEEDS, 1.0),) + SCRUTINY):
+                return name
         except IndexcalcError:
             continue
-        a, b = (0, 1) if left is None else (1, 2)
-        if values.agree(a, b):
-            return name
     return None

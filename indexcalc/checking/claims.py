@@ -156,10 +156,12 @@ class _Judge:
         sym = compare(left, right, self.names)
         agree = self.values.agree(k - 1, k)
         if agree and sym.equal is not True:          # the numbers alone: look harder
-            seeds, scale = SCRUTINY
-            self.values.extend(evaluate_sides(self.d, self.chain, self.steps, seeds=seeds,
-                                              scale=scale))
-            agree = self.values.agree(k - 1, k)
+            for seeds, scale in SCRUTINY:
+                self.values.extend(evaluate_sides(self.d, self.chain, self.steps,
+                                                  seeds=seeds, scale=scale))
+                agree = self.values.agree(k - 1, k)
+                if not agree:
+                    break
         step = Step(k, lhs, right, bool(agree) if agree is not None else sym.equal is True,
                     symbolic=sym.equal is True, difference=sym.difference)
         if agree is None:

@@ -36,8 +36,9 @@ SEEDS = (0, 1, 2)
 EXTRA_SEEDS = (3, 4, 5)           # drawn when a point cannot be evaluated (a log of 0)
 DIGITS = 2                        # inputs are rounded to this many decimals
 RTOL, ATOL = 1e-9, 1e-12          # |a − b| <= RTOL (|a| + |b|) / 2 + ATOL · scale
-SCRUTINY = ((6, 7, 8), 0.3)        # more points, inputs scaled down (functions far from
-                                   # saturation), when only the numbers say a claim holds
+# when only the numbers say a claim holds, more points: inputs scaled down (functions far
+# from saturation) and up (a step of max or relu that small inputs never cross)
+SCRUTINY = (((6, 7, 8), 0.3), ((9, 10, 11, 12), 4.0))
 
 
 @dataclass(frozen=True)
