@@ -591,3 +591,27 @@ def test_trace_of_a_constant_matrix_is_its_size():
     assert np.isclose(indexcalc.evaluate(text, "f", **arrays),
                       arrays["x"] @ arrays["A"] @ arrays["x"] + 3)
     matches_finite_differences("A : matrix[n, n]; x : vector[n]\nf = xᵀ A x + tr(A /A)", "x")
+
+
+@pytest.mark.parametrize("text", [
+    "u : vector[m]\nW : matrix[n, m]\nh = arctan(u)_{i+k}\ng = W + sum(h) W",
+    "\nh_ij = 0.25 inv(Aᵀ)[-i,j]",
+    "θ : vector[n]\nz1_i = softmax_a(θ_a)_{-ji} + θ_i",
+])
+def test_a_shifted_subscript_on_an_expression_is_a_located_error(text):
+    """Fuzz escapes (seed 31, 100,000 inputs): a shifted subscript on a parenthesised
+    or function result reached lowering as an index name (TypeError).  Only a named
+    tensor reads at shifted places; elsewhere it is a ParseError that says so."""
+    with pytest.raises(indexcalc.IndexcalcError, match="may follow a tensor's name only"):
+        indexcalc.parse(text)
+
+
+def test_a_declared_tensor_redefined_with_shifted_reads_is_refused_or_works():
+    """Fuzz escape (seed 31): recording the valid range of a declared output met a plain
+    dimension name where it expected a derived size (AttributeError)."""
+    from fuzzing import pipeline
+    try:
+        pipeline("X : tensor[C, H, W]\nF : tensor[O, C, U, V]\nX[o,i,j] = sum_{c,u,v} "
+                 "F[o,c,u,v] Y[c,u+i,j+v]\nZ[o,i,j] = sin(Y[o,i,j])\nL = sum_{o,i,j} Z[o,i,j]^2")
+    except indexcalc.IndexcalcError:
+        pass                                         # a clear refusal is allowed too

@@ -139,8 +139,18 @@ def instantiate(sc: Scope, p: Pending, like: Val, ctx: Ctx) -> Val:
     return Val(Var(p.name, axes), axes if like.axes is not None else ())
 
 
+def no_shifts(sc: Scope, names, pos: S.Pos) -> None:
+    """``(expr)_{i+k}``, ``softmax(z)_{j-1}``: only a named tensor reads at shifted places."""
+    shifted_at = [n for n in names if isinstance(n, Shift)]
+    if shifted_at:
+        raise sc.err(ParseError, f"{sc.src(pos)}: a shifted subscript ({shifted_at[0].text}) "
+                     "may follow a tensor's name only; name the expression first "
+                     "(h = ...; then h_{i+k})", pos)
+
+
 def index_value(sc: Scope, v: Val, names, ctx: Ctx, pos: S.Pos) -> Val:
     """``(expr)_ij``: a matrix-form value read at the given indices."""
+    no_shifts(sc, names, pos)
     if v.axes is None:
         raise sc.err(IndexMismatchError, f"{sc.src(pos)}: only a matrix-form "
                      "expression can be indexed; this one is already in index form", pos)

@@ -154,7 +154,7 @@ def record_equations(sc: Scope, live, settle_var) -> None:
                 continue                        # no one valid range: checked read by read
             if isinstance(size, int):
                 size = DimExpr((), size - 1, 1)
-            if size == sym or sym in size.symbols:
+            if size == sym or not isinstance(size, DimExpr) or sym in size.symbols:
                 continue
             named = DimExpr(size.terms, size.offset, size.div, sym)
             for other, value in list(sc.dims.pin.items()):     # ranges copied from it too
