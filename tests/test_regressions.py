@@ -597,6 +597,7 @@ def test_trace_of_a_constant_matrix_is_its_size():
     "u : vector[m]\nW : matrix[n, m]\nh = arctan(u)_{i+k}\ng = W + sum(h) W",
     "\nh_ij = 0.25 inv(Aᵀ)[-i,j]",
     "θ : vector[n]\nz1_i = softmax_a(θ_a)_{-ji} + θ_i",
+    "h : vector[n]\ng = sum_{i+k}(h)",                       # seed 41: a sum binds names
 ])
 def test_a_shifted_subscript_on_an_expression_is_a_located_error(text):
     """Fuzz escapes (seed 31, 100,000 inputs): a shifted subscript on a parenthesised

@@ -124,6 +124,7 @@ def ex_Terms(sc: Scope, node: S.Terms, ctx: Ctx) -> Val:
 
 
 def ex_SumOver(sc: Scope, node: S.SumOver, ctx: Ctx) -> Val:
+    index_form.no_shifts(sc, node.indices, node.pos)       # sum_{i+k}: a sum binds names
     for n in node.indices:
         if n in ctx.lhs:
             raise sc.err(IndexMismatchError, f"{n} is summed here but is also a free "
