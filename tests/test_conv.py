@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import indexcalc
 from indexcalc.errors import IndexcalcError
@@ -363,3 +365,21 @@ def test_printed_derivatives_parse_back(text, wrt):
     of = "T" if text is TV else "L"
     lhs, rhs = str(d).split(" = ", 1)
     assert indexcalc.check(text, f"d{of}/d{lhs.split('/∂')[1]} == {rhs}").holds
+
+
+@given(st.lists(st.tuples(st.integers(-3, 3), st.integers(1, 5)), min_size=1, max_size=3),
+       st.integers(-6, 6), st.integers(1, 3), st.integers(1, 6))
+@settings(max_examples=200, deadline=None)
+def test_range_masks_match_their_definition(axes, offset, den, dim):
+    """The compiled range condition ``[0 ≤ (Σ c_j j + o)/den < dim, den | …]`` equals the
+    condition evaluated position by position (its integer type and its one unsigned
+    comparison are speed-ups only)."""
+    from itertools import product
+    from indexcalc.compiler.windows import _mask
+    coefs, shape = tuple(c for c, _ in axes), tuple(n for _, n in axes)
+    got = _mask(coefs, offset, den, dim, shape)
+    want = np.zeros(shape)
+    for pos in product(*(range(n) for n in shape)):
+        t = sum(c * j for c, j in zip(coefs, pos)) + offset
+        want[pos] = float(t % den == 0 and 0 <= t // den < dim)
+    assert got.shape == shape and np.array_equal(got, want)

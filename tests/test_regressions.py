@@ -616,3 +616,28 @@ def test_a_declared_tensor_redefined_with_shifted_reads_is_refused_or_works():
                  "F[o,c,u,v] Y[c,u+i,j+v]\nZ[o,i,j] = sin(Y[o,i,j])\nL = sum_{o,i,j} Z[o,i,j]^2")
     except indexcalc.IndexcalcError:
         pass                                         # a clear refusal is allowed too
+
+
+def test_a_definition_with_a_shifted_read_folds_back():
+    """Fuzz escape (seed 41): folding ``h_ij = tanh(x_i x[−j])`` back matched the shifted
+    subscript ``−j`` as one index, so ``j`` was never bound (KeyError).  A shifted
+    subscript now matches one of the same shape, binding the indices inside it."""
+    text = "x : vector[n] pad\nh : matrix[n, n]\nh_ij = tanh(x_i x[2 - j])\nE = sum_{i,j} h_ij^2"
+    d = matches_finite_differences(text, "x")
+    assert "h[i,−p+2]" in str(d) and "tanh" not in str(d)      # folded back, shift and all
+    from fuzzing import pipeline
+    pipeline("\nh_ij = tanh(x_i*x[−j])")
+
+
+def test_a_shifted_read_of_a_tensor_function_is_a_delta():
+    """Fuzz escape (seed 41): ``y_i = z_{i+1}`` with ``z = inv(A) x`` inlined put an
+    affine value on ``inv(A)``'s own output index (NotShiftable).  Such a read is now a
+    delta the contraction keeps, and the derivative is still right."""
+    text = ("A : matrix[n, n]\nx : vector[n] pad\nz = A^-1 x\ny_i = z_{i+1} - z_i\n"
+            "E = sum_i y_i^2")
+    for wrt in ("A", "x"):
+        matches_finite_differences(text, wrt)
+    from fuzzing import pipeline
+    pipeline("x : vector[n] pad\ny : vector[n]\ny_i = x_{i-1} - 2 x_i + x_{i+1}\nT = sum_i n\n"
+             "W : matrix[n, m]\nA ∈ ℝ^{n×n}\nh[i] = expm1(σ(x_i))\ng_{ij} = sinh(W_ij) + "
+             "(sum_a h_a sin(h_a)) W_ij\nz1 = A^-1 y - sum(tanh(g)) x")

@@ -16,6 +16,7 @@ found inside ``-exp(z_j) exp(z_k) Ω^-2`` (twice).
 from __future__ import annotations
 
 from collections import Counter
+from itertools import permutations
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -42,6 +43,7 @@ from indexcalc.ir import (
     rename,
     var_names,
 )
+from indexcalc.ir.affine import Sub
 from indexcalc.limits import MANY_RULES, MATCH_BUDGET, MAX_PATTERN_FACTORS, MEMO_SIZE
 from indexcalc.memo import on_forget
 
@@ -65,7 +67,9 @@ def definition_rule(name: str, indices: tuple[Index, ...], body: Expr) -> Rule |
 
 # ---------------------------------------------------------------- matching
 
-def _bind(p: Index, t: Index, env: Env) -> Env | None:
+def _bind(p: Sub, t: Sub, env: Env) -> Env | None:
+    if type(p) is not Index or type(t) is not Index:
+        return _bind_affine(p, t, env)
     if p in env:
         return env if env[p] == t else None
     if p.dim != t.dim or t in env.values():
@@ -73,6 +77,23 @@ def _bind(p: Index, t: Index, env: Env) -> Env | None:
     new = dict(env)
     new[p] = t
     return new
+
+
+def _bind_affine(p: Sub, t: Sub, env: Env) -> Env | None:
+    """A shifted subscript matches one of the same shape (``x[2i−k]``, ``x[2a−b]``),
+    binding the indices in it, term by term, in any order of the terms."""
+    if (type(p) is Index or type(t) is Index or (p.offset, p.dim) != (t.offset, t.dim)
+            or len(p.terms) != len(t.terms)):
+        return None
+    for order in permutations(t.terms):
+        new = env
+        for (pi, pc), (ti, tc) in zip(p.terms, order):
+            new = _bind(pi, ti, new) if pc == tc else None
+            if new is None:
+                break
+        if new is not None:
+            return new
+    return None
 
 
 def _bind_all(ps, ts, env: Env) -> Env | None:

@@ -62,14 +62,20 @@ def _window(x, subs, extents):
 
 def _mask(coefs, offset, den, dim, shape):
     """``[0 ≤ (Σ coefs_j j + offset)/den < dim, den | …]`` as a 0/1 array of ``shape``
-    (one axis per index, in the order of ``coefs``)."""
-    total = np.asarray(offset, dtype=np.int64)
+    (one axis per index, in the order of ``coefs``).  The sum is built in the narrowest
+    integer type that holds it, and ``0 ≤ t < b`` is one unsigned comparison."""
+    span = abs(offset) + sum(abs(c) * n for c, n in zip(coefs, shape))
+    kind, unsigned = (np.int32, np.uint32) if span < 2**31 else (np.int64, np.uint64)
+    total = np.asarray(offset, dtype=kind)
     for j, c in enumerate(coefs):
         ax = [1] * len(shape)
         ax[j] = shape[j]
-        total = total + c * np.arange(shape[j]).reshape(ax)
-    ok = (total >= 0) & (total < dim * den) & (total % den == 0)
-    return np.broadcast_to(ok, shape).astype(np.float64)
+        total = total + (c * np.arange(shape[j], dtype=kind)).reshape(ax)
+    total = np.broadcast_to(total, shape)
+    ok = total.view(unsigned) < dim * den
+    if den > 1:
+        ok &= total % den == 0
+    return ok.astype(np.float64)
 
 
 _BOUNDS = (

@@ -92,7 +92,11 @@ def instantiate(body: Expr, params: tuple[Index, ...], args: tuple[Index, ...]) 
         body = unique_binders(body, avoid={i.name for a in args for i in sub_free(a)})
         # the read is 0 outside the tensor: its value there is the body's only in range
         guards = [in_range(a) for a in args if type(a) is not Index]
-        return mul(shift_indices(body, {p: linear(a) for p, a in zip(params, args)}), *guards)
+        try:
+            shifted = shift_indices(body, {p: linear(a) for p, a in zip(params, args)})
+        except NotShiftable:                    # inv(A)_{k−1}: read it through a delta
+            return _read_through_delta(body, params, args, guards)
+        return mul(shifted, *guards)
     if len(set(args)) == len(args):
         return rename(body, dict(zip(params, args)))
     avoid = index_names(body) | {a.name for a in args}
@@ -109,6 +113,24 @@ def instantiate(body: Expr, params: tuple[Index, ...], args: tuple[Index, ...]) 
             mapping[p] = a
     inner = rename(body, mapping)
     return summation([t for t, _ in ties], mul(inner, *(delta(t, a) for t, a in ties)))
+
+
+def _read_through_delta(body: Expr, params: tuple[Index, ...], args: tuple, guards) -> Expr:
+    """``Σ_q body_q δ(q, a)`` for the shifted arguments ``a``: where the body's index is
+    the output of a tensor function (``inv(A)_km``), that index cannot take an affine
+    value, so the read is a delta the contraction keeps."""
+    avoid = index_names(body) | {i.name for a in args for i in sub_free(a)}
+    plain, ties = [], []
+    for p, a in zip(params, args):
+        if type(a) is Index:
+            plain.append(a)
+            continue
+        q = fresh_index(avoid, p.dim)
+        avoid.add(q.name)
+        plain.append(q)
+        ties.append((q, a))
+    inner = instantiate(body, params, tuple(plain))
+    return summation([q for q, _ in ties], mul(inner, *(delta(q, a) for q, a in ties), *guards))
 
 
 def shift_indices(e: Expr, mapping: dict) -> Expr:
