@@ -165,3 +165,14 @@ def test_modules_are_a_few_hundred_lines():
         if text.count("\n") > MAX_LINES and "one algorithm" not in doc:
             long.append(f"{m}: {text.count(chr(10))} lines")
     assert not long, "\n".join(long)
+
+
+def test_the_readme_module_table_names_every_module():
+    """The README's "How it is built" table is the map a newcomer reads; a module it
+    does not name is a room missing from the map."""
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## How it is built"):]
+    table = table[:table.index("\n## ", 1)] if "\n## " in table[1:] else table
+    missing = [str(p.relative_to(PACKAGE)) for p in sorted(PACKAGE.rglob("*.py"))
+               if not p.stem.startswith("__") and f"`{p.stem}" not in table]
+    assert not missing, f"modules the README's module table does not name: {missing}"
