@@ -23,7 +23,10 @@ from indexcalc.errors import IndexcalcError, LimitError
 from indexcalc.syntax.parse import MAX_TOKENS
 
 CI_INPUTS = int(os.environ.get("INDEXCALC_FUZZ_INPUTS", 2000))
-SECOND = 1.0
+# A hang, not a speed: tests never assert wall-clock performance.  The one-second goal
+# per input is measured by tools/fuzz.py and reported in the README; here the alarm of
+# fuzzing.run_one (HARD_TIMEOUT) and this bound catch only hangs.
+HANG = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +43,6 @@ def test_fuzzed_inputs_raise_only_indexcalc_errors(seeds):
             continue
         fuzzing.run_one(text, report, seed=k)
     fuzzing.assert_clean(report)
-    slow = [(t, text) for t, text in report.slow if fuzzing.retime(text) > SECOND]
-    assert not slow, "over a second:\n" + "\n".join(
-        f"{t:.2f} s {fuzzing.short(text)}" for t, text in slow[:5])
     assert report.inputs >= CI_INPUTS * 0.9 and report.completed > 50, report.summary()
 
 
@@ -83,7 +83,7 @@ def test_hostile_input_hits_a_clear_limit_quickly(name, text):
         elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    assert elapsed < SECOND or fuzzing.retime(text) < SECOND, f"{name}: {elapsed:.2f} s"
+    assert elapsed < HANG, f"{name}: {elapsed:.2f} s"
     assert peak < 200 * 2**20, f"{name}: {peak / 2**20:.0f} MiB"
 
 
