@@ -208,11 +208,24 @@ def test_statistics_misused():
     e = refused("x : vector[n]\nE = mean_j x_k", IndexMismatchError)
     assert "its argument must carry it (like mean_j X_bj)" in e.problem
     e = refused("x : vector[n]\nE = mean_j", ParseError)
-    assert "averages the product that follows it" in e.problem or e.problem
+    assert "averages the product that follows it" in e.problem
     e = refused("x : vector[n]\nE = sum(max(x))", ParseError)
     assert "max takes two arguments" in e.problem
     e = refused("x : vector[n]\nE = sum(softmax(x, x))", ShapeError)
     assert "temperature" in e.problem
+
+
+def test_a_one_after_a_matrix_is_ambiguous():
+    """``W 1``: the number (W itself) or the ones vector (row sums)?  Refused with both
+    spellings; ``𝟙`` and ``1ᵀ`` are the ones vector, a leading number is a number."""
+    for text in ("W : matrix[n, m]\nx : vector[n]\nf = x' W 1", "x : vector[n]\nf = sum(x 1)",
+                 "A : matrix[n, n]\nB = A * 1"):
+        e = refused(text, ParseError)
+        assert "for the vector of ones write 𝟙" in e.problem and "leave it out" in e.problem
+    text = "W : matrix[n, m]\nx : vector[n]\nf = x' W 𝟙"
+    assert str(indexcalc.derivative(text, "W").matrix()) == "dfdW = x 𝟙ᵀ"
+    check_grad(text, "W")
+    assert indexcalc.parse("x : vector[n]\ny = 1 x").definitions["y"].expr.free
 
 
 def test_plural_of_index():

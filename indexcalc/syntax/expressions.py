@@ -180,8 +180,19 @@ def product(sc: Scope, factors, ctx: Ctx, pos: S.Pos) -> Val:
     lowered = [(op, f, index_form.instantiate(sc, v, scalar, ctx) if isinstance(v, Pending) else v)
                for op, f, v in lowered]
     if mat:
+        _no_trailing_one(sc, lowered)
         return matrix_form.matrix_product(sc, lowered, ctx, pos)
     return index_form.einstein(sc, lowered, ctx, pos)
+
+
+def _no_trailing_one(sc: Scope, lowered) -> None:
+    """``W 1`` in matrix notation: the number 1 (so ``W 1`` is W) or the ones vector (the
+    row sums)?  People mean both, so it is refused with the two spellings."""
+    for (_, left, lv), (op, f, _) in zip(lowered, lowered[1:]):
+        if op in ("", "*") and isinstance(f, S.Num) and f.value == 1 and lv.matrix:
+            raise sc.err(ParseError, "here 1 after a matrix or vector is ambiguous: for "
+                         "the vector of ones write 𝟙 (W 𝟙 sums the rows of W, 1ᵀ W its "
+                         "columns); for the number, leave it out", f.pos)
 
 
 def regroup(sc: Scope, factors):
