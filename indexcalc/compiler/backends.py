@@ -136,7 +136,7 @@ def _torch() -> Backend:
         zeros="torch.zeros({shape}, dtype=torch.float64)",
         broadcast=("torch.broadcast_to(torch.as_tensor({x}, dtype=torch.float64), {shape})"
                    ".clone()"),
-        scalar="torch.tensor({x}, dtype=torch.float64)", trace="torch.trace({x})",
+        scalar="torch.as_tensor({x}, dtype=torch.float64)", trace="torch.trace({x})",
         diagonal_view=_torch_view, linalg_errors=_torch_errors, helpers=_helpers("torch"))
 
 
