@@ -131,6 +131,25 @@ def test_mlp_gradients_do_as_many_products_as_backprop(L):
         np.testing.assert_allclose(got[f"dE/dW{k}"], want, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("L", [2, 4])
+def test_a_shared_program_uses_what_the_model_assumes(L):
+    """With one-hot labels (``assume Σ_c Y_bc = 1``) ∂E/∂T is ``softmax(T) − Y``, also in
+    a program shared by several outputs, whose adjoints stay named: the scaled factor
+    ``∂E/∂Lg = −Y`` is substituted where that makes the result no bigger, so the row
+    sum of Y is not computed."""
+    text = mlp(L) + "\nassume sum_c Y_bc = 1"
+    arrays = mlp_arrays(L)
+    arrays["Y"] = np.eye(4)[RNG.integers(0, 4, size=7)]             # one-hot rows
+    f = indexcalc.compile(text, outputs=[f"dE/dW{k}" for k in range(1, L + 1)])
+    got = f(**arrays)
+    assert ".sum(" not in f.source and "_softmax(" in f.source
+    assert f.stats(**arrays)["products"] == 3 * L - 1
+    for k in (1, L):
+        check_grad(text, f"W{k}", arrays=arrays)
+        want = indexcalc.derivative(text, wrt=f"W{k}").evaluate_reference(**arrays)
+        np.testing.assert_allclose(got[f"dE/dW{k}"], want, rtol=1e-9, atol=1e-12)
+
+
 def test_a_deep_program_releases_its_temporaries():
     L = 6
     text, arrays = mlp(L), mlp_arrays(L)

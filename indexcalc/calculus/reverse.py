@@ -27,8 +27,10 @@ from indexcalc.calculus.simplify import simplify
 from indexcalc.errors import LimitError
 from indexcalc.ir import (
     ZERO,
+    Const,
     Expr,
     Index,
+    Mul,
     Sum,
     Var,
     add,
@@ -247,19 +249,33 @@ def inline(adjoints: list[Binding], result: Expr, rules: list[Rule], budget: int
 
 
 def _inline_trivial(adjoints: list[Binding], result: Expr, rules: list[Rule]):
-    kept: list[Binding] = []
-    for k in range(len(adjoints)):
-        b = adjoints[k]         # as it is now: the trivial adjoints before it substituted
-        if size(b.expr) <= 2:
-            kept = [Binding(k.name, k.indices, simplify(substitute(k.expr, b.name, b.indices,
-                                                                     b.expr), rules))
-                    for k in kept]
-            result = simplify(substitute(result, b.name, b.indices, b.expr), rules)
-            adjoints = [Binding(a.name, a.indices, substitute(a.expr, b.name, b.indices, b.expr))
-                        for a in adjoints]
-        else:
-            kept.append(b)
-    return [a for a in adjoints if a.name in {k.name for k in kept}], result
+    """Substitute the trivial adjoints into every adjoint after them and into the result,
+    simplifying what they land in.  A number or one factor goes everywhere; a number
+    times one factor (``∂E/∂Lg = −Y``) only where the result gets no bigger, which is
+    where the model knows something of that factor (``Σ_k (−Y_lk)`` meets
+    ``assume Σ_c Y_bc = 1``); elsewhere the name stays, to be shared."""
+    current, tried = list(adjoints), set()
+    for k in range(len(current)):
+        b = current[k]          # as it is now: the trivial adjoints before it substituted
+        if size(b.expr) > 3 or size(b.expr) == 3 and not _scaled_factor(b.expr):
+            continue
+        tried.add(b.name)
+        everywhere = size(b.expr) <= 2
+
+        def put(e: Expr, b=b, everywhere=everywhere) -> Expr:
+            if b.name not in var_names(e):
+                return e
+            new = simplify(substitute(e, b.name, b.indices, b.expr), rules)
+            return new if everywhere or size(new) <= size(e) else e
+
+        current = [Binding(a.name, a.indices, put(a.expr)) for a in current]
+        result = put(result)
+    used = set(var_names(result)).union(*(var_names(a.expr) for a in current))
+    return [a for a in current if a.name not in tried or a.name in used], result
+
+
+def _scaled_factor(e: Expr) -> bool:
+    return isinstance(e, Mul) and len(e.factors) == 2 and isinstance(e.factors[0], Const)
 
 
 def _widest_sum(e: Expr) -> int:
