@@ -94,7 +94,7 @@ FORMS = [
     (MASKED, "V", "−2 (M ⊙ R)ᵀ U", None),
     (AUTOENCODER, "W", "−2 (Xᵀ R + Rᵀ X) W", None),
     (ATTENTION, "V", "Pᵀ G", None),
-    (UNIT, "x", "(I − y yᵀ) / sqrt(sum(x^2))", "(I − outer(y, y)) / sqrt(sum(x^2))"),
+    (UNIT, "x", "(I − y yᵀ) / norm(x)", "(I − outer(y, y)) / norm(x)"),
     (CE_HESSIAN, ["z", "z"], "υ (diag(p) − p pᵀ)", "υ (diag(p) − outer(p, p))"),
     (LOGREG, ["w", "w"], "Xᵀ diag(σ(m) ⊙ (1 − σ(m))) X", None),
 ]

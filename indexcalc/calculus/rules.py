@@ -39,13 +39,20 @@ def model_rules(model: Model) -> tuple[Rule, ...]:
 
 
 def root_rules(model: Model) -> list[Rule]:
-    """``r^2 -> s`` and ``r^-2 -> 1/s`` for a definition ``r = sqrt(s)``."""
+    """For a definition ``r = sqrt(s)``, the shorter of ``r²`` and ``s``: ``r^2 -> s`` and
+    ``r^-2 -> 1/s`` when ``s`` is a name or as short (``sqrt(v + ε)^2`` is ``v + ε``),
+    else ``s -> r^2`` (``Σ_j z_j² / m + ε`` is ``q²`` for ``q = sqrt(sum(z ⊙ z)/m + ε)``)."""
     out = []
     for d in model.definitions.values():
         if isinstance(d.expr, Func) and d.expr.name == "sqrt" and not d.expr.order:
-            r = Var(d.name, d.indices)
-            out.append(Rule(power(r, const(2)), d.expr.arg))
-            out.append(Rule(power(r, const(-2)), power(d.expr.arg, const(-1))))
+            r, s = Var(d.name, d.indices), simplify(d.expr.arg)
+            if size(s) <= size(power(r, const(2))) or definition_rule(d.name, d.indices, s) \
+                    is None:
+                out.append(Rule(power(r, const(2)), s))
+                out.append(Rule(power(r, const(-2)), power(s, const(-1))))
+            else:                                    # sqrt(r²) = r: r is a root, r ≥ 0
+                out.append(Rule(s, power(r, const(2))))
+                out.append(Rule(Func("sqrt", power(r, const(2))), r))
     return out
 
 
@@ -58,29 +65,31 @@ def sum_facts(model: Model, known: list[Rule]) -> list[Rule]:
         xh_j = xc_j / sqrt(v + ε)             ->  Σ_j xh_j = 0   (from the fact above)
         p_j = softmax(z)_j, P = softmax(Z)    ->  Σ_j p_j = 1, Σ_k P_ik = 1
 
-    The sum is simplified with the scalar definitions it reads written out
-    (``mu``) and the facts found so far, in the order of the definitions."""
-    scalars = {d.name: d for d in model.definitions.values() if not d.indices}
+    The sum is simplified with the definitions of fewer indices it reads written out
+    (``mu``, or the column means ``mu_j = Σ_i X_ij / b`` of a batch norm) and the facts
+    found so far, in the order of the definitions."""
     facts: list[Rule] = []
     for d in model.definitions.values():
         if not 1 <= len(d.indices) <= 2 or size(d.expr) > SUM_FACT_SIZE:
             continue
+        smaller = {e.name: e for e in model.definitions.values()
+                   if len(e.indices) < len(d.indices)}
         for i in d.indices:
-            value = _closed(Sum((i,), d.expr), scalars, tuple(known) + tuple(facts))
+            value = _closed(Sum((i,), d.expr), smaller, tuple(known) + tuple(facts))
             if value is not None:
                 facts.append(Rule(Sum((i,), Var(d.name, d.indices)), value))
     return facts
 
 
-def _closed(total, scalars: dict, rules: tuple) -> Const | None:
+def _closed(total, smaller: dict, rules: tuple) -> Const | None:
     """The constant ``total`` simplifies to, or None."""
     e = unique_binders(total)
-    for _ in range(3):                         # scalar definitions read by scalar definitions
-        names = var_names(e) & set(scalars)
+    for _ in range(3):                         # smaller definitions read by smaller ones
+        names = var_names(e) & set(smaller)
         if not names:
             break
         for n in names:
-            e = substitute(e, n, (), scalars[n].expr)
+            e = unique_binders(substitute(e, n, smaller[n].indices, smaller[n].expr))
     if size(e) > 4 * SUM_FACT_SIZE:
         return None
     try:

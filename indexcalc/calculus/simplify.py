@@ -44,6 +44,7 @@ from indexcalc.calculus.affine import (
     simplify_mul,
 )
 from indexcalc.calculus.deltas import contract_deltas, contracted
+from indexcalc.calculus.factoring import best_group, divide, shared, split
 from indexcalc.calculus.rewrite import Rule, push_inward, rewrite
 from indexcalc.errors import LimitError
 from indexcalc.functions import TENSOR, fused
@@ -318,9 +319,13 @@ def _expand(e: Expr) -> Expr:
 
 # ---------------------------------------------------------------- factoring
 
+MAX_GROUPED = 12          # terms: a longer sum has only its common factors taken out
+
+
 def factor(e: Expr) -> Expr:
     """Take factors common to every term of a sum out of it, bottom-up:
-    ``y_p o_q τ − y_p t_q -> y_p (o_q τ − t_q)``; a bound index only one factor
+    ``y_p o_q τ − y_p t_q -> y_p (o_q τ − t_q)`` (up to bound names, powers split,
+    see factoring.py), else those shared by some terms; a bound index only one factor
     carries is summed right there: ``Σ_i a_i b_i (Σ_n c_in)``."""
     if not e.children:
         return e
@@ -329,31 +334,20 @@ def factor(e: Expr) -> Expr:
         return push_inward(e)
     if not isinstance(e, Add):
         return e
-    lists = []
-    for t in e.terms:
-        c, rest = coeff_rest(t)
-        lists.append((c, list(rest.factors) if isinstance(rest, Mul) else [rest]))
     merged = _merge_sums(e)
     if merged is not None:
         return merged
-    common = list(lists[0][1])
-    for _, fs in lists[1:]:
-        remaining = list(fs)
-        keep = []
-        for f in common:
-            if f in remaining and f != ONE:
-                remaining.remove(f)
-                keep.append(f)
-        common = keep
-    if not common:
+    splits = [split(t) for t in e.terms]
+    common = shared(splits)
+    if common:
+        return mul(*common, factor(add(*(divide(s, common) for s in splits))))
+    group = best_group(splits) if len(splits) <= MAX_GROUPED else None
+    if group is None:
         return e
-    inner = []
-    for c, fs in lists:
-        left = list(fs)
-        for f in common:
-            left.remove(f)
-        inner.append(mul(const(c), *left))
-    return mul(*common, factor(add(*inner)))
+    members, common = group
+    inner = factor(add(*(divide(splits[k], common) for k in members)))
+    others = add(*(t for k, t in enumerate(e.terms) if k not in members))
+    return add(mul(*common, inner), factor(others))
 
 
 def orient_deltas(e: Expr, order: tuple[Index, ...]) -> Expr:
@@ -403,7 +397,9 @@ def _known_names(rules) -> frozenset:
 
 def _spread_known(e: Expr, names: frozenset, rules) -> Expr:
     """Σ_j p_j (−1 − log p_j) -> −1 − Σ_j p_j log p_j: a sum of a product with a sum in
-    it is multiplied out when that makes a known sum vanish (fewer uses of its name)."""
+    it is multiplied out when that makes a known sum vanish (fewer uses of its name
+    than multiplied out without the known sums), so that constants can cancel:
+    ``p_p (1 + a_p − Σ_j p_j (1 + a_j))`` is ``p_p (a_p − Σ_j p_j a_j)``."""
     if not names or not names & var_names(e):
         return e
     if e.children:
@@ -416,10 +412,10 @@ def _spread_known(e: Expr, names: frozenset, rules) -> Expr:
     for k, f in enumerate(factors):
         if isinstance(f, Add):
             rest = factors[:k] + factors[k + 1:]
-            spread = simplify(add(*(summation(e.indices, mul(*rest, t)) for t in f.terms)),
-                              rules)
-            if _uses(spread, names) < _uses(e, names):
-                return spread
+            spread = add(*(summation(e.indices, mul(*rest, t)) for t in f.terms))
+            known = simplify(spread, rules)
+            if _uses(known, names) < _uses(simplify(spread), names):
+                return known
     return e
 
 
