@@ -33,8 +33,21 @@ from matrix_check import run, sizes_for
 
 import indexcalc
 from indexcalc.compiler.reference import evaluate_program
-from indexcalc.ir import (Add, Const, Delta, DimSize, Mul, Sum, Var, add, mul, summation,
-                          var_names, walk)
+from indexcalc.ir import (
+    Add,
+    Const,
+    Delta,
+    DimSize,
+    Mul,
+    Sum,
+    Var,
+    add,
+    const,
+    mul,
+    summation,
+    var_names,
+    walk,
+)
 from indexcalc.model import Binding, Program
 from indexcalc.testing import random_arrays
 
@@ -186,7 +199,7 @@ def _close(a, b) -> bool:
 
 def _norm_calls(text: str):
     """``norm(v)`` the user wrote, but did not name (``r = norm(e)`` is the name ``r``)."""
-    named = set(re.findall(r"^\w+ = norm\((\w+)\)$", text, re.M))
+    named = set(re.findall(r"^\w+ = norm\((\w+)\)$", text, re.MULTILINE))
     return sorted(set(re.findall(r"norm\((\w+)\)", text)) - named)
 
 
@@ -203,6 +216,8 @@ def defects(problem: Problem, d=None) -> set[str]:
     spread = [x for e in walk(expr) if isinstance(e, Sum) and len(e.free) <= 2
               for x in _distributed(e)]
     subs += [x for x in spread if x not in subs]
+    subs += [x for e in walk(expr) if isinstance(e, Add) and len(e.free) <= 2
+             for x in _partial_sums(e) if x not in subs]
     named = {k: (_free(e), e) for k, e in enumerate(dict.fromkeys(subs + terms))}
     inner = set(subs)
     defs = dict(model.definitions)
@@ -243,6 +258,20 @@ def _distributed(e: Sum) -> list:
         rest = factors[:k] + factors[k + 1:]
         parts = [(t,) for t in f.terms] + [tuple(t for t in f.terms if var_names(t))]
         out += [summation(e.indices, mul(*rest, add(*p))) for p in parts if p]
+    return out
+
+
+def _partial_sums(e: Add) -> list:
+    """Sums of two or more (not all) terms of a short sum, and their negations: a name
+    may be written out as part of a sum (``− Σ p log p + Σ p log q`` is ``−K``)."""
+    terms = e.terms
+    if len(terms) > 5:
+        return []
+    out = []
+    for mask in range(1, 2 ** len(terms) - 1):
+        chosen = [t for k, t in enumerate(terms) if mask >> k & 1]
+        if len(chosen) >= 2:
+            out += [add(*chosen), mul(const(-1), add(*chosen))]
     return out
 
 

@@ -3,9 +3,10 @@ powers split, for display (``factor`` in simplify.py takes them out).
 
 A person writes ``(δ_ip − u_i u_p) / sqrt(Σ_l v_l²)``, not ``δ_ip / sqrt(Σ_l v_l²) −
 u_i u_p / sqrt(Σ_k v_k²)``: the two denominators are one factor spelt with different
-bound names.  And ``h³ (1 − t²) a + h (1 − t²) b + c`` is ``h (1 − t²) (h² a + b) + c``:
-a factor shared by some of the terms (not a constant or a dimension size, which stay
-where they are: ``x − y/n − z/n`` keeps its ``/n`` on each term) is taken out of those.
+bound names.  And ``a h³ (1 − t²) + b h (1 − t²) + c`` is ``(1 − t²) (a h³ + b h) + c``:
+a compound factor shared by some of the terms is taken out of those (a constant, a
+dimension size or a single array stays on each term: ``x − y/n − z/n`` keeps its
+``/n``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from indexcalc.ir import (
     DimSize,
     Expr,
     Mul,
+    Var,
     base_exp,
     canonical,
     coeff_rest,
@@ -35,10 +37,6 @@ def split(term: Expr) -> Split:
     return c, [base_exp(f) for f in factors if f != const(1)]
 
 
-def _numeric(e: Expr):
-    return e.value if isinstance(e, Const) else None
-
-
 def _find(parts, key) -> int | None:
     for k, (b, _) in enumerate(parts):
         if canonical(b) == key:
@@ -47,13 +45,9 @@ def _find(parts, key) -> int | None:
 
 
 def _meet(x, y):
-    """The power of a base both ``b^x`` and ``b^y`` contain, or None."""
-    if x == y:
-        return x
-    a, b = _numeric(x), _numeric(y)
-    if a is None or b is None or (a > 0) != (b > 0):
-        return None
-    return const(min(a, b) if a > 0 else max(a, b))
+    """The power of a base both ``b^x`` and ``b^y`` contain, or None: powers are not
+    split (``u_i (2 δ_ip s + u_i h_p)`` reads worse than ``2 u_i δ_ip s + u_i² h_p``)."""
+    return x if x == y else None
 
 
 def shared(splits: list[Split], keep=lambda base: True) -> list[Expr]:
@@ -68,28 +62,26 @@ def shared(splits: list[Split], keep=lambda base: True) -> list[Expr]:
             low = None if k is None else _meet(low, parts[k][1])
             if low is None:
                 break
-        if low is not None and all(canonical(b) != key for b, _ in
-                                   ((base_exp(f)) for f in out)):
+        if low is not None and all(canonical(base_exp(f)[0]) != key for f in out):
             out.append(power(base, low))
     return out
 
 
 def divide(s: Split, factors: list[Expr]) -> Expr:
-    """The term ``s`` with ``factors`` (which it has, see ``shared``) taken out."""
+    """The term ``s`` with ``factors`` (which it has, see ``shared``: the same powers)
+    taken out."""
     c, parts = s
     parts = list(parts)
     for f in factors:
-        base, exp = base_exp(f)
-        k = _find(parts, canonical(base))
-        b, e = parts[k]
-        left = _numeric(e) - _numeric(exp) if e != exp else 0
-        parts[k] = (b, const(left))
-    return mul(const(c), *(power(b, e) for b, e in parts if e != const(0)))
+        del parts[_find(parts, canonical(base_exp(f)[0]))]
+    return mul(const(c), *(power(b, e) for b, e in parts))
 
 
 def groupable(base: Expr) -> bool:
-    """A factor worth taking out of some of the terms: one with arrays in it."""
-    return not isinstance(base, (Const, DimSize)) and bool(var_names(base))
+    """A factor worth taking out of some of the terms: a compound one with arrays in it
+    (``1 − tanh(s)²``, ``Σ_k u_k v_k``); not a constant, a dimension size or a single
+    array, which read as well left on each term."""
+    return not isinstance(base, (Const, DimSize, Var)) and bool(var_names(base))
 
 
 def best_group(splits: list[Split]) -> tuple[list[int], list[Expr]] | None:

@@ -16,7 +16,7 @@ found inside ``-exp(z_j) exp(z_k) Ω^-2`` (twice).
 from __future__ import annotations
 
 from collections import Counter
-from itertools import permutations
+from itertools import combinations, permutations
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -34,13 +34,16 @@ from indexcalc.ir import (
     Pow,
     Sum,
     Var,
+    add,
     base_exp,
+    coeff_rest,
     const,
     erased_key,
     mul,
     power,
     rebuild,
     rename,
+    unique_binders,
     var_names,
 )
 from indexcalc.ir.affine import Sub
@@ -48,6 +51,7 @@ from indexcalc.limits import MANY_RULES, MATCH_BUDGET, MAX_PATTERN_FACTORS, MEMO
 from indexcalc.memo import on_forget
 
 Env = dict[Index, Index]
+MAX_PART_TERMS = 8          # a longer sum is not searched for a sum pattern among its terms
 
 
 @dataclass(frozen=True)
@@ -269,6 +273,7 @@ class _Index:
     by_head: dict       # head -> [(position, rule, names the pattern uses)]
     by_factor: dict
     any_sum: bool
+    sums: tuple = ()    # the rules whose pattern is a sum (found among a longer sum's terms)
     done: dict = field(default_factory=dict)    # expression -> rewritten once (memo)
 
     def candidates(self, e: Expr) -> list[tuple[int, Rule, frozenset]]:
@@ -310,7 +315,8 @@ def _index(rules) -> _Index:
             by_factor.setdefault(_head(base_exp(r.pattern.factors[0])[0]), []).append(entry)
         else:
             by_head.setdefault(_head(r.pattern), []).append(entry)
-    return _Index(by_head, by_factor, any(isinstance(r.pattern, Sum) for r in rules))
+    sums = tuple(r for r in rules if isinstance(r.pattern, Add) and var_names(r.replacement))
+    return _Index(by_head, by_factor, any(isinstance(r.pattern, Sum) for r in rules), sums)
 
 
 def push_inward(e: Expr) -> Expr:
@@ -384,7 +390,35 @@ def _rewrite_node(e: Expr, index: _Index) -> Expr:
             continue
         if new is not None:
             return new
+    if isinstance(e, Add) and index.sums:
+        for rule in index.sums:
+            try:
+                new = _rewrite_part(rule, e, Budget(MATCH_BUDGET))
+            except _TooHard:
+                continue
+            if new is not None:
+                return new
     return e
+
+
+def _rewrite_part(rule: Rule, e: Add, budget: Budget) -> Expr | None:
+    """A sum pattern found among some of the terms of a longer sum, all scaled by one
+    number: ``a − Σ_j p_j log p_j + Σ_i p_i log q_i`` holds ``−K`` for
+    ``K = Σ_j p_j log p_j − Σ_i p_i log q_i``."""
+    size = len(rule.pattern.terms)
+    if not 2 <= size < len(e.terms) <= MAX_PART_TERMS:
+        return None
+    pattern = unique_binders(rule.pattern)          # each term's sum binds its own names
+    first, _ = coeff_rest(pattern.terms[0])
+    for scale in {coeff_rest(t)[0] / first for t in e.terms}:
+        scaled = [mul(const(1 / scale), t) for t in e.terms]
+        for chosen in combinations(range(len(e.terms)), size):
+            part = unique_binders(Add(tuple(scaled[k] for k in chosen)))   # a multiset
+            for env in matches(pattern, part, {}, budget):
+                if _free_ok(pattern, env, e.free):
+                    rest = [t for k, t in enumerate(e.terms) if k not in chosen]
+                    return add(mul(const(scale), _instantiate(rule, env)), *rest)
+    return None
 
 
 def _apply(rule: Rule, e: Expr) -> Expr | None:

@@ -398,7 +398,7 @@ def _known_names(rules) -> frozenset:
 def _spread_known(e: Expr, names: frozenset, rules) -> Expr:
     """Σ_j p_j (−1 − log p_j) -> −1 − Σ_j p_j log p_j: a sum of a product with a sum in
     it is multiplied out when that makes a known sum vanish (fewer uses of its name
-    than multiplied out without the known sums), so that constants can cancel:
+    than before, or than multiplied out without the known sums), so constants cancel:
     ``p_p (1 + a_p − Σ_j p_j (1 + a_j))`` is ``p_p (a_p − Σ_j p_j a_j)``."""
     if not names or not names & var_names(e):
         return e
@@ -414,7 +414,8 @@ def _spread_known(e: Expr, names: frozenset, rules) -> Expr:
             rest = factors[:k] + factors[k + 1:]
             spread = add(*(summation(e.indices, mul(*rest, t)) for t in f.terms))
             known = simplify(spread, rules)
-            if _uses(known, names) < _uses(simplify(spread), names):
+            uses = _uses(known, names)
+            if uses < _uses(e, names) or uses < _uses(simplify(spread), names):
                 return known
     return e
 

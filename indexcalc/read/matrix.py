@@ -21,9 +21,11 @@ import re
 from dataclasses import dataclass
 
 from indexcalc.calculus.reverse import DerivativeName
+from indexcalc.calculus.simplify import simplify
 from indexcalc.calculus.symmetry import symmetric_names
 from indexcalc.display import text_html
-from indexcalc.ir import Const, Expr, Index, Var, rebuild
+from indexcalc.errors import LimitError
+from indexcalc.ir import Add, Const, Expr, Index, Mul, Sum, Var, add, mul, rebuild, summation
 from indexcalc.read.convert import refuse_shifted, shifted, to_matrix
 from indexcalc.read.matrix_text import MatrixPrinter
 from indexcalc.read.mexpr import absorbed, name_repeats
@@ -99,12 +101,7 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
     ``vec`` is ``(lhs, rows, cols)`` for a Kronecker form of the result.  A function
     application met more than once (``softmax(Q Kᵀ / sqrt(d))`` three times in an
     attention gradient) is named once, first (a name not in ``taken``)."""
-    forms: list = []
-    for name, axes, expr in bindings:
-        try:
-            forms.append(absorbed(to_matrix(expr, tuple(axes), symmetric)))
-        except NoMatrixForm as e:
-            forms.append(e)
+    forms = [_form(expr, tuple(axes), symmetric) for _, axes, expr in bindings]
     shared, forms = name_repeats(forms, set(taken) | {b[0] for b in bindings})
     printer = MatrixPrinter(layout, frozenset(symmetric))
     lines = [f"{sym} = {printer.text(m)}" for sym, m in shared]
@@ -133,6 +130,38 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
     elif reasons:
         lines.append("# no matrix form: " + "; ".join(reasons))
     return MatrixForm(tuple(lines), not reasons, "; ".join(reasons), rhs, layout, kron)
+
+
+def _form(expr: Expr, axes: tuple[Index, ...], symmetric):
+    """The matrix expression of ``expr``, or the NoMatrixForm saying why not.  A factor
+    taken out for the index form can leave a sum over terms that read differently
+    (``a_p Σ_k e_k (δ_jp v_k − y_j t_pk)``), which has no matrix form while the sums of
+    its terms do (``δ_jp (eᵀ v) − y_j (T e)_p``): those are tried when it has none."""
+    try:
+        return absorbed(to_matrix(expr, axes, symmetric))
+    except NoMatrixForm as e:
+        first = e
+    spread = spread_sums(expr)
+    if spread == expr:
+        return first
+    try:
+        return absorbed(to_matrix(simplify(spread), axes, symmetric))
+    except (NoMatrixForm, LimitError):
+        return first
+
+
+def spread_sums(e: Expr) -> Expr:
+    """``Σ_k f (a + b)`` as ``Σ_k f a + Σ_k f b`` (the same value), everywhere."""
+    if e.children:
+        e = rebuild(e, tuple(spread_sums(c) for c in e.children))
+    if not isinstance(e, Sum):
+        return e
+    factors = e.body.factors if isinstance(e.body, Mul) else (e.body,)
+    for k, f in enumerate(factors):
+        if isinstance(f, Add):
+            rest = factors[:k] + factors[k + 1:]
+            return add(*(summation(e.indices, mul(*rest, t)) for t in f.terms))
+    return e
 
 
 def expr_form(expr: Expr, axes: tuple[Index, ...], name: str = "result",
