@@ -51,7 +51,7 @@ FORMS = [
      "outer((1 − tanh(x W1ᵀ)^2) ⊙ ((yh − y) W2), x)"),
 ]
 INDEX = [
-    ("unit vector, other names", "∂u_i/∂v_p = (δ_ip − u_i u_p) / sqrt(Σ_k v_k^2)"),
+    ("unit vector, other names", "∂u_i/∂v_p = (δ_ip − u_i u_p) / norm(v)"),
     ("batch norm of a batch matrix, index form",
      "∂L/∂X_pq = (C_pq − Xn_pq (Σ_i C_iq Xn_iq) / b − (Σ_l C_lq) / b) / sqrt(va_q + 1e-5)"),
     ("one-line two-layer softmax, assume",
@@ -74,6 +74,20 @@ def test_heldout_index_forms(name, text):
     assert str(indexcalc.derivative(p.model, wrt=p.wrt)) == text
     if not p.normalise:
         check_grad(p.model, p.wrt)
+
+
+def test_a_norm_prints_as_the_user_wrote_it():
+    text = "X : matrix[n, k]\nA : matrix[n, n]\nf = norm(X) + sum(A)"
+    d = indexcalc.derivative(text, wrt="X")
+    assert str(d) == "∂f/∂X_pq = X_pq / norm(X)"
+    assert d.latex() == r"\frac{\partial f}{\partial X_{pq}} = \frac{X_{pq}}{\lVert X \rVert}"
+    for layout in ("column", "row"):
+        assert check_derivative(text, "X", layout=layout).result == "X / norm(X)"
+    check_grad(text, "X")
+    # a square root of a sum of squares over only some of the indices is not a norm
+    text = "X : matrix[n, k]\nr_i = sqrt(sum_j X_ij^2)\nf = sum(r)"
+    assert "norm" not in str(indexcalc.derivative(text, wrt="X"))
+    check_grad(text, "X")
 
 
 def test_the_root_of_a_definition_folds_back_as_its_square():

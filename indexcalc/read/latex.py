@@ -126,6 +126,9 @@ class LatexPrinter(Printer):
             shown = tex_name(name)
         return shown + "'" * order
 
+    def norm(self, name: str) -> str:
+        return rf"\lVert {name} \rVert"
+
     def call(self, name: str, arg: str) -> str:
         if name.startswith(r"\sqrt"):
             return rf"\sqrt{{{arg}}}"

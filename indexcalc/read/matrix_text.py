@@ -39,6 +39,7 @@ from indexcalc.read.mexpr import (
     Number,
     is_symmetric,
 )
+from indexcalc.read.spelling import norm_of
 from indexcalc.read.text import fraction_decimal_text
 from indexcalc.syntax.scope import IDENTITY, ONES
 
@@ -55,19 +56,6 @@ def _reciprocal(f: MPow) -> MExpr:
 
 ADD, PROD, POW, ATOM = 0, 1, 2, 3
 COL, ROW = "col", "row"
-
-
-def _norm_of(e: MCall) -> MExpr | None:
-    """``x`` for ``sqrt(sum(x^2))`` (or ``sqrt(sum(x ⊙ x))``), the Euclidean or Frobenius
-    norm, which is how the notation's ``norm(x)`` reads; else None."""
-    if e.fn != "sqrt" or e.order or not isinstance(e.arg, MCall) or e.arg.fn != "sum":
-        return None
-    a = e.arg.arg
-    if isinstance(a, MPow) and a.exponent == MNum(2) and a.base.rank in (1, 2):
-        return a.base
-    if isinstance(a, MHad) and len(a.factors) == 2 and a.factors[0] == a.factors[1]:
-        return a.factors[0]
-    return None
 
 
 def number_text(value: Number) -> str:
@@ -161,8 +149,8 @@ class MatrixPrinter:
         if e.fn == "diag":                       # symmetric
             arg_way = self.natural if e.arg.rank == 1 else None
             return f"diag({self.show(e.arg, arg_way)[0]})", ATOM
-        if _norm_of(e) is not None:              # sqrt(sum(x^2)) as the user wrote it
-            return f"norm({self.show(_norm_of(e), None)[0]})", ATOM
+        if norm_of(e) is not None:              # sqrt(sum(x^2)) as the user wrote it
+            return f"norm({self.show(norm_of(e), None)[0]})", ATOM
         arg_way = self.natural if e.arg.rank == 1 else None
         s = f"{func_text(e.fn, e.order)}({self.show(e.arg, arg_way)[0]})"
         if (e.rank == 1 and way != self.natural) or (e.rank == 2 and way and not self.sym(e)):

@@ -37,6 +37,7 @@ from indexcalc.ir import (
 )
 from indexcalc.ir.affine import DimExpr, InRange
 from indexcalc.read.bounds import condition_text, sub_text, unproven_reads, with_bounds
+from indexcalc.read.spelling import normed
 from indexcalc.syntax.subscripts import NAME, subscript_text
 
 # Precedence levels of printed forms: a context asks for a minimum level and
@@ -183,7 +184,13 @@ class Printer:
         symbol = constant_symbol(e)                  # π, e: Func("const_pi", 1)
         if symbol is not None:
             return self.constant(symbol)
+        name = normed(e)
+        if name is not None:                         # sqrt(Σ_k v_k^2), as the user wrote it
+            return self.norm(self.ident(name))
         return self.call(self.func_name(e.name, e.order), self.expr(e.arg))
+
+    def norm(self, name: str) -> str:
+        return f"norm({name})"
 
     def constant(self, symbol: tuple[str, str, str]) -> str:
         return symbol[0]

@@ -1,0 +1,42 @@
+"""The user's spellings read back: ``norm(x)`` lowers to ``sqrt(Σ_k x_k²)`` (all of
+x's indices summed), and a result is printed with ``norm(x)`` where that appears, in
+index form (``‖x‖`` in LaTeX) and in matrix form, so ``(I − y yᵀ) / norm(x)`` reads
+as the model was written."""
+
+from __future__ import annotations
+
+from indexcalc.ir import Const, Func, Pow, Sum, Var
+from indexcalc.read.mexpr import MT, MCall, MExpr, MHad, MNum, MOnes, MPow, MProd
+
+
+def normed(e: Func) -> str | None:
+    """The name ``v`` when ``e`` is ``sqrt(Σ_K v_K^2)`` summed over all of v's indices
+    (the Euclidean or Frobenius norm, which the notation writes ``norm(v)``), else None."""
+    if e.name != "sqrt" or e.order or not isinstance(e.arg, Sum):
+        return None
+    body = e.arg.body
+    if not (isinstance(body, Pow) and isinstance(body.exponent, Const)
+            and body.exponent.value == 2 and isinstance(body.base, Var)):
+        return None
+    v = body.base
+    if not 1 <= len(v.indices) <= 2 or set(v.indices) != set(e.arg.indices) \
+            or len(set(v.indices)) != len(v.indices):
+        return None
+    return v.name
+
+
+def norm_of(e: MCall) -> MExpr | None:
+    """``x`` for ``sqrt(sum(x^2))`` (or ``sqrt(sum(x ⊙ x))``), the Euclidean or Frobenius
+    norm, which is how the notation's ``norm(x)`` reads; else None."""
+    if e.fn != "sqrt" or e.order or not isinstance(e.arg, MCall) or e.arg.fn != "sum":
+        return None
+    a = e.arg.arg
+    if isinstance(a, MProd):                    # sum(𝟙ᵀ (X ⊙ X)): the entries of a matrix
+        rest = [f for f in a.factors if not isinstance(f.arg if isinstance(f, MT) else f,
+                                                           MOnes)]
+        a = rest[0] if len(rest) == 1 else a
+    if isinstance(a, MPow) and a.exponent == MNum(2) and a.base.rank in (1, 2):
+        return a.base
+    if isinstance(a, MHad) and len(a.factors) == 2 and a.factors[0] == a.factors[1]:
+        return a.factors[0]
+    return None
