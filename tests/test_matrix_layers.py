@@ -253,3 +253,22 @@ def test_sums_fixed_by_the_definitions():
         [])}
     assert ("Σ_j p_j", "1") in facts and ("Σ_k P_ik", "1") in facts
     assert not any(p.startswith("Σ_i P") for p, _ in facts)       # columns do not sum to 1
+
+
+@pytest.mark.parametrize("mean, expected", [
+    ("mu_j = mean_i X_ij", "dLdX = 2 (X − 𝟙 muᵀ) / b"),
+    ("mu_j = sum_i X_ij / b", "dLdX = 2 (X − 𝟙 muᵀ) / b"),
+    ("mu_j = (1/b) sum_i X_ij", "dLdX = 2 (X − 𝟙 muᵀ) / b"),
+    ("mu_j = 2 sum_i X_ij / (2 b)", "dLdX = 2 (X − 𝟙 muᵀ) / b"),
+])
+def test_a_mean_folds_its_sum_so_centred_sums_vanish(mean, expected):
+    """A definition that is a sum times numbers and sizes folds the sum alone too
+    (``Σ_i X_iq -> b mu_q``), so the term ``Σ_i X_iq − b mu_q`` of a variance's
+    derivative is 0 and does not print, whatever spelling the mean has."""
+    text = f"X : matrix[b, d]\n{mean}\nv_j = sum_i (X_ij - mu_j)^2 / b\nL = sum_j v_j"
+    d = indexcalc.derivative(text, "X")
+    assert "Σ" not in str(d), str(d)
+    assert str(d.matrix()) == expected
+    check_grad(text, "X")
+    check_derivative(text, "X")
+    check_derivative(text, "X", layout="row")

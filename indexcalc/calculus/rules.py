@@ -10,10 +10,14 @@ from indexcalc.calculus.simplify import simplify
 from indexcalc.errors import LimitError
 from indexcalc.ir import (
     Const,
+    DimSize,
     Func,
+    Mul,
     Sum,
     Var,
+    base_exp,
     const,
+    mul,
     power,
     size,
     substitute,
@@ -32,10 +36,28 @@ def model_rules(model: Model) -> tuple[Rule, ...]:
     rules += sum_facts(model, rules)
     rules += root_rules(model)
     for d in model.definitions.values():
-        rule = definition_rule(d.name, d.indices, simplify(d.expr))
+        body = simplify(d.expr)
+        rule = definition_rule(d.name, d.indices, body)
         if rule is not None:
             rules.append(rule)
+            rules += scaled_sum_rule(d.name, d.indices, body)
     return tuple(rules)
+
+
+def scaled_sum_rule(name: str, indices, body) -> list[Rule]:
+    """For a definition that is a sum times numbers and sizes (``mu_j = Σ_i X_ij / b``),
+    the sum alone folds too: ``Σ_i X_ij -> b mu_j``, so ``Σ_i X_iq − b mu_q`` is 0."""
+    if not isinstance(body, Mul):
+        return []
+    scale = [f for f in body.factors if _is_size(base_exp(f)[0])]
+    rest = [f for f in body.factors if not _is_size(base_exp(f)[0])]
+    if len(rest) != 1 or not isinstance(rest[0], Sum) or not scale:
+        return []
+    return [Rule(rest[0], mul(Var(name, indices), power(mul(*scale), const(-1))))]
+
+
+def _is_size(e) -> bool:
+    return isinstance(e, (Const, DimSize))
 
 
 def root_rules(model: Model) -> list[Rule]:
