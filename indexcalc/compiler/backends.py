@@ -27,7 +27,7 @@ from functools import cache
 import numpy as np
 
 from indexcalc import functions
-from indexcalc.compiler import windows
+from indexcalc.compiler import window_helpers
 from indexcalc.compiler.shapes import einsum_symbol
 from indexcalc.errors import EvaluationError
 from indexcalc.functions import ELEMENTWISE, TENSOR
@@ -90,6 +90,10 @@ class Backend:
     broadcast: str = "np.broadcast_to({x}, {shape}).copy()"
     scalar: str = "np.float64({x})"
     trace: str = "{x}.trace()"
+    # a copy reversed along axes: set for a library without negative strides, whose
+    # windows read backwards are reversed views and the small operands flipped instead
+    flip: str = ""
+    conv: bool = False                       # a window times one operand as ``_conv``
     # the writable view of a zero array's diagonal (or None: codegen writes a mask)
     diagonal_view: Callable[..., str | None] = _no_view
     linalg_errors: Callable[[], tuple] = _numpy_errors   # what a singular matrix raises
@@ -112,7 +116,7 @@ def _helpers(backend: str) -> dict[str, str]:
     that library, else its NumPy implementation's own source."""
     table = {name: entry.helpers.get(backend) or _impl_source(name)
              for name, entry in functions.helper_functions().items()}
-    return {**table, **windows.helpers(backend)}          # strided views of shifted reads
+    return {**table, **window_helpers.helpers(backend)}   # strided views of shifted reads
 
 
 @cache
@@ -137,6 +141,7 @@ def _torch() -> Backend:
         broadcast=("torch.broadcast_to(torch.as_tensor({x}, dtype=torch.float64), {shape})"
                    ".clone()"),
         scalar="torch.as_tensor({x}, dtype=torch.float64)", trace="torch.trace({x})",
+        flip="torch.flip({x}, {dims})",
         diagonal_view=_torch_view, linalg_errors=_torch_errors, helpers=_helpers("torch"))
 
 
@@ -146,7 +151,7 @@ def _jax() -> Backend:
         einsum="jnp.einsum({spec!r}, {ops})",
         tensordot="jnp.tensordot({a}, {b}, axes=({ia}, {ib}))",
         zeros="jnp.zeros({shape})", broadcast="jnp.broadcast_to({x}, {shape})",
-        scalar="jnp.asarray({x})", helpers=_helpers("jax"))
+        scalar="jnp.asarray({x})", conv=True, helpers=_helpers("jax"))
 
 
 def _dask() -> Backend:
@@ -171,7 +176,8 @@ def literal_einsums(backend: Backend) -> Backend:
     """``backend`` writing every contraction as one einsum call with its subscripts (no
     ``@``, ``tensordot`` or ``vdot``), and a diagonal as a mask, not an einsum view: the
     exported einsum program."""
-    return replace(backend, blas=False, matmul=False, tensordot="", diagonal_view=_no_view)
+    return replace(backend, blas=False, matmul=False, tensordot="", diagonal_view=_no_view,
+                   conv=False)
 
 
 _BUILTIN = {"numpy": _numpy, "torch": _torch, "jax": _jax, "dask": _dask}
@@ -195,7 +201,8 @@ def require(name: str) -> None:
                               f"installed (pip install indexcalc[{name}])") from exc
 
 
-HELPER_CALL = re.compile(r"\b(" + "|".join(sorted(functions.helper_functions()) + ["_window", "_mask"])
+WINDOW_HELPERS = ["_window", "_mask", "_conv", "_size"]
+HELPER_CALL = re.compile(r"\b(" + "|".join(sorted(functions.helper_functions()) + WINDOW_HELPERS)
                          + r")\(")
 
 

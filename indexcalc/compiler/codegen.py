@@ -254,12 +254,13 @@ class Generator:
             return self.assign(call, axes)
         raise TypeError(f"unknown IR node {type(e).__name__}")
 
-    def read(self, e: Var, raw: bool = False) -> Val:
+    def read(self, e: Var, raw: bool = False, rev: tuple = ()) -> Val:
         """A tensor read; a repeated index reads the diagonal (unless ``raw``); a
-        shifted read (``x_{i+k}``) is a strided view (``windows``)."""
+        shifted read (``x_{i+k}``) is a strided view (``windows``), reversed along the
+        indices ``rev``."""
         code, pos = self.env[e.name]
         if not e.indices_plain:
-            call, axes = windows.emit_window(self, e, code, pos)
+            call, axes = windows.emit_window(self, e, code, pos, rev)
             return self.assign(call, axes, reads=[code])
         axes = e.indices if pos is None else tuple(e.indices[p] for p in pos)
         if raw or len(set(axes)) == len(axes):

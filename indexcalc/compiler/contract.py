@@ -18,7 +18,7 @@ from indexcalc.compiler.backends import letters
 from indexcalc.compiler.gram import gram
 from indexcalc.compiler.shapes import as_float
 from indexcalc.compiler.statements import Line, Val, paren
-from indexcalc.compiler.windows import as_condition
+from indexcalc.compiler.windows import as_condition, emit_conv, reversals
 from indexcalc.ir import (
     Add,
     Const,
@@ -58,8 +58,13 @@ def contraction(gen, factors: list[Expr], summed: set[Index], free) -> Val:
             i = parent[i]
         return i
 
-    coeff, scalars, ops = 1.0, [], []
-    for f in factors:
+    if gen.b.conv and not any(isinstance(f, Delta) for f in factors):
+        val = convolution(gen, factors, free)
+        if val is not None:
+            return val
+    rev = reversals(gen, factors, free) if gen.b.flip else {}
+    coeff, scalars, ops, reversed_ops = 1.0, [], [], {}
+    for k, f in enumerate(factors):
         if isinstance(f, Const):
             coeff *= as_float(f.value)
         elif isinstance(f, DimSize) and gen.literal_dims:
@@ -69,9 +74,14 @@ def contraction(gen, factors: list[Expr], summed: set[Index], free) -> Val:
         elif isinstance(f, Delta):
             parent[find(f.a)] = find(f.b)
         else:
-            v = gen.read(f, raw=True) if isinstance(f, Var) else gen.emit(f)
+            v = gen.read(f, raw=True, rev=rev.get(k, ())) if isinstance(f, Var) else gen.emit(f)
+            if k in rev:
+                reversed_ops[len(ops)] = rev[k]
             (ops if v.axes else scalars).append(v if v.axes else v.code)
     ops = [Val(v.code, tuple(find(a) for a in v.axes)) for v in ops]
+    flipped = {find(i) for back in reversed_ops.values() for i in back}
+    ops = [flip(gen, v, flipped - {find(i) for i in reversed_ops.get(k, ())})
+           for k, v in enumerate(ops)]
     groups: dict[Index, list[Index]] = {}
     for i in sorted(free, key=lambda i: i.key):
         groups.setdefault(find(i), []).append(i)
@@ -79,10 +89,36 @@ def contraction(gen, factors: list[Expr], summed: set[Index], free) -> Val:
     for cls in {find(s) for s in summed} - groups.keys() - carried:
         coeff *= gen.size(cls.dim)                       # Σ_i 1 = n
     out = tuple(dict.fromkeys(a for v in ops for a in v.axes if a in groups))
-    val = product(gen, ops, out, coeff, scalars)
+    val = flip(gen, product(gen, ops, out, coeff, scalars), flipped)
     if any(len(g) > 1 for g in groups.values()):
         return embed(gen, val, groups)
     return Val(val.code, tuple(groups[a][0] for a in val.axes))
+
+def convolution(gen, factors: list[Expr], free) -> Val | None:
+    """The product as one call of the library's convolution (``windows.emit_conv``):
+    a window, one other operand and constant factors, or None."""
+    scale, rest = [], []
+    for f in factors:
+        if isinstance(f, Const) or (isinstance(f, DimSize) and gen.literal_dims):
+            scale.append(as_float(f.value) if isinstance(f, Const) else gen.size(f.dim))
+        else:
+            rest.append(f)
+    val = emit_conv(gen, rest, free)
+    if val is None:
+        return None
+    coeff = 1.0
+    for c in scale:
+        coeff *= c
+    return scaled(gen, val, [repr(coeff)]) if coeff != 1.0 else val
+
+
+def flip(gen, v: Val, axes: set[Index]) -> Val:
+    """``v`` reversed along ``axes`` (the indices a window reads reversed, ``reversals``)."""
+    dims = tuple(k for k, a in enumerate(v.axes) if a in axes)
+    if not dims:
+        return v
+    return gen.assign(gen.b.flip.format(x=v.code, dims=dims), v.axes, reads=[v.code])
+
 
 def distributed(gen, factors: list[Expr], summed: set[Index]) -> Expr | None:
     """The product with its first oversized sum factor multiplied out, or None.

@@ -13,142 +13,54 @@ Where a read may leave the array (the full convolution of a backward pass,
 ``c_{p−k}``), the array is zero-padded first by exactly as much as the reads
 need.  Where a coefficient is fractional (``c_{(p−k)/2}``, a strided backward
 pass), the axis is first dilated: zeros are inserted between its entries, which
-is the "transposed convolution" step.  Negative strides are avoided by starting
-at the lowest address and reversing those view axes afterwards.
+is the "transposed convolution" step.
 
 Generated code calls ``_window(x, subs, extents)`` with each axis's subscript
-as integers (coefficients per view axis, offset, denominator); the helper (its
-NumPy source is the function below; torch and JAX have their own spellings)
-works out padding and strides from the shapes, so exported code with symbolic
-sizes works too.  ``_mask`` evaluates a range condition that no read implies
-(``[0 ≤ p − 1 < n − 1]``) as a 0/1 array over its own indices only.
+as integers (coefficients per view axis, offset, denominator); the helpers
+(``window_helpers``, one spelling per library) work out padding and strides
+from the shapes, so exported code with symbolic sizes works too.  ``_mask``
+evaluates a range condition that no read implies (``[0 ≤ p − 1 < n − 1]``) as
+a 0/1 array over its own indices only.
+
+The libraries differ where their own primitives do better.  NumPy views take
+negative strides.  torch's do not: where a read walks an axis backwards
+(``c_{p−k}``), the view is reversed along it and the smaller operands of the
+product (the kernel ``w_k``, or the result) are flipped instead of the window
+being copied (``reversals``).  JAX has no views at all but a convolution
+primitive: a window times one other operand in the shape of a convolution
+(batch, feature, output-feature and spatial indices, ``conv_roles``) is one
+``lax.conv_general_dilated`` (``emit_conv``); other windows are strided slices.
 """
 
 from __future__ import annotations
 
-import inspect
 from fractions import Fraction
 
-import numpy as np
-
+from indexcalc.ir import Var
 from indexcalc.ir.affine import affine, in_range, linear, sub_free
 
 
-# ---------------------------------------------------------------- running it
-
-def _window(x, subs, extents):
-    """The view ``V[j] = x[sub_a(j)]`` (zero outside ``x``) of a NumPy array.  ``subs``
-    holds, per axis of ``x``, ``(coefficients per view axis, offset, denominator)``;
-    ``extents`` the view's lengths.  Read-only: it may share memory with ``x``."""
-    x = np.asarray(x)
-    dilate = [d for _, _, d in subs]
-    if any(d > 1 for d in dilate):
-        big = np.zeros(tuple((n - 1) * d + 1 for n, d in zip(x.shape, dilate)), x.dtype)
-        big[tuple(slice(None, None, d) for d in dilate)] = x
-        x = big
-    pads, start = [], []
-    for (coefs, off, _), n in zip(subs, x.shape):
-        lo = off + sum(min(0, c) * (e - 1) for c, e in zip(coefs, extents))
-        hi = off + sum(max(0, c) * (e - 1) for c, e in zip(coefs, extents))
-        pads.append((max(0, -lo), max(0, hi - n + 1)))
-        start.append(off + pads[-1][0])
-    if any(lo or hi for lo, hi in pads):
-        x = np.pad(x, pads)
-    base = x[tuple(slice(s, None) for s in start)]
-    strides = tuple(sum(sub[0][j] * st for sub, st in zip(subs, x.strides))
-                    for j in range(len(extents)))
-    return np.lib.stride_tricks.as_strided(base, tuple(extents), strides, writeable=False)
-
-
-def _mask(coefs, offset, den, dim, shape):
-    """``[0 ≤ (Σ coefs_j j + offset)/den < dim, den | …]`` as a 0/1 array of ``shape``
-    (one axis per index, in the order of ``coefs``).  The sum is built in the narrowest
-    integer type that holds it, and ``0 ≤ t < b`` is one unsigned comparison."""
-    span = abs(offset) + sum(abs(c) * n for c, n in zip(coefs, shape))
-    kind, unsigned = (np.int32, np.uint32) if span < 2**31 else (np.int64, np.uint64)
-    total = np.asarray(offset, dtype=kind)
-    for j, c in enumerate(coefs):
-        ax = [1] * len(shape)
-        ax[j] = shape[j]
-        total = total + (c * np.arange(shape[j], dtype=kind)).reshape(ax)
-    total = np.broadcast_to(total, shape)
-    ok = total.view(unsigned) < dim * den
-    if den > 1:
-        ok &= total % den == 0
-    return ok.astype(np.float64)
-
-
-_BOUNDS = (
-    "    pads, start = [], []\n"
-    "    for (coefs, off, _), n in zip(subs, x.shape):\n"
-    "        lo = off + sum(min(0, c) * (e - 1) for c, e in zip(coefs, extents))\n"
-    "        hi = off + sum(max(0, c) * (e - 1) for c, e in zip(coefs, extents))\n"
-    "        pads.append((max(0, -lo), max(0, hi - n + 1)))\n"
-    "        start.append(off + pads[-1][0])\n")
-
-NUMPY_HELPERS = {"_window": inspect.getsource(_window), "_mask": inspect.getsource(_mask)}
-
-# torch: as_strided takes element strides and a storage offset, and no negative strides:
-# an axis read backwards (c_{p−k}) is a flip of the forward view (a copy)
-TORCH_HELPERS = {
-    "_window": (
-        "def _window(x, subs, extents):\n"
-        "    if any(d > 1 for _, _, d in subs):\n"
-        "        big = x.new_zeros(tuple((n - 1) * d + 1 for n, (_, _, d) in zip(x.shape, subs)))"
-        "\n"
-        "        big[tuple(slice(None, None, d) for _, _, d in subs)] = x\n"
-        "        x = big\n" + _BOUNDS +
-        "    if any(lo or hi for lo, hi in pads):\n"
-        "        x = torch.nn.functional.pad(x, [p for lh in reversed(pads) for p in lh])\n"
-        "    x = x.contiguous()\n"
-        "    flip = [j for j in range(len(extents))\n"
-        "            if sum(sub[0][j] * st for sub, st in zip(subs, x.stride())) < 0]\n"
-        "    for j in flip:\n"
-        "        start = [s + sub[0][j] * (extents[j] - 1) for s, sub in zip(start, subs)]\n"
-        "    strides = [abs(sum(sub[0][j] * st for sub, st in zip(subs, x.stride())))\n"
-        "               for j in range(len(extents))]\n"
-        "    offset = sum(s * st for s, st in zip(start, x.stride()))\n"
-        "    view = torch.as_strided(x, tuple(extents), strides, offset)\n"
-        "    return view.flip(flip) if flip else view\n"),
-    "_mask": NUMPY_HELPERS["_mask"].replace("np.asarray(offset, dtype=np.int64)",
-                                            "torch.tensor(offset, dtype=torch.int64)")
-                                   .replace("np.arange", "torch.arange")
-                                   .replace("np.broadcast_to(ok, shape).astype(np.float64)",
-                                            "torch.broadcast_to(ok, shape).to(torch.float64)"),
-}
-
-# JAX has no strided views: the same window as one gather with integer index arrays
-JAX_HELPERS = {
-    "_window": (
-        "def _window(x, subs, extents):\n"
-        "    if any(d > 1 for _, _, d in subs):\n"
-        "        big = jnp.zeros(tuple((n - 1) * d + 1 for n, (_, _, d) in zip(x.shape, subs)),"
-        " x.dtype)\n"
-        "        x = big.at[tuple(slice(None, None, d) for _, _, d in subs)].set(x)\n" + _BOUNDS +
-        "    if any(lo or hi for lo, hi in pads):\n"
-        "        x = jnp.pad(x, pads)\n"
-        "    grids = jnp.indices(tuple(extents), sparse=True)\n"
-        "    idx = tuple(s + sum(c * g for c, g in zip(sub[0], grids))\n"
-        "                for s, sub in zip(start, subs))\n"
-        "    return x[idx]\n"),
-    "_mask": NUMPY_HELPERS["_mask"].replace("np.asarray(offset, dtype=np.int64)",
-                                            "jnp.asarray(offset)")
-                                   .replace("np.", "jnp."),
-}
-
-
-# ---------------------------------------------------------------- code generation
-
-def helpers(backend: str) -> dict[str, str]:
-    """The window and mask helper sources for generated code of one backend."""
-    return {"torch": TORCH_HELPERS, "jax": JAX_HELPERS}.get(backend, NUMPY_HELPERS)
-
-
-def emit_window(gen, e, code: str, pos) -> tuple[str, tuple]:
-    """The code of the strided view for the shifted read ``e`` of the array ``code``
-    (whose axes are ``e``'s subscripts in the order ``pos``), and the view's axes."""
+def _view_axes(e, pos) -> tuple[list, list]:
+    """The subscripts of the shifted read ``e`` in the array's axis order, and the
+    indices of its view's axes."""
     subs = list(e.indices) if pos is None else [e.indices[p] for p in pos]
     order = list(dict.fromkeys(i for s in subs for i in sorted(sub_free(s), key=_key)))
+    return subs, order
+
+
+def emit_window(gen, e, code: str, pos, rev=()) -> tuple[str, tuple]:
+    """The code of the strided view for the shifted read ``e`` of the array ``code``
+    (whose axes are ``e``'s subscripts in the order ``pos``), and the view's axes.
+    The view's axes over the indices ``rev`` are reversed (torch: ``reversals``)."""
+    subs, order = _view_axes(e, pos)
+    spec, extents = _spec(subs, order), _extents(gen, order)
+    back = tuple(order.index(i) for i in rev)
+    tail = f", {back!r}" if back else ""
+    return f"_window({code}, {tuple(spec)!r}, {extents}{tail})", tuple(order)
+
+
+def _spec(subs, order) -> tuple:
+    """Per array axis: (whole coefficients per view axis, offset, denominator)."""
     spec = []
     for s in subs:
         terms, off = linear(s)
@@ -156,9 +68,123 @@ def emit_window(gen, e, code: str, pos) -> tuple[str, tuple]:
         for c in list(terms.values()) + [Fraction(off)]:
             den = den * Fraction(c).denominator // _gcd(den, Fraction(c).denominator)
         spec.append((tuple(int(terms.get(i, 0) * den) for i in order), int(off * den), den))
-    extents = "(" + ", ".join(gen.dim_code(i.dim) for i in order) + ("," if len(order) == 1
-                                                                       else "") + ")"
-    return f"_window({code}, {tuple(spec)!r}, {extents})", tuple(order)
+    return tuple(spec)
+
+
+def _extents(gen, order) -> str:
+    return "(" + ", ".join(gen.dim_code(i.dim) for i in order) + ("," if len(order) == 1
+                                                                   else "") + ")"
+
+
+def conv_roles(spec, order, k_axes, keep) -> tuple | None:
+    """The roles of a product ``Σ window · k`` as a convolution, or None if it is none.
+
+    Each axis of the windowed array is plain (one view index, coefficient 1) or
+    spatial (an output index the other operand lacks, kept, and a kernel index it
+    has, summed); a plain index is the batch (kept, not in ``k``) or an input feature
+    (summed, in ``k``); an index of ``k`` alone is an output feature (kept).  An index
+    in both and kept (a grouped convolution), or read on two axes, is no convolution
+    here.  Returns (batch view axes, feature view axes, ``k``'s output-feature axes,
+    ``k``'s feature axes, spatial (array axis, output view axis, kernel view axis, its
+    axis of ``k``) per spatial axis)."""
+    if len(set(k_axes)) < len(k_axes):
+        return None
+    n_js, c_js, spatial, seen = [], [], [], []
+    for a, (coefs, off, den) in enumerate(spec):
+        nz = [j for j, c in enumerate(coefs) if c]
+        seen += nz
+        if len(nz) == 1 and coefs[nz[0]] == 1 and off == 0 and den == 1:
+            j = nz[0]
+            if order[j] in k_axes and order[j] not in keep:
+                c_js.append(j)
+            elif order[j] not in k_axes and order[j] in keep:
+                n_js.append(j)
+            else:
+                return None
+        elif len(nz) == 2:
+            ins = [j for j in nz if order[j] in k_axes]
+            if len(ins) != 1 or order[ins[0]] in keep:
+                return None
+            i = nz[1 - nz.index(ins[0])]
+            if order[i] not in keep:
+                return None
+            spatial.append((a, i, ins[0], k_axes.index(order[ins[0]])))
+        else:
+            return None
+    if len(set(seen)) < len(seen) or not spatial:
+        return None
+    view = set(order)
+    o_ks = [p for p, i in enumerate(k_axes) if i not in view]
+    if any(k_axes[p] not in keep for p in o_ks):
+        return None
+    c_ks = [k_axes.index(order[j]) for j in c_js]
+    return tuple(n_js), tuple(c_js), tuple(o_ks), tuple(c_ks), tuple(spatial)
+
+
+def emit_conv(gen, factors, keep):
+    """``Σ window · other`` as one ``_conv`` call (a library with a convolution
+    primitive: JAX), or None when the product is not two such factors or no
+    convolution (``conv_roles``).  Returns the ``Val`` (batch, output features,
+    spatial outputs)."""
+    windows = [f for f in factors if _is_window(f)]
+    others = [f for f in factors if not _is_window(f)]
+    if len(factors) != 2 or len(windows) != 1 or not others[0].free:
+        return None
+    f, = windows
+    other = gen.read(others[0], raw=True) if isinstance(others[0], Var) else gen.emit(others[0])
+    code, pos = gen.env[f.name]
+    subs, order = _view_axes(f, pos)
+    spec = _spec(subs, order)
+    roles = conv_roles(spec, order, tuple(other.axes), set(keep))
+    if roles is None:
+        return None
+    n_js, _, o_ks, _, spatial = roles
+    axes = tuple(order[j] for j in n_js) + tuple(other.axes[p] for p in o_ks) + tuple(
+        order[i] for _, i, _, _ in spatial)
+    call = (f"_conv({code}, {other.code}, {spec!r}, {_extents(gen, order)}, {roles!r})")
+    return gen.assign(call, axes, reads=[code, other.code])
+
+
+def backwards(e, pos) -> tuple:
+    """The indices the shifted read ``e`` walks backwards in memory (``k`` in
+    ``c_{p−k}``): a negative coefficient in some subscript and none positive."""
+    subs, order = _view_axes(e, pos)
+    out = []
+    for i in order:
+        cs = [linear(s)[0].get(i, 0) for s in subs]
+        if all(c <= 0 for c in cs) and any(c < 0 for c in cs):
+            out.append(i)
+    return tuple(out)
+
+
+def reversals(gen, factors, free) -> dict[int, tuple]:
+    """For a library without negative strides (torch): the factors (by position) whose
+    window is better read with its backward axes reversed, and those axes.
+
+    ``Σ_k c_{p−k} w_k`` equals ``Σ_k c'_{p,k} w_{K−1−k}`` where ``c'`` is the window
+    reversed along ``k``, a view with positive strides: flipping ``w`` (``K``
+    numbers) replaces copying the window (``K n``).  Chosen where the operands that
+    carry the reversed indices (and the result, if one of them is free) are smaller
+    than the window; ``contraction`` then flips those."""
+    out = {}
+    for k, f in enumerate(factors):
+        if not _is_window(f):
+            continue
+        pos = gen.env[f.name][1]
+        back = backwards(f, pos)
+        if not back:
+            continue
+        _, order = _view_axes(f, pos)
+        cost = sum(gen.numel(g.free) for j, g in enumerate(factors)
+                   if j != k and set(back) & g.free)
+        cost += gen.numel(free) if set(back) & set(free) else 0
+        if cost < gen.numel(order):
+            out[k] = back
+    return out
+
+
+def _is_window(f) -> bool:
+    return isinstance(f, Var) and not f.indices_plain
 
 
 def emit_mask(gen, cond) -> tuple[str, tuple]:
