@@ -156,11 +156,13 @@ P.register(*CONVS)
 
 
 def targets14(ratios: dict) -> str:
-    """Issue 14's target as met / MISSED / not measured, one line per problem and size."""
+    """Issue 14's target as met / MISSED / not measured, one line per problem, at the
+    issue's sizes ("medium"; the small sizes are for smoke runs and are only listed)."""
     out = []
     for (name, size, impl), r in sorted(ratios.items()):
         if name in NAMES and impl == "indexcalc":
-            mark = "met" if r <= TARGET else "**MISSED**"
+            mark = ("met" if r <= TARGET else "**MISSED**") if size == "medium" else \
+                "smoke size, not judged"
             out.append(f"- {mark}: {name} {size}: indexcalc {r:.2f}× hand-written NumPy "
                        f"(≤ {TARGET}×)")
     return "\n".join(out) or f"- not measured: indexcalc ≤ {TARGET}× NumPy on the conv problems"

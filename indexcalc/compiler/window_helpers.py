@@ -122,12 +122,14 @@ TORCH_HELPERS = {
         "    return torch.broadcast_to(ok, shape).to(torch.float64)\n"),
 }
 
-# JAX has no strided views; its windowing primitives are strided slices and padding.
-# The window is the stack of a few strided ``lax.slice``s (one per value of the short
-# axes: 9 for a 3×3 kernel), each taking a long axis with its stride, after one
-# ``lax.pad`` that zero-pads and dilates (interior padding): no gather.  A window that
-# would need more than ``_JAX_SLICES`` slices (a long kernel axis) is one gather instead.
-_JAX_SLICES = 256
+# JAX has no strided views; its windowing primitives are padding and strided slices.
+# After one ``lax.pad`` (zero padding, cropping and dilation by interior padding), each
+# "short" view axis is added by stacking one shifted ``lax.slice`` per value (3 for a
+# kernel axis of 3), and each array axis's longest axis is then one strided slice: a
+# window costs the sum of the short axes' lengths in slices, never a gather -- except
+# past ``_JAX_SLICES`` slices (a long axis read elementwise), where one gather is cheaper
+# to compile.
+_JAX_SLICES = 1024
 
 
 def _jax_window(x, subs, extents):
@@ -143,44 +145,46 @@ def _jax_window(x, subs, extents):
     if any(lo or hi for lo, hi in pads) or any(d > 1 for _, _, d in subs):
         x = jax.lax.pad(x, jnp.zeros((), x.dtype),
                         [(lo, hi, d - 1) for (lo, hi), (_, _, d) in zip(pads, subs)])
-    owner = {}                      # view axis -> the tensor axis it is a slice along
+    owner = {}                      # array axis -> its view axis taken as one strided slice
     for a, (coefs, _, _) in enumerate(subs):
-        free = [j for j in range(k) if coefs[j] and j not in owner
+        free = [j for j in range(k) if coefs[j] and j not in owner.values()
                 and sum(1 for s in subs if s[0][j]) == 1]
         if free:
-            owner[max(free, key=lambda j: extents[j])] = a
-    loops = [j for j in range(k) if j not in owner]
-    count = 1
-    for j in loops:
-        count *= extents[j]
-    if count > _JAX_SLICES:         # long loop axes: one gather
+            owner[a] = max(free, key=lambda j: extents[j])
+    loops = [j for j in range(k) if j not in owner.values()]
+    if sum(extents[j] for j in loops) > _JAX_SLICES:
         grids = jnp.indices(tuple(extents), sparse=True)
         return x[tuple(s + sum(c * g for c, g in zip(sub[0], grids))
                        for s, sub in zip(start, subs))]
-    sliced = {a: j for j, a in owner.items()}
-    parts = []
-    for flat in range(count):
-        vals, rest = {}, flat
-        for j in reversed(loops):
-            rest, vals[j] = divmod(rest, extents[j])
-        lo, hi, step, back = [], [], [], []
-        for a, (coefs, _, _) in enumerate(subs):
-            s0 = start[a] + sum(coefs[j] * v for j, v in vals.items())
-            c = coefs[sliced[a]] if a in sliced else 1
-            e = extents[sliced[a]] if a in sliced else 1
-            first = s0 + min(0, c) * (e - 1)
-            lo.append(first)
-            hi.append(first + abs(c) * (e - 1) + 1)
-            step.append(abs(c))
-            if c < 0:
-                back.append(a)
-        part = jax.lax.slice(x, lo, hi, step)
-        parts.append(jax.lax.rev(part, back) if back else part)
-    kept = [sliced[a] for a in range(n_axes) if a in sliced]
-    out = (jnp.stack(parts) if count > 1 else parts[0]).reshape(
-        tuple(extents[j] for j in loops + kept))
-    perm = tuple((loops + kept).index(j) for j in range(k))
-    return out if perm == tuple(range(k)) else out.transpose(perm)
+    origin = [0] * n_axes           # x's axis a, index t, is position t + origin[a]
+    for j in loops:                 # a new last axis: A'[t, v] = A[t + shift + c v]
+        e, shape = extents[j], x.shape
+        shift = [max(0, -s[0][j] * (e - 1)) for s in subs] + [0] * (x.ndim - n_axes)
+        size = [n - abs(s[0][j]) * (e - 1) for n, s in zip(shape, subs)] + list(shape[n_axes:])
+        parts = []
+        for v in range(e):
+            lo = [sh + (subs[a][0][j] * v if a < n_axes else 0) for a, sh in enumerate(shift)]
+            parts.append(jax.lax.slice(x, lo, [q + n for q, n in zip(lo, size)]))
+        x = jnp.stack(parts, axis=-1)
+        origin = [o + sh for o, sh in zip(origin, shift)]
+    lo, hi, step, back = [], [], [], []
+    for a in range(n_axes):
+        c = subs[a][0][owner[a]] if a in owner else 1
+        e = extents[owner[a]] if a in owner else 1
+        first = start[a] - origin[a] + min(0, c) * (e - 1)
+        lo.append(first)
+        hi.append(first + abs(c) * (e - 1) + 1)
+        step.append(abs(c))
+        if c < 0:
+            back.append(a)
+    x = jax.lax.slice(x, lo + [0] * len(loops), hi + list(x.shape[n_axes:]),
+                      step + [1] * len(loops))
+    if back:
+        x = jax.lax.rev(x, back)
+    kept = [owner[a] for a in range(n_axes) if a in owner]
+    x = x.reshape(tuple(extents[j] for j in kept + loops))
+    perm = tuple((kept + loops).index(j) for j in range(k))
+    return x if perm == tuple(range(k)) else x.transpose(perm)
 
 
 def _jax_conv(x, k, subs, extents, roles):
