@@ -190,18 +190,19 @@ def _jax_window(x, subs, extents):
 def _jax_conv(x, k, subs, extents, roles):
     """``Σ window(x) k`` as one ``lax.conv_general_dilated`` (generated JAX code).
 
-    ``roles`` (from ``conv_roles``): the view axes that are the batch (kept, not in
-    ``k``) and the input features (summed, in ``k``); ``k``'s axes that are the output
-    features, the input features (in the same order) and, per spatial axis of ``x``,
-    ``(x axis, output view axis, kernel view axis, its axis of k)``.  The result's
-    axes: batch, output features, spatial outputs.  A subscript walks a kernel axis
-    backwards (the flipped kernel of a backward pass): ``k`` is reversed along it; an
-    output axis backwards: the result is.  Padding, cropping and the dilation of a
-    strided backward pass are one ``lax.pad``."""
+    ``roles`` (from ``windows.conv_roles``): the view axes that are the batch (kept,
+    not in ``k``) and the input features (summed, in ``k``); ``k``'s axes that are the
+    output features, the input features (in the same order) and, per spatial axis
+    of ``x``, ``(x axis, output view axis, kernel view axis, its axis of k)``.  The
+    result's axes: batch, output features, spatial outputs.  A subscript walking a
+    kernel axis backwards (the flipped kernel of a backward pass) reverses ``k``
+    along it; an output axis backwards, the result.  Offsets are the convolution's
+    (possibly negative) padding, a fractional subscript (a strided backward pass)
+    its input dilation, and the arrays keep their layouts (dimension numbers) where
+    each role has at most one axis; several are merged by a reshape."""
     n_js, c_js, o_ks, c_ks, spatial = roles
     axis = {j: next(a for a, s in enumerate(subs) if s[0][j]) for j in n_js + c_js}
-    pads = [(0, 0, 0)] * x.ndim
-    strides, dilation, back_k, back_out = [], [], [], []
+    pads, strides, dilation, lhs_dilation, back_k, back_out = [], [], [], [], [], []
     for t, (a, i, kj, kp) in enumerate(spatial):
         coefs, off, den = subs[a]
         s, d = coefs[i], coefs[kj]
@@ -212,21 +213,43 @@ def _jax_conv(x, k, subs, extents, roles):
             off, s = off + s * (extents[i] - 1), -s
             back_out.append(t)
         length = s * (extents[i] - 1) + d * (extents[kj] - 1) + 1
-        pads[a] = (-off, length + off - (x.shape[a] - 1) * den - 1, den - 1)
+        pads.append((-off, length + off - (x.shape[a] - 1) * den - 1))
         strides.append(s)
         dilation.append(d)
-    x = jax.lax.pad(x, jnp.zeros((), x.dtype), pads)
+        lhs_dilation.append(den)
+    if all(den == 1 for den in lhs_dilation) and any(lo or hi for lo, hi in pads):
+        # XLA's CPU convolution is about twice as fast on a padded input as with padding
+        # of its own; with input dilation (a strided backward pass) the reverse holds
+        x_pads = [(0, 0, 0)] * x.ndim
+        for (a, _, _, _), (lo, hi) in zip(spatial, pads):
+            x_pads[a] = (lo, hi, 0)
+        x = jax.lax.pad(x, jnp.zeros((), x.dtype), x_pads)
+        pads = [(0, 0)] * len(spatial)
     if back_k:
         k = jax.lax.rev(k, back_k)
-    lhs = x.transpose([axis[j] for j in n_js + c_js] + [a for a, _, _, _ in spatial])
-    rhs = k.transpose(list(o_ks + c_ks) + [kp for _, _, _, kp in spatial])
-    n_shape, o_shape = lhs.shape[:len(n_js)], rhs.shape[:len(o_ks)]
-    sp = len(spatial)
-    lhs = lhs.reshape((-1, max(1, _size(lhs.shape[len(n_js):-sp or None]))) + lhs.shape[-sp:])
-    rhs = rhs.reshape((_size(o_shape), -1) + rhs.shape[-sp:])
-    out = jax.lax.conv_general_dilated(lhs, rhs, tuple(strides), "VALID",
-                                       rhs_dilation=tuple(dilation))
-    out = out.reshape(tuple(n_shape) + tuple(o_shape) + out.shape[2:])
+    x_sp, k_sp = [a for a, _, _, _ in spatial], [kp for _, _, _, kp in spatial]
+    x_roles = [[axis[j] for j in n_js], [axis[j] for j in c_js]]
+    k_roles = [list(o_ks), list(c_ks)]
+    n_shape = tuple(x.shape[a] for a in x_roles[0])
+    o_shape = tuple(k.shape[p] for p in k_roles[0])
+    if max(len(r) for r in x_roles + k_roles) > 1:      # merge each role into one axis
+        x = x.transpose(x_roles[0] + x_roles[1] + x_sp).reshape(
+            (_size(n_shape), -1) + tuple(x.shape[a] for a in x_sp))
+        k = k.transpose(k_roles[0] + k_roles[1] + k_sp).reshape(
+            (_size(o_shape), -1) + tuple(k.shape[p] for p in k_sp))
+        x_roles, k_roles = [[0], [1]], [[0], [1]]
+        x_sp = k_sp = list(range(2, 2 + len(spatial)))
+    for roles_, arr in ((x_roles, "x"), (k_roles, "k")):
+        for r in roles_:                                  # a missing role: a unit axis
+            if not r:
+                r.append(x.ndim if arr == "x" else k.ndim)
+                x, k = (x[..., None], k) if arr == "x" else (x, k[..., None])
+    dims = jax.lax.ConvDimensionNumbers(
+        (x_roles[0][0], x_roles[1][0], *x_sp), (k_roles[0][0], k_roles[1][0], *k_sp),
+        tuple(range(2 + len(spatial))))
+    out = jax.lax.conv_general_dilated(x, k, tuple(strides), pads, tuple(lhs_dilation),
+                                       tuple(dilation), dims)
+    out = out.reshape(n_shape + o_shape + out.shape[2:])
     return jax.lax.rev(out, [len(n_shape) + len(o_shape) + t for t in back_out]) \
         if back_out else out
 
