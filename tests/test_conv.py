@@ -375,7 +375,7 @@ def test_range_masks_match_their_definition(axes, offset, den, dim):
     condition evaluated position by position (its integer type and its one unsigned
     comparison are speed-ups only)."""
     from itertools import product
-    from indexcalc.compiler.windows import _mask
+    from indexcalc.compiler.window_helpers import _mask, helpers
     coefs, shape = tuple(c for c, _ in axes), tuple(n for _, n in axes)
     got = _mask(coefs, offset, den, dim, shape)
     want = np.zeros(shape)
@@ -383,3 +383,25 @@ def test_range_masks_match_their_definition(axes, offset, den, dim):
         t = sum(c * j for c, j in zip(coefs, pos)) + offset
         want[pos] = float(t % den == 0 and 0 <= t // den < dim)
     assert got.shape == shape and np.array_equal(got, want)
+
+
+@given(st.lists(st.tuples(st.integers(-3, 3), st.integers(1, 5)), min_size=1, max_size=3),
+       st.integers(-6, 6), st.integers(1, 3), st.integers(1, 6))
+@settings(max_examples=25, deadline=None)
+def test_range_masks_are_the_same_in_torch_and_jax(axes, offset, den, dim):
+    """The torch and JAX spellings of ``_mask`` (their own sources) agree with NumPy's."""
+    from indexcalc.compiler.window_helpers import _mask, helpers
+    coefs, shape = tuple(c for c, _ in axes), tuple(n for _, n in axes)
+    want = _mask(coefs, offset, den, dim, shape)
+    for lib in ("torch", "jax"):
+        try:
+            module = __import__(lib)
+        except ImportError:
+            continue
+        if lib == "jax":
+            module.config.update("jax_enable_x64", True)
+        namespace = {"torch": module} if lib == "torch" else {"jnp": __import__("jax.numpy")
+                                                                    .numpy}
+        exec(helpers(lib)["_mask"], namespace)
+        got = np.asarray(namespace["_mask"](coefs, offset, den, dim, shape))
+        assert got.shape == shape and np.array_equal(got, want), lib
