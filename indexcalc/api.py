@@ -15,10 +15,7 @@ from typing import Iterable
 
 import numpy as np
 
-from indexcalc.compiler import backends
-from indexcalc.compiler.export import python_source
-from indexcalc.compiler.frameworks import differentiable_source
-from indexcalc.compiler.program import compile_program
+from indexcalc import compiler
 from indexcalc.derivative import INLINE_BUDGET, Derivative, differentiate, parse_wrt
 from indexcalc.errors import DerivativeError
 from indexcalc.ir import Expr
@@ -85,7 +82,7 @@ def evaluate(model: str | Model, of: str | None = None, /, **arrays) -> np.ndarr
     # their last use (h_i = x_i - x_i is 0, but still has x's length)
     given = tuple(n for n in m.inputs if n in arrays)
     program = replace(program, outputs=(name,), arguments=given)
-    return compile_program(program)(**arrays)
+    return compiler.program.compile_program(program)(**arrays)
 
 
 def answer(model: Model, question) -> Derivative:
@@ -144,7 +141,8 @@ def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
     call costs, ``f.source`` is the generated code)."""
     m = _model(model)
     program, names = _outputs_program(m, list(outputs))
-    return Outputs(compile_program(program, backend=backend), list(outputs), names)
+    return Outputs(compiler.program.compile_program(program, backend=backend), list(outputs),
+                   names)
 
 
 class Outputs:
@@ -182,10 +180,12 @@ def export(model: str | Model, outputs: Iterable[str], name: str | None = None,
     m = _model(model)
     program, _ = _outputs_program(m, list(outputs))
     if backend != "numpy":
-        backends.require(backend)
+        compiler.backends.require(backend)
     if differentiable:
-        return differentiable_source(program, backend, name, demo=demo, ascii=ascii)
-    return python_source(program, backend, name, einsum=einsum, demo=demo, ascii=ascii)
+        return compiler.frameworks.differentiable_source(program, backend, name, demo=demo,
+                                                        ascii=ascii)
+    return compiler.export.python_source(program, backend, name, einsum=einsum, demo=demo,
+                                            ascii=ascii)
 
 
 def latex(node: Expr | Derivative) -> str:

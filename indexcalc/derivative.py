@@ -35,9 +35,7 @@ from indexcalc.calculus.simplify import (
     tidy,
 )
 from indexcalc.calculus.symmetry import symmetric_names, use_symmetry
-from indexcalc.compiler.export import einsum_steps, python_source
-from indexcalc.compiler.program import compile_program
-from indexcalc.compiler.reference import evaluate_program
+from indexcalc import compiler, read
 from indexcalc.display import Explanation
 from indexcalc.errors import DerivativeError
 from indexcalc.ir import (
@@ -54,10 +52,8 @@ from indexcalc.ir import (
 )
 from indexcalc.limits import INLINE_BUDGET
 from indexcalc.model import Binding, Model, Program, Wrt, needed
-from indexcalc.read.explain import explain
 from indexcalc.read.latex import latex as tex
 from indexcalc.read.latex import latex_block, latex_definition
-from indexcalc.read.matrix import matrix_form
 from indexcalc.read.text import definition_text, to_text
 from indexcalc.syntax.subscripts import split_subscript
 
@@ -143,11 +139,11 @@ class Derivative:
 
     def matrix(self, layout: str = "column"):
         """The result in matrix notation (or the index form, saying why not)."""
-        return matrix_form(self, layout=layout)
+        return read.matrix.matrix_form(self, layout=layout)
 
     def explain(self) -> Explanation:
         """The derivation step by step (a ``str``; a notebook shows it as text)."""
-        return Explanation(explain(self))
+        return Explanation(read.explain.explain(self))
 
     def _repr_latex_(self) -> str:
         return f"$${self.latex()}$$"
@@ -177,12 +173,13 @@ class Derivative:
 
     def evaluate_reference(self, /, **arrays) -> np.ndarray:
         """The same, by the simple reference evaluator (one einsum per term)."""
-        return evaluate_program(self.program, arrays)[self.name]
+        return compiler.reference.evaluate_program(self.program, arrays)[self.name]
 
     def compile(self, backend: str = "numpy"):
         """A callable ``f(**arrays) -> ndarray``, compiled once per backend."""
         if backend not in self._compiled:
-            self._compiled[backend] = compile_program(self.program, backend=backend)
+            self._compiled[backend] = compiler.program.compile_program(self.program,
+                                                                       backend=backend)
         return self._compiled[backend]
 
     def plan(self, /, **arrays) -> list[tuple[str, object]]:
@@ -192,7 +189,7 @@ class Derivative:
 
     def einsum(self, backend: str = "numpy"):
         """The einsum program's steps: ``Step(name, spec, operands, kind, target, code)``."""
-        return einsum_steps(self.program, backend=backend)
+        return compiler.export.einsum_steps(self.program, backend=backend)
 
     def python(self, backend: str = "numpy", name: str | None = None, *, einsum: bool = False,
                demo: bool = False, ascii: bool = False) -> str:
@@ -201,8 +198,8 @@ class Derivative:
         (default ``dE_dW``).  ``einsum=True`` writes every contraction as an einsum;
         ``demo=True`` adds a random-input run under ``if __name__ == "__main__":``;
         ``ascii=True`` writes only ASCII (``θ`` becomes ``v_theta``)."""
-        return python_source(self.program, backend=backend, name=name, einsum=einsum,
-                             demo=demo, ascii=ascii)
+        return compiler.export.python_source(self.program, backend=backend, name=name,
+                                             einsum=einsum, demo=demo, ascii=ascii)
 
 
 # ---------------------------------------------------------------- building

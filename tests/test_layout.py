@@ -28,6 +28,12 @@ LAYERS = [
 # the one import inside a function: Expr.__str__ prints through the printer,
 # which needs the function table, which needs the nodes (ir/nodes.py says so)
 HOOK = ("ir.nodes", "read.text")
+# deferred imports (start-up time): a package's ``__init__`` may load its own modules on
+# first use through a PEP 562 ``__getattr__`` calling ``importlib.import_module``; the
+# top-level package its public names (``LAZY`` in indexcalc/__init__.py), a subpackage
+# (compiler/, read/) its submodules by name.  Nothing else calls ``import_module`` on our
+# modules; compiler/backends.py calls it for the optional libraries (torch, jax).
+OPTIONAL_LIBRARIES = "compiler.backends"
 MAX_LINES = 460                 # "about 450"
 
 
@@ -131,6 +137,43 @@ def test_no_function_local_imports_of_our_own_modules():
              for m, path in known.items() for name, inside, line in own_imports(path)
              if inside and (m, resolve(name, known)) != HOOK]
     assert not local, "\n".join(local)
+
+
+def _import_module_calls(tree: ast.AST) -> list[tuple[ast.Call, ast.AST | None]]:
+    """Each ``importlib.import_module(...)`` call with the innermost function it is in."""
+    inside: dict[int, ast.AST] = {}
+    for f in ast.walk(tree):                     # outer functions come before inner ones
+        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inside.update({id(n): f for n in ast.walk(f)})
+    return [(n, inside.get(id(n))) for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            and n.func.attr == "import_module"]
+
+
+def test_deferred_imports_load_only_the_packages_own_modules():
+    known = modules()
+    found = set()
+    for m, path in known.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for call, function in _import_module_calls(tree):
+            where = f"{path.relative_to(PACKAGE.parent)}:{call.lineno}"
+            if m == OPTIONAL_LIBRARIES:
+                continue
+            assert path.name == "__init__.py" and function is not None \
+                and function.name == "__getattr__", f"{where}: import_module outside a " \
+                "package's __getattr__"
+            arg = ast.unparse(call.args[0])
+            if m == "__init__":
+                assert arg == "module", where         # a value of LAZY
+            else:
+                assert arg == "f'{__name__}.{name}'", f"{where}: loads {arg}, not a submodule"
+            found.add(m)
+    assert {"__init__", "compiler", "read"} <= found
+    lazy = ast.literal_eval(next(
+        n.value for n in ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8")).body
+        if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "LAZY"))
+    missing = [v for v in lazy.values() if v.removeprefix("indexcalc.") not in known]
+    assert not missing, missing
 
 
 def test_the_cycle_check_sees_a_cycle(tmp_path, monkeypatch):

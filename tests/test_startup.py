@@ -31,6 +31,60 @@ def test_import_loads_no_optional_library():
     assert got == []
 
 
+# what a bare import may load, and what printing a first derivative must not
+FRONT_DOOR = {"indexcalc", "indexcalc.errors", "indexcalc.version"}
+NOT_FOR_A_PRINTED_DERIVATIVE = ("opt_einsum", "prompt_toolkit", "indexcalc.checking",
+                                "indexcalc.testing", "indexcalc.ui", "indexcalc.notebook",
+                                "indexcalc.compiler.", "indexcalc.read.matrix",
+                                "indexcalc.read.explain")
+LOADED = ("print(json.dumps(sorted(m for m in sys.modules if m.startswith('indexcalc') or "
+          "m.split('.')[0] in ('lark', 'numpy', 'opt_einsum', 'prompt_toolkit', "
+          "'platformdirs'))))")
+
+
+def test_import_loads_only_the_front_door():
+    got = set(run("import sys, json, indexcalc\n" + LOADED))
+    assert got == FRONT_DOOR, sorted(got - FRONT_DOOR)
+
+
+def test_a_printed_derivative_loads_no_compiler_checking_or_matrix_form():
+    got = run("import sys, json, indexcalc\n"
+              "d = indexcalc.derivative('z : vector[n]\\nt : vector[n]\\n"
+              "o_j = exp(z_j) / sum_i exp(z_i)\\nE = -sum_j t_j log(o_j)', wrt='z')\n"
+              "assert str(d) == '∂E/∂z_p = o_p τ − t_p   where τ = Σ_j t_j', str(d)\n" + LOADED)
+    assert {"indexcalc.syntax.parse", "indexcalc.calculus.reverse", "lark"} <= set(got)
+    assert [m for m in got if m.startswith(NOT_FOR_A_PRINTED_DERIVATIVE)] == []
+
+
+def test_what_is_deferred_loads_when_used():
+    got = run("import sys, json, indexcalc\n"
+              "d = indexcalc.derivative('x : vector[n]\\nE = sum_i x_i x_i', 'x')\n"
+              "m = str(d.matrix())\n"
+              "v = d.evaluate(x=[1.0, 2.0]).tolist()\n"
+              "ok = indexcalc.check('x : vector[n]\\nE = sum_i x_i x_i', 'dE/dx == 2 x').holds\n"
+              "print(json.dumps([m, v, ok, sorted(sys.modules)]))")
+    matrix, value, holds, loaded = got
+    assert matrix == "dEdx = 2 x" and value == [2.0, 4.0] and holds
+    assert {"indexcalc.read.matrix", "indexcalc.compiler.program",
+            "indexcalc.checking.claims"} <= set(loaded)
+
+
+def test_every_public_name_is_listed_and_loads_on_first_use():
+    got = run("import json, indexcalc, types\n"
+              "listed = [n for n in indexcalc.__all__ if n not in dir(indexcalc)]\n"
+              "kinds = {n: type(getattr(indexcalc, n)).__name__ for n in indexcalc.__all__}\n"
+              "import indexcalc.derivative\n"            # the module of the same name
+              "from indexcalc.derivative import Derivative\n"
+              "d = indexcalc.derivative('x : vector[n]\\nE = sum_i x_i x_i', 'x')\n"
+              "print(json.dumps([listed, kinds, isinstance(d, Derivative), "
+              "isinstance(indexcalc.testing, types.ModuleType)]))")
+    listed, kinds, is_derivative, testing_is_module = got
+    assert listed == [] and is_derivative and testing_is_module
+    assert kinds["derivative"] == kinds["compile"] == kinds["check"] == "function"
+    assert kinds["Derivative"] == kinds["Model"] == "type"
+    assert run("import json, indexcalc\nprint(json.dumps(hasattr(indexcalc, 'nonsense')))") is False
+
+
 def test_a_derivative_loads_no_optional_library():
     got = run("import sys, json, indexcalc\n"
               "indexcalc.derivative('x : vector[n]\\nE = sum_i exp(x_i)', 'x').evaluate("
