@@ -16,6 +16,7 @@ from typing import Iterable
 import numpy as np
 
 from indexcalc import compiler
+from indexcalc.calculus.rules import model_rules
 from indexcalc.derivative import INLINE_BUDGET, Derivative, differentiate, parse_wrt
 from indexcalc.errors import DerivativeError
 from indexcalc.ir import Expr
@@ -101,6 +102,7 @@ def _outputs_program(m: Model, outputs: Iterable[str]) -> tuple[Program, list]:
     asked = [spec for spec in outputs if isinstance(spec, str) and spec not in m.definitions]
     answers = _questions(m, asked)
     budget = 0 if len(asked) > 1 else INLINE_BUDGET
+    rules = model_rules(m) if asked else None
     names, arguments = [], []
     for spec in outputs:
         if spec in m.definitions:
@@ -111,7 +113,7 @@ def _outputs_program(m: Model, outputs: Iterable[str]) -> tuple[Program, list]:
         q = answers[spec]
         if not isinstance(q, Question):
             raise DerivativeError(f"{spec!r} is neither a definition nor a derivative question")
-        d = differentiate(m, q.of, list(q.wrt), q.of_indices, budget=budget)
+        d = differentiate(m, q.of, list(q.wrt), q.of_indices, budget=budget, rules=rules)
         for b in d.program.bindings:
             bindings.setdefault(b.name, b)
         names.append(d.name)

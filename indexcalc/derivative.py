@@ -206,17 +206,19 @@ class Derivative:
 
 
 def differentiate(model: Model, of: str, wrt: list[Wrt], of_indices=None,
-                  budget: int = INLINE_BUDGET) -> Derivative:
+                  budget: int = INLINE_BUDGET, rules: tuple | None = None) -> Derivative:
     """The derivative of definition ``of`` with respect to each of ``wrt`` in turn.
 
     Adjoints are inlined into the closed form while it stays under ``budget``
     nodes; a program computing several derivatives passes 0, so that they all
-    read the same named adjoints (backprop's δ's), computed once."""
+    read the same named adjoints (backprop's δ's), computed once.  ``rules`` are
+    ``model_rules(model)`` when the caller has them already (one per model, not
+    one per derivative: they cost more than the derivative on a deep MLP)."""
     defs = model.definitions
     if of not in model.shapes:
         raise DerivativeError(f"'{of}' is not defined in the model; definitions: "
                               f"{', '.join(defs) or 'none'}")
-    rules = model_rules(model)
+    rules = model_rules(model) if rules is None else rules
     symmetric = symmetric_names(model)
     bindings = tuple(model.program().bindings)
     if of in defs:
