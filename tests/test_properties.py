@@ -153,9 +153,13 @@ def test_first_derivative_matches_finite_differences(case, data):
     note(f"derivative: {d}")
     reference = d.evaluate_reference(**arrays)
     matches_oracle(reference, model, case.of, wrt, arrays, value, "reference evaluator")
+    kept = {k: np.array(v, copy=True) for k, v in arrays.items()}
     compiled = d.evaluate(**arrays)
     assert np.allclose(compiled, reference, rtol=1e-9,
                        atol=1e-9 * max(1, np.max(np.abs(reference)))), "compiled vs reference"
+    # buffers are reused in place (compiler/inplace.py), never the caller's
+    assert all(np.array_equal(arrays[k], kept[k]) for k in arrays), "an input was written"
+    assert np.array_equal(d.evaluate(**arrays), compiled), "a second call differs"
 
 
 @scaled(0.25)

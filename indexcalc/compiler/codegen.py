@@ -23,6 +23,7 @@ import re
 from indexcalc.compiler import contract, windows
 from indexcalc.compiler.backends import Backend, letters
 from indexcalc.compiler.cse import Memo, Shared
+from indexcalc.compiler.inplace import reuse_buffers
 from indexcalc.compiler.liveness import hidden_sizes, peak_size, release_dead
 from indexcalc.compiler.shapes import as_float
 from indexcalc.compiler.statements import Line, Val, inline, paren, render
@@ -72,6 +73,8 @@ class Generator:
         self.products = 0                     # pairwise contractions summing an index
         self.flops = 0                        # of those contractions (2 per multiply-add)
         self.sizes: dict[str, int] = {}       # temp -> elements
+        self.axes: dict[str, tuple[Index, ...]] = {}             # temp -> its axes
+        self.reused = 0                       # allocations written into dead buffers
         self.peak = 0                         # most elements alive at once (generate)
         self.defs: dict[str, Expr] = {}       # binding -> its expression (value intervals)
         self.env: dict[str, tuple[str, tuple[int, ...]]] = {}   # binding -> code, axis positions
@@ -121,6 +124,8 @@ class Generator:
         self.shared.rename(old, new)
         if old in self.sizes:
             self.sizes[new] = self.sizes.pop(old)
+        if old in self.axes:
+            self.axes[new] = self.axes.pop(old)
         self.steps[step0:] = [(new if t == old else t, s, [new if o == old else o for o in ops])
                               for t, s, ops in self.steps[step0:]]
 
@@ -150,6 +155,7 @@ class Generator:
         self.targets.add(t)
         self.lines.append(Line(t, code, inline, plain, tuple(reads)))
         self.sizes[t] = self.numel(axes)
+        self.axes[t] = tuple(axes)
         return Val(t, tuple(axes))
 
     def count_pair(self, a: Val, b: Val, summed) -> None:
@@ -328,7 +334,7 @@ def generate(program: Program, backend: Backend, dims: dict[str, int], *,
              literal_dims: bool = True, fname: str = "derivative",
              shapes: dict[str, tuple] | None = None,
              names: dict[str, str] | None = None,
-             release: bool = False) -> tuple[str, Generator]:
+             release: bool = False, in_place: bool = False) -> tuple[str, Generator]:
     """Source text of one function computing ``program``'s outputs, and its generator.
 
     ``program`` must already be prepared (``prepare.prepare``).  Arguments are
@@ -337,6 +343,8 @@ def generate(program: Program, backend: Backend, dims: dict[str, int], *,
     exporter does, so that pasted code uses the model's own names.  With
     ``release``, each temporary is deleted after its last use (``liveness``);
     the generator's ``peak`` is the most elements alive at once either way.
+    ``in_place`` (NumPy, every input a float64 array) writes elementwise work into
+    dead temporaries (``inplace``; ``reused`` counts the allocations saved).
     """
     inputs = program.inputs
     preset = dict(names or {})
@@ -359,6 +367,11 @@ def generate(program: Program, backend: Backend, dims: dict[str, int], *,
     gen.emitted = inline(gen.lines)
     args_ = {names[n] for n in inputs}
     gen.peak = peak_size(gen.emitted, gen.sizes, args_, hidden_sizes(gen.lines, gen.sizes))
+    if in_place:
+        known = {names[n]: tuple(gen.size(d) for d in s) for n, s in (shapes or {}).items()
+                 if n in names and all(isinstance(d, int) or d in dims for d in s)}
+        known.update({t: tuple(gen.size(a.dim) for a in ax) for t, ax in gen.axes.items()})
+        gen.emitted, gen.reused = reuse_buffers(gen.emitted, known, args_)
     body += render(release_dead(gen.emitted, args_, gen.sizes) if release else gen.emitted)
     args = ", ".join(names[n] for n in inputs)
     src = f"def {fname}({args}):\n" + "".join(f"    {line}\n" for line in body)

@@ -2,10 +2,11 @@
 
 ``compile_program`` runs the shape-independent passes once (``prepare.prepare``:
 dead bindings, stable log-softmax, opaque functions).  The returned ``Compiled``
-keeps a cache keyed by the inputs' shapes; on the first call with new shapes
-it binds the dimensions, has ``codegen`` write a straight-line Python function
-specialised to those sizes (contraction orders chosen by opt_einsum, pairs
-lowered to ``@``/``tensordot``), and compiles it with ``compile()`` into a
+keeps a cache keyed by the inputs' shapes and dtypes; on the first call with new
+shapes it binds the dimensions, has ``codegen`` write a straight-line Python
+function specialised to those sizes (contraction orders chosen by opt_einsum,
+pairs lowered to ``@``/``tensordot``; with float64 inputs, elementwise work
+written into dead temporaries), and compiles it with ``compile()`` into a
 namespace holding only the backend's modules and helpers.  Later calls with
 the same shapes look the function up and call it: no planning, no checks
 beyond the cache lookup.
@@ -66,13 +67,16 @@ class Compiled:
         bind_dims(self.shapes, arrays)
         args = [arrays[n] if hasattr(arrays[n], "shape") else np.asarray(arrays[n], dtype=float)
                 for n in self.inputs]
-        return args, tuple(a.shape for a in args)
+        return args, tuple(a.shape for a in args) + tuple(a.dtype for a in args)
 
     def plan(self, arrays: dict, key: tuple) -> Plan:
         """Generate and compile the function for one shape signature (cached)."""
         dims = bind_dims(self.shapes, arrays)
+        numpy = self.backend.name == "numpy"
         source, gen = generate(self.program, self.backend, dims, shapes=self.shapes,
-                               release=self.backend.name == "numpy")
+                               release=numpy, in_place=numpy and all(
+                                   isinstance(a, np.ndarray) and a.dtype == np.float64
+                                   for a in arrays.values()))
         plan = Plan(_load(self.backend, source, "derivative"), source, dims, gen.plans,
                     _stats(gen))
         self.plans[key] = plan
@@ -100,7 +104,9 @@ class Compiled:
         (pairwise contractions that sum an index: matrix products, tensordots),
         ``flops`` (of the contractions and elementwise products, 2 per multiply-add),
         ``largest`` and ``peak`` (elements of the largest array made, and the most
-        alive at once), ``largest_bytes`` and ``peak_bytes`` at 8 bytes each.
+        alive at once), ``largest_bytes`` and ``peak_bytes`` at 8 bytes each, and
+        ``in_place`` (elementwise operations written into a dead temporary instead
+        of a new array).
 
         With arrays, for their shapes (planning them if they are new); without,
         the most recent plan."""
@@ -125,7 +131,8 @@ class Compiled:
 def _stats(gen) -> dict:
     largest = max(gen.sizes.values(), default=0)
     return {"products": gen.products, "flops": gen.flops, "largest": largest,
-            "peak": gen.peak, "largest_bytes": 8 * largest, "peak_bytes": 8 * gen.peak}
+            "peak": gen.peak, "largest_bytes": 8 * largest, "peak_bytes": 8 * gen.peak,
+            "in_place": gen.reused}
 
 
 def compile_program(program: Program, backend: str = "numpy") -> Compiled:
@@ -141,7 +148,8 @@ def _dispatcher(n: int, inputs, fns: dict, slow):
     names appear only as string literals (``repr``), never as code."""
     args = ", ".join(f"a{k}" for k in range(n))
     reads = "; ".join(f"a{k} = arrays[{name!r}]" for k, name in enumerate(inputs)) or "pass"
-    key = "(" + "".join(f"a{k}.shape, " for k in range(n)) + ")"
+    key = "(" + "".join(f"a{k}.shape, " for k in range(n)) + "".join(
+        f"a{k}.dtype, " for k in range(n)) + ")"
     src = (f"def call(arrays):\n"
            f"    try:\n        {reads}\n        fn = get({key})\n"
            f"    except (KeyError, AttributeError):\n        return slow(arrays)\n"
