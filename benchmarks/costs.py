@@ -139,12 +139,12 @@ def startup_section(threads: int, repeats: int = 3) -> tuple[str, dict]:
         best = min(ok, key=lambda r: r["first_result_s"])
         got["startup"] = best["first_result_s"]
         lines.append(
-            f"- start-up (fresh process, best of {len(ok)}): NumPy's import "
-            f"{fmt_s(best['numpy_s'])}, then `import indexcalc` {fmt_s(best['import_s'])}, "
-            f"first derivative of S1 {fmt_s(best['derive_s'])} (sum "
-            f"{fmt_s(got['startup'])}; target ≤ 100 ms), its compile + first call "
+            f"- start-up (fresh process, best of {len(ok)}): `import indexcalc` "
+            f"{fmt_s(best['import_s'])}, first derivative of S1 {fmt_s(best['derive_s'])} "
+            f"(sum {fmt_s(got['startup'])}; target ≤ 100 ms), then NumPy's import "
+            f"{fmt_s(best['numpy_s'])} and the compile + first call "
             f"{fmt_s(best['compile_call_s'])}; whole process incl. interpreter "
-            f"{fmt_s(min(r['wall_s'] for r in ok))}; optional libraries loaded by the import: "
+            f"{fmt_s(min(r['wall_s'] for r in ok))}; libraries the derivative loaded: "
             f"{', '.join(best['loaded']) or 'none'}")
     else:
         lines.append(f"- start-up: error {runs[0].get('error')}")

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import lru_cache
-from typing import Iterable
-
-import numpy as np
+from typing import TYPE_CHECKING, Iterable
 
 from indexcalc import compiler
 from indexcalc.calculus.rules import model_rules
@@ -24,6 +22,9 @@ from indexcalc.memo import MEMORY
 from indexcalc.model import Binding, Model, Program, Question
 from indexcalc.read.latex import latex as _latex
 from indexcalc.syntax.parse import parse as _parse
+
+if TYPE_CHECKING:                       # NumPy loads with the compiler, not here
+    import numpy as np
 
 _parse_cached = lru_cache(maxsize=64)(_parse)
 

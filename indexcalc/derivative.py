@@ -20,8 +20,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from indexcalc.calculus.bound_names import model_indices, prefer_model_names, shifted
 from indexcalc.calculus.reverse import DerivativeName, inline, reverse
@@ -56,6 +55,9 @@ from indexcalc.read.latex import latex as tex
 from indexcalc.read.latex import latex_block, latex_definition
 from indexcalc.read.text import definition_text, to_text
 from indexcalc.syntax.subscripts import split_subscript
+
+if TYPE_CHECKING:                       # NumPy loads with the compiler, not here
+    import numpy as np
 
 WRT_POOL = "pqrsuvwxyzabcdefghijklmnot"
 

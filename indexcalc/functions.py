@@ -37,8 +37,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
-import numpy as np
-
 from indexcalc.errors import DerivativeError
 from indexcalc.ir import (
     MINUS_ONE,
@@ -55,6 +53,8 @@ from indexcalc.ir import (
     power,
     sub,
 )
+from indexcalc.later import np
+from indexcalc.later import numpy_function as _numpy
 
 
 INF = float("inf")
@@ -155,23 +155,23 @@ def _gelu_tanh_derivative(x: Expr) -> Expr:
 
 ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     # d exp(x) = exp(x) dx
-    Elementwise("exp", lambda x: _f("exp", x), np.exp, "np.exp({0})", "exp", r"\exp",
+    Elementwise("exp", lambda x: _f("exp", x), _numpy("exp"), "np.exp({0})", "exp", r"\exp",
                 values=(0.0, INF)),
     # d log(x) = dx / x
-    Elementwise("log", lambda x: power(x, MINUS_ONE), np.log, "np.log({0})", "log", r"\log",
+    Elementwise("log", lambda x: power(x, MINUS_ONE), _numpy("log"), "np.log({0})", "log", r"\log",
                 domain="positive"),
     # d sqrt(x) = dx / (2 sqrt(x))
     Elementwise("sqrt", lambda x: mul(const(Fraction(1, 2)), power(_f("sqrt", x), MINUS_ONE)),
-                np.sqrt, "np.sqrt({0})", "sqrt", r"\sqrt", domain="positive",
+                _numpy("sqrt"), "np.sqrt({0})", "sqrt", r"\sqrt", domain="positive",
                 values=(0.0, INF)),
     # d sin(x) = cos(x) dx
-    Elementwise("sin", lambda x: _f("cos", x), np.sin, "np.sin({0})", "sin", r"\sin",
+    Elementwise("sin", lambda x: _f("cos", x), _numpy("sin"), "np.sin({0})", "sin", r"\sin",
                 values=(-1.0, 1.0)),
     # d cos(x) = -sin(x) dx
-    Elementwise("cos", lambda x: neg(_f("sin", x)), np.cos, "np.cos({0})", "cos", r"\cos",
+    Elementwise("cos", lambda x: neg(_f("sin", x)), _numpy("cos"), "np.cos({0})", "cos", r"\cos",
                 values=(-1.0, 1.0)),
     # d tanh(x) = (1 - tanh(x)^2) dx
-    Elementwise("tanh", lambda x: sub(ONE, power(_f("tanh", x), const(2))), np.tanh,
+    Elementwise("tanh", lambda x: sub(ONE, power(_f("tanh", x), const(2))), _numpy("tanh"),
                 "np.tanh({0})", "tanh", r"\tanh", values=(-1.0, 1.0)),
     # d σ(x) = σ(x) (1 - σ(x)) dx
     Elementwise("sigmoid", lambda x: mul(_f("sigmoid", x), sub(ONE, _f("sigmoid", x))),
@@ -189,31 +189,32 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
                 spelling={"torch": "torch.heaviside({0}, {0}.new_zeros(()))"},
                 values=(0.0, 1.0)),
     # d |x| = sign(x) dx
-    Elementwise("abs", lambda x: _f("sign", x), np.abs, "np.abs({0})", "abs",
+    Elementwise("abs", lambda x: _f("sign", x), _numpy("abs"), "np.abs({0})", "abs",
                 r"\operatorname{abs}", values=(0.0, INF)),
     # d sign(x) = 0 (almost everywhere)
-    Elementwise("sign", lambda x: const(0), np.sign, "np.sign({0})", "sign",
+    Elementwise("sign", lambda x: const(0), _numpy("sign"), "np.sign({0})", "sign",
                 r"\operatorname{sign}", values=(-1.0, 1.0)),
     # d softplus(x) = σ(x) dx
     Elementwise("softplus", lambda x: _f("sigmoid", x), _softplus, "np.logaddexp(0.0, {0})",
                 "softplus", r"\operatorname{softplus}",
                 spelling={"torch": "torch.nn.functional.softplus({0})"}, values=(0.0, INF)),
     # d tan(x) = (1 + tan(x)^2) dx
-    Elementwise("tan", lambda x: add(ONE, power(_f("tan", x), const(2))), np.tan,
+    Elementwise("tan", lambda x: add(ONE, power(_f("tan", x), const(2))), _numpy("tan"),
                 "np.tan({0})", "tan", r"\tan"),
     # d sinh(x) = cosh(x) dx
-    Elementwise("sinh", lambda x: _f("cosh", x), np.sinh, "np.sinh({0})", "sinh", r"\sinh"),
+    Elementwise("sinh", lambda x: _f("cosh", x), _numpy("sinh"), "np.sinh({0})", "sinh", r"\sinh"),
     # d cosh(x) = sinh(x) dx
-    Elementwise("cosh", lambda x: _f("sinh", x), np.cosh, "np.cosh({0})", "cosh", r"\cosh",
+    Elementwise("cosh", lambda x: _f("sinh", x), _numpy("cosh"), "np.cosh({0})", "cosh", r"\cosh",
                 values=(1.0, INF)),
     # d arctan(x) = dx / (1 + x^2)
-    Elementwise("arctan", lambda x: power(add(ONE, power(x, const(2))), MINUS_ONE), np.arctan,
+    Elementwise("arctan", lambda x: power(add(ONE, power(x, const(2))), MINUS_ONE),
+                _numpy("arctan"),
                 "np.arctan({0})", "arctan", r"\arctan"),
     # d log1p(x) = dx / (1 + x)
-    Elementwise("log1p", lambda x: power(add(ONE, x), MINUS_ONE), np.log1p, "np.log1p({0})",
+    Elementwise("log1p", lambda x: power(add(ONE, x), MINUS_ONE), _numpy("log1p"), "np.log1p({0})",
                 "log1p", r"\operatorname{log1p}", domain="positive"),
     # d expm1(x) = exp(x) dx
-    Elementwise("expm1", lambda x: _f("exp", x), np.expm1, "np.expm1({0})", "expm1",
+    Elementwise("expm1", lambda x: _f("exp", x), _numpy("expm1"), "np.expm1({0})", "expm1",
                 r"\operatorname{expm1}"),
     # d erf(x) = 2/sqrt(π) exp(-x^2) dx
     Elementwise("erf", _erf_derivative, _erf, "_erf({0})", "erf", r"\operatorname{erf}",
@@ -364,8 +365,8 @@ TENSOR: dict[str, TensorFunction] = {t.name: t for t in [
                        "torch": "def _logsumexp(x):\n    return torch.logsumexp(x, -1)\n",
                        "jax": "def _logsumexp(x):\n"
                               "    return jax.scipy.special.logsumexp(x, axis=-1)\n"}),
-    TensorFunction("det", 2, 0, _det_jacobian, np.linalg.det, "np.linalg.det", "det", r"\det",
-                   domain="invertible", spelling={"torch": "torch.linalg.det"}),
+    TensorFunction("det", 2, 0, _det_jacobian, _numpy("linalg.det"), "np.linalg.det", "det",
+                   r"\det", domain="invertible", spelling={"torch": "torch.linalg.det"}),
     TensorFunction("logdet", 2, 0, _logdet_jacobian, _logdet, "_logdet", "logdet",
                    r"\log\left|\det\right|", domain="invertible", helper="_logdet", helpers={
                        "torch": "def _logdet(x):\n    return torch.linalg.slogdet(x)[1]\n",
@@ -381,7 +382,7 @@ TENSOR: dict[str, TensorFunction] = {t.name: t for t in [
                                 "    return u[..., :, 0, None] * vt[..., None, 0, :]\n",
                        "jax": "def _norm2grad(x):\n    u, s, vt = jnp.linalg.svd(x)\n"
                               "    return u[..., :, 0, None] * vt[..., None, 0, :]\n"}),
-    TensorFunction("inv", 2, 2, _inv_jacobian, np.linalg.inv, "np.linalg.inv", "inv",
+    TensorFunction("inv", 2, 2, _inv_jacobian, _numpy("linalg.inv"), "np.linalg.inv", "inv",
                    r"\operatorname{inv}", domain="invertible", inverse=True,
                    spelling={"torch": "torch.linalg.inv"}),
 ]}

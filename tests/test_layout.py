@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "indexcalc"
 
 # bottom to top; a module may import its own layer's modules and any layer below
 LAYERS = [
-    {"errors", "memo", "naming", "limits", "version", "display"},
+    {"errors", "memo", "naming", "limits", "version", "display", "later"},
     {"ir"},
     {"functions", "model"},
     {"syntax", "calculus"},
