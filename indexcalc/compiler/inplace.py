@@ -9,7 +9,9 @@ each elementwise operation whose result has exactly the shape of an array the
 function made, read for the last time on that line, into the ufunc writing
 into that array (``np.multiply(dE_dh, np.subtract(1.0, np.multiply(h, h,
 out=h), out=h), out=dE_dh)``): no allocation at all.  The ufunc is the one
-the operator calls, so the values are the same.
+the operator calls, so the values are the same.  Operands of anything else (a
+product, a helper such as ``_sigmoid``, a transpose) are rewritten the same
+way inside it: ``_sigmoid(np.add(b, t1, out=t1))``.
 
 A buffer is written only when that is safe:
 
@@ -31,10 +33,13 @@ from __future__ import annotations
 import ast
 
 from indexcalc.compiler.statements import Line
+from indexcalc.functions import ELEMENTWISE, TENSOR
 
 BINARY = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide"}
 UFUNCS = frozenset({"exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "sign", "tan", "sinh",
                     "cosh", "arctan", "log1p", "expm1", "maximum", "logaddexp", "heaviside"})
+# the table's NumPy helpers (``_sigmoid``, ``_softmax``): each returns a new float64 array
+HELPERS = frozenset(f.helper for f in [*ELEMENTWISE.values(), *TENSOR.values()] if f.helper)
 Shape = tuple[int, ...]
 
 
@@ -64,7 +69,7 @@ def reuse_buffers(lines: list[Line], shapes: dict[str, Shape], arguments: set[st
         if tree is None or not dead or not _float64(tree, f64):
             out.append(line)
             continue
-        writer = _Writer(line.code, shapes, dead)
+        writer = _Writer(line.code, tree, shapes, dead)
         code, _ = writer.rewrite(tree.body)
         out.append(Line(line.target, code, line.inline, line.plain, line.reads)
                    if writer.saved else line)
@@ -103,7 +108,7 @@ def _makes_new(tree: ast.Expression) -> bool:
     if isinstance(top, ast.UnaryOp):
         return isinstance(top.op, ast.USub)
     if isinstance(top, ast.Call):
-        if _is_np(top.func, UFUNCS) or _is_np(top.func, {"tensordot"}):
+        if _is_np(top.func, UFUNCS) or _is_np(top.func, {"tensordot"}) or _helper(top):
             return True
         if _is_np(top.func, {"einsum"}):
             return sum(not isinstance(a, ast.Constant) for a in top.args) >= 2
@@ -114,26 +119,36 @@ def _makes_new(tree: ast.Expression) -> bool:
 def _float64(tree: ast.Expression, f64: set[str]) -> bool:
     """Every name read is a float64 array (or ``np``), every constant a number, and
     nothing but arithmetic, ufuncs, products, reductions and views is used."""
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call) and _helper(n)}
     for n in ast.walk(tree):
-        if isinstance(n, ast.Name) and n.id != "np" and n.id not in f64:
+        if isinstance(n, ast.Name) and n.id != "np" and n.id not in f64 and id(n) not in called:
             return False
         if isinstance(n, ast.Constant) and isinstance(n.value, bool):
             return False
         if isinstance(n, (ast.Compare, ast.BoolOp, ast.IfExp, ast.Lambda)):
             return False
         if isinstance(n, ast.Call) and not (_is_np(n.func, UFUNCS | {"einsum", "tensordot"})
-                                            or isinstance(n.func, ast.Attribute)
+                                            or _helper(n) or isinstance(n.func, ast.Attribute)
                                             and n.func.attr == "sum"):
             return False
     return True
 
 
+def _helper(call: ast.Call) -> bool:
+    """A call of one of the table's helpers or of ``np.linalg.inv``/``det``."""
+    f = call.func
+    if isinstance(f, ast.Name):
+        return f.id in HELPERS
+    return (isinstance(f, ast.Attribute) and f.attr in ("inv", "det")
+            and _is_np(f.value, {"linalg"}))
+
+
 class _Writer:
     """Rewrites one line's expression, bottom up; ``saved`` counts the allocations avoided."""
 
-    def __init__(self, code: str, shapes: dict[str, Shape], dead: set[str]):
+    def __init__(self, code: str, tree: ast.AST, shapes: dict[str, Shape], dead: set[str]):
         self.code, self.shapes, self.free = code, shapes, set(dead)
-        tree = ast.parse(code, mode="eval")
+        self.text = code.encode("utf-8")          # ast's offsets count UTF-8 bytes
         self.total = {n: sum(isinstance(m, ast.Name) and m.id == n for m in ast.walk(tree))
                       for n in dead}
         self.saved = 0
@@ -147,7 +162,7 @@ class _Writer:
         elif isinstance(node, ast.Call) and _is_np(node.func, UFUNCS) and not node.keywords:
             name, children = f"np.{node.func.attr}", list(node.args)
         else:
-            return ast.get_source_segment(self.code, node), None
+            return self._splice(node), None
         parts = [self.rewrite(c) for c in children]
         shape = _shape(node, self.shapes)
         buffer = next((b for _, b in parts if b is not None), None)
@@ -156,12 +171,30 @@ class _Writer:
                            and c.id in self.free and self.shapes[c.id] == shape
                            and self._inside(node, c.id)), None)
         if buffer is None or self.shapes[buffer] != shape:
-            if all(b is None for _, b in parts):
-                return ast.get_source_segment(self.code, node), None
+            if all(code == self._segment(c) for (code, _), c in zip(parts, children)):
+                return self._segment(node), None
             return self._call(name, [c for c, _ in parts], None), None
         self.free.discard(buffer)
         self.saved += 1
         return self._call(name, [c for c, _ in parts], buffer), buffer
+
+    def _segment(self, node: ast.AST) -> str:
+        return self.text[node.col_offset:node.end_col_offset].decode("utf-8")
+
+    def _splice(self, node: ast.AST) -> str:
+        """Any other node (a helper call, a product, a transpose, an index): its own
+        text with its operands rewritten (a buffer written inside an operand holds
+        what the node reads, once; the node's value is new or a view of it)."""
+        text = self.text
+        start, end = node.col_offset, node.end_col_offset
+        inner = [c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
+        inner += [k.value for k in getattr(node, "keywords", ())]
+        out, pos = b"", start
+        for child in sorted(inner, key=lambda c: c.col_offset):
+            code, _ = self.rewrite(child)
+            out += text[pos:child.col_offset] + code.encode("utf-8")
+            pos = child.end_col_offset
+        return (out + text[pos:end]).decode("utf-8")
 
     def _inside(self, node: ast.AST, name: str) -> bool:
         """Every occurrence of ``name`` on the line is within ``node``."""
