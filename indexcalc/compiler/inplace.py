@@ -31,6 +31,7 @@ The pass reads the lines' code with ``ast``: generated code only, never user tex
 from __future__ import annotations
 
 import ast
+from collections import Counter
 
 from indexcalc.compiler.statements import Line
 from indexcalc.functions import ELEMENTWISE, TENSOR
@@ -49,11 +50,12 @@ def reuse_buffers(lines: list[Line], shapes: dict[str, Shape], arguments: set[st
     allocations that saves.  ``shapes``: the shape of each argument and temporary
     (where known); ``arguments``: the function's parameters (float64 arrays)."""
     trees = [_parse(l) for l in lines]
-    assigned = [l.target for l in lines if l.plain and l.target]
-    once = {n for n in assigned if assigned.count(n) == 1} - arguments
-    f64, fresh = set(arguments), set()
+    assigned = Counter(l.target for l in lines if l.plain and l.target)
+    once = {n for n, c in assigned.items() if c == 1} - arguments
+    f64, fresh, ok = set(arguments), set(), []
     for line, tree in zip(lines, trees):
-        if tree is not None and line.target in once and _float64(tree, f64):
+        ok.append(tree is not None and _float64(tree, f64))
+        if ok[-1] and line.target in once:
             f64.add(line.target)
             if _makes_new(tree):
                 fresh.add(line.target)
@@ -61,12 +63,15 @@ def reuse_buffers(lines: list[Line], shapes: dict[str, Shape], arguments: set[st
     for k, tree in enumerate(trees):
         for n in _names(lines[k], tree):
             reads.setdefault(n, []).append(k)
-    private = {n for n in fresh
-               if all(trees[k] is not None and _makes_new(trees[k]) for k in reads.get(n, []))}
+    dies: dict[int, set[str]] = {}           # line -> the private buffers it reads last
+    for n in fresh:
+        if n in shapes and all(trees[k] is not None and _makes_new(trees[k])
+                               for k in reads.get(n, [])) and n in reads:
+            dies.setdefault(reads[n][-1], set()).add(n)
     out, saved = [], 0
     for k, (line, tree) in enumerate(zip(lines, trees)):
-        dead = {n for n in private if reads.get(n, [None])[-1] == k and n in shapes}
-        if tree is None or not dead or not _float64(tree, f64):
+        dead = dies.get(k)
+        if not dead or not ok[k]:
             out.append(line)
             continue
         writer = _Writer(line.code, tree, shapes, dead)
