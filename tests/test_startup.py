@@ -36,6 +36,7 @@ FRONT_DOOR = {"indexcalc", "indexcalc.errors", "indexcalc.version"}
 NOT_FOR_A_PRINTED_DERIVATIVE = ("numpy", "opt_einsum", "prompt_toolkit", "indexcalc.checking",
                                 "indexcalc.testing", "indexcalc.ui", "indexcalc.notebook",
                                 "indexcalc.compiler.", "indexcalc.read.matrix",
+                                "indexcalc.read.mexpr",
                                 "indexcalc.read.explain")
 LOADED = ("print(json.dumps(sorted(m for m in sys.modules if m.startswith('indexcalc') or "
           "m.split('.')[0] in ('lark', 'numpy', 'opt_einsum', 'prompt_toolkit', "

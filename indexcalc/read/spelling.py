@@ -5,8 +5,13 @@ as the model was written."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from indexcalc import read
 from indexcalc.ir import Const, Func, Pow, Sum, Var
-from indexcalc.read.mexpr import MT, MCall, MExpr, MHad, MNum, MOnes, MPow, MProd
+
+if TYPE_CHECKING:     # the index-form printer reads normed(); mexpr loads with matrix forms
+    from indexcalc.read.mexpr import MCall, MExpr
 
 
 def normed(e: Func) -> str | None:
@@ -28,15 +33,16 @@ def normed(e: Func) -> str | None:
 def norm_of(e: MCall) -> MExpr | None:
     """``x`` for ``sqrt(sum(x^2))`` (or ``sqrt(sum(x ⊙ x))``), the Euclidean or Frobenius
     norm, which is how the notation's ``norm(x)`` reads; else None."""
-    if e.fn != "sqrt" or e.order or not isinstance(e.arg, MCall) or e.arg.fn != "sum":
+    m = read.mexpr
+    if e.fn != "sqrt" or e.order or not isinstance(e.arg, m.MCall) or e.arg.fn != "sum":
         return None
     a = e.arg.arg
-    if isinstance(a, MProd):                    # sum(𝟙ᵀ (X ⊙ X)): the entries of a matrix
-        rest = [f for f in a.factors if not isinstance(f.arg if isinstance(f, MT) else f,
-                                                           MOnes)]
+    if isinstance(a, m.MProd):                  # sum(𝟙ᵀ (X ⊙ X)): the entries of a matrix
+        rest = [f for f in a.factors if not isinstance(f.arg if isinstance(f, m.MT) else f,
+                                                           m.MOnes)]
         a = rest[0] if len(rest) == 1 else a
-    if isinstance(a, MPow) and a.exponent == MNum(2) and a.base.rank in (1, 2):
+    if isinstance(a, m.MPow) and a.exponent == m.MNum(2) and a.base.rank in (1, 2):
         return a.base
-    if isinstance(a, MHad) and len(a.factors) == 2 and a.factors[0] == a.factors[1]:
+    if isinstance(a, m.MHad) and len(a.factors) == 2 and a.factors[0] == a.factors[1]:
         return a.factors[0]
     return None
