@@ -17,7 +17,7 @@ from lark import Token, Transformer_NonRecursive, v_args
 from indexcalc.errors import IndexcalcError, LimitError, ParseError
 from indexcalc.limits import MAX_EXPONENT, MAX_NUMBER_DIGITS, MAX_RANK
 from indexcalc.syntax import tree as S
-from indexcalc.syntax.shifts import read_cond, subscript_items
+from indexcalc.syntax.affine_text import read_cond, subscript_items
 from indexcalc.syntax.subscripts import NAME, subscript_indices
 
 NORM_KINDS = ("F", "1", "2")

@@ -15,7 +15,7 @@ import math
 from indexcalc.errors import IndexMismatchError, LimitError, ParseError, ShapeError
 from indexcalc.ir import Const, const, neg, power
 from indexcalc.limits import MAX_POWER_BITS
-from indexcalc.syntax import calls, index_form, matrix_form, shifted
+from indexcalc.syntax import affine_reads, calls, index_form, matrix_form
 from indexcalc.syntax import tree as S
 from indexcalc.functions import known
 from indexcalc.syntax.calls import OPAQUE_NAME
@@ -241,7 +241,7 @@ def callable_name(sc: Scope, name: str) -> bool:
 
 
 def ex_Cond(sc: Scope, node: S.Cond, ctx: Ctx) -> Val:
-    return shifted.condition(sc, node, ctx)
+    return affine_reads.condition(sc, node, ctx)
 
 
 RULES = {S.Cond: ex_Cond, S.Num: ex_Num, S.Partial: ex_Partial, S.Neg: ex_Neg, S.Chain: ex_Chain,

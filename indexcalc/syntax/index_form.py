@@ -15,7 +15,7 @@ from collections import Counter
 from indexcalc.errors import IndexMismatchError, ParseError
 from indexcalc.functions import CONSTANTS, constant, known
 from indexcalc.ir import MINUS_ONE, DimSize, Var, add, const, delta, mul, neg, power, rename
-from indexcalc.syntax import shifted
+from indexcalc.syntax import affine_reads
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import (
     DELTA_NAMES,
@@ -30,7 +30,7 @@ from indexcalc.syntax.scope import (
     ix,
     plural,
 )
-from indexcalc.syntax.shifts import ALLOWED, Shift, index_names
+from indexcalc.syntax.affine_text import ALLOWED, Shift, index_names
 
 
 def not_recursive(sc: Scope, name: str, ctx: Ctx, pos: S.Pos) -> None:
@@ -106,8 +106,8 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
                      f"{plural(len(node.indices), 'index')}{hint}" + (
                          "; Σ is a tensor in this text (it is declared), so Σ_i is not a "
                          "sum here: write sum_i or ∑_i" if name == "Σ" else ""), node.pos)
-    if shifted.involved(node, ctx):
-        return shifted.read(sc, node, ctx, t, created)
+    if affine_reads.involved(node, ctx):
+        return affine_reads.read(sc, node, ctx, t, created)
     for p, (i, v) in enumerate(zip(node.indices, t.dims)):
         sc.index(i, ctx)
         sc.unify(ctx.idx[i], v, lambda: (
@@ -119,7 +119,7 @@ def indexed_name(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
 
 def kronecker(sc: Scope, node: S.Name, ctx: Ctx) -> Val:
     if len(node.indices) == 2 and any(isinstance(i, Shift) for i in node.indices):
-        return shifted.kronecker(sc, node, ctx)           # δ[q,p−1]: a shifted diagonal
+        return affine_reads.kronecker(sc, node, ctx)           # δ[q,p−1]: a shifted diagonal
     if len(node.indices) != 2:
         raise sc.err(IndexMismatchError, f"the Kronecker delta takes two indices, like "
                      f"δ_jk, not {sc.src(node.pos)}", node.pos)

@@ -37,7 +37,7 @@ from indexcalc.ir.affine import (
     upper_fails,
 )
 from indexcalc.syntax.scope import Scope
-from indexcalc.syntax.shifted import Guard, Read
+from indexcalc.syntax.affine_reads import Guard, Read
 
 
 def constrained_roots(sc: Scope) -> set[str]:

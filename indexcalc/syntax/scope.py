@@ -22,7 +22,7 @@ from indexcalc.ir import DimSize, Expr, Index, fresh_name, mul, summation
 from indexcalc.model import Span
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.dimensions import DimTable
-from indexcalc.syntax.shifts import Shift, cond_names, index_names
+from indexcalc.syntax.affine_text import Shift, cond_names, index_names
 
 PENDING = "?"                       # the dimension every index carries until settled
 QUESTION_WORDS = ("grad", "jacobian", "hessian")
@@ -53,8 +53,8 @@ class Ctx:
     lhs: frozenset[str] = frozenset()
     protected: frozenset[str] = frozenset()
     defining: str | None = None
-    shifted: frozenset[str] = frozenset()    # index names in affine subscripts (shifted.py)
-    reads: list = field(default_factory=list)     # their range constraints (shifted.Read)
+    shifted: frozenset[str] = frozenset()    # index names in affine subscripts (affine_reads.py)
+    reads: list = field(default_factory=list)     # their range constraints (affine_reads.Read)
 
     def protect(self, names) -> "Ctx":
         return Ctx(self.idx, self.used, self.lhs, self.protected | frozenset(names),

@@ -14,7 +14,7 @@ from indexcalc.model import Assume, Check, Definition, Model, Question, Wrt
 from indexcalc.syntax.dimensions import fresh_dim_name, settle_expr
 from indexcalc.syntax import ranges
 from indexcalc.syntax.scope import SPECIAL_NAMES, Ctx, Scope
-from indexcalc.syntax.shifted import has_affine, settle_subs
+from indexcalc.syntax.affine_reads import has_affine, settle_subs
 
 
 def finish(sc: Scope) -> Model:

@@ -15,7 +15,7 @@ from indexcalc.errors import IndexcalcError, IndexMismatchError, ParseError, Sha
 from indexcalc.functions import known
 from indexcalc.ir import Expr, Index, Mul, Var, rename, var_names, walk
 from indexcalc.model import Assume, Check, Declaration, Definition, Model
-from indexcalc.syntax import expressions, infer, matrix_form, questions, settle, shifted
+from indexcalc.syntax import affine_reads, expressions, infer, matrix_form, questions, settle
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import (
     DELTA_NAMES,
@@ -201,7 +201,7 @@ def check_definable(sc: Scope, name: str, pos: S.Pos) -> None:
 
 def lhs_indices(sc: Scope, lhs: S.Name, ctx: Ctx) -> tuple[Index, ...]:
     seen = set()
-    shifted.no_shift(sc, lhs, "the left-hand side of a definition")
+    affine_reads.no_shift(sc, lhs, "the left-hand side of a definition")
     for i in lhs.indices:
         if i in seen:
             raise sc.err(IndexMismatchError, f"index {i} appears twice on the "

@@ -38,7 +38,7 @@ class Num:
 @dataclass
 class Name:
     """``x``, ``W_ik``, ``W[p,q]``; ``indices`` is None without a subscript.  An index
-    may be a ``shifts.Shift`` (``x_{i+k}``); ``index_names`` lists the names inside."""
+    may be a ``affine_text.Shift`` (``x_{i+k}``); ``index_names`` lists the names inside."""
     name: str
     indices: tuple | None
     pos: Pos
@@ -46,7 +46,7 @@ class Name:
 
 @dataclass
 class Cond:
-    """A range condition ``[0 ≤ p − k < m]`` (``shifts.Cond``), 1 where it holds."""
+    """A range condition ``[0 ≤ p − k < m]`` (``affine_text.Cond``), 1 where it holds."""
     cond: object
     pos: Pos
 

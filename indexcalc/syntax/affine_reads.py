@@ -24,7 +24,7 @@ from indexcalc.ir import ONE, Apply, Delta, Index, Sum, Var, delta, mul, rebuild
 from indexcalc.ir.affine import Affine, InRange, affine, dim_expr, in_range
 from indexcalc.syntax import tree as S
 from indexcalc.syntax.scope import Ctx, Scope, Val, ix
-from indexcalc.syntax.shifts import ALLOWED, Shift
+from indexcalc.syntax.affine_text import ALLOWED, Shift
 
 
 @dataclass
