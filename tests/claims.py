@@ -97,7 +97,8 @@ def matrix_claims(d) -> list[str]:
         rhs = last.split("=", 1)[1].strip()
         for line in reversed(named):
             name, body = (s.strip() for s in line.split("=", 1))
-            rhs = re.sub(rf"(?<![\w']){re.escape(name)}(?![\w'_\[{{])", f"({body})", rhs)
+            # ᵀ is a letter to the regex, but no part of a name: Sᵀ transposes S
+            rhs = re.sub(rf"(?<![\w']){re.escape(name)}(?!(?!ᵀ)[\w'_\[{{])", f"({body})", rhs)
         question = f"d{d.of}/" + "".join(f"d{w}" for w in d.wrt) if len(d.wrt) == 1 else None
         if question:
             out.append(f"{question} == {rhs}")

@@ -49,6 +49,32 @@ def test_a_claim_the_symbolic_side_cannot_prove_says_it_was_decided_numerically(
     assert not indexcalc.check(model, "df/dx_k == 1.001").holds
 
 
+def test_every_verdict_says_how_it_was_decided():
+    """Symbolically, numerically, or both, and at how many points: never "numerically"
+    when no point could evaluate the sides, never "symbolically" when only the numbers
+    agree."""
+    both = indexcalc.check("x : vector[n]\nf = sum_i x_i^3", "df/dx_k == 3 x_k^2")
+    assert str(both).splitlines()[1] == "✓ holds (symbolically and numerically, at 3 random points)"
+    model = "x : vector[n]\nf = sum_i exp(exp(exp(exp(9 x_i))))"    # overflows at every point
+    claim = ("df/dx_k == 9 exp(9 x_k) exp(exp(9 x_k)) exp(exp(exp(9 x_k))) "
+             "exp(exp(exp(exp(9 x_k))))")
+    symbolic = indexcalc.check(model, claim)
+    assert symbolic.holds and symbolic.steps[0].points == 0
+    assert str(symbolic).splitlines()[1] == ("✓ holds (symbolically; no random point could "
+                                             "evaluate both sides)")
+    numeric = indexcalc.check("x : vector[n]\nf = sum_i (sin(x_i)^2 + cos(x_i)^2) x_i",
+                              "df/dx_k == 1")
+    step = numeric.steps[0]
+    assert numeric.holds and not step.symbolic and step.points == 10   # 3, then 3 and 4 more
+    assert str(numeric).splitlines()[1] == ("✓ holds (numerically, at 10 random points; the "
+                                            "symbolic side could not decide)")
+    wrong = indexcalc.check("x : vector[n]\nf = sum_i x_i^3", "df/dx_k == 2 x_k^2")
+    assert str(wrong).splitlines()[1] == ("✗ does not hold (numerically: the sides differ at "
+                                          "3 of 3 random points)")
+    chain = indexcalc.check("x : vector[n]\nf = sum_i x_i^3", "df/dx_k == 3 x_k^2 == 3 x_k x_k")
+    assert "[holds; symbolically and numerically, at 3 random points]" in str(chain)
+
+
 def test_the_softmax_entropy_claim_of_issue_16_holds():
     r = indexcalc.check(*ISSUE_16[2])          # Σ_j p_j = 1 is known now: symbolically
     assert r.holds, str(r)

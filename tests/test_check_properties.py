@@ -41,6 +41,7 @@ from strategies import models
 from test_properties import broadcasts, dependencies, scaled
 
 import indexcalc
+from indexcalc.checking.evaluation import SCRUTINY, SEEDS, draw_point
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.errors import IndexcalcError, LimitError
 from indexcalc.model import Binding, Program
@@ -62,13 +63,16 @@ def tally():
     save_tally()
 
 
-def values(model, d, exprs, seed: int, symmetric: bool = False):
-    """Each expression's value at unrounded random inputs (not check's points)."""
+def values(model, d, exprs, seed: int, symmetric: bool = False, scale: float = 1.0,
+           arrays=None):
+    """Each expression's value at unrounded random inputs (not check's points), scaled
+    by ``scale``; or at the inputs ``arrays``."""
     bindings = list(model.program().bindings) + [Binding(f"#{k}", d.indices, e)
                                                  for k, e in enumerate(exprs)]
     program = Program(tuple(bindings), tuple(f"#{k}" for k in range(len(exprs))),
                       dict(model.shapes), tuple(model.inputs))
-    arrays = random_arrays(model, seed)
+    if arrays is None:
+        arrays = {n: a * scale for n, a in random_arrays(model, seed).items()}
     if symmetric:
         arrays = {n: (a + a.T) / 2 if a.ndim == 2 and a.shape[0] == a.shape[1] else a
                   for n, a in arrays.items()}
@@ -77,18 +81,43 @@ def values(model, d, exprs, seed: int, symmetric: bool = False):
     return [np.asarray(out[f"#{k}"], float) for k in range(len(exprs))]
 
 
+SCALED = ((0.3, 505), (0.3, 606), (4.0, 707), (4.0, 808))      # (scale, seed)
+
+
 def close(a, b) -> bool:
     """Equal up to round-off (the two sides are different formulas for one value)."""
     scale = max(1.0, float(np.max(np.abs(a), initial=0)), float(np.max(np.abs(b), initial=0)))
     return bool(np.all(np.abs(a - b) <= 1e-8 * (np.abs(a) + np.abs(b)) + 1e-10 * scale))
 
 
+def finite(pair) -> bool:
+    return all(np.all(np.isfinite(v)) for v in pair)
+
+
+def check_points(model):
+    """The inputs check draws (evaluated here by this test's own program): a claim
+    that check finds wrong at one of them is seen to be wrong here too, even where
+    a step of max or relu lies that no other point crosses."""
+    names = [n for n in model.inputs if n in model.shapes]
+    for seeds, scale in ((SEEDS, 1.0),) + SCRUTINY:
+        for seed in seeds:
+            yield draw_point(model, names, seed, scale).arrays
+
+
 def relation(model, d, truth, claim) -> set[str]:
-    """What this test's numbers say the claim is: {'true'}, or the kinds it fits."""
+    """What this test's numbers say the claim is: {'true'}, or the kinds it fits.
+
+    At four points, at points with the inputs scaled down and up (where they can be
+    evaluated), and at check's points: a step of max, min or relu that the first
+    points never cross makes a claim that is wrong past it look true there."""
     seeds = (101, 202, 303, 404)
     pairs = [values(model, d, [truth, claim], s) for s in seeds]
-    if not all(np.all(np.isfinite(x)) and np.all(np.isfinite(y)) for x, y in pairs):
+    if not all(finite(p) for p in pairs):
         return {"undecided"}
+    pairs += [p for scale, s in SCALED if finite(p := values(model, d, [truth, claim], s,
+                                                             scale=scale))]
+    pairs += [p for arrays in check_points(model)
+              if finite(p := values(model, d, [truth, claim], 0, arrays=arrays))]
     if all(close(x, y) for x, y in pairs):
         return {"true"}
     fits = set()
@@ -107,6 +136,10 @@ def relation(model, d, truth, claim) -> set[str]:
         if all(close(c * a, b) for a, b in pairs):
             fits.add("factor")
     sym = [values(model, d, [truth, claim], s, symmetric=True) for s in seeds]
+    sym += [p for scale, s in SCALED if finite(p := values(model, d, [truth, claim], s,
+                                                           symmetric=True, scale=scale))]
+    sym += [p for arrays in check_points(model)
+            if finite(p := values(model, d, [truth, claim], 0, symmetric=True, arrays=arrays))]
     if all(close(x, y) for x, y in sym):
         fits.add("assumption")
     return fits

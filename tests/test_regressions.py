@@ -641,3 +641,89 @@ def test_a_shifted_read_of_a_tensor_function_is_a_delta():
     pipeline("x : vector[n] pad\ny : vector[n]\ny_i = x_{i-1} - 2 x_i + x_{i+1}\nT = sum_i n\n"
              "W : matrix[n, m]\nA ∈ ℝ^{n×n}\nh[i] = expm1(σ(x_i))\ng_{ij} = sinh(W_ij) + "
              "(sum_a h_a sin(h_a)) W_ij\nz1 = A^-1 y - sum(tanh(g)) x")
+
+
+def test_a_wrong_claim_with_a_fractional_power_is_classified():
+    """Check property (long run, 2026-12-01): classifying a wrong claim took a power's
+    exponent for a fraction, but ``^1.5`` is a float (AttributeError: 'float' object
+    has no attribute 'denominator').  Integer powers of either kind are written out."""
+    model = "x : vector[n]\ny : vector[n]\nf = sum_i (2 + sin(x_i) y_i)^1.5"
+    r = indexcalc.check(model, "df/dx_k == 1.5 cos(x_k) (2 + sin(x_k) y_k)^0.5 sum_j y_j")
+    assert not r.holds and r.kind == "sum", str(r)
+    r = indexcalc.check(model, "df/dx_k == 1.5 cos(x_k) (2 + sin(x_k) y_k)^0.5 y_k^2.0")
+    assert not r.holds, str(r)
+    assert indexcalc.check(model, "df/dx_k == 1.5 cos(x_k) (2 + sin(x_k) y_k)^0.5 y_k").holds
+
+
+def test_a_power_of_a_sum_whose_terms_simplify_expands():
+    """Check property (long run, 2026-12-01): expanding ``(exp(y) + exp(−y))^2`` rebuilt
+    the product of the expanded base's copies, which made the power again: a
+    RecursionError, so check could not say that a claim missing a term built on
+    it misses that term.  The copies are multiplied out directly now."""
+    from indexcalc.calculus.simplify import expand
+    m = indexcalc.parse("y in R^n\nk_i = (exp(y_i) + exp(-y_i))^2\n"
+                        "h_i = (exp(sin(y_i)) + exp(-sin(y_i)))^3")
+    assert len(expand(m.definitions["k"].expr).terms) == 3
+    assert len(expand(m.definitions["h"].expr).terms) == 4
+    model = ("y in R^n; W ∈ ℝ^{n×m}\nh_{i} = (exp(sin(y_{i})) + exp(-sin(y_{i})))^3\n"
+             "g = gelu(W) - sum(h) W")
+    r = indexcalc.check(model, "dg_ij/dW_pq == δ_ip δ_jq / 2 + δ_ip δ_jq erf(W_ij / sqrt(2)) "
+                        "/ 2 + W_ij δ_ip δ_jq exp(−W_ij^2 / 2) / (2 π)^(1/2)")
+    assert not r.holds and r.kind == "term", str(r)
+    assert indexcalc.check(model, "dg_ij/dW_pq == δ_ip δ_jq (erf(W_ij / sqrt(2)) / 2 − "
+                           "sum_m h_m + W_ij exp(−W_ij^2 / 2) / (2 π)^(1/2) + 1/2)").holds
+
+
+def test_a_sum_dropped_into_an_axis_the_term_is_constant_along_is_a_sum_mistake():
+    """Check property (long run, 2026-12-01): ``∂E/∂B_pq = Σ_{i,j} W_ij`` does not vary
+    with p, so a summed index written as p (``Σ_j W_pj``) was looked for among the
+    term's own free indices (none), and the mistake read as ⊙ for a matrix product.
+    The index a dropped sum became may be free in either term."""
+    model = "W : matrix[n, m]\nB : matrix[n, n]\nE = sum_{i,j} W_ij sum_{k,l} B_kl"
+    r = indexcalc.check(model, "dE/dB_pq == sum_j W_pj")
+    assert not r.holds and r.kind == "sum", str(r)
+    assert "a missing sum" in r.steps[0].message
+    r = indexcalc.check("W : matrix[n, m]\nB : matrix[n, n]\nE = sum_{p,q,j} W_pj B_pq",
+                        "dE/dB_pq == sum_{i,j} W_ij")
+    # the reverse, p summed at every place it was, is a product wired as a contraction
+    # (as f'(z1) W1 δ2 for f'(z1) ⊙ (W1 δ2) in examples/common_mistakes.ic)
+    assert not r.holds and r.kind == "product", str(r)
+
+
+def test_a_mistake_summing_a_softmax_over_its_own_axis_is_classified():
+    """Check property (long run, 2026-12-01): a claim that sums a softmax over its own
+    axis (an extra sum, or an index split in two) is simplified with Σ_i softmax_i = 1,
+    so its term lacked a factor and no kind fitted.  The sum is written back before
+    the wiring of the terms is compared."""
+    model = ("u : vector[n]\nA : matrix[n, n]\ns : scalar\n"
+             "h[i] = 2 + sin(u_{i}) + softmax_a(u_a)_{i}\nE = s tr(A) - logsumexp(h)")
+    truth = "softmax(u)_p Σ_j softmax(u)_j softmax(h)_j − softmax(h)_p softmax(u)_p"
+    assert indexcalc.check(model, f"dE/du_p == {truth} − cos(u_p) softmax(h)_p").holds
+    r = indexcalc.check(model, f"dE/du_p == {truth} − Σ_i cos(u_p) softmax(h)_i")
+    assert not r.holds and r.kind == "sum" and "an extra sum" in r.steps[0].message, str(r)
+    model = ("u in R^m; v in R^m\ng = log_softmax(u) outer(outer(v, u) u, v)\n"
+             "E = -logsumexp(g)")
+    first = "−softmax(g)_p (Σ_j v_j log_softmax(u)_j) Σ_m u_m^2"
+    assert indexcalc.check(model, f"dE/dv_p == {first} − log_softmax(u)_p "
+                           "(Σ_n v_n softmax(g)_n) Σ_r u_r^2").holds
+    r = indexcalc.check(model, f"dE/dv_p == {first} − Σ_{{l,n,r}} v_n u_r^2 log_softmax(u)_p "
+                        "softmax(g)_l")
+    assert not r.holds and r.kind == "product", str(r)
+    r = indexcalc.check("z : vector[n]\nx : vector[n]\np = softmax(z)\nE = sum_i x_i sum_j p_j",
+                        "dE/dx_k == p_k")                  # the reverse: a missing sum
+    assert not r.holds and r.kind == "sum", str(r)
+
+
+def test_a_sum_dropped_in_a_term_with_a_squared_sum_is_a_sum_mistake():
+    """Check property (long run, 2026-12-01): the term with the sum dropped was rebuilt
+    from its factors, where ``(Σ_q W_lq v_q)^2`` is two sums, and compared with the
+    claim's term as written: never equal, so a dropped sum read as ⊙ for a matrix
+    product.  Both are now compared rebuilt from their factors."""
+    model = ("W : matrix[n, n]\nv : vector[n]\nx : vector[n]\nh = norm(1 + (W v) ⊙ (W v))\n"
+             "g_ij = (x_i v_j)^2 + h W_ij")
+    first = "2 W_ij (Σ_{k,m} W_km W_kp v_m) / h + 2 x_i^2 v_j δ_jp"
+    assert indexcalc.check(model, f"dg_ij/dv_p == {first} + 2 Σ_{{l,n}} W_ij W_ln W_lp v_n "
+                           "(Σ_q W_lq v_q)^2 / h").holds
+    r = indexcalc.check(model, f"dg_ij/dv_p == {first} + 2 Σ_l W_ij v_p W_lp^2 "
+                        "(Σ_q W_lq v_q)^2 / h")
+    assert not r.holds and r.kind == "sum" and "a missing sum" in r.steps[0].message, str(r)

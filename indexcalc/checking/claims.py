@@ -162,8 +162,10 @@ class _Judge:
                 agree = self.values.agree(k - 1, k)
                 if not agree:
                     break
+        points, differing = self.values.count(k - 1, k)
         step = Step(k, lhs, right, bool(agree) if agree is not None else sym.equal is True,
-                    symbolic=sym.equal is True, difference=sym.difference)
+                    symbolic=sym.equal is True, difference=sym.difference, points=points,
+                    differing=differing)
         if agree is None:
             step.message = ("no random point could evaluate both sides (outside a function's "
                             "domain); decided symbolically")
@@ -200,6 +202,7 @@ class _Judge:
         facts = "; ".join(a.source or f"{to_text(a.lhs)} = {to_text(a.rhs)}"
                           for a in self.model.assumptions)
         step.holds, step.declared = True, True
+        step.points, step.differing = values.count(a, b)
         step.assumption = facts.removeprefix("assume ").strip()
         step.message, step.numerically = "", False
         return True
@@ -228,14 +231,17 @@ class _Judge:
     def _assumption(self, k: int, step: Step, left: Expr, right: Expr):
         truth = self.assumed or self.d
         named = vanishing_sum(step.difference, self.model)
+        how = "symbolically: the difference vanishes then"
         if named is None:
             sides_left = None if k == 1 else left
-            matrix = symmetric_input(truth, sides_left, right, self.steps)
-            if matrix is not None:
+            found = symmetric_input(truth, sides_left, right, self.steps)
+            if found is not None:
+                matrix, points = found
                 named = f"{matrix} is symmetric"
+                how = f"numerically, at {points} random points where it is"
         if named is None:
             return None
-        step.assumption = named
+        step.assumption, step.assumption_how = named, how
         return "assumption", ""
 
 
@@ -265,7 +271,8 @@ def shape_mismatch(model: Model, question, claim_text: str, error: IndexcalcErro
     if _transposed_fits(model, question, claim_text):
         kind = "layout"
         message = "it is transposed: " + message
-    step = Step(1, d.lhs(), None, False, kind=kind, message=message, right_text=claim_text)
+    step = Step(1, d.lhs(), None, False, kind=kind, message=message, right_text=claim_text,
+                decided_by="by the shapes")
     title = f"check {d.lhs()} == {claim_text}"
     return CheckResult(d, [step], [(title, [step], d)])
 

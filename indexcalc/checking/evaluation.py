@@ -64,6 +64,11 @@ class Values:
             return None
         return all(decided)
 
+    def count(self, a: int, b: int) -> tuple[int, int]:
+        """How many points decided (both sides finite), and at how many they differ."""
+        pairs = self.pairs(a, b)
+        return len(pairs), sum(not close(x, y) for x, y in pairs)
+
     def extend(self, other: "Values") -> None:
         self.points += other.points
         for mine, theirs in zip(self.sides, other.sides):
