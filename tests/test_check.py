@@ -261,3 +261,20 @@ def test_a_script_with_a_wrong_step_exits_with_status_1(tmp_path):
     assert main(["run", str(script)]) == 1
     script.write_text(S4 + S4_STEPS + "\n", encoding="utf-8")
     assert main(["run", str(script)]) == 0
+
+
+def test_the_readme_shows_what_check_prints():
+    """The README's check transcripts (the first example, and the S4 backprop in
+    steps with one wrong step) are what indexcalc prints now."""
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    first = indexcalc.check("z_k = sum_i W_ik y_i + b_k\no_j = exp(z_j) / sum_i exp(z_i)\n"
+                            "E = -sum_j t_j log(o_j)", "dE/dz_k == t_k (o_k - 1)")
+    assert "\n".join("# " + line for line in str(first).splitlines()) in readme
+    model = ("z1 : vector[n]\nW1 : matrix[n, m]\na1 = f(z1)\nz2 = W1ᵀ a1 + b1\na2 = f(z2)\n"
+             "E  = L(a2)")
+    r = indexcalc.check(model, "check δ2 = dE/dz2 == f'(z2) ⊙ L'(a2)\n"
+                               "check dE/dW1 == a1 δ2ᵀ\ncheck dE/dz1 == f'(z1) W1 δ2")
+    assert [(s.holds, s.kind) for s in r.steps] == [(True, None), (True, None), (False, "product")]
+    assert "[(True, None), (True, None), (False, 'product')]" in readme
+    assert f"```\n{r}\n```" in readme

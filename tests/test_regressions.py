@@ -712,6 +712,11 @@ def test_a_mistake_summing_a_softmax_over_its_own_axis_is_classified():
     r = indexcalc.check("z : vector[n]\nx : vector[n]\np = softmax(z)\nE = sum_i x_i sum_j p_j",
                         "dE/dx_k == p_k")                  # the reverse: a missing sum
     assert not r.holds and r.kind == "sum", str(r)
+    model = ("θ : vector[n]\nv in R^m\ns : scalar\nh[i] = (2 + sin(s)) softmax_a(θ[a])_i\n"
+             "g = - logsumexp(h) v")                        # two softmaxes summed away
+    assert indexcalc.check(model, "dg_l/ds == −Σ_i v_l cos(s) softmax(θ)_i softmax(h)_i").holds
+    r = indexcalc.check(model, "dg_l/ds == −Σ_{i,j} v_l cos(s) softmax(θ)_j softmax(h)_i")
+    assert not r.holds and r.kind == "product", str(r)
 
 
 def test_a_sum_dropped_in_a_term_with_a_squared_sum_is_a_sum_mistake():
@@ -727,3 +732,29 @@ def test_a_sum_dropped_in_a_term_with_a_squared_sum_is_a_sum_mistake():
     r = indexcalc.check(model, f"dg_ij/dv_p == {first} + 2 Σ_l W_ij v_p W_lp^2 "
                         "(Σ_q W_lq v_q)^2 / h")
     assert not r.holds and r.kind == "sum" and "a missing sum" in r.steps[0].message, str(r)
+
+
+def test_a_calls_letters_avoid_the_tensors_names():
+    """Check property (long run, 2026-12-01): in a statement with more index names than
+    lower-case letters, a call's binders took upper-case ones, among them the names of
+    tensors in it (``inv_{z,A}(2 A_zA)``, ``logdet_{B,C}(Σ B_gC A_Bg)``), which do not
+    read back."""
+    import re
+
+    from indexcalc.calculus.simplify import expand
+    from indexcalc.ir import substitute
+    from indexcalc.read.text import to_text
+    text = ("x : vector[n]; W : matrix[n, m]; A : matrix[n, n]; B : matrix[n, n]; c in R\n"
+            "h[i,j] = W[i,j] max(logdet(2 A), logdet(A @ B))\n"
+            "g = 3 / (exp(tanh(c)) + exp(-tanh(c))) - sum(tanh(h))\nz1_i = W_ia W_ia - g x_i")
+    m = indexcalc.parse(text)
+    d = indexcalc.derivative(m, "A", of="z1")
+    e = d.unnamed_expr
+    for b in reversed(d.adjoints):
+        e = substitute(e, b.name, b.indices, b.expr)
+    for name in reversed(list(m.definitions)):
+        e = substitute(e, name, m.definitions[name].indices, m.definitions[name].expr)
+    printed = to_text(expand(e))
+    binders = {c for pair in re.findall(r"_\{(\w),(\w)\}\(", printed) for c in pair}
+    assert any(c.isupper() for c in binders)              # the case: upper-case letters used
+    assert not binders & {"A", "B", "W"}, printed

@@ -187,26 +187,29 @@ def _restore_totals(missing: dict, extra: dict) -> tuple[dict, dict]:
     that its wiring (an extra sum, a split index) shows."""
     sides = [dict(missing), dict(extra)]
     for a, b in ((0, 1), (1, 0)):
-        for t, c in list(sides[a].items()):
+        for t in list(sides[a]):
             for o, c2 in list(sides[b].items()):
-                f = _summed_away(t, o)
-                if f is None or o not in sides[b]:
+                lacking = _summed_away(t, o)
+                if not lacking:
                     continue
-                total = TENSOR[f.fn].total
-                fresh, taken = [], set(index_names(t)) | set(index_names(o))
-                for i in f.out:
-                    fresh.append(fresh_index(taken, i.dim))
-                    taken.add(fresh[-1].name)
-                back = mul(o, summation(tuple(fresh), rename(f, dict(zip(f.out, fresh)))))
+                taken = set(index_names(t)) | set(index_names(o))
+                back, total = o, Fraction(1)
+                for f in lacking:
+                    fresh = []
+                    for i in f.out:
+                        fresh.append(fresh_index(taken, i.dim))
+                        taken.add(fresh[-1].name)
+                    back = mul(back, summation(tuple(fresh), rename(f, dict(zip(f.out, fresh)))))
+                    total *= Fraction(TENSOR[f.fn].total)
                 del sides[b][o]
-                sides[b][back] = c2 / Fraction(total)
+                sides[b][back] = c2 / total
                 break
     return sides[0], sides[1]
 
 
-def _summed_away(t: Expr, o: Expr) -> Apply | None:
-    """The one factor of ``t`` that ``o`` lacks, if ``o`` has no other difference and
-    that factor's entries add up to a known number."""
+def _summed_away(t: Expr, o: Expr) -> list[Apply]:
+    """The factors of ``t`` that ``o`` lacks, if ``o`` has no other difference and
+    each of those factors' entries add up to a known number."""
     tf, of = _factors(t)[0], _factors(o)[0]
     rest = [_shape(f) for f in of if not isinstance(f, Const)]
     lacking = []
@@ -215,11 +218,10 @@ def _summed_away(t: Expr, o: Expr) -> Apply | None:
             rest.remove(_shape(f))
         else:
             lacking.append(f)
-    if rest or len(lacking) != 1:
-        return None
-    f = lacking[0]
-    entry = TENSOR.get(f.fn) if isinstance(f, Apply) and not f.order else None
-    return f if entry is not None and entry.total else None
+    if rest or not all(isinstance(f, Apply) and not f.order and f.fn in TENSOR
+                       and TENSOR[f.fn].total for f in lacking):
+        return []
+    return lacking
 
 
 def _rewired(missing: dict, extra: dict) -> tuple[str, str] | None:

@@ -83,6 +83,7 @@ class Printer:
     def print(self, e: Expr) -> str:
         e = ir.unique_binders(e, self.lhs)     # no Σ_i in a Σ_i, no i both free and bound
         self.names |= ir.index_names(e)
+        self.tensors = set(ir.var_names(e))    # a call's letters avoid them: inv_{z,A}(A_zA)
         for i in sorted(e.free, key=lambda i: i.key):
             self.rank.setdefault(i.name, len(self.rank))
         for node in ir.walk(e):
@@ -208,7 +209,7 @@ class Printer:
     def short_binders(self, e: Apply) -> Apply:
         """``e`` with its multi-letter binders renamed to free single letters."""
         # a name is one dimension in a whole statement: avoid every name printed in it
-        taken = ir.index_names(e) | self.names
+        taken = ir.index_names(e) | self.names | getattr(self, "tensors", set())
         mapping = {}
         for i in e.over:
             if len(self.ident(i.name)) == 1:
