@@ -166,8 +166,8 @@ def verdict(text: str, claim: str, ascii_: bool = False):
                              f"  {e}") from None
     except IndexcalcError as e:
         if re.search(r"(?<![\w'])[a-z_]+\[[^\]]*\]\(", claim):
-            # known limitation: a statement with more than 52 index names leaves a call's
-            # binders without the single letters a call head needs (inv[k1,l1](...)),
+            # known limitation: where a call has no single letter of its dimension left
+            # for its binders (more than 52 index names), it prints inv[k1,l1](...),
             # which the grammar does not read: tallied
             return "call letters"
         raise AssertionError(f"check refused a claim printed from the derivative:\n  {claim}\n"

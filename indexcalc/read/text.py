@@ -84,6 +84,7 @@ class Printer:
         e = ir.unique_binders(e, self.lhs)     # no Σ_i in a Σ_i, no i both free and bound
         self.names |= ir.index_names(e)
         self.tensors = set(ir.var_names(e))    # a call's letters avoid them: inv_{z,A}(A_zA)
+        self.dims = {i.name: i.dim for n in ir.walk(e) for i in n.free}
         for i in sorted(e.free, key=lambda i: i.key):
             self.rank.setdefault(i.name, len(self.rank))
         for node in ir.walk(e):
@@ -207,17 +208,23 @@ class Printer:
         return self.call(name + over, self.expr(e.arg)) + out
 
     def short_binders(self, e: Apply) -> Apply:
-        """``e`` with its multi-letter binders renamed to free single letters."""
+        """``e`` with its multi-letter binders renamed to free single letters; past 52,
+        to letters of the same dimension that ``e`` does not read (a call's binders are
+        its own: ``Σ_a y_a softmax_a(y_a)`` reads back)."""
         # a name is one dimension in a whole statement: avoid every name printed in it
-        taken = ir.index_names(e) | self.names | getattr(self, "tensors", set())
-        mapping = {}
+        tensors = getattr(self, "tensors", set())
+        taken = ir.index_names(e) | self.names | tensors
+        mapping, own = {}, ir.index_names(e) | self.lhs | tensors
         for i in e.over:
             if len(self.ident(i.name)) == 1:
                 continue
-            letter = next((c for c in _CALL_LETTERS if c not in taken), None)
+            letter = next((c for c in _CALL_LETTERS if c not in taken), None) or next(
+                (c for c in _CALL_LETTERS if c not in own
+                 and getattr(self, "dims", {}).get(c) == i.dim), None)
             if letter is None:
                 return e
             taken.add(letter)
+            own.add(letter)
             self.names.add(letter)
             mapping[i] = Index(letter, i.dim)
         return ir.rename_bound(e, mapping)
