@@ -762,3 +762,41 @@ def test_a_calls_letters_avoid_the_tensors_names():
     # printed inv[k1,l1](...), which the grammar does not read), and the claim reads back
     assert not re.search(r"(?<![\w'])[a-z_]+\[[^\]]*\]\(", printed), printed
     assert indexcalc.check(text, f"{d.lhs()} == {printed}").holds
+
+
+def test_a_matrix_form_whose_terms_share_a_repeated_scalar_prints():
+    """Check property (long run, 2026-12-01): taking the scalars common to a sum's terms
+    out counted a scalar one term has twice (sum(u^2) sum(u^2) ...) as common to all, and
+    removing it twice from a term that has it once raised ValueError.  Common scalars
+    are counted as a multiset now."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from claims import matrix_claims
+    text = ("θ : vector[n]\nu : vector[m]\nv ∈ ℝ^m\nW : matrix[n, m]\ns in R\nc : scalar\n"
+            "h = sum(gelu(u outer((Wᵀ (W (outer(v, u) (u u' v)))) u' (W.T θ), u)))\n"
+            "g = mean_a(u_{a} v[a]) (s c) - h\nE = s + s + g")
+    d = indexcalc.derivative(indexcalc.parse(text), "W")
+    assert d.matrix("column").exact and d.matrix("row").exact
+    claims = matrix_claims(d)
+    assert len(claims) == 2 and all(indexcalc.check(text, c).holds for c in claims)
+
+
+def test_symmetry_is_found_where_scaled_up_points_are_noise():
+    """Check property (long run, 2026-12-01): a claim true when A is symmetric was tried
+    at inputs scaled up four times too, where cos(g_i) takes arguments near 1e12 and
+    two formulas for it differ in every digit; so the symmetry was not suggested and
+    the mistake read as a layout.  Points whose value moves under a 1e-9 relative
+    nudge of the inputs no longer count against the assumption."""
+    model = ("x ∈ ℝ^n\ny in R^n\nθ ∈ ℝ^n\nu : vector[m]\nv ∈ ℝ^m\nW : matrix[n, m]\n"
+             "A in R^(n, n)\nB in R^(n, n)\n"
+             "h = sum(gelu(u outer(outer(Wᵀ (W (W' θ)), u) (W.T (y v.T v)), v)))\n"
+             "g_i = exp(sin(det(A @ B) * x_i + x[i])) - h y_i\n"
+             "E = softmax_b(v_{b})_a softmax_c(v_c)_{a} - (sum_d g_d sin(g_d))")
+    common = ("x_i cos(g_i) cos(x_i + x_i det(A B)) exp(sin(x_i + x_i det(A B))) det(A B) "
+              "inv_{e,f}(Σ_k A_ek B_kf)_qs")
+    first = ("−det(A B) (Σ_c A_cp inv_{e,f}(Σ_k A_ek B_kf)_qc) Σ_t x_t cos(x_t + x_t det(A B)) "
+             "exp(sin(x_t + x_t det(A B))) sin(g_t)")
+    assert indexcalc.check(model, f"dE/dB_pq == {first} − Σ_{{i,s}} A_sp g_i {common}").holds
+    r = indexcalc.check(model, f"dE/dB_pq == {first} − Σ_{{i,s}} A_ps g_i {common}")
+    assert not r.holds and r.kind == "assumption" and r.assumption == "A is symmetric", str(r)

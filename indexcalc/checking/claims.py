@@ -157,8 +157,12 @@ class _Judge:
         agree = self.values.agree(k - 1, k)
         if agree and sym.equal is not True:          # the numbers alone: look harder
             for seeds, scale in SCRUTINY:
-                self.values.extend(evaluate_sides(self.d, self.chain, self.steps,
-                                                  seeds=seeds, scale=scale))
+                more = evaluate_sides(self.d, self.chain, self.steps, seeds=seeds, scale=scale)
+                if scale > 1 and more.agree(k - 1, k) is False and more.agree_where_stable(
+                        k - 1, k, evaluate_sides(self.d, self.chain, self.steps, seeds=seeds,
+                                                 scale=scale, jitter=1e-9)) is not False:
+                    continue                 # they differ only where the numbers are noise
+                self.values.extend(more)
                 agree = self.values.agree(k - 1, k)
                 if not agree:
                     break
