@@ -800,3 +800,72 @@ def test_symmetry_is_found_where_scaled_up_points_are_noise():
     assert indexcalc.check(model, f"dE/dB_pq == {first} − Σ_{{i,s}} A_sp g_i {common}").holds
     r = indexcalc.check(model, f"dE/dB_pq == {first} − Σ_{{i,s}} A_ps g_i {common}")
     assert not r.holds and r.kind == "assumption" and r.assumption == "A is symmetric", str(r)
+
+
+
+STEP_MODEL = ("x : vector[n]\ny ∈ ℝ^n\nu in R^m\nA : matrix[n, n]\nB : matrix[n, n]\ns : scalar\n"
+              "h = softmax(x + x) ⊙ softmax(y A)\n"
+              "g_{i} = h_i * (exp(tanh(u_a)) + exp(-tanh(u_a)))*softmax_b(u_{b})[a]\n"
+              "E = max(max(min(0.25, logdet(B)), det(Aᵀ)^1.5), s) + (sum_a g_a sin(g_a))")
+STEP_CLAIM = ('∂E/∂B_pq == step(0.25 − logdet(B)) inv(B)_qp − step(s + '
+              'relu(0.25 − logdet(B)) − relu(relu(0.25 − logdet(B)) + '
+              'det_{e,f}(A_fe)^(1.5) − 0.25) − 0.25) step(0.25 − logdet(B))'
+              ' inv(B)_qp − step(relu(0.25 − logdet(B)) + '
+              'det_{a,b}(A_ba)^(1.5) − 0.25) step(0.25 − logdet(B)) '
+              'inv(B)_qp')
+
+
+def test_a_term_only_a_corner_of_the_inputs_switches_on_is_missed_by_no_claim():
+    """Check property (long run, 2026-12-01, a wrong verdict): a claim missing a term
+    of three steps (of max and min) that only inputs scaled down switch on held at all
+    ten points.  Where the sides have a step, a claim only the numbers support is tried
+    at 14 more points, six of them scaled down; the assumptions are tried there too
+    (it read as 'holds only if A is symmetric' once the term was seen)."""
+    r = indexcalc.check(STEP_MODEL, STEP_CLAIM)
+    assert not r.holds and r.kind == "term", str(r)
+
+
+SATURATED_MODEL = ("x ∈ ℝ^n; v : vector[m]; W ∈ ℝ^{n×m}; A ∈ ℝ^{n×n}\n"
+                   "h = softmax(x + x) ⊙ softmax(A^T (W v))\n"
+                   "g_{i,j} = 2 + sin(W_{i,j}^2 * logdet(Aᵀ)) - (sum_a h_a sin(h_a)) W[i,j]\n"
+                   "z1_{i,j} = (A[i,j] / (1 + (h_{j} tr(Aᵀ))^2))^2 - sum(tanh(g)) A[i,j]")
+SATURATED_CLAIM = ('∂z1_ij/∂v_p == 4 A_ij^2 h_j softmax_k(2 x_k)_j '
+                   'softmax_n(Σ_{c,q} A_cn W_cq v_q)_j (Σ_e A_ee)^2 (Σ_{f,g} '
+                   'A_fg W_fp softmax_h(Σ_{o,t} v_o A_th W_to)_g) / (1 + h_j^2 '
+                   '(Σ_d A_dd)^2)^3 − 4 A_ij^2 h_j softmax_l(2 x_l)_j '
+                   'softmax_s(Σ_{a,b} v_a A_bs W_ba)_j (Σ_r A_rr)^2 (Σ_u A_uj '
+                   'W_up) / (1 + h_j^2 (Σ_m A_mm)^2)^3 − A_ij (Σ[f3,u3] A[u3,f3]'
+                   ' W[u3,p] sin(h[f3]) softmax_A(2 x_A)[f3] softmax_B(Σ[o3,t3] '
+                   'v[o3] A[t3,B] W[t3,o3])[f3]) Σ[v3,w3] W[v3,w3] '
+                   'tanh(g[v3,w3])^2 − A_ij (Σ[i1,j1] A[i1,j1] W[i1,p] '
+                   'softmax_C(Σ[l1,m1] A[l1,C] W[l1,m1] v[m1])[j1]) (Σ[q1,r1] '
+                   'W[q1,r1]) Σ_v h_v cos(h_v) softmax_w(Σ_{x,y} v_x A_yw '
+                   'W_yx)_v softmax_z(2 x_z)_v − A_ij (Σ[l2,m2] W[l2,m2]) (Σ[t1]'
+                   ' sin(h[t1]) softmax_D(2 x_D)[t1] softmax_E(Σ[w1,x1] v[w1] '
+                   'A[x1,E] W[x1,w1])[t1]) Σ[y1,z1] A[y1,z1] W[y1,p] '
+                   'softmax_F(Σ[j2,k2] v[j2] A[k2,F] W[k2,j2])[z1] − '
+                   'Σ[m3,n3,p3,z2] A_ij W[m3,p] W[n3,p3] A[z2,m3] h[z2] '
+                   'cos(h[z2]) softmax_G(2 x_G)[z2] softmax_H(Σ[k3,l3] v[k3] '
+                   'A[l3,H] W[l3,k3])[z2] tanh(g[n3,p3])^2 + A_ij (Σ[a2,b2] '
+                   'A[a2,b2] W[a2,p] softmax_I(Σ[d2,e2] v[d2] A[e2,I] '
+                   'W[e2,d2])[b2]) (Σ[f2,g2] W[f2,g2] tanh(g[f2,g2])^2) Σ[n2] '
+                   'sin(h[n2]) softmax_J(2 x_J)[n2] softmax_K(Σ[r2,s2] v[r2] '
+                   'A[s2,K] W[s2,r2])[n2] + A_ij (Σ[c1,d1] A[c1,d1] W[c1,p] '
+                   'softmax_L(Σ[f1,g1] v[f1] A[g1,L] W[g1,f1])[d1]) (Σ[h1,o1] '
+                   'W[h1,o1] tanh(g[h1,o1])^2) Σ[n1] h[n1] cos(h[n1]) '
+                   'softmax_M(2 x_M)[n1] softmax_N(Σ[a1,b1] v[a1] A[b1,N] '
+                   'W[b1,a1])[n1] + A_ij (Σ[c3,q3] A[c3,q3] W[c3,p] sin(h[q3]) '
+                   'softmax_O(2 x_O)[q3] softmax_P(Σ[a3,b3] v[a3] A[b3,P] '
+                   'W[b3,a3])[q3]) Σ[d3,e3] W[d3,e3] + A_ij (Σ[h2,w2] h[h2] '
+                   'A[w2,h2] W[w2,p] cos(h[h2]) softmax_Q(2 x_Q)[h2] '
+                   'softmax_R(Σ[u2,v2] v[u2] A[v2,R] W[v2,u2])[h2]) Σ[x2,y2] '
+                   'W[x2,y2]')
+
+
+def test_symmetry_is_found_where_a_saturated_softmax_leaves_round_off():
+    """Check property (long run, 2026-12-01): at inputs scaled up, the softmaxes
+    saturate and terms of order one cancel to 1e-12, which the tolerance for exact
+    agreement counted as a difference: a claim true when A is symmetric read as a
+    layout mistake.  At scaled-up points a difference must be of the values' order."""
+    r = indexcalc.check(SATURATED_MODEL, SATURATED_CLAIM)
+    assert not r.holds and r.kind == "assumption" and r.assumption == "A is symmetric", str(r)

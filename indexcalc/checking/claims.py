@@ -29,6 +29,7 @@ from indexcalc.calculus.simplify import simplify
 from indexcalc.checking.assumptions import symmetric_input, vanishing_sum
 from indexcalc.checking.evaluation import (
     SCRUTINY,
+    STEPPED,
     Values,
     evaluate_sides,
     point_text,
@@ -44,7 +45,8 @@ from indexcalc.errors import (
     ShapeError,
     UnknownNameError,
 )
-from indexcalc.ir import Expr, var_names
+from indexcalc.ir import Expr, Func, var_names
+from indexcalc.ir.nodes import walk
 from indexcalc.model import Assume, Check, Model, Question
 from indexcalc.read.text import to_text
 
@@ -137,6 +139,8 @@ class _Judge:
             bodies[name] = (named.indices, named.unnamed_expr)
         bodies.update({b.name: (b.indices, b.expr) for b in self.d.adjoints})
         self.names = Names(bodies)
+        self.stepped = any(n.name in ("step", "relu") for b in self.values.program.bindings
+                           for n in walk(b.expr) if isinstance(n, Func))
         self.assume_rules = [Rule(simplify(a.lhs), simplify(a.rhs))
                              for a in self.model.assumptions if a.rhs.free <= a.lhs.free]
 
@@ -156,7 +160,7 @@ class _Judge:
         sym = compare(left, right, self.names)
         agree = self.values.agree(k - 1, k)
         if agree and sym.equal is not True:          # the numbers alone: look harder
-            for seeds, scale in SCRUTINY:
+            for seeds, scale in SCRUTINY + (STEPPED if self.stepped else ()):
                 more = evaluate_sides(self.d, self.chain, self.steps, seeds=seeds, scale=scale)
                 if scale > 1 and more.agree(k - 1, k) is False and more.agree_where_stable(
                         k - 1, k, evaluate_sides(self.d, self.chain, self.steps, seeds=seeds,
