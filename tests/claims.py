@@ -9,8 +9,10 @@ without asking ``check``:
 * false claims are the derivative with one of the common mistakes made to it, on
   its expanded index form: a sign (the whole, or one term), a constant factor,
   swapped axes (the layout), a dropped term (product rule), a sum dropped (its
-  index written as a free one) or added, and a summed index split in two or two
-  merged (⊙ and the matrix product mixed up).  Each is labelled with its kind.
+  index written as a free one) or added, a summed index split in two or two
+  merged (⊙ and the matrix product mixed up), and a square input transposed in
+  one term (true only if it is symmetric: an assumption).  Each is labelled with
+  its kind.
 
 Whether a "false" claim really differs from the derivative is decided by the
 test with its own numbers, not by this module.
@@ -30,6 +32,7 @@ from indexcalc.ir import (
     Index,
     Mul,
     Sum,
+    Var,
     add,
     coeff_rest,
     const,
@@ -97,7 +100,8 @@ def matrix_claims(d) -> list[str]:
         rhs = last.split("=", 1)[1].strip()
         for line in reversed(named):
             name, body = (s.strip() for s in line.split("=", 1))
-            rhs = re.sub(rf"(?<![\w']){re.escape(name)}(?![\w'_\[{{])", f"({body})", rhs)
+            # ᵀ is a letter to the regex, but no part of a name: Sᵀ transposes S
+            rhs = re.sub(rf"(?<![\w']){re.escape(name)}(?!(?!ᵀ)[\w'_\[{{])", f"({body})", rhs)
         question = f"d{d.of}/" + "".join(f"d{w}" for w in d.wrt) if len(d.wrt) == 1 else None
         if question:
             out.append(f"{question} == {rhs}")
@@ -153,8 +157,10 @@ def mistakes(d, truth: Expr, rng: random.Random) -> list[tuple[str, Expr]]:
     if same:
         a, b = rng.choice(same)
         out.append(("layout", rename(e, {a: b, b: a})))
+    square = {n for n in d.model.inputs if len(d.model.shapes.get(n, ())) == 2
+              and len(set(d.model.shapes[n])) == 1 and n not in d.model.symmetric}
     for kind, make in (("sum", _drop_sum), ("sum", _extra_sum), ("product", _split),
-                       ("product", _merge)):
+                       ("product", _merge), ("assumption", _transposed_input(square))):
         order = list(range(len(ts)))
         rng.shuffle(order)
         for k in order:
@@ -204,6 +210,22 @@ def _split(term, free, rng):
     j2 = fresh_index(_taken(term), j.dim)
     factors = [rename(f, {j: j2}) if n in part else f for n, f in enumerate(factors)]
     return build(c, bound + [j2], factors)
+
+
+def _transposed_input(square: set[str]):
+    """A_ij -> A_ji for one square input in one term: a claim that holds only if A is
+    symmetric (the test calls it a layout mistake where symmetry does not save it)."""
+    def make(term, free, rng):
+        c, bound, factors = flat(term)
+        options = [n for n, f in enumerate(factors) if isinstance(f, Var) and f.name in square
+                   and f.indices[0] != f.indices[1]]
+        if not options:
+            return None
+        n = rng.choice(options)
+        f = factors[n]
+        factors = factors[:n] + [Var(f.name, f.indices[::-1])] + factors[n + 1:]
+        return build(c, bound, factors)
+    return make
 
 
 def _merge(term, free, rng):

@@ -464,13 +464,15 @@ def mscal(ctx: Ctx, depth: int, pos: bool = False) -> Node:
         return Node(f"{kind}({square(ctx)})", ATOM, kind == "det")
     if kind == "norm":
         v = mvec(ctx, d, depth + 1)
-        return Node(f"norm(1 + {v.at(POWER)} ⊙ {v.at(POWER)})" if ctx.coin()
+        return Node(f"norm(1 + {v.at(POWER)} ⊙ {v.at(POWER)})" if ctx.coin() or "||" in v.text
                     else f"||exp({v.text})||", ATOM, True)
     if kind == "norms":                   # a norm is a factor: λ ||w||^2, ||u|| ||v||, ||M||_F
         v, w = mvec(ctx, d, depth + 1), mvec(ctx, d, depth + 1)
         form = ctx.pick(["c ||{v}||^2", "0.5 ||{v} - {w}||^2", "||exp({v})|| ||exp({w})||",
                          "||{M}||_F", "||1 + {v}^2||_1", "||{M}||_2 + 1"])
         m = mmat(ctx, d, ctx.pick(DIMS), depth + 1).text if "{M}" in form else ""
+        if "||" in v.text + w.text + m:   # bars inside bars do not parse: ||(0.5 ||u||^2) x||
+            return Node(f"norm(1 + {v.at(POWER)} ⊙ {v.at(POWER)})", ATOM, True)
         ctx.used.update("c" if form.startswith("c ") else "")
         return Node(form.format(v=v.at(ATOM), w=w.at(ATOM), M=m), PRODUCT,
                     form.startswith("||exp"))

@@ -49,6 +49,32 @@ def test_a_claim_the_symbolic_side_cannot_prove_says_it_was_decided_numerically(
     assert not indexcalc.check(model, "df/dx_k == 1.001").holds
 
 
+def test_every_verdict_says_how_it_was_decided():
+    """Symbolically, numerically, or both, and at how many points: never "numerically"
+    when no point could evaluate the sides, never "symbolically" when only the numbers
+    agree."""
+    both = indexcalc.check("x : vector[n]\nf = sum_i x_i^3", "df/dx_k == 3 x_k^2")
+    assert str(both).splitlines()[1] == "✓ holds (symbolically and numerically, at 3 random points)"
+    model = "x : vector[n]\nf = sum_i exp(exp(exp(exp(9 x_i))))"    # overflows at every point
+    claim = ("df/dx_k == 9 exp(9 x_k) exp(exp(9 x_k)) exp(exp(exp(9 x_k))) "
+             "exp(exp(exp(exp(9 x_k))))")
+    symbolic = indexcalc.check(model, claim)
+    assert symbolic.holds and symbolic.steps[0].points == 0
+    assert str(symbolic).splitlines()[1] == ("✓ holds (symbolically; no random point could "
+                                             "evaluate both sides)")
+    numeric = indexcalc.check("x : vector[n]\nf = sum_i (sin(x_i)^2 + cos(x_i)^2) x_i",
+                              "df/dx_k == 1")
+    step = numeric.steps[0]
+    assert numeric.holds and not step.symbolic and step.points == 10   # 3, then 3 and 4 more
+    assert str(numeric).splitlines()[1] == ("✓ holds (numerically, at 10 random points; the "
+                                            "symbolic side could not decide)")
+    wrong = indexcalc.check("x : vector[n]\nf = sum_i x_i^3", "df/dx_k == 2 x_k^2")
+    assert str(wrong).splitlines()[1] == ("✗ does not hold (numerically: the sides differ at "
+                                          "3 of 3 random points)")
+    chain = indexcalc.check("x : vector[n]\nf = sum_i x_i^3", "df/dx_k == 3 x_k^2 == 3 x_k x_k")
+    assert "[holds; symbolically and numerically, at 3 random points]" in str(chain)
+
+
 def test_the_softmax_entropy_claim_of_issue_16_holds():
     r = indexcalc.check(*ISSUE_16[2])          # Σ_j p_j = 1 is known now: symbolically
     assert r.holds, str(r)
@@ -235,3 +261,20 @@ def test_a_script_with_a_wrong_step_exits_with_status_1(tmp_path):
     assert main(["run", str(script)]) == 1
     script.write_text(S4 + S4_STEPS + "\n", encoding="utf-8")
     assert main(["run", str(script)]) == 0
+
+
+def test_the_readme_shows_what_check_prints():
+    """The README's check transcripts (the first example, and the S4 backprop in
+    steps with one wrong step) are what indexcalc prints now."""
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    first = indexcalc.check("z_k = sum_i W_ik y_i + b_k\no_j = exp(z_j) / sum_i exp(z_i)\n"
+                            "E = -sum_j t_j log(o_j)", "dE/dz_k == t_k (o_k - 1)")
+    assert "\n".join("# " + line for line in str(first).splitlines()) in readme
+    model = ("z1 : vector[n]\nW1 : matrix[n, m]\na1 = f(z1)\nz2 = W1ᵀ a1 + b1\na2 = f(z2)\n"
+             "E  = L(a2)")
+    r = indexcalc.check(model, "check δ2 = dE/dz2 == f'(z2) ⊙ L'(a2)\n"
+                               "check dE/dW1 == a1 δ2ᵀ\ncheck dE/dz1 == f'(z1) W1 δ2")
+    assert [(s.holds, s.kind) for s in r.steps] == [(True, None), (True, None), (False, "product")]
+    assert "[(True, None), (True, None), (False, 'product')]" in readme
+    assert f"```\n{r}\n```" in readme

@@ -59,6 +59,9 @@ E = = 2
 
 # ---------------------------------------------------------------- LaTeX
 
+# the verdict on S1's t_k (o_k − 1), and how it was decided
+WRONG = "✗ does not hold (numerically: the sides differ at 3 of 3 random points)"
+
 
 def test_multi_line_latex_is_one_aligned_block():
     d = indexcalc.derivative(S2, wrt="W")                # y_p (o_q τ − t_q), τ = Σ_j t_j
@@ -130,7 +133,7 @@ def test_rich_displays_and_readable_reprs():
     result = indexcalc.check(S1, "dE/dz_k == t_k (o_k - 1)")
     assert repr(result) == "<CheckResult ✗ does not hold: ∂E/∂z_k == t_k (o_k − 1)>"
     md = result._repr_markdown_()
-    assert md.startswith("**✗ does not hold**")
+    assert md.startswith(f"**{WRONG}**")
     assert r"$$t_{k}\,\left(o_{k} - 1\right)$$" in md
     assert r"o_{k}\,\left(\tau - t_{k}\right),\quad \tau = \sum_{j} t_{j}" in md
     assert r"counterexample: with C = 2, z = \[1.14" in md
@@ -214,7 +217,7 @@ def test_load_ext_gives_the_cell_magic_and_rich_outputs():
         assert captured.outputs[0].data["text/latex"].startswith(r"$$\begin{aligned}")
         assert "does not hold" in captured.outputs[2].data["text/markdown"]
         plain = captured.outputs[2].data["text/plain"]            # a terminal IPython's view
-        assert plain.startswith("check ∂E/∂z_k == t_k (o_k − 1)\n✗ does not hold\n")
+        assert plain.startswith(f"check ∂E/∂z_k == t_k (o_k − 1)\n{WRONG}\n")
         assert captured.outputs[1].data["text/plain"] == "τ = sum(t)\ndEdW = y (τ o − t)ᵀ"
         assert "error: unexpected '='" in captured.stderr and "^" in captured.stderr
         assert isinstance(shell.user_ns["m"], indexcalc.Model)
@@ -243,7 +246,7 @@ def test_a_notebook_executes_with_nbconvert(tmp_path):
     data = [o.get("data", {}) for o in magic if o.output_type == "display_data"]
     assert data[0]["text/latex"].startswith(r"$$\begin{aligned} \frac{\partial E}")
     assert "dEdW = y (τ o − t)ᵀ" in data[1]["text/html"]
-    assert data[2]["text/markdown"].startswith("**✗ does not hold**")
+    assert data[2]["text/markdown"].startswith(f"**{WRONG}**")
     errors = [o.text for o in magic if o.output_type == "stream" and o.name == "stderr"]
     assert errors and "unexpected '='" in errors[0]
     assert follow[0]["data"]["text/latex"] == r"$$\frac{\partial E}{\partial z_{k}} = o_{k} - t_{k}$$"

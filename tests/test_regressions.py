@@ -641,3 +641,231 @@ def test_a_shifted_read_of_a_tensor_function_is_a_delta():
     pipeline("x : vector[n] pad\ny : vector[n]\ny_i = x_{i-1} - 2 x_i + x_{i+1}\nT = sum_i n\n"
              "W : matrix[n, m]\nA ∈ ℝ^{n×n}\nh[i] = expm1(σ(x_i))\ng_{ij} = sinh(W_ij) + "
              "(sum_a h_a sin(h_a)) W_ij\nz1 = A^-1 y - sum(tanh(g)) x")
+
+
+def test_a_wrong_claim_with_a_fractional_power_is_classified():
+    """Check property (long run, 2026-12-01): classifying a wrong claim took a power's
+    exponent for a fraction, but ``^1.5`` is a float (AttributeError: 'float' object
+    has no attribute 'denominator').  Integer powers of either kind are written out."""
+    model = "x : vector[n]\ny : vector[n]\nf = sum_i (2 + sin(x_i) y_i)^1.5"
+    r = indexcalc.check(model, "df/dx_k == 1.5 cos(x_k) (2 + sin(x_k) y_k)^0.5 sum_j y_j")
+    assert not r.holds and r.kind == "sum", str(r)
+    r = indexcalc.check(model, "df/dx_k == 1.5 cos(x_k) (2 + sin(x_k) y_k)^0.5 y_k^2.0")
+    assert not r.holds, str(r)
+    assert indexcalc.check(model, "df/dx_k == 1.5 cos(x_k) (2 + sin(x_k) y_k)^0.5 y_k").holds
+
+
+def test_a_power_of_a_sum_whose_terms_simplify_expands():
+    """Check property (long run, 2026-12-01): expanding ``(exp(y) + exp(−y))^2`` rebuilt
+    the product of the expanded base's copies, which made the power again: a
+    RecursionError, so check could not say that a claim missing a term built on
+    it misses that term.  The copies are multiplied out directly now."""
+    from indexcalc.calculus.simplify import expand
+    m = indexcalc.parse("y in R^n\nk_i = (exp(y_i) + exp(-y_i))^2\n"
+                        "h_i = (exp(sin(y_i)) + exp(-sin(y_i)))^3")
+    assert len(expand(m.definitions["k"].expr).terms) == 3
+    assert len(expand(m.definitions["h"].expr).terms) == 4
+    model = ("y in R^n; W ∈ ℝ^{n×m}\nh_{i} = (exp(sin(y_{i})) + exp(-sin(y_{i})))^3\n"
+             "g = gelu(W) - sum(h) W")
+    r = indexcalc.check(model, "dg_ij/dW_pq == δ_ip δ_jq / 2 + δ_ip δ_jq erf(W_ij / sqrt(2)) "
+                        "/ 2 + W_ij δ_ip δ_jq exp(−W_ij^2 / 2) / (2 π)^(1/2)")
+    assert not r.holds and r.kind == "term", str(r)
+    assert indexcalc.check(model, "dg_ij/dW_pq == δ_ip δ_jq (erf(W_ij / sqrt(2)) / 2 − "
+                           "sum_m h_m + W_ij exp(−W_ij^2 / 2) / (2 π)^(1/2) + 1/2)").holds
+
+
+def test_a_sum_dropped_into_an_axis_the_term_is_constant_along_is_a_sum_mistake():
+    """Check property (long run, 2026-12-01): ``∂E/∂B_pq = Σ_{i,j} W_ij`` does not vary
+    with p, so a summed index written as p (``Σ_j W_pj``) was looked for among the
+    term's own free indices (none), and the mistake read as ⊙ for a matrix product.
+    The index a dropped sum became may be free in either term."""
+    model = "W : matrix[n, m]\nB : matrix[n, n]\nE = sum_{i,j} W_ij sum_{k,l} B_kl"
+    r = indexcalc.check(model, "dE/dB_pq == sum_j W_pj")
+    assert not r.holds and r.kind == "sum", str(r)
+    assert "a missing sum" in r.steps[0].message
+    r = indexcalc.check("W : matrix[n, m]\nB : matrix[n, n]\nE = sum_{p,q,j} W_pj B_pq",
+                        "dE/dB_pq == sum_{i,j} W_ij")
+    # the reverse, p summed at every place it was, is a product wired as a contraction
+    # (as f'(z1) W1 δ2 for f'(z1) ⊙ (W1 δ2) in examples/common_mistakes.ic)
+    assert not r.holds and r.kind == "product", str(r)
+
+
+def test_a_mistake_summing_a_softmax_over_its_own_axis_is_classified():
+    """Check property (long run, 2026-12-01): a claim that sums a softmax over its own
+    axis (an extra sum, or an index split in two) is simplified with Σ_i softmax_i = 1,
+    so its term lacked a factor and no kind fitted.  The sum is written back before
+    the wiring of the terms is compared."""
+    model = ("u : vector[n]\nA : matrix[n, n]\ns : scalar\n"
+             "h[i] = 2 + sin(u_{i}) + softmax_a(u_a)_{i}\nE = s tr(A) - logsumexp(h)")
+    truth = "softmax(u)_p Σ_j softmax(u)_j softmax(h)_j − softmax(h)_p softmax(u)_p"
+    assert indexcalc.check(model, f"dE/du_p == {truth} − cos(u_p) softmax(h)_p").holds
+    r = indexcalc.check(model, f"dE/du_p == {truth} − Σ_i cos(u_p) softmax(h)_i")
+    assert not r.holds and r.kind == "sum" and "an extra sum" in r.steps[0].message, str(r)
+    model = ("u in R^m; v in R^m\ng = log_softmax(u) outer(outer(v, u) u, v)\n"
+             "E = -logsumexp(g)")
+    first = "−softmax(g)_p (Σ_j v_j log_softmax(u)_j) Σ_m u_m^2"
+    assert indexcalc.check(model, f"dE/dv_p == {first} − log_softmax(u)_p "
+                           "(Σ_n v_n softmax(g)_n) Σ_r u_r^2").holds
+    r = indexcalc.check(model, f"dE/dv_p == {first} − Σ_{{l,n,r}} v_n u_r^2 log_softmax(u)_p "
+                        "softmax(g)_l")
+    assert not r.holds and r.kind == "product", str(r)
+    r = indexcalc.check("z : vector[n]\nx : vector[n]\np = softmax(z)\nE = sum_i x_i sum_j p_j",
+                        "dE/dx_k == p_k")                  # the reverse: a missing sum
+    assert not r.holds and r.kind == "sum", str(r)
+    model = ("θ : vector[n]\nv in R^m\ns : scalar\nh[i] = (2 + sin(s)) softmax_a(θ[a])_i\n"
+             "g = - logsumexp(h) v")                        # two softmaxes summed away
+    assert indexcalc.check(model, "dg_l/ds == −Σ_i v_l cos(s) softmax(θ)_i softmax(h)_i").holds
+    r = indexcalc.check(model, "dg_l/ds == −Σ_{i,j} v_l cos(s) softmax(θ)_j softmax(h)_i")
+    assert not r.holds and r.kind == "product", str(r)
+
+
+def test_a_sum_dropped_in_a_term_with_a_squared_sum_is_a_sum_mistake():
+    """Check property (long run, 2026-12-01): the term with the sum dropped was rebuilt
+    from its factors, where ``(Σ_q W_lq v_q)^2`` is two sums, and compared with the
+    claim's term as written: never equal, so a dropped sum read as ⊙ for a matrix
+    product.  Both are now compared rebuilt from their factors."""
+    model = ("W : matrix[n, n]\nv : vector[n]\nx : vector[n]\nh = norm(1 + (W v) ⊙ (W v))\n"
+             "g_ij = (x_i v_j)^2 + h W_ij")
+    first = "2 W_ij (Σ_{k,m} W_km W_kp v_m) / h + 2 x_i^2 v_j δ_jp"
+    assert indexcalc.check(model, f"dg_ij/dv_p == {first} + 2 Σ_{{l,n}} W_ij W_ln W_lp v_n "
+                           "(Σ_q W_lq v_q)^2 / h").holds
+    r = indexcalc.check(model, f"dg_ij/dv_p == {first} + 2 Σ_l W_ij v_p W_lp^2 "
+                        "(Σ_q W_lq v_q)^2 / h")
+    assert not r.holds and r.kind == "sum" and "a missing sum" in r.steps[0].message, str(r)
+
+
+def test_a_calls_letters_avoid_the_tensors_names():
+    """Check property (long run, 2026-12-01): in a statement with more index names than
+    lower-case letters, a call's binders took upper-case ones, among them the name of
+    a tensor it reads (``inv_{z,A}(2 A_zA)``), and past 52 none (``inv[k1,l1](``,
+    which does not read back)."""
+    import re
+
+    from indexcalc.calculus.simplify import expand
+    from indexcalc.ir import substitute
+    from indexcalc.read.text import to_text
+    text = ("x : vector[n]; W : matrix[n, m]; A : matrix[n, n]; B : matrix[n, n]; c in R\n"
+            "h[i,j] = W[i,j] max(logdet(2 A), logdet(A @ B))\n"
+            "g = 3 / (exp(tanh(c)) + exp(-tanh(c))) - sum(tanh(h))\nz1_i = W_ia W_ia - g x_i")
+    m = indexcalc.parse(text)
+    d = indexcalc.derivative(m, "A", of="z1")
+    e = d.unnamed_expr
+    for b in reversed(d.adjoints):
+        e = substitute(e, b.name, b.indices, b.expr)
+    for name in reversed(list(m.definitions)):
+        e = substitute(e, name, m.definitions[name].indices, m.definitions[name].expr)
+    printed = to_text(expand(e))
+    binders = {c for pair in re.findall(r"_\{(\w),(\w)\}\(", printed) for c in pair}
+    assert any(c.isupper() for c in binders)              # the case: upper-case letters used
+    assert not re.search(r"A_\wA\b|A_A\w\b", printed), printed  # no inv_{z,A}(2 A_zA)
+    # past 52 letters, a call reuses a letter of its dimension that it does not read (it
+    # printed inv[k1,l1](...), which the grammar does not read), and the claim reads back
+    assert not re.search(r"(?<![\w'])[a-z_]+\[[^\]]*\]\(", printed), printed
+    assert indexcalc.check(text, f"{d.lhs()} == {printed}").holds
+
+
+def test_a_matrix_form_whose_terms_share_a_repeated_scalar_prints():
+    """Check property (long run, 2026-12-01): taking the scalars common to a sum's terms
+    out counted a scalar one term has twice (sum(u^2) sum(u^2) ...) as common to all, and
+    removing it twice from a term that has it once raised ValueError.  Common scalars
+    are counted as a multiset now."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from claims import matrix_claims
+    text = ("θ : vector[n]\nu : vector[m]\nv ∈ ℝ^m\nW : matrix[n, m]\ns in R\nc : scalar\n"
+            "h = sum(gelu(u outer((Wᵀ (W (outer(v, u) (u u' v)))) u' (W.T θ), u)))\n"
+            "g = mean_a(u_{a} v[a]) (s c) - h\nE = s + s + g")
+    d = indexcalc.derivative(indexcalc.parse(text), "W")
+    assert d.matrix("column").exact and d.matrix("row").exact
+    claims = matrix_claims(d)
+    assert len(claims) == 2 and all(indexcalc.check(text, c).holds for c in claims)
+
+
+def test_symmetry_is_found_where_scaled_up_points_are_noise():
+    """Check property (long run, 2026-12-01): a claim true when A is symmetric was tried
+    at inputs scaled up four times too, where cos(g_i) takes arguments near 1e12 and
+    two formulas for it differ in every digit; so the symmetry was not suggested and
+    the mistake read as a layout.  Points whose value moves under a 1e-9 relative
+    nudge of the inputs no longer count against the assumption."""
+    model = ("x ∈ ℝ^n\ny in R^n\nθ ∈ ℝ^n\nu : vector[m]\nv ∈ ℝ^m\nW : matrix[n, m]\n"
+             "A in R^(n, n)\nB in R^(n, n)\n"
+             "h = sum(gelu(u outer(outer(Wᵀ (W (W' θ)), u) (W.T (y v.T v)), v)))\n"
+             "g_i = exp(sin(det(A @ B) * x_i + x[i])) - h y_i\n"
+             "E = softmax_b(v_{b})_a softmax_c(v_c)_{a} - (sum_d g_d sin(g_d))")
+    common = ("x_i cos(g_i) cos(x_i + x_i det(A B)) exp(sin(x_i + x_i det(A B))) det(A B) "
+              "inv_{e,f}(Σ_k A_ek B_kf)_qs")
+    first = ("−det(A B) (Σ_c A_cp inv_{e,f}(Σ_k A_ek B_kf)_qc) Σ_t x_t cos(x_t + x_t det(A B)) "
+             "exp(sin(x_t + x_t det(A B))) sin(g_t)")
+    assert indexcalc.check(model, f"dE/dB_pq == {first} − Σ_{{i,s}} A_sp g_i {common}").holds
+    r = indexcalc.check(model, f"dE/dB_pq == {first} − Σ_{{i,s}} A_ps g_i {common}")
+    assert not r.holds and r.kind == "assumption" and r.assumption == "A is symmetric", str(r)
+
+
+
+STEP_MODEL = ("x : vector[n]\ny ∈ ℝ^n\nu in R^m\nA : matrix[n, n]\nB : matrix[n, n]\ns : scalar\n"
+              "h = softmax(x + x) ⊙ softmax(y A)\n"
+              "g_{i} = h_i * (exp(tanh(u_a)) + exp(-tanh(u_a)))*softmax_b(u_{b})[a]\n"
+              "E = max(max(min(0.25, logdet(B)), det(Aᵀ)^1.5), s) + (sum_a g_a sin(g_a))")
+STEP_CLAIM = ('∂E/∂B_pq == step(0.25 − logdet(B)) inv(B)_qp − step(s + '
+              'relu(0.25 − logdet(B)) − relu(relu(0.25 − logdet(B)) + '
+              'det_{e,f}(A_fe)^(1.5) − 0.25) − 0.25) step(0.25 − logdet(B))'
+              ' inv(B)_qp − step(relu(0.25 − logdet(B)) + '
+              'det_{a,b}(A_ba)^(1.5) − 0.25) step(0.25 − logdet(B)) '
+              'inv(B)_qp')
+
+
+def test_a_term_only_a_corner_of_the_inputs_switches_on_is_missed_by_no_claim():
+    """Check property (long run, 2026-12-01, a wrong verdict): a claim missing a term
+    of three steps (of max and min) that only inputs scaled down switch on held at all
+    ten points.  Where the sides have a step, a claim only the numbers support is tried
+    at 14 more points, six of them scaled down; the assumptions are tried there too
+    (it read as 'holds only if A is symmetric' once the term was seen)."""
+    r = indexcalc.check(STEP_MODEL, STEP_CLAIM)
+    assert not r.holds and r.kind == "term", str(r)
+
+
+SATURATED_MODEL = ("x ∈ ℝ^n; v : vector[m]; W ∈ ℝ^{n×m}; A ∈ ℝ^{n×n}\n"
+                   "h = softmax(x + x) ⊙ softmax(A^T (W v))\n"
+                   "g_{i,j} = 2 + sin(W_{i,j}^2 * logdet(Aᵀ)) - (sum_a h_a sin(h_a)) W[i,j]\n"
+                   "z1_{i,j} = (A[i,j] / (1 + (h_{j} tr(Aᵀ))^2))^2 - sum(tanh(g)) A[i,j]")
+SATURATED_CLAIM = ('∂z1_ij/∂v_p == 4 A_ij^2 h_j softmax_k(2 x_k)_j '
+                   'softmax_n(Σ_{c,q} A_cn W_cq v_q)_j (Σ_e A_ee)^2 (Σ_{f,g} '
+                   'A_fg W_fp softmax_h(Σ_{o,t} v_o A_th W_to)_g) / (1 + h_j^2 '
+                   '(Σ_d A_dd)^2)^3 − 4 A_ij^2 h_j softmax_l(2 x_l)_j '
+                   'softmax_s(Σ_{a,b} v_a A_bs W_ba)_j (Σ_r A_rr)^2 (Σ_u A_uj '
+                   'W_up) / (1 + h_j^2 (Σ_m A_mm)^2)^3 − A_ij (Σ[f3,u3] A[u3,f3]'
+                   ' W[u3,p] sin(h[f3]) softmax_A(2 x_A)[f3] softmax_B(Σ[o3,t3] '
+                   'v[o3] A[t3,B] W[t3,o3])[f3]) Σ[v3,w3] W[v3,w3] '
+                   'tanh(g[v3,w3])^2 − A_ij (Σ[i1,j1] A[i1,j1] W[i1,p] '
+                   'softmax_C(Σ[l1,m1] A[l1,C] W[l1,m1] v[m1])[j1]) (Σ[q1,r1] '
+                   'W[q1,r1]) Σ_v h_v cos(h_v) softmax_w(Σ_{x,y} v_x A_yw '
+                   'W_yx)_v softmax_z(2 x_z)_v − A_ij (Σ[l2,m2] W[l2,m2]) (Σ[t1]'
+                   ' sin(h[t1]) softmax_D(2 x_D)[t1] softmax_E(Σ[w1,x1] v[w1] '
+                   'A[x1,E] W[x1,w1])[t1]) Σ[y1,z1] A[y1,z1] W[y1,p] '
+                   'softmax_F(Σ[j2,k2] v[j2] A[k2,F] W[k2,j2])[z1] − '
+                   'Σ[m3,n3,p3,z2] A_ij W[m3,p] W[n3,p3] A[z2,m3] h[z2] '
+                   'cos(h[z2]) softmax_G(2 x_G)[z2] softmax_H(Σ[k3,l3] v[k3] '
+                   'A[l3,H] W[l3,k3])[z2] tanh(g[n3,p3])^2 + A_ij (Σ[a2,b2] '
+                   'A[a2,b2] W[a2,p] softmax_I(Σ[d2,e2] v[d2] A[e2,I] '
+                   'W[e2,d2])[b2]) (Σ[f2,g2] W[f2,g2] tanh(g[f2,g2])^2) Σ[n2] '
+                   'sin(h[n2]) softmax_J(2 x_J)[n2] softmax_K(Σ[r2,s2] v[r2] '
+                   'A[s2,K] W[s2,r2])[n2] + A_ij (Σ[c1,d1] A[c1,d1] W[c1,p] '
+                   'softmax_L(Σ[f1,g1] v[f1] A[g1,L] W[g1,f1])[d1]) (Σ[h1,o1] '
+                   'W[h1,o1] tanh(g[h1,o1])^2) Σ[n1] h[n1] cos(h[n1]) '
+                   'softmax_M(2 x_M)[n1] softmax_N(Σ[a1,b1] v[a1] A[b1,N] '
+                   'W[b1,a1])[n1] + A_ij (Σ[c3,q3] A[c3,q3] W[c3,p] sin(h[q3]) '
+                   'softmax_O(2 x_O)[q3] softmax_P(Σ[a3,b3] v[a3] A[b3,P] '
+                   'W[b3,a3])[q3]) Σ[d3,e3] W[d3,e3] + A_ij (Σ[h2,w2] h[h2] '
+                   'A[w2,h2] W[w2,p] cos(h[h2]) softmax_Q(2 x_Q)[h2] '
+                   'softmax_R(Σ[u2,v2] v[u2] A[v2,R] W[v2,u2])[h2]) Σ[x2,y2] '
+                   'W[x2,y2]')
+
+
+def test_symmetry_is_found_where_a_saturated_softmax_leaves_round_off():
+    """Check property (long run, 2026-12-01): at inputs scaled up, the softmaxes
+    saturate and terms of order one cancel to 1e-12, which the tolerance for exact
+    agreement counted as a difference: a claim true when A is symmetric read as a
+    layout mistake.  At scaled-up points a difference must be of the values' order."""
+    r = indexcalc.check(SATURATED_MODEL, SATURATED_CLAIM)
+    assert not r.holds and r.kind == "assumption" and r.assumption == "A is symmetric", str(r)

@@ -301,20 +301,27 @@ def _expand(e: Expr) -> Expr:
         return e
     e = rebuild(e, tuple(_expand(c) for c in e.children))
     if isinstance(e, Mul):
-        terms = [ONE]
-        for f in e.factors:
-            parts = f.terms if isinstance(f, Add) else (f,)
-            terms = [mul(t, p) for t in terms for p in parts]
-            if len(terms) > MAX_TERMS:
-                raise LimitError(f"the expression expands to more than {MAX_TERMS} terms")
-        return add(*terms)
+        return _multiply_out(e.factors)
     if isinstance(e, Pow) and isinstance(e.base, Add) and isinstance(e.exponent, Const):
         n = e.exponent.value
         if isinstance(n, Fraction) and n.denominator == 1 and 1 < n <= 8:
-            return _expand(Mul((e.base,) * int(n)))
+            # the base is expanded already; multiplied out directly, since rebuilding
+            # the product of its copies would make the power again (and recurse forever)
+            return _multiply_out((e.base,) * int(n))
     if isinstance(e, Sum) and isinstance(e.body, Add):
         return add(*(summation(e.indices, t) for t in e.body.terms))
     return e
+
+
+def _multiply_out(factors) -> Expr:
+    """The product of expanded factors as a sum of products."""
+    terms = [ONE]
+    for f in factors:
+        parts = f.terms if isinstance(f, Add) else (f,)
+        terms = [mul(t, p) for t in terms for p in parts]
+        if len(terms) > MAX_TERMS:
+            raise LimitError(f"the expression expands to more than {MAX_TERMS} terms")
+    return add(*terms)
 
 
 # ---------------------------------------------------------------- factoring

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from indexcalc.calculus.diff import diff as differentiate_expr
 from indexcalc.calculus.simplify import expand, name_sums, simplify
-from indexcalc.checking.evaluation import SCRUTINY, SEEDS, evaluate_sides
+from indexcalc.checking.evaluation import SCRUTINY, SEEDS, STEPPED, evaluate_sides
 from indexcalc.derivative import Derivative
 from indexcalc.errors import IndexcalcError
 from indexcalc.ir import ZERO, Expr, add, const, mul, substitute, var_names
@@ -45,8 +45,10 @@ def vanishing_sum(difference: Expr | None, model: Model) -> str | None:
     return None
 
 
-def symmetric_input(d: Derivative, left: Expr | None, right: Expr, steps) -> str | None:
-    """The square input whose symmetry makes the sides agree, if there is one."""
+def symmetric_input(d: Derivative, left: Expr | None, right: Expr, steps
+                    ) -> tuple[str, int] | None:
+    """The square input whose symmetry makes the sides agree, if there is one, and at
+    how many points drawn with it symmetric they agree."""
     model = d.model
     for name in model.inputs:
         shape = model.shapes.get(name, ())
@@ -56,10 +58,17 @@ def symmetric_input(d: Derivative, left: Expr | None, right: Expr, steps) -> str
         sides = [right] if left is None else [left, right]
         a, b = (0, 1) if left is None else (1, 2)
         try:                    # at the usual points, then scaled down and up (a step)
-            if all(evaluate_sides(d, sides, steps, draw_from=sym, seeds=seeds,
-                                  scale=scale).agree(a, b)
-                   for seeds, scale in ((SEEDS, 1.0),) + SCRUTINY):
-                return name
+            points = 0
+            for seeds, scale in ((SEEDS, 1.0),) + SCRUTINY + STEPPED:
+                values = evaluate_sides(d, sides, steps, draw_from=sym, seeds=seeds,
+                                        scale=scale)
+                if not values.agree(a, b) and (scale <= 1 or values.agree_where_stable(
+                        a, b, evaluate_sides(d, sides, steps, draw_from=sym, seeds=seeds,
+                                             scale=scale, jitter=1e-9)) is False):
+                    break
+                points += values.count(a, b)[0]
+            else:
+                return name, points
         except IndexcalcError:
             continue
     return None

@@ -29,6 +29,7 @@ from indexcalc.calculus.simplify import simplify
 from indexcalc.checking.assumptions import symmetric_input, vanishing_sum
 from indexcalc.checking.evaluation import (
     SCRUTINY,
+    STEPPED,
     Values,
     evaluate_sides,
     point_text,
@@ -44,7 +45,8 @@ from indexcalc.errors import (
     ShapeError,
     UnknownNameError,
 )
-from indexcalc.ir import Expr, var_names
+from indexcalc.ir import Expr, Func, var_names
+from indexcalc.ir.nodes import walk
 from indexcalc.model import Assume, Check, Model, Question
 from indexcalc.read.text import to_text
 
@@ -137,6 +139,8 @@ class _Judge:
             bodies[name] = (named.indices, named.unnamed_expr)
         bodies.update({b.name: (b.indices, b.expr) for b in self.d.adjoints})
         self.names = Names(bodies)
+        self.stepped = any(n.name in ("step", "relu") for b in self.values.program.bindings
+                           for n in walk(b.expr) if isinstance(n, Func))
         self.assume_rules = [Rule(simplify(a.lhs), simplify(a.rhs))
                              for a in self.model.assumptions if a.rhs.free <= a.lhs.free]
 
@@ -156,14 +160,20 @@ class _Judge:
         sym = compare(left, right, self.names)
         agree = self.values.agree(k - 1, k)
         if agree and sym.equal is not True:          # the numbers alone: look harder
-            for seeds, scale in SCRUTINY:
-                self.values.extend(evaluate_sides(self.d, self.chain, self.steps,
-                                                  seeds=seeds, scale=scale))
+            for seeds, scale in SCRUTINY + (STEPPED if self.stepped else ()):
+                more = evaluate_sides(self.d, self.chain, self.steps, seeds=seeds, scale=scale)
+                if scale > 1 and more.agree(k - 1, k) is False and more.agree_where_stable(
+                        k - 1, k, evaluate_sides(self.d, self.chain, self.steps, seeds=seeds,
+                                                 scale=scale, jitter=1e-9)) is not False:
+                    continue                 # they differ only where the numbers are noise
+                self.values.extend(more)
                 agree = self.values.agree(k - 1, k)
                 if not agree:
                     break
+        points, differing = self.values.count(k - 1, k)
         step = Step(k, lhs, right, bool(agree) if agree is not None else sym.equal is True,
-                    symbolic=sym.equal is True, difference=sym.difference)
+                    symbolic=sym.equal is True, difference=sym.difference, points=points,
+                    differing=differing)
         if agree is None:
             step.message = ("no random point could evaluate both sides (outside a function's "
                             "domain); decided symbolically")
@@ -200,6 +210,7 @@ class _Judge:
         facts = "; ".join(a.source or f"{to_text(a.lhs)} = {to_text(a.rhs)}"
                           for a in self.model.assumptions)
         step.holds, step.declared = True, True
+        step.points, step.differing = values.count(a, b)
         step.assumption = facts.removeprefix("assume ").strip()
         step.message, step.numerically = "", False
         return True
@@ -228,14 +239,17 @@ class _Judge:
     def _assumption(self, k: int, step: Step, left: Expr, right: Expr):
         truth = self.assumed or self.d
         named = vanishing_sum(step.difference, self.model)
+        how = "symbolically: the difference vanishes then"
         if named is None:
             sides_left = None if k == 1 else left
-            matrix = symmetric_input(truth, sides_left, right, self.steps)
-            if matrix is not None:
+            found = symmetric_input(truth, sides_left, right, self.steps)
+            if found is not None:
+                matrix, points = found
                 named = f"{matrix} is symmetric"
+                how = f"numerically, at {points} random points where it is"
         if named is None:
             return None
-        step.assumption = named
+        step.assumption, step.assumption_how = named, how
         return "assumption", ""
 
 
@@ -265,7 +279,8 @@ def shape_mismatch(model: Model, question, claim_text: str, error: IndexcalcErro
     if _transposed_fits(model, question, claim_text):
         kind = "layout"
         message = "it is transposed: " + message
-    step = Step(1, d.lhs(), None, False, kind=kind, message=message, right_text=claim_text)
+    step = Step(1, d.lhs(), None, False, kind=kind, message=message, right_text=claim_text,
+                decided_by="by the shapes")
     title = f"check {d.lhs()} == {claim_text}"
     return CheckResult(d, [step], [(title, [step], d)])
 

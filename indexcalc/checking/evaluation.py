@@ -39,6 +39,9 @@ RTOL, ATOL = 1e-9, 1e-12          # |a − b| <= RTOL (|a| + |b|) / 2 + ATOL · 
 # when only the numbers say a claim holds, more points: inputs scaled down (functions far
 # from saturation) and up (a step of max or relu that small inputs never cross)
 SCRUTINY = (((6, 7, 8), 0.3), ((9, 10, 11, 12), 4.0))
+# ... and, where a step (of max, min, relu) is in the sides, more at other scales: a term
+# that only a corner of the inputs switches on must be switched on at some point
+STEPPED = (((13, 14, 15, 16), 1.0), ((17, 18, 19, 20), 2.0), ((21, 22, 23, 24, 25, 26), 0.3))
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,21 @@ class Values:
             return None
         return all(decided)
 
+    def agree_where_stable(self, a: int, b: int, nudged: "Values") -> bool | None:
+        """``agree``, at the points where side a barely moves when the inputs move by a
+        relative 1e-9 (``nudged``): at scaled-up inputs a cosine of a huge argument is
+        noise, and two formulas for it need not agree."""
+        stable = [(x, y) for x, y, z in zip(self.sides[a], self.sides[b], nudged.sides[a])
+                  if finite(x) and finite(y) and finite(z) and close(x, z, 1e-6)]
+        # a step crossed makes a difference of the values' order; round-off of terms that
+        # cancel where a softmax saturates makes one of 1e-12
+        return all(close(x, y, 1e-6, 1e-9) for x, y in stable) if stable else None
+
+    def count(self, a: int, b: int) -> tuple[int, int]:
+        """How many points decided (both sides finite), and at how many they differ."""
+        pairs = self.pairs(a, b)
+        return len(pairs), sum(not close(x, y) for x, y in pairs)
+
     def extend(self, other: "Values") -> None:
         self.points += other.points
         for mine, theirs in zip(self.sides, other.sides):
@@ -83,10 +101,10 @@ def finite(a: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(a)))
 
 
-def close(a, b) -> bool:
+def close(a, b, rtol: float = RTOL, atol: float = ATOL) -> bool:
     a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
     scale = max(1.0, float(np.max(np.abs(a), initial=0)), float(np.max(np.abs(b), initial=0)))
-    return bool(np.all(np.abs(a - b) <= RTOL * (np.abs(a) + np.abs(b)) / 2 + ATOL * scale))
+    return bool(np.all(np.abs(a - b) <= rtol * (np.abs(a) + np.abs(b)) / 2 + atol * scale))
 
 
 def side_name(k: int) -> str:
@@ -119,7 +137,7 @@ def _add_derivative(bindings: dict[str, Binding], d: Derivative) -> None:
 
 
 def evaluate_sides(d: Derivative, sides: list[Expr], steps=(), draw_from: Model | None = None,
-                   seeds=SEEDS, scale: float = 1.0) -> Values:
+                   seeds=SEEDS, scale: float = 1.0, jitter: float = 0.0) -> Values:
     """Every side at each point (points where one cannot be evaluated are skipped).
     ``draw_from`` is the model the inputs are drawn for (by default ``d``'s; one
     with an input declared symmetric draws it symmetric)."""
@@ -131,7 +149,7 @@ def evaluate_sides(d: Derivative, sides: list[Expr], steps=(), draw_from: Model 
     for seed in tuple(seeds) + EXTRA_SEEDS:
         if len(points) >= len(seeds) and all(finite(v[-1]) for v in values):
             break
-        point = draw_point(model, names, seed, scale)
+        point = draw_point(model, names, seed, scale, jitter)
         try:
             with np.errstate(all="ignore"):
                 out = evaluate_program(runnable, point.arrays)
@@ -144,13 +162,14 @@ def evaluate_sides(d: Derivative, sides: list[Expr], steps=(), draw_from: Model 
     return Values(program, names, points, values, d.indices)
 
 
-def draw_point(model: Model, names: list[str], seed: int, scale: float = 1.0) -> Point:
+def draw_point(model: Model, names: list[str], seed: int, scale: float = 1.0,
+               jitter: float = 0.0) -> Point:
     # the first point is small (every dimension 2), so a counterexample prints in full;
     # not where a shifted read derives a range from them (n − 2K + 2 would be empty)
     derived = any(isinstance(d, DimExpr) for shape in model.shapes.values() for d in shape)
     sizes = {dim: 2 for dim in _dims(model)} if seed == 0 and not derived else None
     arrays = random_arrays(model, seed=seed, sizes=sizes, names=names)
-    return Point(seed, {n: np.round(a * scale, DIGITS) for n, a in arrays.items()})
+    return Point(seed, {n: np.round(a * scale, DIGITS) * (1 + jitter) for n, a in arrays.items()})
 
 
 def _dims(model: Model) -> set[str]:

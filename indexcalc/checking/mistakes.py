@@ -33,6 +33,7 @@ import numpy as np
 from indexcalc.calculus.simplify import expand, simplify
 from indexcalc.checking.evaluation import Values, close
 from indexcalc.errors import IndexcalcError
+from indexcalc.functions import TENSOR
 from indexcalc.ir import (
     Add,
     Apply,
@@ -138,7 +139,7 @@ def structural_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
         return "term", f"it misses the term {_show(missing)}"
     if not missing:
         return "term", f"it has an extra term {_show(extra)}"
-    return _rewired(missing, extra)
+    return _rewired(*_restore_totals(missing, extra))
 
 
 def _terms(e: Expr) -> dict:
@@ -176,6 +177,51 @@ def _coefficients(changed: dict) -> tuple[str, str]:
     if all(c == -v for v, c in changed.values()):
         return "sign", f"the term {truth} has the wrong sign (it has {shown})"
     return "factor", f"a constant factor: it has {shown} where the other side has {truth}"
+
+
+def _restore_totals(missing: dict, extra: dict) -> tuple[dict, dict]:
+    """A factor whose entries add up to a known number (softmax: 1) that a term of one
+    side has and the matching term of the other lacks was summed over its own axis
+    there, and simplification put the number in the sum's place (``Σ_i cos(u_p)
+    softmax(h)_i`` is ``cos(u_p)``).  That term is written with the sum again, so
+    that its wiring (an extra sum, a split index) shows."""
+    sides = [dict(missing), dict(extra)]
+    for a, b in ((0, 1), (1, 0)):
+        for t in list(sides[a]):
+            for o, c2 in list(sides[b].items()):
+                lacking = _summed_away(t, o)
+                if not lacking:
+                    continue
+                taken = set(index_names(t)) | set(index_names(o))
+                back, total = o, Fraction(1)
+                for f in lacking:
+                    fresh = []
+                    for i in f.out:
+                        fresh.append(fresh_index(taken, i.dim))
+                        taken.add(fresh[-1].name)
+                    back = mul(back, summation(tuple(fresh), rename(f, dict(zip(f.out, fresh)))))
+                    total *= Fraction(TENSOR[f.fn].total)
+                del sides[b][o]
+                sides[b][back] = c2 / total
+                break
+    return sides[0], sides[1]
+
+
+def _summed_away(t: Expr, o: Expr) -> list[Apply]:
+    """The factors of ``t`` that ``o`` lacks, if ``o`` has no other difference and
+    each of those factors' entries add up to a known number."""
+    tf, of = _factors(t)[0], _factors(o)[0]
+    rest = [_shape(f) for f in of if not isinstance(f, Const)]
+    lacking = []
+    for f in tf:
+        if _shape(f) in rest:
+            rest.remove(_shape(f))
+        else:
+            lacking.append(f)
+    if rest or not all(isinstance(f, Apply) and not f.order and f.fn in TENSOR
+                       and TENSOR[f.fn].total for f in lacking):
+        return []
+    return lacking
 
 
 def _rewired(missing: dict, extra: dict) -> tuple[str, str] | None:
@@ -248,7 +294,7 @@ def _factors(term: Expr) -> tuple[list[Expr], set]:
         elif (isinstance(n, Pow) and not isinstance(n.base, (Mul, Add))
               and isinstance(n.exponent, Const)
               and n.exponent.value > 0
-              and n.exponent.value.denominator == 1 and n.exponent.value <= 8):
+              and float(n.exponent.value).is_integer() and n.exponent.value <= 8):
             stack.extend(_copies(n.base, int(n.exponent.value), taken))
         else:
             out.append(n)
@@ -296,7 +342,7 @@ def _powers_apart(e: Expr) -> list[tuple]:
     out = []
     for f in (e.factors if isinstance(e, Mul) else (e,)):
         if (isinstance(f, Pow) and isinstance(f.exponent, Const) and 0 < f.exponent.value <= 8
-                and f.exponent.value.denominator == 1):
+                and float(f.exponent.value).is_integer()):     # exact, or a float like 2.0
             out.extend([_shape(f.base)] * int(f.exponent.value))
         elif isinstance(f, Pow):
             out.append(("P", _shape(f.base), _shape(f.exponent)))
@@ -314,7 +360,7 @@ def _wiring(truth: Expr, claim: Expr) -> str:
     """``missing sum`` if the claim is the truth with a summed index written as a
     free one (``Σ_j t_j o_k`` as ``t_k o_k``), ``extra sum`` the reverse, ``layout``
     for a transposed tensor, else ``product``."""
-    if _drops_a_sum(truth, claim):
+    if _drops_a_sum(truth, claim, anew=True):
         return "missing sum"
     if _drops_a_sum(claim, truth):
         return "extra sum"
@@ -323,10 +369,21 @@ def _wiring(truth: Expr, claim: Expr) -> str:
     return "product"
 
 
+def _flat_key(term: Expr):
+    """The canonical key of ``term`` rebuilt from its factors, as the rewired terms it is
+    compared with are (a square of a sum written as two sums: ``(Σ_q W_lq v_q)^2`` is
+    ``Σ_{q,r} W_lq v_q W_lr v_r`` on both sides)."""
+    factors, bound = _factors(term)
+    try:
+        return canonical(simplify(summation(tuple(bound), mul(*factors))))
+    except IndexcalcError:
+        return canonical(term)
+
+
 def _transposed_factor(truth: Expr, claim: Expr) -> bool:
     """Is ``claim`` the term ``truth`` with one tensor transposed (W1_ij as W1_ji)?"""
     factors, bound = _factors(truth)
-    want = canonical(claim)
+    want = _flat_key(claim)
     for k, f in enumerate(factors):
         if not isinstance(f, Var) or len(f.indices) < 2:
             continue
@@ -342,13 +399,16 @@ def _transposed_factor(truth: Expr, claim: Expr) -> bool:
     return False
 
 
-def _drops_a_sum(a: Expr, b: Expr) -> bool:
+def _drops_a_sum(a: Expr, b: Expr, anew: bool = False) -> bool:
     """Is ``b`` the term ``a`` with one of its sums dropped, its index renamed to a
-    free index of ``a``?"""
+    free index of ``a`` (or, ``anew``, of ``b`` alone: ``a`` is the truth, constant
+    along an axis of the derivative, ``Σ_{i,j} W_ij`` written ``Σ_j W_pj``)?  A claim
+    summed along every place of an axis (``f'(z1) W1 δ2`` for ``f'(z1) ⊙ (W1 δ2)``) is
+    not an extra sum but a product wired as a contraction."""
     factors, bound = _factors(a)
-    want = canonical(b)
+    want = _flat_key(b)
     for j in bound:
-        for k in a.free:
+        for k in sorted(a.free | (b.free if anew else set()), key=lambda i: i.name):
             if k.dim != j.dim:
                 continue
             moved = summation(tuple(i for i in bound if i != j),

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from indexcalc.calculus.simplify import expand, factor, name_sums
-from indexcalc.checking.evaluation import SCRUTINY, SEEDS
 from indexcalc.derivative import Derivative
 from indexcalc.display import markdown_text
 from indexcalc.errors import IndexcalcError
@@ -38,6 +37,26 @@ class Step:
     difference: Expr | None = None
     counterexample: str | None = None
     right_text: str = ""
+    points: int = 0                          # random points at which both sides evaluated
+    differing: int = 0                       # ... and at which they differ
+    assumption_how: str = ""                 # how the assumption was found
+    decided_by: str = ""                     # set when neither side decided (the shapes)
+
+    @property
+    def how(self) -> str:
+        """How the verdict was reached: symbolically, numerically, or both."""
+        at = _points(self.points)
+        if self.decided_by:
+            return self.decided_by
+        if self.points == 0:
+            proven = "symbolically" if self.symbolic else "the symbolic forms differ"
+            return f"{proven}; no random point could evaluate both sides"
+        if self.differing:
+            against = ", against the symbolic side" if self.symbolic else ""
+            return f"numerically{against}: the sides differ at {self.differing} of {at}"
+        if self.symbolic:
+            return f"symbolically and numerically, at {at}"
+        return f"numerically, at {at}; the symbolic side could not decide"
 
     @property
     def verdict(self) -> str:
@@ -51,18 +70,18 @@ class Step:
 
     def headline(self) -> str:
         if self.holds and self.assumption is None:
-            how = "symbolically and numerically" if self.symbolic else "numerically"
-            points = len(SEEDS) if self.symbolic else len(SEEDS) + len(SCRUTINY[0])
-            return f"✓ holds ({how}, at {points} random points)"
+            return f"✓ holds ({self.how})"
         if self.holds:
-            return f"✓ holds when {self.assumption} (declared with `assume`)"
+            return (f"✓ holds when {self.assumption} (declared with `assume`; numerically, at "
+                    f"{_points(self.points)})")
+        how = f" ({self.assumption_how})" if self.assumption_how else ""
         if self.assumption is not None and self.assumption.endswith(" is symmetric"):
             return (f"~ holds only if {self.assumption}, which the model does not declare: "
-                    "declare it `symmetric` if it is")
+                    f"declare it `symmetric` if it is{how}")
         if self.assumption is not None:
             return (f"~ holds only if {self.assumption}, which the model does not assume: "
-                    "add `assume` if it is true of your data")
-        return "✗ does not hold"
+                    f"add `assume` if it is true of your data{how}")
+        return f"✗ does not hold ({self.how})"
 
     def details(self, model: Model, sides: str = "derivative − claim") -> list[str]:
         out = []
@@ -151,6 +170,10 @@ class CheckResult:
         return "\n\n".join(out)
 
 
+def _points(n: int) -> str:
+    return f"{n} random point" + ("" if n == 1 else "s")
+
+
 def _statement_text(title: str, steps: list[Step], d: Derivative) -> str:
     model = d.model
     if len(steps) == 1:
@@ -167,7 +190,8 @@ def _statement_text(title: str, steps: list[Step], d: Derivative) -> str:
     lines = [title, head, f"  derivative:  {d}"]
     for s in steps:
         mark = "✓" if s.holds else ("~" if s.assumption else "✗")
-        lines.append(f"  {mark} link {s.number}: {s.left} == {s.claim_text}   [{s.verdict}]")
+        lines.append(f"  {mark} link {s.number}: {s.left} == {s.claim_text}   "
+                     f"[{s.verdict}; {s.how}]")
         sides = "derivative − right side" if s.number == 1 else "left side − right side"
         lines += ["      " + x for x in s.details(model, sides)]
     return "\n".join(lines)

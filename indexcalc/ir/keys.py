@@ -8,6 +8,9 @@ need ``canonical``.  They build nodes directly: the structure is only relabelled
 
 from __future__ import annotations
 
+from itertools import permutations, product
+from math import factorial
+
 from indexcalc.ir.affine import InRange
 from indexcalc.ir.nodes import (
     Add,
@@ -36,6 +39,9 @@ def canonical(e: Expr) -> Expr:
     return _canonical(e)
 
 
+TIES = 24                   # orders of look-alike children tried per product or sum
+
+
 @memoised(2048)
 def _canonical(e: Expr) -> Expr:
     counter = [0]
@@ -62,6 +68,38 @@ def _canonical(e: Expr) -> Expr:
         env.update(saved)
         return named, result
 
+    def best_order(order: list[Expr], bound: frozenset) -> list[Expr]:
+        """The children relabelled in the order that names the bound indices best.
+        Children that look alike with bound names erased (W_ab W_ad W_ed) are
+        visited in each of their orders, up to ``TIES`` of them, and the smallest
+        result is kept: otherwise the order they came in, which depends on the
+        names, decides the names, and equal terms could differ."""
+        groups: list[list[Expr]] = []
+        for c in order:
+            if groups and c.free & bound and _erased_key(c, bound) == \
+                    _erased_key(groups[-1][0], bound):
+                groups[-1].append(c)
+            else:
+                groups.append([c])
+        count = 1
+        for g in groups:
+            count *= factorial(len(g))
+        if count == 1 or count > TIES:
+            return [go(c, bound) for c in order]
+        start, seen, best = counter[0], dict(env), None
+        for combo in product(*(permutations(g) for g in groups)):
+            counter[0] = start
+            env.clear()
+            env.update(seen)
+            kids = [go(c, bound) for g in combo for c in g]
+            key = tuple(sorted(t.key for t in kids))
+            if best is None or key < best[0]:
+                best = (key, kids, counter[0], dict(env))
+        counter[0] = best[2]
+        env.clear()
+        env.update(best[3])
+        return best[1]
+
     def go(node: Expr, bound: frozenset) -> Expr:
         if isinstance(node, Var):
             return Var(node.name, tuple(name(i, bound) if type(i) is Index else
@@ -82,7 +120,7 @@ def _canonical(e: Expr) -> Expr:
                          node.order)
         if isinstance(node, (Mul, Add)):
             order = sorted(node.children, key=lambda c: _erased_key(c, bound))
-            kids = sorted((go(c, bound) for c in order), key=lambda t: t.key)
+            kids = sorted(best_order(order, bound), key=lambda t: t.key)
             return type(node)(tuple(kids))
         if isinstance(node, Pow):
             return Pow(go(node.base, bound), go(node.exponent, bound))

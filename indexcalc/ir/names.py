@@ -35,3 +35,11 @@ __all__ = [
     "fresh_index",
     "fresh_name",
 ]
+
+
+def call_letter(letters: str, taken: set, own: set, dims: dict, dim: Dim) -> str | None:
+    """A letter for a call's binder: one not yet taken in the statement; past the last,
+    one printed for the same dimension that the call does not read (a call's binders
+    are its own: ``Σ_a y_a softmax_a(y_a)`` reads back)."""
+    return next((c for c in letters if c not in taken), None) or next(
+        (c for c in letters if c not in own and dims.get(c) == dim), None)

@@ -277,7 +277,10 @@ def plus(terms) -> MExpr:
     coeffs = {abs(c) for c, _, _ in parts}
     c = min(coeffs) if len(coeffs) == 1 else 1
     c = -c if all(p[0] < 0 for p in parts) else c
-    common = [s for s in parts[0][1] if all(s in p[1] for p in parts[1:])]
+    common = list(parts[0][1])
+    for p in parts[1:]:                 # as many copies as every term has (s s a + s b)
+        left = list(p[1])
+        common = [s for s in common if s in left and not left.remove(s)]
     if c != 1 or common:
         rest = []
         for coeff, scalars, arg in parts:

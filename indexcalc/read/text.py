@@ -36,6 +36,7 @@ from indexcalc.ir import (
     Var,
 )
 from indexcalc.ir.affine import DimExpr, InRange
+from indexcalc.ir.names import call_letter
 from indexcalc.read.bounds import condition_text, sub_text, unproven_reads, with_bounds
 from indexcalc.read.spelling import normed
 from indexcalc.syntax.subscripts import NAME, subscript_text
@@ -83,6 +84,7 @@ class Printer:
     def print(self, e: Expr) -> str:
         e = ir.unique_binders(e, self.lhs)     # no Σ_i in a Σ_i, no i both free and bound
         self.names |= ir.index_names(e)
+        self.dims = {i.name: i.dim for n in ir.walk(e) for i in n.free}
         for i in sorted(e.free, key=lambda i: i.key):
             self.rank.setdefault(i.name, len(self.rank))
         for node in ir.walk(e):
@@ -208,16 +210,16 @@ class Printer:
     def short_binders(self, e: Apply) -> Apply:
         """``e`` with its multi-letter binders renamed to free single letters."""
         # a name is one dimension in a whole statement: avoid every name printed in it
-        taken = ir.index_names(e) | self.names
-        mapping = {}
+        base = ir.index_names(e) | set(ir.var_names(e))     # not inv_{z,A}(A_zA) either
+        taken, own, mapping = base | self.names, base | self.lhs, {}
         for i in e.over:
             if len(self.ident(i.name)) == 1:
                 continue
-            letter = next((c for c in _CALL_LETTERS if c not in taken), None)
+            letter = call_letter(_CALL_LETTERS, taken, own, getattr(self, "dims", {}), i.dim)
             if letter is None:
                 return e
-            taken.add(letter)
-            self.names.add(letter)
+            for names in (taken, own, self.names):
+                names.add(letter)
             mapping[i] = Index(letter, i.dim)
         return ir.rename_bound(e, mapping)
 
