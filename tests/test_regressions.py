@@ -869,3 +869,16 @@ def test_symmetry_is_found_where_a_saturated_softmax_leaves_round_off():
     layout mistake.  At scaled-up points a difference must be of the values' order."""
     r = indexcalc.check(SATURATED_MODEL, SATURATED_CLAIM)
     assert not r.holds and r.kind == "assumption" and r.assumption == "A is symmetric", str(r)
+
+
+def test_a_shared_name_is_printed_after_the_sums_it_reads():
+    """Found by test_exact_matrix_form_matches_index_form (long run, 2,500 examples): the
+    matrix form of ∂ gelu_tanh(Σ_a x_a)/∂x named the repeated tanh first,
+    ``t = tanh(… ξ …)`` before ``ξ = sum(x)``, so it did not parse back.  A shared name
+    is now printed just before its first use."""
+    from matrix_check import check_derivative
+    lines = indexcalc.derivative("\nE = gelu_tanh(sum_a x_a)", "x").matrix().lines
+    assert lines[0] == "ξ = sum(x)" and lines[1].startswith("t = tanh(")
+    text = "x : vector[n]\nE = gelu_tanh(sum_a x_a)"
+    check_derivative(text, "x")
+    matches_finite_differences(text, "x")

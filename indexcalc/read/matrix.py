@@ -104,8 +104,8 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
     forms = [_form(expr, tuple(axes), symmetric) for _, axes, expr in bindings]
     shared, forms = name_repeats(forms, set(taken) | {b[0] for b in bindings})
     printer = MatrixPrinter(layout, frozenset(symmetric))
-    lines = [f"{sym} = {printer.text(m)}" for sym, m in shared]
-    reasons, rhs = [], ""
+    pending = [(sym, f"{sym} = {printer.text(m)}") for sym, m in shared]
+    lines, reasons, rhs = [], [], ""
     for (name, axes, expr), m in zip(bindings, forms):
         if axes and isinstance(expr, Const) and expr.value == 0:     # dfdA_pq = 0: all zeros
             line = definition_text(name, axes, expr)
@@ -117,6 +117,7 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
         else:
             rhs = printer.text(m)
             line = f"{name} = {rhs}"
+        lines += _named_for(line, pending)
         lines.append(line)
     kron = ""
     if vec is not None and reasons and reasons[-1].startswith(f"{bindings[-1][0]}: "):
@@ -130,6 +131,21 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
     elif reasons:
         lines.append("# no matrix form: " + "; ".join(reasons))
     return MatrixForm(tuple(lines), not reasons, "; ".join(reasons), rhs, layout, kron)
+
+
+def _named_for(line: str, pending: list[tuple[str, str]]) -> list[str]:
+    """The lines of the shared names ``line`` uses (and those they use), taken out of
+    ``pending`` in their order: each is printed just before its first use, so after the
+    bindings it reads (``ξ = sum(x)`` before ``t = tanh(… ξ …)``)."""
+    used, grew = set(), True
+    while grew:
+        texts = [line] + [text for sym, text in pending if sym in used]
+        new = {sym for sym, _ in pending
+               if any(re.search(rf"(?<!\w){re.escape(sym)}(?!\w)", t) for t in texts)}
+        grew, used = new != used, new
+    out = [text for sym, text in pending if sym in used]
+    pending[:] = [(sym, text) for sym, text in pending if sym not in used]
+    return out
 
 
 def _form(expr: Expr, axes: tuple[Index, ...], symmetric):
