@@ -119,6 +119,7 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
             line = f"{name} = {rhs}"
         lines += _named_for(line, pending)
         lines.append(line)
+    lines[:0] = [text for _, text in pending]          # none, unless a use went unseen
     kron = ""
     if vec is not None and reasons and reasons[-1].startswith(f"{bindings[-1][0]}: "):
         lhs, rows, cols = vec
@@ -136,12 +137,13 @@ def bindings_form(bindings: list[tuple[str, tuple[Index, ...], Expr]],
 def _named_for(line: str, pending: list[tuple[str, str]]) -> list[str]:
     """The lines of the shared names ``line`` uses (and those they use), taken out of
     ``pending`` in their order: each is printed just before its first use, so after the
-    bindings it reads (``ξ = sum(x)`` before ``t = tanh(… ξ …)``)."""
+    bindings it reads (``ξ = sum(x)`` before ``t = tanh(… ξ …)``).  A name ends where
+    no letter follows, ``ᵀ`` aside (a letter to the regex, a transpose here)."""
     used, grew = set(), True
     while grew:
         texts = [line] + [text for sym, text in pending if sym in used]
         new = {sym for sym, _ in pending
-               if any(re.search(rf"(?<!\w){re.escape(sym)}(?!\w)", t) for t in texts)}
+               if any(re.search(rf"(?<!\w){re.escape(sym)}(?!(?!ᵀ)\w)", t) for t in texts)}
         grew, used = new != used, new
     out = [text for sym, text in pending if sym in used]
     pending[:] = [(sym, text) for sym, text in pending if sym not in used]
