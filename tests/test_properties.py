@@ -155,8 +155,12 @@ def test_first_derivative_matches_finite_differences(case, data):
     matches_oracle(reference, model, case.of, wrt, arrays, value, "reference evaluator")
     kept = {k: np.array(v, copy=True) for k, v in arrays.items()}
     compiled = d.evaluate(**arrays)
-    assert np.allclose(compiled, reference, rtol=1e-9,
-                       atol=1e-9 * max(1, np.max(np.abs(reference)))), "compiled vs reference"
+    if not np.allclose(compiled, reference, rtol=1e-9,
+                       atol=1e-9 * max(1, np.max(np.abs(reference)))):
+        # another order of the same operations: on an ill-conditioned example (sin g with
+        # g ~ 1e8) the two differ beyond 1e-9, and then the compiled value must pass the
+        # finite-difference oracle on its own
+        matches_oracle(compiled, model, case.of, wrt, arrays, value, "compiled code")
     # buffers are reused in place (compiler/inplace.py), never the caller's
     assert all(np.array_equal(arrays[k], kept[k]) for k in arrays), "an input was written"
     assert np.array_equal(d.evaluate(**arrays), compiled), "a second call differs"
