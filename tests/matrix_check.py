@@ -63,12 +63,18 @@ def arrays_for(model, seed=0, sizes=None):
 
 
 def declaration(form_text: str, shape) -> str:
-    """The result's shape declared, when the form uses 𝟙 or I: ``x 𝟙ᵀ`` or ``I`` alone
-    says nothing about the size of the 𝟙 or the I, which the notation then takes from
-    the declaration (without one it would be a fresh dimension)."""
-    if not shape or not re.search(r"𝟙|\bI\b", form_text):
+    """The result's shape declared, when the form uses 𝟙 or I or is a number: ``x 𝟙ᵀ``,
+    ``I`` alone or ``Pm_ij = 0`` says nothing about the size of the 𝟙, the I or the
+    indices, which the notation then takes from the declaration (without one it would
+    be a fresh dimension)."""
+    defs = [ln for ln in form_text.splitlines() if "=" in ln and not ln.lstrip().startswith("#")]
+    if not defs:
         return ""
-    name = form_text.strip().splitlines()[-1].split("=", 1)[0].strip()
+    lhs, rhs = defs[-1].split("=", 1)
+    constant = re.fullmatch(r"[\d\s./()−-]+", rhs.strip())       # Pm_ij = 0 says no sizes
+    if not shape or not (re.search(r"𝟙|\bI\b", form_text) or constant):
+        return ""
+    name = re.match(r"[^\s_\[]+", lhs.strip()).group(0)
     kind = {1: "vector", 2: "matrix"}.get(len(shape), "tensor")
     return f"{name} : {kind}[{', '.join(str(d) for d in shape)}]\n"
 

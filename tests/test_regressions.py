@@ -882,3 +882,13 @@ def test_a_shared_name_is_printed_after_the_sums_it_reads():
     text = "x : vector[n]\nE = gelu_tanh(sum_a x_a)"
     check_derivative(text, "x")
     matches_finite_differences(text, "x")
+
+
+def test_a_mean_whose_argument_cancels_is_zero():
+    """Found by test_printing_then_parsing_gives_the_same_ir (long run): ``mean_a(x_a y_a
+    − y_a x_a)`` was refused (its argument must carry a), because the terms cancel when
+    lowered and a is no longer free.  The argument as written carries a; the mean is 0."""
+    m = indexcalc.parse("x : vector[n]\ny : vector[n]\nE = mean_a(x_a y_a - y_a x_a) + sum(x)")
+    assert str(m.definitions["E"].expr) == "Σ_i x_i"
+    with pytest.raises(indexcalc.IndexcalcError, match="its argument must carry it"):
+        indexcalc.parse("x : vector[n]\ny : vector[n]\nE_j = x_j + mean_j y_k")

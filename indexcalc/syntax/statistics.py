@@ -21,7 +21,7 @@ from indexcalc.errors import IndexMismatchError, ParseError
 from indexcalc.ir import MINUS_ONE, DimSize, Func, add, const, mul, neg, power, rename
 from indexcalc.syntax import matrix_form
 from indexcalc.syntax import tree as S
-from indexcalc.syntax.scope import Ctx, Scope, Val
+from indexcalc.syntax.scope import Ctx, Scope, Val, index_names_in
 
 STATISTICS = ("mean", "var", "std")
 EXTREMES = ("max", "min")
@@ -35,7 +35,10 @@ def statistic(sc: Scope, name: str, node: S.Call, ctx: Ctx, lower: Callable) -> 
         names = list(node.over)
         v = lower(sc, node.args[0], ctx.protect(names))
         free = {i.name for i in v.expr.free} if v.axes is None else set()
-        missing = [n for n in names if n not in free]
+        # the argument must mention them; where its terms cancel (x_a y_a − y_a x_a) the
+        # index is mentioned though no longer free, and the mean is 0
+        written = index_names_in(node.args[0])
+        missing = [n for n in names if n not in free and n not in written]
         if v.matrix or missing:
             raise sc.err(IndexMismatchError, f"{name}_{''.join(names)} averages an index-form "
                          f"expression over {', '.join(names)}, so its argument must carry "
