@@ -43,6 +43,7 @@ from matrix_check import declaration, declared
 from strategies import models
 
 import indexcalc
+from indexcalc.errors import DerivativeError
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.ir import Index, Var, canonical, map_indices, rebuild, var_names
 from indexcalc.model import Program
@@ -170,7 +171,11 @@ def test_first_derivative_matches_finite_differences(case, data):
 @given(models(final_shapes=[()]), st.data())
 def test_hessian_matches_finite_differences_of_gradient(case, data):
     model, wrt, arrays, value = setup(case, data, order=2)
-    d = indexcalc.derivative(model, wrt)
+    try:
+        d = indexcalc.derivative(model, wrt)
+    except DerivativeError as e:         # a documented refusal (the spectral norm's Hessian)
+        assume("not available" not in str(e))
+        raise
     note(f"hessian: {d}")
     reference = d.evaluate_reference(**arrays)
     matches_oracle(reference, model, case.of, wrt, arrays, value, "reference evaluator")

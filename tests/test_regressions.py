@@ -892,3 +892,15 @@ def test_a_mean_whose_argument_cancels_is_zero():
     assert str(m.definitions["E"].expr) == "Σ_i x_i"
     with pytest.raises(indexcalc.IndexcalcError, match="its argument must carry it"):
         indexcalc.parse("x : vector[n]\ny : vector[n]\nE_j = x_j + mean_j y_k")
+
+
+@pytest.mark.parametrize("text, wrt", [
+    ("x : vector[n]\nW : matrix[n, m]\nA : matrix[n, n]\nh = (Aᵀ - A) ⊙ (A ⊙ (I + A))\n"
+     "g = softmax(x) - sum(h) x\nz1 = W - logsumexp(g) W", "A"),
+    ("A : matrix[n, n]\ns : scalar\nh = (Aᵀ - A) ⊙ (A ⊙ (I - A))\nE = s + s - sum(h)", "A"),
+])
+def test_a_common_factor_a_contraction_multiplies_out_again(text, wrt):
+    """Found by the long property run: code generation took a common factor out of a sum
+    (a b − a c = a (b − c)), the contraction multiplied it out again, and so on until a
+    RecursionError.  A sum being factored is not factored again."""
+    matches_finite_differences(text, wrt)

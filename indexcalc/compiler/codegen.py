@@ -78,6 +78,7 @@ class Generator:
         self.peak = 0                         # most elements alive at once (generate)
         self.defs: dict[str, Expr] = {}       # binding -> its expression (value intervals)
         self.env: dict[str, tuple[str, tuple[int, ...]]] = {}   # binding -> code, axis positions
+        self.factoring: set[Expr] = set()     # sums whose common factor is being taken out
         self.count = 0
         self.used_dims: set[str] = set()
         self.plans: list[tuple[str, object]] = []                # (einsum spec, PathInfo)
@@ -274,9 +275,13 @@ class Generator:
         return contract.reduce(self, Val(code, axes), set(axes))
 
     def add(self, e: Add) -> Val:
-        common = _common_factor(e)
+        common = _common_factor(e) if e not in self.factoring else None
         if common is not None:                 # a b − a c = a (b − c): one pass fewer
-            return self.emit(mul(common, add(*(_without(t, common) for t in e.terms))))
+            self.factoring.add(e)              # (a contraction may multiply it out again)
+            try:
+                return self.emit(mul(common, add(*(_without(t, common) for t in e.terms))))
+            finally:
+                self.factoring.discard(e)
         pos, neg = [], []
         for t in e.terms:
             if isinstance(t, Mul) and isinstance(t.factors[0], Const) and t.factors[0].value < 0:
