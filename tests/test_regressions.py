@@ -937,3 +937,41 @@ def test_a_claim_typed_out_past_the_inlining_budget_is_still_read_term_by_term()
     was classified None.  The budget bounds only what inlining adds."""
     r = indexcalc.check(EXPANDED_MODEL, EXPANDED_CLAIM)
     assert not r.holds and r.kind == "sum" and "a missing sum" in r.steps[0].message, str(r)
+
+
+def test_a_claim_of_zero_is_every_term_missing():
+    """Check property (long run, 2026-12-01): the derivative 2 x_p − 2 Σ_i x_i with its
+    sum dropped is 0.  A zero claim shows no wiring to read a dropped sum from; it is
+    the truth with every term missing ("term"), not a constant factor of 0, and the
+    property's own numbers now say so too."""
+    model = ("x : vector[n]\nA : matrix[n, n]\nB : matrix[n, n]\ns : scalar\n"
+             "h_ij = x_i x_j - inv(B)_ij\ng = s^2 - sum(h)\nE = x_{a} x_a + g")
+    r = indexcalc.check(model, "dE/dx_p == 0")
+    assert not r.holds and r.kind == "term" and "misses the term" in r.steps[0].message, str(r)
+    assert indexcalc.check(model, "dE/dx_p == 2 x_p - 2 sum_i x_i").holds
+
+
+SATURATED_SIGMOID_MODEL = (
+    "y : vector[n]; θ in R^n; A ∈ ℝ^{n×n}; B : matrix[n, n]; c ∈ ℝ\n"
+    "h = inv(A + B)\n"
+    "g_{ij} = c / sigmoid(c) / sigmoid(tr(A @ B)^2)*(θ_{i}*y[j]) - h_{ij}\n"
+    "E = (exp(tanh(tr(Aᵀ))) + exp(-tanh(tr(Aᵀ))) + 3)^(1/3) - sum(g)")
+SATURATED_SIGMOID_CLAIM = (
+    '∂E/∂A_pq == δ_pq exp(tanh(Σ_b A_bb)) / (3 (3 + exp(tanh(Σ_c A_cc)) + '
+    'exp(−tanh(Σ_d A_dd)))^(2/3)) − 2 Σ_{e,f,m,s} B_qp A_ef B_ef θ_m y_s c / σ(c)'
+    ' − (Σ_g h_gp) Σ_h h_qh − δ_pq exp(tanh(Σ_n A_nn)) tanh(Σ_k A_kk)^2 / (3 (3 +'
+    ' exp(tanh(Σ_j A_jj)) + exp(−tanh(Σ_l A_ll)))^(2/3)) − δ_pq exp(−tanh(Σ_i '
+    'A_ii)) / (3 (3 + exp(tanh(Σ_r A_rr)) + exp(−tanh(Σ_a A_aa)))^(2/3)) + δ_pq '
+    'exp(−tanh(Σ_o A_oo)) tanh(Σ_t A_tt)^2 / (3 (3 + exp(tanh(Σ_u A_uu)) + '
+    'exp(−tanh(Σ_v A_vv)))^(2/3)) + 2 B_qp c (Σ[i1] θ[i1]) (Σ[j1] y[j1]) (Σ_{y,z}'
+    ' A_yz B_zy) / (σ(c) σ((Σ_{w,x} A_wx B_xw)^2))')
+
+
+def test_a_claim_true_for_symmetric_inputs_where_a_sigmoid_saturates():
+    """Check property (long run, 2026-12-01): A_ef B_ef written for A_ef B_fe is true when
+    A is symmetric, as check says; the property's own numbers called it a layout
+    mistake, because at inputs scaled up σ(tr(A B)^2) saturates and its two terms cancel
+    to round-off (7e-10 against values of 5e-3).  Its scaled points now allow the
+    round-off check allows there."""
+    r = indexcalc.check(SATURATED_SIGMOID_MODEL, SATURATED_SIGMOID_CLAIM)
+    assert not r.holds and r.kind == "assumption" and r.assumption == "A is symmetric", str(r)
