@@ -975,3 +975,16 @@ def test_a_claim_true_for_symmetric_inputs_where_a_sigmoid_saturates():
     round-off check allows there."""
     r = indexcalc.check(SATURATED_SIGMOID_MODEL, SATURATED_SIGMOID_CLAIM)
     assert not r.holds and r.kind == "assumption" and r.assumption == "A is symmetric", str(r)
+
+
+def test_a_step_between_different_inputs_is_crossed():
+    """Check property (long run, 2026-12-01): in max(det(A), s) the inputs of det are
+    drawn near 2 I, so det(A) is near 2^n while s is in [−1, 1]; scaling every input by
+    one factor rarely moves them across each other, and a claim missing the term that
+    s > det(A) switches on held at all 24 points.  Points with the inputs scaled apart
+    cross it."""
+    model = ("W : matrix[n, m]\nA : matrix[n, n]\ns : scalar\nh = W + W\n"
+             "E = max(det(A), s) - sum(tanh(h))")
+    r = indexcalc.check(model, "dE/dA_pq == det(A) inv(A)_qp")
+    assert not r.holds and r.kind == "term", str(r)
+    assert indexcalc.check(model, "dE/dA_pq == det(A) inv(A)_qp (1 - step(s - det(A)))").holds
