@@ -42,7 +42,7 @@ from strategies import models
 from test_properties import broadcasts, dependencies, scaled
 
 import indexcalc
-from indexcalc.checking.evaluation import SCRUTINY, SEEDS, draw_point
+from indexcalc.checking.evaluation import SCRUTINY, SEEDS, STEPPED, draw_point
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.errors import IndexcalcError, LimitError, UnknownNameError
 from indexcalc.model import Binding, Program
@@ -111,7 +111,7 @@ def check_points(model):
     that check finds wrong at one of them is seen to be wrong here too, even where
     a step of max or relu lies that no other point crosses."""
     names = [n for n in model.inputs if n in model.shapes]
-    for seeds, scale in ((SEEDS, 1.0),) + SCRUTINY:
+    for seeds, scale in ((SEEDS, 1.0),) + SCRUTINY + STEPPED:
         for seed in seeds:
             yield draw_point(model, names, seed, scale).arrays
 
