@@ -988,3 +988,15 @@ def test_a_step_between_different_inputs_is_crossed():
     r = indexcalc.check(model, "dE/dA_pq == det(A) inv(A)_qp")
     assert not r.holds and r.kind == "term", str(r)
     assert indexcalc.check(model, "dE/dA_pq == det(A) inv(A)_qp (1 - step(s - det(A)))").holds
+
+
+def test_an_extra_sum_that_cancels_a_term_is_a_sum():
+    """Check property (long run, 2026-12-01): δ_ip softmax(v)_i summed over i is δ_ip,
+    which cancelled the δ_ip beside it, so the claim lacked two terms and was called a
+    missing term; the two terms, t and −t softmax_i, are one term summed."""
+    model = "h_{i} = v_{i} - softmax_a(v_{a})_{i}"
+    r = indexcalc.check(model, "dh_i/dv_p == delta_ip - sum_j delta_ip softmax(v)_j"
+                               " + softmax(v)_i softmax(v)_p")
+    assert not r.holds and r.kind == "sum" and "an extra sum" in r.steps[0].message, str(r)
+    r = indexcalc.check(model, "dh_i/dv_p == delta_ip + softmax(v)_i softmax(v)_p")
+    assert not r.holds and r.kind == "term", str(r)          # one term missing: a term
