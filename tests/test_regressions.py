@@ -892,6 +892,8 @@ def test_a_mean_whose_argument_cancels_is_zero():
     assert str(m.definitions["E"].expr) == "Σ_i x_i"
     with pytest.raises(indexcalc.IndexcalcError, match="its argument must carry it"):
         indexcalc.parse("x : vector[n]\ny : vector[n]\nE_j = x_j + mean_j y_k")
+
+
 EXPANDED_MODEL = ('x : vector[n]; θ ∈ ℝ^n; u : vector[m]; v : vector[m]; W in R'
                   '^(n, m); A ∈ ℝ^{n×n}; B ∈ ℝ^{n×n}'
                   '\nh = (W + gelu_tanh(outer(Aᵀ x, u))) ((2 outer(u, u)) ⊙ outer(v, outer'
