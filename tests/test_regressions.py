@@ -904,3 +904,113 @@ def test_a_common_factor_a_contraction_multiplies_out_again(text, wrt):
     (a b − a c = a (b − c)), the contraction multiplied it out again, and so on until a
     RecursionError.  A sum being factored is not factored again."""
     matches_finite_differences(text, wrt)
+
+
+EXPANDED_MODEL = ('x : vector[n]; θ ∈ ℝ^n; u : vector[m]; v : vector[m]; W in R'
+                  '^(n, m); A ∈ ℝ^{n×n}; B ∈ ℝ^{n×n}'
+                  '\nh = (W + gelu_tanh(outer(Aᵀ x, u))) ((2 outer(u, u)) ⊙ outer(v, outer'
+                  "(u, (W^T x) v' v) (W.T θ)))"
+                  '\ng = B + sum(tanh(h)) B')
+EXPANDED_CLAIM = (
+    '∂g_ij/∂A_pq == 0.134145 B_ij x_p sqrt(2 / π) (Σ[k1] A[k1,q] x[k1])^3 (Σ[i1] '
+    'u[i1]^2) (Σ[j1] u[j1]^5 v[j1]) (Σ_{w,x,y} W_xw x_x W_yw θ_y) Σ_z v_z^2 − '
+    'B_ij x_p sqrt(2 / π) (Σ_a A_aq x_a) (Σ_{b,c,f} W_cb x_c W_fb θ_f) (Σ_d '
+    'v_d^2) (Σ_l u_l^2) Σ_m u_m^3 v_m tanh(0.044715 u_m^3 sqrt(2 / π) (Σ_n A_nq '
+    'x_n)^3 + u_m sqrt(2 / π) Σ_r A_rq x_r)^2 − B_ij x_p sqrt(2 / π) (Σ[i3] '
+    'v[i3]^2) (Σ[j3] u[j3]^2 tanh(h[q,j3])^2) (Σ[k3] u[k3]^3 v[k3]) (Σ[l3] '
+    'A[l3,q] x[l3]) Σ[x2,y2,z2] W[y2,x2] x[y2] W[z2,x2] θ[z2] − B_ij x_p '
+    '(Σ[c3,d3,e3] W[d3,c3] x[d3] W[e3,c3] θ[e3]) (Σ[f3] v[f3]^2) (Σ[g3] u[g3]^2 '
+    'tanh(h[q,g3])^2) Σ[h3] u[h3]^2 v[h3] − B_ij x_p (Σ[m3,n3,p3] W[n3,m3] x[n3] '
+    'W[p3,m3] θ[p3]) (Σ[q3] v[q3]^2) (Σ[r3] u[r3]^2 tanh(h[q,r3])^2) Σ[s3] '
+    'u[s3]^2 v[s3] tanh(0.044715 u[s3]^3 sqrt(2 / π) (Σ[a3] A[a3,q] x[a3])^3 + '
+    'u[s3] sqrt(2 / π) Σ[b3] A[b3,q] x[b3]) − 0.134145 B_ij x_p sqrt(2 / π) (Σ_v '
+    'A_vq x_v)^3 (Σ_{e,k,s} W_ek θ_e W_sk x_s) (Σ_g v_g^2) (Σ_h u_h^2) Σ_o u_o^5 '
+    'v_o tanh(0.044715 u_o^3 sqrt(2 / π) (Σ_t A_tq x_t)^3 + u_o sqrt(2 / π) Σ_u '
+    'A_uq x_u)^2 − 0.134145 B_ij x_p sqrt(2 / π) (Σ[w2] A[w2,q] x[w2])^3 '
+    '(Σ[g2,h2,o2] W[h2,g2] x[h2] W[o2,g2] θ[o2]) (Σ[t2] v[t2]^2) (Σ[u2] u[u2]^2 '
+    'tanh(h[q,u2])^2) Σ[v2] u[v2]^5 v[v2] + 0.134145 Σ[a2,b2,c2,q2,r2] B_ij '
+    'W[j,q2] θ_j x_p v[a2]^2 u[b2]^2 u[c2]^5 v[c2] W[r2,q2] x[r2] sqrt(2 / π) '
+    'tanh(h[q,b2])^2 tanh(0.044715 u[c2]^3 sqrt(2 / π) (Σ[d2] A[d2,q] x[d2])^3 + '
+    'u[c2] sqrt(2 / π) Σ[e2] A[e2,q] x[e2])^2 (Σ[f2] A[f2,q] x[f2])^3 + B_ij x_p '
+    'sqrt(2 / π) (Σ[i2,y1,z1] W[i2,y1] θ[i2] W[z1,y1] x[z1]) (Σ[j2] v[j2]^2) '
+    '(Σ[k2] u[k2]^2 tanh(h[q,k2])^2) (Σ[l2] u[l2]^3 v[l2] tanh(0.044715 u[l2]^3 '
+    'sqrt(2 / π) (Σ[m2] A[m2,q] x[m2])^3 + u[l2] sqrt(2 / π) Σ[n2] A[n2,q] '
+    'x[n2])^2) Σ[p2] A[p2,q] x[p2] + B_ij x_p sqrt(2 / π) (Σ[l1,m1,n1] W[m1,l1] '
+    'x[m1] W[n1,l1] θ[n1]) (Σ[p1] v[p1]^2) (Σ[q1] u[q1]^2) (Σ[r1] u[r1]^3 v[r1]) '
+    'Σ[s1] A[s1,q] x[s1] + B_ij x_p (Σ[a1,b1,c1] W[b1,a1] x[b1] W[c1,a1] θ[c1]) '
+    '(Σ[d1] v[d1]^2) (Σ[e1] u[e1]^2) Σ[f1] u[f1]^2 v[f1] tanh(0.044715 u[f1]^3 '
+    'sqrt(2 / π) (Σ[g1] A[g1,q] x[g1])^3 + u[f1] sqrt(2 / π) Σ[h1] A[h1,q] x[h1])'
+    ' + B_ij x_p (Σ[o1,t1,u1] W[t1,o1] x[t1] W[u1,o1] θ[u1]) (Σ[v1] v[v1]^2) '
+    '(Σ[w1] u[w1]^2) Σ[x1] u[x1]^2 v[x1]')
+
+
+def test_a_claim_typed_out_past_the_inlining_budget_is_still_read_term_by_term():
+    """Check property (long run, 2026-12-01): a claim written as the expanded truth with
+    one sum dropped (θ_s2 W_s2,q2 written θ_j W_j,q2) is 612 nodes as typed, over the
+    budget that bounds inlining (600), so its terms were never compared and the mistake
+    was classified None.  The budget bounds only what inlining adds."""
+    r = indexcalc.check(EXPANDED_MODEL, EXPANDED_CLAIM)
+    assert not r.holds and r.kind == "sum" and "a missing sum" in r.steps[0].message, str(r)
+
+
+def test_a_claim_of_zero_is_every_term_missing():
+    """Check property (long run, 2026-12-01): the derivative 2 x_p − 2 Σ_i x_i with its
+    sum dropped is 0.  A zero claim shows no wiring to read a dropped sum from; it is
+    the truth with every term missing ("term"), not a constant factor of 0, and the
+    property's own numbers now say so too."""
+    model = ("x : vector[n]\nA : matrix[n, n]\nB : matrix[n, n]\ns : scalar\n"
+             "h_ij = x_i x_j - inv(B)_ij\ng = s^2 - sum(h)\nE = x_{a} x_a + g")
+    r = indexcalc.check(model, "dE/dx_p == 0")
+    assert not r.holds and r.kind == "term" and "misses the term" in r.steps[0].message, str(r)
+    assert indexcalc.check(model, "dE/dx_p == 2 x_p - 2 sum_i x_i").holds
+
+
+SATURATED_SIGMOID_MODEL = (
+    "y : vector[n]; θ in R^n; A ∈ ℝ^{n×n}; B : matrix[n, n]; c ∈ ℝ\n"
+    "h = inv(A + B)\n"
+    "g_{ij} = c / sigmoid(c) / sigmoid(tr(A @ B)^2)*(θ_{i}*y[j]) - h_{ij}\n"
+    "E = (exp(tanh(tr(Aᵀ))) + exp(-tanh(tr(Aᵀ))) + 3)^(1/3) - sum(g)")
+SATURATED_SIGMOID_CLAIM = (
+    '∂E/∂A_pq == δ_pq exp(tanh(Σ_b A_bb)) / (3 (3 + exp(tanh(Σ_c A_cc)) + '
+    'exp(−tanh(Σ_d A_dd)))^(2/3)) − 2 Σ_{e,f,m,s} B_qp A_ef B_ef θ_m y_s c / σ(c)'
+    ' − (Σ_g h_gp) Σ_h h_qh − δ_pq exp(tanh(Σ_n A_nn)) tanh(Σ_k A_kk)^2 / (3 (3 +'
+    ' exp(tanh(Σ_j A_jj)) + exp(−tanh(Σ_l A_ll)))^(2/3)) − δ_pq exp(−tanh(Σ_i '
+    'A_ii)) / (3 (3 + exp(tanh(Σ_r A_rr)) + exp(−tanh(Σ_a A_aa)))^(2/3)) + δ_pq '
+    'exp(−tanh(Σ_o A_oo)) tanh(Σ_t A_tt)^2 / (3 (3 + exp(tanh(Σ_u A_uu)) + '
+    'exp(−tanh(Σ_v A_vv)))^(2/3)) + 2 B_qp c (Σ[i1] θ[i1]) (Σ[j1] y[j1]) (Σ_{y,z}'
+    ' A_yz B_zy) / (σ(c) σ((Σ_{w,x} A_wx B_xw)^2))')
+
+
+def test_a_claim_true_for_symmetric_inputs_where_a_sigmoid_saturates():
+    """Check property (long run, 2026-12-01): A_ef B_ef written for A_ef B_fe is true when
+    A is symmetric, as check says; the property's own numbers called it a layout
+    mistake, because at inputs scaled up σ(tr(A B)^2) saturates and its two terms cancel
+    to round-off (7e-10 against values of 5e-3).  Its scaled points now allow the
+    round-off check allows there."""
+    r = indexcalc.check(SATURATED_SIGMOID_MODEL, SATURATED_SIGMOID_CLAIM)
+    assert not r.holds and r.kind == "assumption" and r.assumption == "A is symmetric", str(r)
+
+
+def test_a_step_between_different_inputs_is_crossed():
+    """Check property (long run, 2026-12-01): in max(det(A), s) the inputs of det are
+    drawn near 2 I, so det(A) is near 2^n while s is in [−1, 1]; scaling every input by
+    one factor rarely moves them across each other, and a claim missing the term that
+    s > det(A) switches on held at all 24 points.  Points with the inputs scaled apart
+    cross it."""
+    model = ("W : matrix[n, m]\nA : matrix[n, n]\ns : scalar\nh = W + W\n"
+             "E = max(det(A), s) - sum(tanh(h))")
+    r = indexcalc.check(model, "dE/dA_pq == det(A) inv(A)_qp")
+    assert not r.holds and r.kind == "term", str(r)
+    assert indexcalc.check(model, "dE/dA_pq == det(A) inv(A)_qp (1 - step(s - det(A)))").holds
+
+
+def test_an_extra_sum_that_cancels_a_term_is_a_sum():
+    """Check property (long run, 2026-12-01): δ_ip softmax(v)_i summed over i is δ_ip,
+    which cancelled the δ_ip beside it, so the claim lacked two terms and was called a
+    missing term; the two terms, t and −t softmax_i, are one term summed."""
+    model = "h_{i} = v_{i} - softmax_a(v_{a})_{i}"
+    r = indexcalc.check(model, "dh_i/dv_p == delta_ip - sum_j delta_ip softmax(v)_j"
+                               " + softmax(v)_i softmax(v)_p")
+    assert not r.holds and r.kind == "sum" and "an extra sum" in r.steps[0].message, str(r)
+    r = indexcalc.check(model, "dh_i/dv_p == delta_ip + softmax(v)_i softmax(v)_p")
+    assert not r.holds and r.kind == "term", str(r)          # one term missing: a term

@@ -41,7 +41,12 @@ RTOL, ATOL = 1e-9, 1e-12          # |a − b| <= RTOL (|a| + |b|) / 2 + ATOL · 
 SCRUTINY = (((6, 7, 8), 0.3), ((9, 10, 11, 12), 4.0))
 # ... and, where a step (of max, min, relu) is in the sides, more at other scales: a term
 # that only a corner of the inputs switches on must be switched on at some point
-STEPPED = (((13, 14, 15, 16), 1.0), ((17, 18, 19, 20), 2.0), ((21, 22, 23, 24, 25, 26), 0.3))
+# ... and at points with the inputs scaled apart (``APART``: each input by its own factor
+# between 1/5 and 1): a step between quantities of different inputs that a common scale
+# never moves across each other (max(det(A), s), det(A) near 2^n and s in [−1, 1])
+APART = (27, 28, 29, 30, 31, 32)
+STEPPED = (((13, 14, 15, 16), 1.0), ((17, 18, 19, 20), 2.0), ((21, 22, 23, 24, 25, 26), 0.3),
+           (APART, 1.0))
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,9 @@ def draw_point(model: Model, names: list[str], seed: int, scale: float = 1.0,
     derived = any(isinstance(d, DimExpr) for shape in model.shapes.values() for d in shape)
     sizes = {dim: 2 for dim in _dims(model)} if seed == 0 and not derived else None
     arrays = random_arrays(model, seed=seed, sizes=sizes, names=names)
+    if seed in APART:                 # scaled down only: nothing saturates
+        rng = np.random.default_rng(seed)
+        arrays = {n: a * 5.0 ** -rng.uniform(0, 1) for n, a in sorted(arrays.items())}
     return Point(seed, {n: np.round(a * scale, DIGITS) * (1 + jitter) for n, a in arrays.items()})
 
 

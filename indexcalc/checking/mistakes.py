@@ -136,9 +136,11 @@ def structural_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
     if not missing and not extra:
         return None
     if not extra:
-        return "term", f"it misses the term {_show(missing)}"
+        return _cancelled_sum(missing, "extra sum") or (
+            "term", f"it misses the term {_show(missing)}")
     if not missing:
-        return "term", f"it has an extra term {_show(extra)}"
+        return _cancelled_sum(extra, "missing sum") or (
+            "term", f"it has an extra term {_show(extra)}")
     return _rewired(*_restore_totals(missing, extra))
 
 
@@ -177,6 +179,28 @@ def _coefficients(changed: dict) -> tuple[str, str]:
     if all(c == -v for v, c in changed.values()):
         return "sign", f"the term {truth} has the wrong sign (it has {shown})"
     return "factor", f"a constant factor: it has {shown} where the other side has {truth}"
+
+
+def _cancelled_sum(terms: dict, how: str) -> tuple[str, str] | None:
+    """Two terms one side lacks, ``t`` and ``t f_i`` with coefficients c and −c / total,
+    where f's entries add up to total (softmax: 1): the other side has ``t f`` summed
+    over f's axis (``Σ_j δ_ip softmax(v)_j`` for ``δ_ip softmax(v)_i``), which is total
+    ``t`` and cancelled ``t``.  Only when that pair is every term lacking."""
+    if len(terms) != 2:
+        return None
+    (a, ca), (b, cb) = terms.items()
+    for (t, ct), (o, co) in (((a, ca), (b, cb)), ((b, cb), (a, ca))):
+        lacking = _summed_away(o, t)
+        if not lacking:
+            continue
+        total = Fraction(1)
+        for f in lacking:
+            total *= Fraction(TENSOR[f.fn].total)
+        if ct + co * total == 0:
+            return "sum", (f"{_SAYS[how]}: the term {_term(o, co)} summed over the axis of "
+                           f"{to_text(lacking[0])} is {_term(t, co * total)}, which cancels "
+                           f"{_term(t, ct)}; one side has both terms, the other neither")
+    return None
 
 
 def _restore_totals(missing: dict, extra: dict) -> tuple[dict, dict]:

@@ -73,10 +73,14 @@ def compare(left: Expr, right: Expr, names: Names, rules=()) -> Comparison:
 
 def comparable(left: Expr, right: Expr, names: Names) -> list[tuple[Expr, Expr]]:
     """The sides written in the same names, in the ways the budget allows: the right
-    side folded into the left side's names, both unfolded apart, both inlined."""
+    side folded into the left side's names, both unfolded apart, both inlined.  The
+    budget bounds what inlining adds: the sides as written are always comparable
+    (``compare`` has expanded them already; a claim's length has its own limit), so
+    that a claim typed out term by term, larger than the budget, is still read term
+    by term."""
     out = []
-    for l2, r2 in _attempts(left, right, names):
-        if size(l2) > BUDGET or size(r2) > BUDGET:
+    for n, (l2, r2) in enumerate(_attempts(left, right, names)):
+        if n and (size(l2) > BUDGET or size(r2) > BUDGET):
             break
         if _named(l2, names) == _named(r2, names) and (l2, r2) not in out:
             out.append((l2, r2))
