@@ -1014,3 +1014,19 @@ def test_an_extra_sum_that_cancels_a_term_is_a_sum():
     assert not r.holds and r.kind == "sum" and "an extra sum" in r.steps[0].message, str(r)
     r = indexcalc.check(model, "dh_i/dv_p == delta_ip + softmax(v)_i softmax(v)_p")
     assert not r.holds and r.kind == "term", str(r)          # one term missing: a term
+
+
+def test_a_definitions_shared_name_avoids_the_models_names():
+    """Found by test_definitions_in_matrix_form_match (long run): the matrix form of
+    ``h = var(sin(x − y))`` named the repeated ``sin(x − y)`` ``s``, a tensor of the model,
+    so the form did not parse back with the model."""
+    from indexcalc.read.matrix import expr_form
+    m = indexcalc.parse("x : vector[n]\ny : vector[n]\ns : scalar\nh = var(sin(x - y))\n"
+                        "E = s + s - h")
+    d = m.definitions["h"]
+    form = expr_form(d.expr, d.indices, name="Pm", taken=frozenset(m.shapes))
+    assert not any(line.startswith("s = ") for line in form.lines), form.lines
+    text = m.text + "\n" + form.text
+    got = indexcalc.evaluate(text, "Pm", x=np.arange(3.0), y=np.ones(3), s=0.5)
+    want = indexcalc.evaluate(m.text, "h", x=np.arange(3.0), y=np.ones(3), s=0.5)
+    assert np.allclose(got, want)

@@ -25,7 +25,8 @@ from indexcalc.calculus.simplify import simplify
 from indexcalc.calculus.symmetry import symmetric_names
 from indexcalc.display import text_html
 from indexcalc.errors import LimitError
-from indexcalc.ir import Add, Const, Expr, Index, Mul, Sum, Var, add, mul, rebuild, summation
+from indexcalc.ir import (Add, Const, Expr, Index, Mul, Sum, Var, add, mul, rebuild, summation,
+                          var_names)
 from indexcalc.read.convert import refuse_shifted, shifted, to_matrix
 from indexcalc.read.matrix_text import MatrixPrinter
 from indexcalc.read.mexpr import absorbed, name_repeats
@@ -183,8 +184,11 @@ def spread_sums(e: Expr) -> Expr:
 
 
 def expr_form(expr: Expr, axes: tuple[Index, ...], name: str = "result",
-              layout: str = "column") -> MatrixForm:
-    return bindings_form([(name, tuple(axes), expr)], layout)
+              layout: str = "column", taken: frozenset[str] = frozenset()) -> MatrixForm:
+    """One expression's matrix form; a repeated call is named with a symbol that is
+    none of ``taken`` (the model's names) and none of the names ``expr`` reads."""
+    return bindings_form([(name, tuple(axes), expr)], layout,
+                         taken=set(taken) | var_names(expr))
 
 
 def matrix_form(d, layout: str = "column", name: str | None = None) -> MatrixForm:
