@@ -257,10 +257,11 @@ def _inline_trivial(adjoints: list[Binding], result: Expr, rules: list[Rule]):
     current, tried = list(adjoints), set()
     for k in range(len(current)):
         b = current[k]          # as it is now: the trivial adjoints before it substituted
-        if size(b.expr) > 3 or size(b.expr) == 3 and not _scaled_factor(b.expr):
+        n = size(b.expr)
+        everywhere = n <= 2
+        if not everywhere and not (n == 3 and _scaled_factor(b.expr)):
             continue
         tried.add(b.name)
-        everywhere = size(b.expr) <= 2
 
         def put(e: Expr, b=b, everywhere=everywhere) -> Expr:
             if b.name not in var_names(e):
