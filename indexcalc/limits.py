@@ -26,6 +26,7 @@ MAX_SUBSCRIPT_NUMBER = 10_000  # |coefficient|, |offset|, divisor in x_{2i+k}, [
 # ---------------------------------------------------------------- calculus/
 
 MAX_TERMS = 20000              # terms of an expansion in simplify; beyond, a LimitError
+MAX_EXPANDED = 20000           # nodes of an expansion before it is simplified; beyond, the same
 MAX_LOCAL_SIZE = 4000          # nodes of one definition's derivative before simplification
 MAX_BOUND = 4                  # indices summed at once in an inlined closed form; more: named
 WHOLE_FACTOR = 3               # adjoints this many times the budget are not all substituted

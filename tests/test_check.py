@@ -278,3 +278,24 @@ def test_the_readme_shows_what_check_prints():
     assert [(s.holds, s.kind) for s in r.steps] == [(True, None), (True, None), (False, "product")]
     assert "[(True, None), (True, None), (False, 'product')]" in readme
     assert f"```\n{r}\n```" in readme
+
+
+@pytest.mark.parametrize("model", [
+    "h_i = s - x_i\nE = s + s - sum(h)",                  # x's dimension is named n only
+    "\nh_i = s - x_i\ng = s + s - sum(h)\nE = 3 g",          # once the whole text is read
+])
+def test_a_claim_may_name_a_dimension_the_model_leaves_undeclared(model):
+    """The derivative prints the inferred size (``2 − n``); a claim written the same
+    way reads ``n`` as that size, not as an unknown tensor."""
+    d = indexcalc.derivative(model, "s")
+    factor = 3 if "3 g" in model else 1
+    rng = np.random.default_rng(5)
+    for n in (2, 5):                              # the size, by central differences in s
+        x, s, h = rng.normal(size=n), 0.7, 1e-6
+        e = lambda s: factor * (2 * s - np.sum(s - x))
+        assert abs((e(s + h) - e(s - h)) / (2 * h) - factor * (2 - n)) < 1e-6
+    assert d.text() in ("∂E/∂s = 2 − n", "∂E/∂s = 6 − 3 n")    # what the claims retype
+    assert indexcalc.check(model, f"dE/ds == {factor} (2 - n)").holds
+    assert indexcalc.check(model, f"dE/ds == {factor} * 2 - {factor} n").holds
+    wrong = indexcalc.check(model, f"dE/ds == {factor} (n - 2)")
+    assert not wrong.holds and wrong.kind == "sign"

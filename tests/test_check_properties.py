@@ -44,7 +44,7 @@ from test_properties import broadcasts, dependencies, scaled
 import indexcalc
 from indexcalc.checking.evaluation import SCRUTINY, SEEDS, STEPPED, draw_point
 from indexcalc.compiler.reference import evaluate_program
-from indexcalc.errors import IndexcalcError, LimitError, UnknownNameError
+from indexcalc.errors import IndexcalcError, LimitError
 from indexcalc.model import Binding, Program
 from indexcalc.testing import random_arrays
 
@@ -82,8 +82,7 @@ def values(model, d, exprs, seed: int, symmetric: bool = False, scale: float = 1
     return [np.asarray(out[f"#{k}"], float) for k in range(len(exprs))]
 
 
-REFUSED = {"inferred dimension": "refused: an inferred dimension's name",
-           "call letters": "refused: a call's binders not single letters"}
+REFUSED = {"call letters": "refused: a call's binders not single letters"}
 SCALED = ((0.3, 505), (0.3, 606), (4.0, 707), (4.0, 808))      # (scale, seed)
 
 
@@ -166,15 +165,6 @@ def verdict(text: str, claim: str, ascii_: bool = False):
         return indexcalc.check(text, claim)
     except LimitError:
         return None                       # a claim too long to type is refused, rightly
-    except UnknownNameError as e:
-        # known limitation: a model whose inputs are not declared has its dimensions named
-        # when it is settled, so a claim cannot name one (the derivative prints `n`, but
-        # in `1 − n softmax(v)_p` check reads n as a new input and refuses it): tallied
-        if re.search(r"the claim uses '(\w+)'", e.problem) and re.search(
-                r"the claim uses '(\w+)'", e.problem).group(1) in indexcalc.parse(text).dims:
-            return "inferred dimension"
-        raise AssertionError(f"check refused a claim printed from the derivative:\n  {claim}\n"
-                             f"  {e}") from None
     except IndexcalcError as e:
         if re.search(r"(?<![\w'])[a-z_]+\[[^\]]*\]\(", claim):
             # known limitation: where a call has no single letter of its dimension left

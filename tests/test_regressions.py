@@ -1030,3 +1030,63 @@ def test_a_definitions_shared_name_avoids_the_models_names():
     got = indexcalc.evaluate(text, "Pm", x=np.arange(3.0), y=np.ones(3), s=0.5)
     want = indexcalc.evaluate(m.text, "h", x=np.arange(3.0), y=np.ones(3), s=0.5)
     assert np.allclose(got, want)
+
+
+def test_a_true_claim_whose_expansion_is_huge_is_decided_by_the_numbers_at_once(monkeypatch):
+    # Found by the long check property: a true claim with h inlined (softplus, softmax,
+    # var of W h, squared) expands to 184 terms of 313,000 nodes in all, which simplify
+    # took 9 minutes over, most of it naming fresh indices (fresh_name copied the set
+    # of names to avoid on every call).  Now the expansion stops at MAX_EXPANDED nodes
+    # and the symbolic side has no opinion; the numbers decide.
+    import sys
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    from claims import index_claim, inline, inline_adjoints
+
+    from indexcalc.calculus import simplify as S
+    from indexcalc.limits import MAX_EXPANDED
+    text = ("u : vector[m]; v ∈ ℝ^m; W ∈ ℝ^{n×m}; B : matrix[n, n]; s : scalar; c in R\n"
+            "h_{i} = softplus(v_i) + softmax_a(u[a])_{i} / exp(v[i] - 3)\n"
+            "E = c (s - logdet(B)) / (1 + (var_a (W h)_a)^2)")
+    m = indexcalc.parse(text)
+    d = indexcalc.derivative(m, "v")
+    claim = index_claim(d, inline(inline_adjoints(d), m, {"h"}), False)
+    sizes = []
+    real = S._expand
+    monkeypatch.setattr(S, "_expand", lambda e: sizes.append(indexcalc.ir.size(r := real(e))) or r)
+    r = indexcalc.check(text, claim)
+    assert r.holds and r.steps[0].numerically, str(r)
+    assert sizes and max(sizes) > MAX_EXPANDED        # the expansion that was refused
+    wrong = indexcalc.check(text, claim.replace("−4 E", "−3 E", 1))
+    assert not wrong.holds
+
+
+def test_canonical_keys_of_nested_look_alike_factors_take_bounded_work(monkeypatch):
+    # Found by the long check property (a claim in a stack trace under ir/keys): the
+    # orders of look-alike factors are tried at each level, and levels nest, so three
+    # levels of four look-alike sums tried 24³ orders (121,250 key computations, 11 s,
+    # for an expression of 190 nodes).  The visits are now bounded per node.
+    import itertools
+
+    from indexcalc.ir import keys
+    from indexcalc.ir.nodes import Index, Mul, Sum, Var
+    names = (f"i{k}" for k in itertools.count())
+
+    def tree(outer, depth):
+        a = Index(next(names), "n")
+        w = Var("W", (outer, a))
+        if depth == 0:
+            return Sum((a,), w)
+        return Sum((a,), Mul((w,) + tuple(tree(a, depth - 1) for _ in range(4))))
+
+    p = Index("p", "n")
+    e = Sum((p,), Mul(tuple(tree(p, 2) for _ in range(4))))
+    calls = [0]
+    real = keys._erased_key
+    monkeypatch.setattr(keys, "_erased_key", lambda *a: calls.__setitem__(0, calls[0] + 1)
+                        or real(*a))
+    c = keys.canonical(e)
+    assert calls[0] <= keys.WORK * keys._count(e)
+    assert keys.canonical(c) == keys.canonical(c)               # still a key: deterministic
+    small = Sum((p,), Mul(tuple(tree(p, 0) for _ in range(3))))   # ties within the budget
+    renamed = Sum((p,), Mul(tuple(tree(p, 0) for _ in range(3))))
+    assert keys.canonical(small) == keys.canonical(renamed)

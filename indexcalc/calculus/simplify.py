@@ -81,7 +81,7 @@ from indexcalc.ir import (
     summation,
     unique_binders,
 )
-from indexcalc.limits import MAX_TERMS
+from indexcalc.limits import MAX_EXPANDED, MAX_TERMS
 from indexcalc.memo import memoised
 
 
@@ -289,8 +289,13 @@ def collect(e: Expr) -> Expr:
 # ---------------------------------------------------------------- expansion
 
 def expand(e: Expr) -> Expr:
-    """Multiply everything out into a sum of products, then simplify."""
-    e = simplify(_expand(unique_binders(e)))
+    """Multiply everything out into a sum of products, then simplify.  A LimitError
+    past MAX_TERMS terms, or MAX_EXPANDED nodes (few terms, each multiplied out
+    inside its functions and powers), which simplify would take minutes over."""
+    e = _expand(unique_binders(e))
+    if size(e) > MAX_EXPANDED:
+        raise LimitError(f"the expression expands to more than {MAX_EXPANDED} nodes")
+    e = simplify(e)
     if isinstance(e, Add) and len(e.terms) > MAX_TERMS:
         raise LimitError(f"the expression expands to more than {MAX_TERMS} terms")
     return e

@@ -298,6 +298,30 @@ def _transposed_fits(model: Model, question, claim_text: str) -> bool:
 
 # ---------------------------------------------------------------- the public entry point
 
+_WORD = re.compile(r"[^\W\d]\w*")
+
+
+def _declare_inferred(text: str, line: str) -> str:
+    """A model that leaves its inputs undeclared gets its dimensions named only once
+    the whole text is read, so a claim naming one (the derivative prints ``2 − n``)
+    would read ``n`` as an unknown tensor.  When a claim uses an inferred
+    dimension's name, the inputs are declared first with the shapes the model
+    alone gives them, which is the same model with its dimensions named up front."""
+    model = parse(text)
+    plain = [n for n in model.shapes if n not in model.definitions and n not in
+             model.declarations and all(isinstance(d, (str, int)) for d in model.shapes[n])]
+    named = {d for n in model.declarations for d in model.shapes[n] if isinstance(d, str)}
+    inferred = {d for n in plain for d in model.shapes[n] if isinstance(d, str)} - named
+    if not set(_WORD.findall(line)) & (inferred - set(model.shapes)):
+        return text
+    declared = "; ".join(f"{n} : {_shape_word(model.shapes[n])}" for n in plain)
+    return f"{declared}\n{text}" if text.startswith("\n") else f"{declared}; {text}"
+
+
+def _shape_word(dims) -> str:
+    kind = {0: "scalar", 1: "vector", 2: "matrix"}.get(len(dims), "tensor")
+    return kind if not dims else f"{kind}[{', '.join(map(str, dims))}]"
+
 def check(model: str | Model, claim: str) -> CheckResult:
     """Is the claimed formula the derivative?  ``claim`` is a check statement
     without the keyword: ``"dE/dz_k == o_k - t_k"``, a chain ``"dE/dz_k == e1 ==
@@ -323,7 +347,7 @@ def check(model: str | Model, claim: str) -> CheckResult:
 
 
 def _check_one(text: str, before: list[str], line: str) -> CheckResult:
-    prefix = "\n".join([text] + before)
+    prefix = "\n".join([_declare_inferred(text, line)] + before)
     try:
         m = parse(f"{prefix}\n{line}")
     except ShapeError as error:

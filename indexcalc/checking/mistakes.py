@@ -104,6 +104,8 @@ def _axis_permutations(values: Values):
 def _ratio(pairs) -> float | None:
     x, y = pairs[0]
     k = int(np.argmax(np.abs(x)))
+    if np.ravel(x)[k] == 0:
+        return None                                   # the derivative is 0 here: no ratio
     c = float(np.ravel(y)[k] / np.ravel(x)[k])
     if not np.isfinite(c) or abs(c) < 1e-12 or close(c, 1.0) or close(c, -1.0):
         return None

@@ -40,11 +40,13 @@ def canonical(e: Expr) -> Expr:
 
 
 TIES = 24                   # orders of look-alike children tried per product or sum
+WORK = 40                   # nodes visited per node of the expression, ties included
 
 
 @memoised(2048)
 def _canonical(e: Expr) -> Expr:
     counter = [0]
+    work = [0, WORK * _count(e)]        # visits so far, and the most the ties may take
     taken = {i.name for i in e.free}
     env: dict[Index, Index] = {}
 
@@ -73,7 +75,11 @@ def _canonical(e: Expr) -> Expr:
         Children that look alike with bound names erased (W_ab W_ad W_ed) are
         visited in each of their orders, up to ``TIES`` of them, and the smallest
         result is kept: otherwise the order they came in, which depends on the
-        names, decides the names, and equal terms could differ."""
+        names, decides the names, and equal terms could differ.  Ties nest (each
+        order of the children tries the orders inside them), so the visits are
+        bounded: past ``WORK`` per node the children keep the order they came in,
+        and equal terms may then stay apart (a comparison has no opinion), but the
+        key is never slow."""
         groups: list[list[Expr]] = []
         for c in order:
             if groups and c.free & bound and _erased_key(c, bound) == \
@@ -84,7 +90,7 @@ def _canonical(e: Expr) -> Expr:
         count = 1
         for g in groups:
             count *= factorial(len(g))
-        if count == 1 or count > TIES:
+        if count == 1 or count > TIES or work[0] > work[1]:
             return [go(c, bound) for c in order]
         start, seen, best = counter[0], dict(env), None
         for combo in product(*(permutations(g) for g in groups)):
@@ -95,12 +101,15 @@ def _canonical(e: Expr) -> Expr:
             key = tuple(sorted(t.key for t in kids))
             if best is None or key < best[0]:
                 best = (key, kids, counter[0], dict(env))
+            if work[0] > work[1]:
+                break
         counter[0] = best[2]
         env.clear()
         env.update(best[3])
         return best[1]
 
     def go(node: Expr, bound: frozenset) -> Expr:
+        work[0] += 1
         if isinstance(node, Var):
             return Var(node.name, tuple(name(i, bound) if type(i) is Index else
                                         i.map(lambda j: name(j, bound)) for i in node.indices))
@@ -129,6 +138,14 @@ def _canonical(e: Expr) -> Expr:
         return node
 
     return go(e, frozenset())
+
+
+def _count(e: Expr) -> int:
+    n, stack = 0, [e]
+    while stack:
+        n += 1
+        stack.extend(stack.pop().children)
+    return n
 
 
 def _erased(i: Index, bound: frozenset) -> tuple:

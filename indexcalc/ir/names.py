@@ -12,7 +12,8 @@ INDEX_POOL = "ijklmnpqrsabcdefghotuvwxyz"
 
 def fresh_name(avoid: Iterable[str], prefer: str | None = None) -> str:
     """The first index name not in ``avoid``: ``prefer`` if free, else from the pool."""
-    avoid = set(avoid)
+    if not isinstance(avoid, (set, frozenset, dict)):
+        avoid = set(avoid)                # a set is only read: no copy per fresh name
     if prefer and prefer not in avoid:
         return prefer
     for letter in INDEX_POOL:
