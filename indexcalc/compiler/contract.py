@@ -255,6 +255,8 @@ def matmul(gen, a: Val, b: Val, c: Index, hint: tuple[Index, ...] = ()) -> Val:
         axes = tuple(i for i in a.axes + b.axes if i != c)
         if preferred(gen, axes, hint) != axes:
             a, b = b, a                          # (A B)^T = B^T A^T: a contiguous result
+    if len(a.axes) + len(b.axes) == 3 and (a.axes[-1] != c or b.axes[0] != c):
+        a, b = b, a           # a matrix and a vector: v @ X, not X.T @ v (XLA copies X.T)
     left = a.code if a.axes[-1] == c else f"{a.code}.T"
     right = b.code if b.axes[0] == c else f"{b.code}.T"
     axes = tuple(i for i in a.axes if i != c) + tuple(i for i in b.axes if i != c)
