@@ -143,30 +143,9 @@ def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
     Returns a callable ``f(**arrays) -> dict`` (``f.stats(**arrays)`` counts what a
     call costs, ``f.source`` is the generated code)."""
     m = _model(model)
-    program, names = _outputs_program(m, list(outputs))
-    return Outputs(compiler.program.compile_program(program, backend=backend), list(outputs),
-                   names)
-
-
-class Outputs:
-    """``indexcalc.compile``'s result: ``f(**arrays)`` -> {label: array}."""
-
-    def __init__(self, run, labels: list[str], names: list[str]):
-        self.run, self.labels, self.names = run, labels, names
-
-    def __call__(self, /, **arrays) -> dict:
-        values = self.run(**arrays)
-        if not isinstance(values, dict):
-            values = {self.names[0]: values}
-        return {label: values[name] for label, name in zip(self.labels, self.names)}
-
-    def stats(self, /, **arrays) -> dict:
-        """Products, FLOPs, largest array and peak of one call (``Compiled.stats``)."""
-        return self.run.stats(**arrays)
-
-    @property
-    def source(self) -> str:
-        return self.run.source
+    outputs = list(outputs)
+    program, _ = _outputs_program(m, outputs)
+    return compiler.program.compile_program(program, backend=backend, keys=outputs)
 
 
 def export(model: str | Model, outputs: Iterable[str], name: str | None = None,

@@ -338,7 +338,7 @@ class Generator:
 def generate(program: Program, backend: Backend, dims: dict[str, int], *,
              literal_dims: bool = True, fname: str = "derivative",
              shapes: dict[str, tuple] | None = None,
-             names: dict[str, str] | None = None,
+             names: dict[str, str] | None = None, keys: list[str] | None = None,
              release: bool = False, in_place: bool = False) -> tuple[str, Generator]:
     """Source text of one function computing ``program``'s outputs, and its generator.
 
@@ -348,6 +348,9 @@ def generate(program: Program, backend: Backend, dims: dict[str, int], *,
     exporter does, so that pasted code uses the model's own names.  With
     ``release``, each temporary is deleted after its last use (``liveness``);
     the generator's ``peak`` is the most elements alive at once either way.
+    With ``keys`` (one per output), the function returns a dict of the outputs
+    under those keys, even for one output; without, the array of a single output
+    or a dict by output name.
     ``in_place`` (NumPy, every input a float64 array) writes elementwise work into
     dead temporaries (``inplace``; ``reused`` counts the allocations saved).
     """
@@ -363,10 +366,11 @@ def generate(program: Program, backend: Backend, dims: dict[str, int], *,
     names.update(preset)
     gen = Generator(backend, dims, names, literal_dims)
     results = gen.results = gen.program(program, shapes)
-    if len(results) == 1:
+    if len(results) == 1 and keys is None:
         ret = results[0]
     else:
-        ret = "{" + ", ".join(f"{n!r}: {r}" for n, r in zip(program.outputs, results)) + "}"
+        ret = "{" + ", ".join(f"{n!r}: {r}" for n, r in zip(keys or program.outputs,
+                                                            results)) + "}"
     gen.lines.append(Line("", "return " + ret, False, plain=False))
     body = [_dim_line(gen, d, program, shapes or {}) for d in sorted(gen.used_dims)]
     gen.emitted = inline(gen.lines)

@@ -37,10 +37,12 @@ class Plan:
 
 
 class Compiled:
-    """``Compiled(**arrays)``: the single output's array, or a dict name -> array."""
+    """``Compiled(**arrays)``: the single output's array, or a dict name -> array;
+    with ``keys`` (one per output), always a dict under those keys."""
 
-    def __init__(self, program: Program, backend: str = "numpy"):
+    def __init__(self, program: Program, backend: str = "numpy", keys: list[str] | None = None):
         self.program = prepare(program)
+        self.keys = list(keys) if keys is not None else None
         self.backend = backends.get_backend(backend)
         self.inputs = tuple(self.program.inputs)
         declared = var_shapes(b.expr for b in self.program.bindings)
@@ -74,7 +76,7 @@ class Compiled:
         dims = bind_dims(self.shapes, arrays)
         numpy = self.backend.name == "numpy"
         source, gen = generate(self.program, self.backend, dims, shapes=self.shapes,
-                               release=numpy, in_place=numpy and all(
+                               keys=self.keys, release=numpy, in_place=numpy and all(
                                    isinstance(a, np.ndarray) and a.dtype == np.float64
                                    for a in arrays.values()))
         plan = Plan(_load(self.backend, source, "derivative"), source, dims, gen.plans,
@@ -135,10 +137,12 @@ def _stats(gen) -> dict:
             "in_place": gen.reused}
 
 
-def compile_program(program: Program, backend: str = "numpy") -> Compiled:
-    """A callable computing ``program``'s outputs, planned per shape signature."""
+def compile_program(program: Program, backend: str = "numpy",
+                    keys: list[str] | None = None) -> Compiled:
+    """A callable computing ``program``'s outputs, planned per shape signature
+    (returning a dict under ``keys``, one per output, when given)."""
     backends.require(backend)
-    return Compiled(program, backend)
+    return Compiled(program, backend, keys)
 
 
 def _dispatcher(n: int, inputs, fns: dict, slow):
