@@ -10,11 +10,11 @@ every such display escape its text the same way; nothing imports IPython.
 
 from __future__ import annotations
 
-import html
 
 
 def text_html(text: str, title: str = "", note: str = "") -> str:
     """``text`` preformatted (escaped), under a bold ``title``, above an italic ``note``."""
+    import html                         # only a notebook needs it: not at start-up
     parts = ['<div class="indexcalc">']
     if title:
         parts.append(f"<strong>{html.escape(title)}</strong>")

@@ -37,10 +37,11 @@ NOT_FOR_A_PRINTED_DERIVATIVE = ("numpy", "opt_einsum", "prompt_toolkit", "indexc
                                 "indexcalc.testing", "indexcalc.ui", "indexcalc.notebook",
                                 "indexcalc.compiler.", "indexcalc.read.matrix",
                                 "indexcalc.read.mexpr",
-                                "indexcalc.read.explain")
+                                "indexcalc.read.explain", "html") + (
+    ("platformdirs",) if sys.platform.startswith("linux") else ())    # XDG's cache path
 LOADED = ("print(json.dumps(sorted(m for m in sys.modules if m.startswith('indexcalc') or "
           "m.split('.')[0] in ('lark', 'numpy', 'opt_einsum', 'prompt_toolkit', "
-          "'platformdirs'))))")
+          "'platformdirs', 'html'))))")
 
 
 def test_import_loads_only_the_front_door():

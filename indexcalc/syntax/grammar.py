@@ -7,7 +7,7 @@ checkout that is imported without being installed reads it from the tree.
 
 Building the LALR tables from the text takes tens of milliseconds, most of a
 fresh process's first parse; ``cache_path`` names a file in the user's cache
-directory (``platformdirs``; ``INDEXCALC_CACHE_DIR`` overrides it, an empty
+directory (XDG's on Linux, else ``platformdirs``'; ``INDEXCALC_CACHE_DIR`` overrides it, an empty
 value turns the cache off) where Lark keeps the built parser.  Lark checks a
 hash of the grammar, its options and its own version before using the file,
 and rebuilds it when they differ; the file name carries a hash of the grammar
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -37,6 +38,9 @@ def cache_path(text: str) -> str | None:
     """Where Lark may cache the parser built from ``text``; None when there is no
     writable cache directory (the parser is then built in memory each time)."""
     folder = os.environ.get("INDEXCALC_CACHE_DIR")
+    if folder is None and sys.platform.startswith("linux"):
+        folder = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser(
+            "~/.cache"), "indexcalc")    # what platformdirs says on Linux, without its import
     if folder is None:
         import platformdirs
         folder = platformdirs.user_cache_dir("indexcalc", appauthor=False)
