@@ -1090,3 +1090,18 @@ def test_canonical_keys_of_nested_look_alike_factors_take_bounded_work(monkeypat
     small = Sum((p,), Mul(tuple(tree(p, 0) for _ in range(3))))   # ties within the budget
     renamed = Sum((p,), Mul(tuple(tree(p, 0) for _ in range(3))))
     assert keys.canonical(small) == keys.canonical(renamed)
+
+
+def test_a_dropped_term_is_no_constant_factor_where_a_step_leaves_one_point():
+    # Found by the long check property: with step(·) in the derivative, two of the
+    # three check points had both sides 0 and the third had both sides x_q times a
+    # number, so every entry showed the same ratio and a dropped term was called
+    # "a constant factor".  A ratio is now evidence only at two points or more.
+    text = ("\nh = A x + y + x\ng_ij = log(exp(tanh(min(x_{i} y_{j}, h_{i} y_{j}))))\n"
+            "E = dot(x, x) - sum(g)")
+    matches_finite_differences(text, "A", seed=3)
+    r = indexcalc.check(text, "dE/dA_pq == x_q sum_j g_pj^2 y_j step(x_p y_j - h_p y_j)")
+    assert not r.holds and r.kind == "term", str(r)
+    doubled = indexcalc.check(text, "dE/dA_pq == -2 x_q sum_j y_j step(y_j (x_p - h_p)) "
+                                    "(1 - g_pj^2)")
+    assert not doubled.holds and doubled.kind == "factor", str(doubled)

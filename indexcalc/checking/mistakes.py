@@ -102,10 +102,14 @@ def _axis_permutations(values: Values):
 
 
 def _ratio(pairs) -> float | None:
-    x, y = pairs[0]
+    """The constant c with c x = y at every point, if the numbers show one.  The
+    entries of one point are no evidence (where a step function leaves one row, both
+    sides are x_q times a number), so the ratio must hold at two points at least
+    where the derivative is not 0."""
+    if sum(bool(np.any(np.abs(x) > 1e-9)) for x, _ in pairs) < 2:
+        return None
+    x, y = max(pairs, key=lambda p: float(np.max(np.abs(p[0]), initial=0)))
     k = int(np.argmax(np.abs(x)))
-    if np.ravel(x)[k] == 0:
-        return None                                   # the derivative is 0 here: no ratio
     c = float(np.ravel(y)[k] / np.ravel(x)[k])
     if not np.isfinite(c) or abs(c) < 1e-12 or close(c, 1.0) or close(c, -1.0):
         return None
