@@ -420,9 +420,10 @@ def _spread_known(e: Expr, names: frozenset, rules) -> Expr:
             e = rebuild(e, kids)
     if not (isinstance(e, Sum) and isinstance(e.body, Mul)):
         return e
-    factors = e.body.factors
+    factors, width = e.body.factors, _width(rules)
     for k, f in enumerate(factors):
-        if isinstance(f, Add):
+        if isinstance(f, Add) and any(_sums_known(mul(*factors[:k], *factors[k + 1:], t),
+                                                  e.indices, names, width) for t in f.terms):
             rest = factors[:k] + factors[k + 1:]
             spread = add(*(summation(e.indices, mul(*rest, t)) for t in f.terms))
             known = simplify(spread, rules)
@@ -430,6 +431,28 @@ def _spread_known(e: Expr, names: frozenset, rules) -> Expr:
             if uses < _uses(e, names) or uses < _uses(simplify(spread), names):
                 return known
     return e
+
+
+def _sums_known(term: Expr, summed, names: frozenset, width: int) -> bool:
+    """Could Σ over ``summed`` of ``term`` hold a known sum once simplified?  Only if a
+    factor is a known name read at a summed index that at most ``width`` factors
+    read (a known sum's body has that many: 1 for ``Σ_j p_j``, so ``p_j`` in ``Σ_j
+    p_j c`` but not in ``Σ_j p_j W_kj``): the check that saves multiplying out and
+    simplifying the other candidates."""
+    factors = term.factors if isinstance(term, Mul) else (term,)
+    for f in factors:
+        if isinstance(f, Var) and f.name in names:
+            for i in f.free:
+                if i in summed and sum(i in g.free for g in factors) <= width:
+                    return True
+    return False
+
+
+def _width(rules) -> int:
+    """Factors in the body of the widest known sum (``Σ_j p_j = 1``: 1)."""
+    return max((len(r.pattern.body.factors) if isinstance(r.pattern.body, Mul) else 1
+                for r in rules if isinstance(r.pattern, Sum)
+                and isinstance(r.replacement, Const)), default=0)
 
 
 def _uses(e: Expr, names: frozenset) -> int:
