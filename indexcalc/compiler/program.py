@@ -49,7 +49,11 @@ class Compiled:
         self.shapes = {n: tuple(program.shapes.get(n, declared.get(n, ()))) for n in self.inputs}
         self.plans: dict[tuple, Plan] = {}
         self._fns: dict[tuple, object] = {}
-        self._call = _dispatcher(len(self.inputs), self.inputs, self._fns, self._slow)
+        # NumPy plans depend on the dtypes (float64 ones work in place); a jitted or torch
+        # program takes any dtype, so its key is the shapes alone (a cheaper lookup)
+        self._typed = self.backend.name == "numpy"
+        self._call = _dispatcher(len(self.inputs), self.inputs, self._fns, self._slow,
+                                 self._typed)
         self._linalg_errors = self.backend.linalg_errors()
 
     def __call__(self, /, **arrays):
@@ -69,7 +73,8 @@ class Compiled:
         bind_dims(self.shapes, arrays)
         args = [arrays[n] if hasattr(arrays[n], "shape") else np.asarray(arrays[n], dtype=float)
                 for n in self.inputs]
-        return args, tuple(a.shape for a in args) + tuple(a.dtype for a in args)
+        key = tuple(a.shape for a in args)
+        return args, key + tuple(a.dtype for a in args) if self._typed else key
 
     def plan(self, arrays: dict, key: tuple) -> Plan:
         """Generate and compile the function for one shape signature (cached)."""
@@ -145,7 +150,7 @@ def compile_program(program: Program, backend: str = "numpy",
     return Compiled(program, backend, keys)
 
 
-def _dispatcher(n: int, inputs, fns: dict, slow):
+def _dispatcher(n: int, inputs, fns: dict, slow, typed: bool = True):
     """``call(arrays)``: look the planned function up by the inputs' shapes and call it.
 
     Generated so that a call does no more Python work than it must; input
@@ -153,7 +158,7 @@ def _dispatcher(n: int, inputs, fns: dict, slow):
     args = ", ".join(f"a{k}" for k in range(n))
     reads = "; ".join(f"a{k} = arrays[{name!r}]" for k, name in enumerate(inputs)) or "pass"
     key = "(" + "".join(f"a{k}.shape, " for k in range(n)) + "".join(
-        f"a{k}.dtype, " for k in range(n)) + ")"
+        f"a{k}.dtype, " for k in range(n) if typed) + ")"
     src = (f"def call(arrays):\n"
            f"    try:\n        {reads}\n        fn = get({key})\n"
            f"    except (KeyError, AttributeError):\n        return slow(arrays)\n"
