@@ -294,3 +294,21 @@ def test_a_matrix_times_a_vector_never_transposes_the_matrix(text, wrt):
     args = [arrays[n] for n in j.inputs]
     hlo = plan.fn.lower(*args).compile().as_text()
     assert "copy(" not in hlo and "transpose(" not in hlo
+
+
+@pytest.mark.parametrize("text", [
+    "A : matrix[B, D]\nC : matrix[B, D]\ng : vector[D]\ns : vector[B]\n"
+    "y_b = exp(s_b) sum_j A_bj C_bj g_j",
+    "A : matrix[B, D]\nC : matrix[B, D]\ng : vector[D]\ns : vector[B]\n"
+    "y_b = sum_j A_bj g_j C_bj / (1 + s_b^2)",
+])
+def test_a_row_factor_is_applied_after_the_product_it_scales(text):
+    """Σ_j s_b A_bj C_bj g_j: A ⊙ C (B D multiplies), the matrix-vector product (2 B D),
+    then s (B): opt_einsum's "auto" scaled the rows first, another B D multiplies."""
+    B, D = 64, 256
+    arrays = {"A": RNG.normal(size=(B, D)), "C": RNG.normal(size=(B, D)),
+              "g": RNG.normal(size=D), "s": RNG.normal(size=B)}
+    f = indexcalc.compile(text, outputs=["y"])
+    got = f(**arrays)["y"]
+    np.testing.assert_allclose(got, indexcalc.evaluate(text, "y", **arrays), rtol=1e-12)
+    assert f.stats(**arrays)["flops"] <= 3 * B * D + 8 * B

@@ -332,9 +332,13 @@ def _labels(ops: list[Val]) -> tuple[Index, ...]:
 @memoised(4096)
 def _plan(spec: str, shapes: tuple[tuple[int, ...], ...]):
     """opt_einsum's contraction plan for ``spec`` (the derivatives of one model share
-    most of their products, so plans are remembered).  Its "auto" searches branches
-    for 5-8 operands: a noticeable share of compile time for long products, for
-    plans greedy finds as well at these sizes."""
+    most of their products, so plans are remembered): the cheaper of its "auto" and
+    "greedy" up to 6 operands, greedy alone beyond (auto searches branches for 5-8
+    operands: a noticeable share of compile time for long products, for plans
+    greedy finds as well at these sizes)."""
     import opt_einsum                     # only planning needs it: not imported with indexcalc
-    how = "auto" if len(shapes) <= 6 else "greedy"
-    return opt_einsum.contract_path(spec, *shapes, shapes=True, optimize=how)[1]
+    plans = [opt_einsum.contract_path(spec, *shapes, shapes=True, optimize=how)[1]
+             for how in (("auto", "greedy") if len(shapes) <= 6 else ("greedy",))]
+    # "auto" is not always the cheaper: for a,ab,ab,b->a it scales the rows before
+    # the matrix-vector product (2 B D multiplies, greedy's B D + B); take the cheaper
+    return min(plans, key=lambda info: info.opt_cost)
