@@ -312,3 +312,20 @@ def test_a_row_factor_is_applied_after_the_product_it_scales(text):
     got = f(**arrays)["y"]
     np.testing.assert_allclose(got, indexcalc.evaluate(text, "y", **arrays), rtol=1e-12)
     assert f.stats(**arrays)["flops"] <= 3 * B * D + 8 * B
+
+
+@pytest.mark.parametrize("text, wrt", [
+    ("A : matrix[n, n]\nX : matrix[n, n]\nB : matrix[n, n]\nF = tr(A X B)", "X"),   # (B A)ᵀ
+    ("A : matrix[n, m]\nB : matrix[k, n]\nX : matrix[m, k]\nF = sum(A X B)", "X"),
+])
+def test_a_result_is_never_a_product_of_two_transposes(text, wrt):
+    """Aᵀ Bᵀ as a result is written (B A)ᵀ, as the hand writes it: BLAS multiplies the
+    arrays as they lie, and the transpose is a view."""
+    import re
+    m = indexcalc.parse(text)
+    from indexcalc.testing import random_arrays
+    arrays = random_arrays(m, 4, sizes={d: 3 + k for k, d in enumerate(sorted(m.dims))})
+    grad = check_grad(m, wrt, arrays=arrays)
+    c = indexcalc.derivative(m, wrt).compile()
+    np.testing.assert_allclose(c(**arrays), grad, rtol=1e-12, atol=1e-12)
+    assert not re.search(r"\w\.T @ \w+\.T", c.source), c.source

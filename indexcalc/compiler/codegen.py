@@ -335,6 +335,21 @@ class Generator:
 
 # ------------------------------------------------------------ assembly
 
+_BOTH_TRANSPOSED = re.compile(r"(\w+)\.T @ (\w+)\.T")
+
+
+def _returned_transposes(lines: list[Line], results: set[str]) -> None:
+    """A result ``Aᵀ Bᵀ`` that nothing else reads is written ``(B A)ᵀ``, as the hand
+    writes it: one product of the arrays as they lie (BLAS is slower on two
+    transposed operands), returned as a transposed view.  Only a result: read by an
+    elementwise line, the view's other layout would cost more than it saves."""
+    read = {r for line in lines for r in line.reads}
+    for line in lines:
+        m = _BOTH_TRANSPOSED.fullmatch(line.code)
+        if m and line.plain and line.target in results and line.target not in read:
+            line.code = f"({m.group(2)} @ {m.group(1)}).T"
+
+
 def generate(program: Program, backend: Backend, dims: dict[str, int], *,
              literal_dims: bool = True, fname: str = "derivative",
              shapes: dict[str, tuple] | None = None,
@@ -371,6 +386,7 @@ def generate(program: Program, backend: Backend, dims: dict[str, int], *,
     else:
         ret = "{" + ", ".join(f"{n!r}: {r}" for n, r in zip(keys or program.outputs,
                                                             results)) + "}"
+    _returned_transposes(gen.lines, set(results))
     gen.lines.append(Line("", "return " + ret, False, plain=False))
     body = [_dim_line(gen, d, program, shapes or {}) for d in sorted(gen.used_dims)]
     gen.emitted = inline(gen.lines)
