@@ -1105,3 +1105,18 @@ def test_a_dropped_term_is_no_constant_factor_where_a_step_leaves_one_point():
     doubled = indexcalc.check(text, "dE/dA_pq == -2 x_q sum_j y_j step(y_j (x_p - h_p)) "
                                     "(1 - g_pj^2)")
     assert not doubled.holds and doubled.kind == "factor", str(doubled)
+
+
+def test_a_dropped_term_whose_expansion_cancels_a_constant_is_still_a_term():
+    # Found by the long check property: ∂E/∂A_pq = Σ_k h_k − 1 with h_k = 1 + x_k² +
+    # softmax(x)_k; the claim −1 drops Σ_k h_k, but expanded the truth is n + Σ_k x_k²
+    # (the softmax sums to 1 and cancels the −1), so the expanded terms neither
+    # contain nor are contained in the claim's and no kind was given.  The sides'
+    # terms as written now decide.
+    text = ("x : vector[n]\nA : matrix[n, n]\ns : scalar\nh_i = 1 + x_i^2 + softmax_a(x_a)_i\n"
+            "g = A - sum(h) A\nE = s + s - sum(g)")
+    matches_finite_differences(text, "A")
+    r = indexcalc.check(text, "dE/dA_pq == -1")
+    assert not r.holds and r.kind == "term" and "misses the term" in str(r), str(r)
+    extra = indexcalc.check(text, "dE/dA_pq == sum_k h_k - 1 + s")
+    assert not extra.holds and extra.kind == "term", str(extra)

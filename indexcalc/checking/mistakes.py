@@ -124,7 +124,26 @@ def _show_ratio(c: float) -> str:
 # ---------------------------------------------------------------- from the terms
 
 def structural_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
-    """term, sign, factor, sum or product, from the expanded sides' terms."""
+    """term, sign, factor, sum or product, from the expanded sides' terms; else a
+    term from the sides' terms as written (a dropped ``Σ_k h_k`` whose expansion
+    has a constant that cancels another: ``n + Σ_k x_k²`` against ``−1``)."""
+    return _expanded_kind(truth, claim) or _written_terms(truth, claim)
+
+
+def _written_terms(truth: Expr, claim: Expr) -> tuple[str, str] | None:
+    t_terms, c_terms = _terms(truth), _terms(claim)
+    if t_terms == c_terms:
+        return None
+    if c_terms.items() <= t_terms.items():
+        return "term", "it misses the term " + _show(
+            {t_terms[k][1]: t_terms[k][0] for k in t_terms if k not in c_terms})
+    if t_terms.items() <= c_terms.items():
+        return "term", "it has an extra term " + _show(
+            {c_terms[k][1]: c_terms[k][0] for k in c_terms if k not in t_terms})
+    return None
+
+
+def _expanded_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
     try:
         t_terms, c_terms = _terms(expand(truth)), _terms(expand(claim))
     except (IndexcalcError, RecursionError):
