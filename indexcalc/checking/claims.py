@@ -35,7 +35,8 @@ from indexcalc.checking.evaluation import (
     point_text,
     worst_entry,
 )
-from indexcalc.checking.mistakes import numeric_kind, structural_kind
+from indexcalc.checking.mistakes import structural_kind
+from indexcalc.checking.numeric_kinds import numeric_kind
 from indexcalc.checking.results import CheckResult, Step
 from indexcalc.checking.symbolic import Names, comparable, compare
 from indexcalc.derivative import Derivative, differentiate

@@ -4,7 +4,7 @@ A failed check is more useful when it says *which* of the usual mistakes was
 made.  The kinds (``KINDS``) are the ones hand derivations of gradients go wrong
 by; each has a test, tried in this order:
 
-* from the numbers (robust to how either side is written):
+* from the numbers (robust to how either side is written; ``numeric_kinds``):
   ``sign`` (the claim is the negative), ``layout`` (the claim is the truth with
   axes of equal dimension swapped: the transpose), ``factor`` (a constant
   multiple: the 2 of a square);
@@ -28,10 +28,7 @@ from __future__ import annotations
 from fractions import Fraction
 from itertools import permutations
 
-import numpy as np
-
 from indexcalc.calculus.simplify import expand, simplify
-from indexcalc.checking.evaluation import Values, close
 from indexcalc.errors import IndexcalcError
 from indexcalc.functions import TENSOR
 from indexcalc.ir import (
@@ -69,56 +66,6 @@ KINDS = {
     "assumption": "holds only under an assumption the model does not make",
 }
 MAX_TERMS = 40              # expanded terms per side beyond which terms are not compared
-
-
-# ---------------------------------------------------------------- from the numbers
-
-def numeric_kind(values: Values, truth: int, claim: int) -> tuple[str, str] | None:
-    """sign, layout or factor, when the numbers say so at every point."""
-    pairs = values.pairs(truth, claim)
-    if not pairs or not any(np.any(np.abs(x) > 1e-9) for x, _ in pairs):
-        return None
-    if all(close(-x, y) for x, y in pairs):
-        return "sign", "it has the wrong sign: it is the negative of the other side"
-    for perm, swapped in _axis_permutations(values):
-        if all(close(np.transpose(x, perm), y) for x, y in pairs):
-            return "layout", (f"it is the other side transposed (axes {swapped} swapped): the "
-                              "layout convention puts the function's axes first, then the "
-                              "variable's, each in its own order")
-    ratio = _ratio(pairs)
-    if ratio is not None:
-        return "factor", f"it is {_show_ratio(ratio)} times the other side (a constant factor)"
-    return None
-
-
-def _axis_permutations(values: Values):
-    idx = values.indices
-    for perm in permutations(range(len(idx))):
-        if list(perm) == list(range(len(idx))):
-            continue
-        if all(idx[p].dim == idx[k].dim for k, p in enumerate(perm)):
-            moved = [idx[k].name for k, p in enumerate(perm) if p != k]
-            yield perm, " and ".join(moved)
-
-
-def _ratio(pairs) -> float | None:
-    """The constant c with c x = y at every point, if the numbers show one.  The
-    entries of one point are no evidence (where a step function leaves one row, both
-    sides are x_q times a number), so the ratio must hold at two points at least
-    where the derivative is not 0."""
-    if sum(bool(np.any(np.abs(x) > 1e-9)) for x, _ in pairs) < 2:
-        return None
-    x, y = max(pairs, key=lambda p: float(np.max(np.abs(p[0]), initial=0)))
-    k = int(np.argmax(np.abs(x)))
-    c = float(np.ravel(y)[k] / np.ravel(x)[k])
-    if not np.isfinite(c) or abs(c) < 1e-12 or close(c, 1.0) or close(c, -1.0):
-        return None
-    return c if all(close(c * a, b) for a, b in pairs) else None
-
-
-def _show_ratio(c: float) -> str:
-    f = Fraction(c).limit_denominator(24)
-    return str(f) if abs(float(f) - c) < 1e-9 * max(1, abs(c)) else f"{c:.6g}"
 
 
 # ---------------------------------------------------------------- from the terms
