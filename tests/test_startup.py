@@ -13,6 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+import indexcalc
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("jax", "torch", "sympy", "scipy", "dask", "IPython", "matplotlib")
 
@@ -156,3 +160,29 @@ def test_import_leaves_the_contraction_planner_for_the_first_compile():
               "d.evaluate(x=[1.0, 2.0], A=[[1.0, 2.0], [3.0, 4.0]])\n"
               "print(json.dumps([before, 'opt_einsum' in sys.modules]))")
     assert got == [False, True]
+
+
+@pytest.mark.parametrize("text", [
+    "pad : vector[n]\nE = sum_i pad_i",
+    "x : vector[n]\nsymmetric = 2 x\nE = sum(symmetric)",
+    "x : vector[n]\nscalar = sum(x)\nvector = 2 x\nin = x + vector",
+    "x : vector[n]\ntensor = 2 x\nfunction = sum(tensor)",
+])
+def test_the_notations_words_are_names_where_no_word_is_expected(text):
+    """KeywordLexer keeps the context for the words (``pad``, ``scalar``, ``in`` ...)."""
+    m = indexcalc.parse(text)
+    assert m.definitions
+
+
+def test_a_first_parse_compiles_few_lexer_expressions():
+    """The lexer's expressions are shared across parser states (KeywordLexer): a
+    first text builds a handful, not one per state (counted, never timed)."""
+    got = run("import json, indexcalc\n"
+              "from lark.lexer import BasicLexer\n"
+              "built = []\n"
+              "real = BasicLexer._build_scanner\n"
+              "BasicLexer._build_scanner = lambda self: built.append(1) or real(self)\n"
+              "indexcalc.derivative('z : vector[n]\\nt : vector[n]\\n"
+              "o_j = exp(z_j) / sum_i exp(z_i)\\nE = -sum_j t_j log(o_j)', wrt='z')\n"
+              "print(json.dumps(len(built)))")
+    assert got <= 6

@@ -38,7 +38,7 @@ from indexcalc.syntax import tree as S
 from indexcalc.syntax.build import Build
 from indexcalc.syntax.grammar import cache_path, grammar_text
 from indexcalc.syntax.statements import lower
-from indexcalc.syntax.tokens import SIGMA_IS_NAME, TokenStream, sigma_declared
+from indexcalc.syntax.tokens import SIGMA_IS_NAME, KeywordLexer, TokenStream, sigma_declared
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
@@ -50,7 +50,8 @@ def parser() -> Lark:
     """The LALR parser, built once per process, loaded from Lark's cache when it can be."""
     text = grammar_text()
     return Lark(text, parser="lalr", postlex=TokenStream(), propagate_positions=True,
-                maybe_placeholders=True, cache=cache_path(text) or False)
+                maybe_placeholders=True, cache=cache_path(text) or False,
+                _plugins={"ContextualLexer": KeywordLexer})
 
 
 def parse(text: str) -> Model:

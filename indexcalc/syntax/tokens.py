@@ -17,6 +17,17 @@ but can be by the token before them or by the rest of the text:
 ``TokenStream`` is Lark's ``postlex`` hook; whether ``Σ`` is declared is decided
 by ``sigma_declared`` on the text before parsing and handed over in a context
 variable, so one cached parser serves every text.
+
+``KeywordLexer`` is the lexer.  The words of the notation (``scalar``, ``pad``,
+``in``, ``sum`` ...) are names wherever the grammar expects no word, so a tensor
+may be called ``pad``: Lark's contextual lexer does that by scanning each parser
+state with its own regular expression, built from the terminals that state
+accepts, and the ~12 expressions a first text needs took 23 ms to compile,
+most of a fresh process's first parse.  The only terminals that need the
+context are those words (every other terminal lexes alike everywhere: the
+grammar parses with a lexer that ignores context, keywords aside), so
+``KeywordLexer`` gives every state all the other terminals and only its own
+words: the states share a handful of expressions.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import re
 from contextvars import ContextVar
 
 from lark import Token
+from lark.lexer import ContextualLexer
 
 SIGMA_IS_NAME: ContextVar[bool] = ContextVar("SIGMA_IS_NAME", default=False)
 
@@ -62,3 +74,17 @@ class TokenStream:
                 open_norms = 0
             previous = tok.type
             yield tok
+
+
+class KeywordLexer(ContextualLexer):
+    """Lark's contextual lexer, context kept for the notation's words alone (see above);
+    plugged in with Lark's ``_plugins`` option."""
+
+    def __init__(self, conf, states, always_accept=()):
+        name = conf.terminals_by_name["NAME"].pattern.to_regexp()
+        words = {t.name for t in conf.terminals
+                 if t.pattern.type == "str" and re.fullmatch(name, t.pattern.value)}
+        others = sorted(t.name for t in conf.terminals if t.name not in words)
+        states = {state: others + sorted(words.intersection(accepts))
+                  for state, accepts in states.items()}
+        super().__init__(conf, states, always_accept)
