@@ -1120,3 +1120,31 @@ def test_a_dropped_term_whose_expansion_cancels_a_constant_is_still_a_term():
     assert not r.holds and r.kind == "term" and "misses the term" in str(r), str(r)
     extra = indexcalc.check(text, "dE/dA_pq == sum_k h_k - 1 + s")
     assert not extra.holds and extra.kind == "term", str(extra)
+
+
+def test_a_claim_no_point_can_evaluate_gets_no_verdict_and_an_unfixed_range_is_refused():
+    # Found by the long check property: h_i = softmax(u)_i / softmax(u)_i is 1, and the
+    # claim with h inlined printed logsumexp_j(1) − 2, whose j nothing fixes: it was
+    # read over a new dimension, no random point could evaluate it, and the canonical
+    # forms differing was reported as "does not hold", which they do not prove.  Now
+    # a range nothing fixes is refused, located, and a claim no point evaluates whose
+    # forms differ gets a clear error, not a verdict.
+    from indexcalc.errors import EvaluationError, ShapeError
+    text = ("\nh_i = softmax_a(u_a)_i / softmax_b(u_b)_i\ng_i = x_i + x_i - logsumexp(h) x_i\n"
+            "E = s - c - sum(g)")
+    rng = np.random.default_rng(1)
+    u, x, s, c = rng.normal(size=4), rng.normal(size=3), 0.3, 0.2
+
+    def energy(x):
+        return float(indexcalc.evaluate(text, "E", u=u, x=x, s=s, c=c))
+    step = 1e-6
+    numeric = [(energy(x + step * e) - energy(x - step * e)) / (2 * step) for e in np.eye(3)]
+    np.testing.assert_allclose(numeric, [1 + np.log(4) - 2] * 3, rtol=1e-6)   # h = 1
+    assert indexcalc.check(text, "dE/dx_p == logsumexp(h) - 2").holds
+    for claim in ("dE/dx_p == logsumexp_j(1) - 2", "dE/dx_p == sum_j 1"):
+        with pytest.raises(ShapeError, match="nothing in it fixes|no tensor of the model") as e:
+            indexcalc.check(text, claim)
+        assert e.value.line == 5 and "^" in str(e.value)
+    overflow = "x : vector[n]\nf = sum_i exp(exp(exp(exp(9 x_i))))"     # inf at every point
+    with pytest.raises(EvaluationError, match="cannot decide"):
+        indexcalc.check(overflow, "df/dx_k == 9 exp(x_k)")

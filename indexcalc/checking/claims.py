@@ -42,12 +42,13 @@ from indexcalc.checking.symbolic import Names, comparable, compare
 from indexcalc.derivative import Derivative, differentiate
 from indexcalc.errors import (
     DerivativeError,
+    EvaluationError,
     IndexcalcError,
     ShapeError,
     UnknownNameError,
 )
-from indexcalc.ir import Expr, Func, var_names
-from indexcalc.ir.nodes import walk
+from indexcalc.ir import DimSize, Expr, Func, var_names
+from indexcalc.ir.nodes import binders, walk
 from indexcalc.model import Assume, Check, Model, Question
 from indexcalc.read.text import to_text
 
@@ -171,6 +172,12 @@ class _Judge:
                 agree = self.values.agree(k - 1, k)
                 if not agree:
                     break
+        if agree is None and sym.equal is not True:
+            raise EvaluationError(
+                f"cannot decide {lhs} == {to_text(right)}: no random point could evaluate "
+                "both sides (outside a function's domain), and canonical forms that differ do "
+                "not prove the sides unequal; write the claim so that its values are defined "
+                "at ordinary inputs, or compare it by hand")
         points, differing = self.values.count(k - 1, k)
         step = Step(k, lhs, right, bool(agree) if agree is not None else sym.equal is True,
                     symbolic=sym.equal is True, difference=sym.difference, points=points,
@@ -368,4 +375,33 @@ def _check_one(text: str, before: list[str], line: str) -> CheckResult:
         return shape_mismatch(m, m.statements[-1], claimed.strip(), error)
     if not isinstance(m.statements[-1], Check):
         raise DerivativeError(f"not a check: {line!r} (write e.g. dE/dz_k == o_k - t_k)")
+    _ranges_fixed(m, m.statements[-1])
     return check_statement(m, m.statements[-1])
+
+
+def _ranges_fixed(m: Model, stmt: Check) -> None:
+    """A claim's summed index must range over one of the model's dimensions: in
+    ``logsumexp_j(1)`` nothing says how far j goes, and reading it as a new size
+    would check another formula than the one written."""
+    fixed = {d for shape in m.shapes.values() for d in shape}
+    for e in (stmt.claim, *stmt.chain):
+        for node in walk(e):
+            for i in binders(node):
+                if isinstance(i.dim, str) and i.dim not in fixed:
+                    _unfixed(m, stmt, node, i)
+            if isinstance(node, DimSize) and isinstance(node.dim, str) and node.dim not in fixed:
+                raise ShapeError(f"the claim uses a size, {node.dim}, that no tensor of the "
+                                 "model has (a sum of a constant over an index nothing fixes?)",
+                                 **_place(m, stmt))
+
+
+def _unfixed(m: Model, stmt: Check, node: Expr, i) -> None:
+    raise ShapeError(f"the claim sums {i.name} in {to_text(node)} over a range nothing in it "
+                     f"fixes (no tensor of the model is read at {i.name}); write {i.name} on a "
+                     "tensor of the dimension meant, or the size itself (n for Σ_j 1)",
+                     **_place(m, stmt))
+
+
+def _place(m: Model, stmt: Check) -> dict:
+    line, column = (stmt.span.line, stmt.span.column) if stmt.span else (1, 1)
+    return {"text": m.text, "line": line, "column": column}
