@@ -330,6 +330,7 @@ def _shape_word(dims) -> str:
     kind = {0: "scalar", 1: "vector", 2: "matrix"}.get(len(dims), "tensor")
     return kind if not dims else f"{kind}[{', '.join(map(str, dims))}]"
 
+
 def check(model: str | Model, claim: str) -> CheckResult:
     """Is the claimed formula the derivative?  ``claim`` is a check statement
     without the keyword: ``"dE/dz_k == o_k - t_k"``, a chain ``"dE/dz_k == e1 ==
