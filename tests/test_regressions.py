@@ -1148,3 +1148,21 @@ def test_a_claim_no_point_can_evaluate_gets_no_verdict_and_an_unfixed_range_is_r
     overflow = "x : vector[n]\nf = sum_i exp(exp(exp(exp(9 x_i))))"     # inf at every point
     with pytest.raises(EvaluationError, match="cannot decide"):
         indexcalc.check(overflow, "df/dx_k == 9 exp(x_k)")
+
+
+def test_look_alike_reductions_get_one_canonical_key_whatever_their_order():
+    # Found by the long check property: det(A) and det(Aᵀ) (printed det_{n,m}(A_mn))
+    # look alike with bound names erased, and their own binders were named in the
+    # order the product listed them, so det(A) det(Aᵀ) inv(Aᵀ) and det(Aᵀ) det(A)
+    # inv(Aᵀ) got different keys and a sign mistake on that term had no kind.
+    from indexcalc.ir import canonical
+    m = indexcalc.parse("A : matrix[n, n]\nB : matrix[n, n]\n"
+                        "f = det(A) det(Aᵀ) tr(inv(Aᵀ) B)\ng = det(Aᵀ) det(A) tr(inv(Aᵀ) B)")
+    f, g = m.definitions["f"].expr, m.definitions["g"].expr
+    assert canonical(f) == canonical(g)
+    text = ("x : vector[n]\nu : vector[m]\nA : matrix[n, n]\ns : scalar\nh = softmax(x)\n"
+            "g = softmax(u) - sum(h) u\nE = det(A) (det(Aᵀ) - s) - sum(g)")
+    matches_finite_differences(text, "A")
+    r = indexcalc.check(text, "dE/dA_pq == det_{a,b}(A_ba) det(A) inv(A)_qp - s det(A) inv(A)_qp"
+                              " - det_{n,m}(A_mn) det(A) inv_{k,l}(A_lk)_pq")
+    assert not r.holds and r.kind == "sign", str(r)

@@ -72,8 +72,9 @@ def _canonical(e: Expr) -> Expr:
 
     def best_order(order: list[Expr], bound: frozenset) -> list[Expr]:
         """The children relabelled in the order that names the bound indices best.
-        Children that look alike with bound names erased (W_ab W_ad W_ed) are
-        visited in each of their orders, up to ``TIES`` of them, and the smallest
+        Children that look alike with bound names erased (W_ab W_ad W_ed, or
+        det(A) and det(Aᵀ) written det_{i,j}(A_ji), whose own binders are named in
+        the order they are visited) are visited in each of their orders, up to ``TIES`` of them, and the smallest
         result is kept: otherwise the order they came in, which depends on the
         names, decides the names, and equal terms could differ.  Ties nest (each
         order of the children tries the orders inside them), so the visits are
@@ -82,7 +83,7 @@ def _canonical(e: Expr) -> Expr:
         key is never slow."""
         groups: list[list[Expr]] = []
         for c in order:
-            if groups and c.free & bound and _erased_key(c, bound) == \
+            if groups and (c.free & bound or c.binds) and _erased_key(c, bound) == \
                     _erased_key(groups[-1][0], bound):
                 groups[-1].append(c)
             else:
