@@ -1166,3 +1166,18 @@ def test_look_alike_reductions_get_one_canonical_key_whatever_their_order():
     r = indexcalc.check(text, "dE/dA_pq == det_{a,b}(A_ba) det(A) inv(A)_qp - s det(A) inv(A)_qp"
                               " - det_{n,m}(A_mn) det(A) inv_{k,l}(A_lk)_pq")
     assert not r.holds and r.kind == "sign", str(r)
+
+
+def test_a_whole_result_transposed_is_a_layout_mistake_where_the_numbers_are_round_off():
+    # Found by the long check property: E = softmax(g)_a θ_a with a saturated softmax,
+    # so at the check points both sides were round-off and the numbers could not show
+    # the transpose; term by term the claim was every term with p and q swapped, which
+    # was called "product".  A swap of the free indices is now tried on the terms.
+    text = "\nh = 1 + det(2 A)^2\ng = exp(A) x A - h x\nE = softmax_b(g[b])_{a} θ_a"
+    matches_finite_differences(text, "A")
+    claim = ("dE/dA_pq == 4 E inv_{r,s}(2 A_rs)_pq det_{i,j}(2 A_ij)^2 sum_m x_m softmax(g)_m"
+             " - 4 inv_{l,n}(2 A_ln)_pq det_{a,b}(2 A_ab)^2 sum_c x_c θ_c softmax(g)_c"
+             " - x_p E exp(A_qp) sum_g A_qg softmax(g)_g - E softmax(g)_p sum_f x_f exp(A_qf)"
+             " + x_p exp(A_qp) sum_o A_qo θ_o softmax(g)_o + θ_p softmax(g)_p sum_v x_v exp(A_qv)")
+    r = indexcalc.check(text, claim)
+    assert not r.holds and r.kind == "layout", str(r)

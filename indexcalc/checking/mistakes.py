@@ -97,6 +97,10 @@ def _expanded_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
         return None
     if len(t_terms) > MAX_TERMS or len(c_terms) > MAX_TERMS:
         return None
+    swapped = _swapped_free(truth, c_terms)
+    if swapped:
+        return "layout", (f"it is the other side transposed ({swapped} swapped): the layout "
+                          "convention puts the function's axes first, then the variable's")
     missing = {t_terms[k][1]: t_terms[k][0] for k in t_terms if k not in c_terms}
     extra = {c_terms[k][1]: c_terms[k][0] for k in c_terms if k not in t_terms}
     changed = {t_terms[k][1]: (t_terms[k][0], c_terms[k][0]) for k in t_terms
@@ -114,6 +118,25 @@ def _expanded_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
         return _cancelled_sum(extra, "missing sum") or (
             "term", f"it has an extra term {_show(extra)}")
     return _rewired(*_restore_totals(missing, extra))
+
+
+def _swapped_free(truth: Expr, c_terms: dict) -> str | None:
+    """The free indices of equal dimension whose swap makes the truth the claim, term by
+    term (the whole result transposed: the numbers may not show it where both sides
+    are round-off at every point), or None."""
+    free = sorted(truth.free, key=lambda i: i.name)
+    for perm in permutations(free):
+        moved = {a: b for a, b in zip(free, perm) if a != b}
+        if not moved or any(a.dim != b.dim for a, b in moved.items()):
+            continue
+        try:
+            swapped = _terms(expand(rename(truth, moved)))
+            if swapped.keys() == c_terms.keys() and all(
+                    swapped[k][0] == c_terms[k][0] for k in swapped):
+                return " and ".join(sorted(i.name for i in moved))
+        except (IndexcalcError, RecursionError):
+            return None
+    return None
 
 
 def _terms(e: Expr) -> dict:
