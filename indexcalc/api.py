@@ -92,9 +92,9 @@ def answer(model: Model, question) -> Derivative:
     return differentiate(_model(model), question.of, list(question.wrt), question.of_indices)
 
 
-def _outputs_program(m: Model, outputs: Iterable[str]) -> tuple[Program, list]:
+def _outputs_program(m: Model, outputs: Iterable[str]) -> Program:
     """One program computing several outputs, definitions by name (``"E"``) and
-    derivatives as questions (``"dE/dW"``); the name of each output's binding.
+    derivatives as questions (``"dE/dW"``), its outputs named by their bindings.
 
     The questions are parsed in one go, appended to the model's text, and the
     derivatives share named adjoints (none inlined when several are asked), so
@@ -122,7 +122,7 @@ def _outputs_program(m: Model, outputs: Iterable[str]) -> tuple[Program, list]:
     if not names:
         raise DerivativeError("give at least one output: a definition or a derivative")
     return Program(tuple(bindings.values()), tuple(names), dict(m.shapes),
-                   tuple(dict.fromkeys(arguments))), names
+                   tuple(dict.fromkeys(arguments)))
 
 
 def _questions(m: Model, asked: list[str]) -> dict:
@@ -144,7 +144,7 @@ def compile(model: str | Model, outputs: Iterable[str], backend: str = "numpy"):
     call costs, ``f.source`` is the generated code)."""
     m = _model(model)
     outputs = list(outputs)
-    program, _ = _outputs_program(m, outputs)
+    program = _outputs_program(m, outputs)
     return compiler.program.compile_program(program, backend=backend, keys=outputs)
 
 
@@ -160,7 +160,7 @@ def export(model: str | Model, outputs: Iterable[str], name: str | None = None,
     whose backward is the exported gradients: outputs are then the value and its
     gradients with respect to inputs."""
     m = _model(model)
-    program, _ = _outputs_program(m, list(outputs))
+    program = _outputs_program(m, list(outputs))
     if backend != "numpy":
         compiler.backends.require(backend)
     if differentiable:

@@ -25,6 +25,7 @@ from indexcalc.ir.nodes import (
     Var,
     binders,
     dim_key,
+    size,
 )
 from indexcalc.memo import memoised
 
@@ -46,7 +47,7 @@ WORK = 40                   # nodes visited per node of the expression, ties inc
 @memoised(2048)
 def _canonical(e: Expr) -> Expr:
     counter = [0]
-    work = [0, WORK * _count(e)]        # visits so far, and the most the ties may take
+    work = [0, WORK * size(e)]          # visits so far, and the most the ties may take
     taken = {i.name for i in e.free}
     env: dict[Index, Index] = {}
 
@@ -139,14 +140,6 @@ def _canonical(e: Expr) -> Expr:
         return node
 
     return go(e, frozenset())
-
-
-def _count(e: Expr) -> int:
-    n, stack = 0, [e]
-    while stack:
-        n += 1
-        stack.extend(stack.pop().children)
-    return n
 
 
 def _erased(i: Index, bound: frozenset) -> tuple:
