@@ -29,6 +29,7 @@ from fractions import Fraction
 from itertools import permutations
 
 from indexcalc.calculus.simplify import expand, simplify
+from indexcalc.checking.numeric_kinds import axis_swaps, transposed
 from indexcalc.errors import IndexcalcError
 from indexcalc.functions import TENSOR
 from indexcalc.ir import (
@@ -99,8 +100,7 @@ def _expanded_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
         return None
     swapped = _swapped_free(truth, c_terms)
     if swapped:
-        return "layout", (f"it is the other side transposed ({swapped} swapped): the layout "
-                          "convention puts the function's axes first, then the variable's")
+        return transposed(swapped)
     missing = {t_terms[k][1]: t_terms[k][0] for k in t_terms if k not in c_terms}
     extra = {c_terms[k][1]: c_terms[k][0] for k in c_terms if k not in t_terms}
     changed = {t_terms[k][1]: (t_terms[k][0], c_terms[k][0]) for k in t_terms
@@ -125,17 +125,13 @@ def _swapped_free(truth: Expr, c_terms: dict) -> str | None:
     term (the whole result transposed: the numbers may not show it where both sides
     are round-off at every point), or None."""
     free = sorted(truth.free, key=lambda i: i.name)
-    for perm in permutations(free):
-        moved = {a: b for a, b in zip(free, perm) if a != b}
-        if not moved or any(a.dim != b.dim for a, b in moved.items()):
-            continue
+    for perm, swapped in axis_swaps(free):
         try:
-            swapped = _terms(expand(rename(truth, moved)))
-            if swapped.keys() == c_terms.keys() and all(
-                    swapped[k][0] == c_terms[k][0] for k in swapped):
-                return " and ".join(sorted(i.name for i in moved))
+            moved = _terms(expand(rename(truth, {free[k]: free[p] for k, p in enumerate(perm)})))
         except (IndexcalcError, RecursionError):
             return None
+        if _coefficients_of(moved) == _coefficients_of(c_terms):
+            return swapped
     return None
 
 
@@ -148,6 +144,12 @@ def _terms(e: Expr) -> dict:
         total, shown = out.get(key, (Fraction(0), rest))
         out[key] = (total + Fraction(c), shown)
     return {k: v for k, v in out.items() if v[0] != 0}
+
+
+def _coefficients_of(terms: dict) -> dict:
+    """``{canonical term: coefficient}``: how two sides' terms compare (the terms as
+    written differ in their bound names)."""
+    return {k: c for k, (c, _) in terms.items()}
 
 
 def _show(terms: dict) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 from indexcalc.checking.evaluation import Values, close
 
+
 def numeric_kind(values: Values, truth: int, claim: int) -> tuple[str, str] | None:
     """sign, layout or factor, when the numbers say so at every point."""
     pairs = values.pairs(truth, claim)
@@ -23,25 +24,31 @@ def numeric_kind(values: Values, truth: int, claim: int) -> tuple[str, str] | No
         return None
     if all(close(-x, y) for x, y in pairs):
         return "sign", "it has the wrong sign: it is the negative of the other side"
-    for perm, swapped in _axis_permutations(values):
+    for perm, swapped in axis_swaps(values.indices):
         if all(close(np.transpose(x, perm), y) for x, y in pairs):
-            return "layout", (f"it is the other side transposed (axes {swapped} swapped): the "
-                              "layout convention puts the function's axes first, then the "
-                              "variable's, each in its own order")
+            return transposed(swapped)
     ratio = _ratio(pairs)
     if ratio is not None:
         return "factor", f"it is {_show_ratio(ratio)} times the other side (a constant factor)"
     return None
 
 
-def _axis_permutations(values: Values):
-    idx = values.indices
+def axis_swaps(idx):
+    """Each reordering of the indices ``idx`` that keeps every dimension in place but
+    the identity: ``(perm, "p and q")``, the names of the indices it moves."""
     for perm in permutations(range(len(idx))):
         if list(perm) == list(range(len(idx))):
             continue
         if all(idx[p].dim == idx[k].dim for k, p in enumerate(perm)):
             moved = [idx[k].name for k, p in enumerate(perm) if p != k]
             yield perm, " and ".join(moved)
+
+
+def transposed(swapped: str) -> tuple[str, str]:
+    """The layout verdict: the claim is the other side with axes ``swapped``."""
+    return "layout", (f"it is the other side transposed (axes {swapped} swapped): the layout "
+                      "convention puts the function's axes first, then the variable's, each "
+                      "in its own order")
 
 
 def _ratio(pairs) -> float | None:
