@@ -1181,3 +1181,26 @@ def test_a_whole_result_transposed_is_a_layout_mistake_where_the_numbers_are_rou
              " + x_p exp(A_qp) sum_o A_qo θ_o softmax(g)_o + θ_p softmax(g)_p sum_v x_v exp(A_qv)")
     r = indexcalc.check(text, claim)
     assert not r.holds and r.kind == "layout", str(r)
+
+
+def test_an_index_that_cancels_inside_a_factor_still_counts_for_einstein():
+    """Long property run (2026-12-02): ``(max(y_a, y_a) − y_a) W_ai`` was refused ("a is
+    free on the right"): lowering cancelled the factor to relu(0) before the Einstein
+    convention counted its indices, so ``a`` looked written once.  A factor's index
+    names that are certainly free where written now count too."""
+    base = "y : vector[n]\nz : vector[n]\nW : matrix[n, m]\nv : vector[m]\n"
+    for rhs in ("(max(y_a, y_a) - y_a) W_ai v_i", "(y_a - y_a + 1) W_ai v_i",
+                "exp(z_a - z_a) W_ai v_i + (y_b - y_b) W_bi"):
+        text = base + f"h_i = {rhs}\nE = sum(h ⊙ h) + sum(W)"
+        for wrt in ("W", "v"):
+            matches_finite_differences(text, wrt)
+    matches_finite_differences(base + "h_i = (y_a - y_a + 1) W_ai\nE = sum(h ⊙ h)", "W")
+    for rhs in ("(y_a z_a - y_a z_a + 1) W_bi",      # b is free on the right alone
+                "(y_a - y_a) W_ai z_a",               # a written three times
+                "sum_a (y_a - y_a) W_ai"):            # fine: sum_a binds it
+        text = base + f"h_i = {rhs}\nE = sum(h)"
+        if rhs.startswith("sum_a"):
+            matches_finite_differences(text, "W")
+        else:
+            with pytest.raises(indexcalc.IndexcalcError):
+                indexcalc.parse(text)

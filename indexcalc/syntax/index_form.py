@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 
 from indexcalc.errors import IndexMismatchError, ParseError
-from indexcalc.functions import CONSTANTS, constant, known
+from indexcalc.functions import CONSTANTS, ELEMENTWISE, canonical_name, constant, known
 from indexcalc.ir import MINUS_ONE, DimSize, Var, add, const, delta, mul, neg, power, rename
 from indexcalc.syntax import affine_reads
 from indexcalc.syntax import tree as S
@@ -27,6 +27,7 @@ from indexcalc.syntax.scope import (
     Scope,
     Tensor,
     Val,
+    index_names_in,
     ix,
     plural,
 )
@@ -178,8 +179,8 @@ def einstein(sc: Scope, lowered, ctx: Ctx, pos: S.Pos) -> Val:
                          "in index form juxtapose the factors (A_ij x_j)", f.pos)
         if isinstance(f, S.Name) and f.indices is not None:
             counts.update(index_names(f.indices))
-        else:
-            counts.update(i.name for i in v.expr.free)
+        else:       # what cancelled while lowering (max(y_a, y_a) − y_a) is still written
+            counts.update({i.name for i in v.expr.free} | surely_free(f))
         parts.append(power(v.expr, MINUS_ONE) if op in ("/", "./") else v.expr)
     for name, c in counts.items():
         if c >= 3 and name not in ctx.protected:
@@ -190,6 +191,29 @@ def einstein(sc: Scope, lowered, ctx: Ctx, pos: S.Pos) -> Val:
     summed = [n for n, c in counts.items() if c == 2 and n not in ctx.protected]
     expr = sc.sum_over(summed, mul(*parts), ctx)
     return Val(expr, None if expr.free else ())
+
+
+def surely_free(node) -> set[str]:
+    """The index names certainly free in a surface factor: reached only through sums,
+    signs, parentheses, powers, elementwise calls and products that use the name in
+    one factor alone.  Anything else may bind a name, so it gives none (the lowered
+    value's free indices then count alone)."""
+    if isinstance(node, S.Name):
+        return {i for i in node.indices or () if isinstance(i, str)}
+    if isinstance(node, S.Terms):
+        return set().union(*(surely_free(t) for _, t in node.terms))
+    if isinstance(node, (S.Neg, S.Paren)) and getattr(node, "indices", None) is None:
+        return surely_free(node.body)
+    if isinstance(node, S.Power):
+        return surely_free(node.base) | surely_free(node.exponent)
+    if isinstance(node, S.Call) and node.over is None and node.out is None and (
+            canonical_name(node.name) in ELEMENTWISE
+            or node.name in ("max", "min") and len(node.args) == 2):
+        return set().union(*(surely_free(a) for a in node.args))
+    if isinstance(node, S.Chain) and all(op in ("", "*", "/") for op, _ in node.factors):
+        seen = Counter(n for _, f in node.factors for n in index_names_in(f))
+        return {n for _, f in node.factors for n in surely_free(f) if seen[n] == 1}
+    return set()
 
 
 def index_sum(sc: Scope, vals, node: S.Terms, ctx: Ctx) -> Val:
