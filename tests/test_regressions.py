@@ -1204,3 +1204,22 @@ def test_an_index_that_cancels_inside_a_factor_still_counts_for_einstein():
         else:
             with pytest.raises(indexcalc.IndexcalcError):
                 indexcalc.parse(text)
+
+
+def test_column_sums_inside_a_product_are_printed_in_the_orientation_asked_for():
+    """Long check property (2026-12-02): a dot product of two vectors of column sums
+    minus their mean printed ``(𝟙ᵀ X − s)ᵀ (s − 𝟙ᵀ X)``; the grammar reads ``𝟙ᵀ X``
+    as a row, so that is an outer product and check rightly refused the matrix form
+    by its shape.  Inside a product or a transpose the column sums are ``Xᵀ 𝟙``."""
+    cases = [("W : matrix[n, m]\nA : matrix[n, n]\ns : scalar\nh = s + s\n"
+              "E = var_a(W_ba W_ba / sigmoid(tr(A))) - h", "A"),
+             ("W : matrix[n, m]\nv : vector[m]\nc : scalar\n"
+              "E = c sum_a (sum_b W_ba - sum(v)) (sum(v) - sum_b W_ba W_ba)", "c")]
+    for text, wrt in cases:
+        d = matches_finite_differences(text, wrt)
+        for layout in ("column", "row"):
+            form = str(d.matrix(layout=layout)).split(" = ", 1)[1]
+            r = indexcalc.check(text, f"d{d.of}/d{wrt} == {form}")
+            assert r.holds, str(r)
+    column = str(indexcalc.derivative(cases[0][0], "A").matrix())
+    assert "(W ⊙ W)ᵀ 𝟙" in column and ")ᵀ (sum(" in column, column

@@ -92,9 +92,20 @@ class MatrixPrinter:
         if e.rank == 1 and (way is None or self.natural == ROW):
             way = self.natural          # row vectors: 1-D, never transposed (see show_MOuter)
         if e.rank == 1 and way != self.natural and isinstance(e, (MAdd, MHad, MPow)):
-            return self.tee(*self.show(e, self.natural))
+            return self.tee(*self.fixed(e, self.natural))
         method = getattr(self, "show_" + type(e).__name__)
         return method(e, way)
+
+    def fixed(self, e: MExpr, way, loose: bool = False) -> tuple[str, int]:
+        """``e`` shown with its vectors in the orientation asked for: the grammar reads
+        ``𝟙ᵀ X`` as a row, which a transpose or a product around it would see
+        (``(𝟙ᵀ X − s)ᵀ (s − 𝟙ᵀ X)`` is an outer product).  With ``loose``, free
+        again: a function's argument, whose orientation nothing sees."""
+        loose, self.loose = self.loose, loose
+        try:
+            return self.show(e, way)
+        finally:
+            self.loose = loose
 
     def at(self, e: MExpr, way, level: int) -> str:
         s, p = self.show(e, way)
@@ -148,11 +159,11 @@ class MatrixPrinter:
     def show_MCall(self, e: MCall, way):
         if e.fn == "diag":                       # symmetric
             arg_way = self.natural if e.arg.rank == 1 else None
-            return f"diag({self.show(e.arg, arg_way)[0]})", ATOM
+            return f"diag({self.fixed(e.arg, arg_way, loose=True)[0]})", ATOM
         if norm_of(e) is not None:              # sqrt(sum(x^2)) as the user wrote it
-            return f"norm({self.show(norm_of(e), None)[0]})", ATOM
+            return f"norm({self.fixed(norm_of(e), None, loose=True)[0]})", ATOM
         arg_way = self.natural if e.arg.rank == 1 else None
-        s = f"{func_text(e.fn, e.order)}({self.show(e.arg, arg_way)[0]})"
+        s = f"{func_text(e.fn, e.order)}({self.fixed(e.arg, arg_way, loose=True)[0]})"
         if (e.rank == 1 and way != self.natural) or (e.rank == 2 and way and not self.sym(e)):
             return self.tee(s, ATOM)
         return s, ATOM
@@ -189,7 +200,8 @@ class MatrixPrinter:
         out = []
         for k, (f, way) in enumerate(parts):
             leading_prod = k == 0 and isinstance(f, MProd)
-            out.append(self.at(f, way, PROD if leading_prod else POW))
+            s, p = self.fixed(f, way)
+            out.append(f"({s})" if p < (PROD if leading_prod else POW) else s)
             if k == 0 and isinstance(f, MOnes):
                 out[0] += "ᵀ"                            # 1ᵀ X: the column sums of X
         return " ".join(out), PROD
