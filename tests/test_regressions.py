@@ -1223,3 +1223,20 @@ def test_column_sums_inside_a_product_are_printed_in_the_orientation_asked_for()
             assert r.holds, str(r)
     column = str(indexcalc.derivative(cases[0][0], "A").matrix())
     assert "(W ⊙ W)ᵀ 𝟙" in column and ")ᵀ (sum(" in column, column
+
+
+def test_a_term_left_out_is_named_as_written_before_names_are_inlined():
+    """Long check property (2026-12-02): with ``h = 2``, ``δ_ip (1 − h − σ(x_i)
+    (1 − σ(x_i)))`` written without its ``−δ_ip h`` term was called a sign mistake
+    (inlined, 1 − h is −1 and the claim has +1).  Where the claim's terms are the
+    derivative's with some left out, as each side writes them, that is the mistake."""
+    model = "x : vector[n]\nh = 2\ng_i = x_i - sigmoid(x_i) - h x_i"
+    d = matches_finite_differences(model, "x")
+    assert str(d) == "∂g_i/∂x_p = δ_ip (1 − h − σ(x_i) (1 − σ(x_i)))", str(d)
+    assert indexcalc.check(model, "dg_i/dx_p == δ_ip (1 − h − σ(x_i) (1 − σ(x_i)))").holds
+    r = indexcalc.check(model, "dg_i/dx_p == δ_ip − δ_ip σ(x_i) + δ_ip σ(x_i)^2")
+    assert not r.holds and r.kind == "term" and "−δ_ip h" in r.steps[0].message, str(r)
+    r = indexcalc.check(model, "dg_i/dx_p == δ_ip − δ_ip h − δ_ip σ(x_i) + δ_ip σ(x_i)^2 + δ_ip x_i")
+    assert not r.holds and r.kind == "term" and "extra term" in r.steps[0].message, str(r)
+    r = indexcalc.check(model, "dg_i/dx_p == −δ_ip − δ_ip σ(x_i) + δ_ip σ(x_i)^2 + 2 δ_ip")
+    assert not r.holds and r.kind == "term", str(r)      # the first claim, δ_ip as −δ_ip + 2 δ_ip

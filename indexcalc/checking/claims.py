@@ -35,7 +35,7 @@ from indexcalc.checking.evaluation import (
     point_text,
     worst_entry,
 )
-from indexcalc.checking.mistakes import structural_kind
+from indexcalc.checking.mistakes import structural_kind, terms_left_out
 from indexcalc.checking.numeric_kinds import numeric_kind
 from indexcalc.checking.results import CheckResult, Step
 from indexcalc.checking.symbolic import Names, comparable, compare
@@ -235,6 +235,8 @@ class _Judge:
         found = numeric_kind(values, a, b)
         if found is None:
             found = self._assumption(k, step, left, right)
+        if found is None and var_names(left) != var_names(right):
+            found = terms_left_out(left, right)
         for lc, rc in comparable(left, right, self.names) if found is None else ():
             found = structural_kind(lc, rc)
             if found is not None:

@@ -78,6 +78,24 @@ def structural_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
     return _expanded_kind(truth, claim) or _written_terms(truth, claim)
 
 
+def terms_left_out(truth: Expr, claim: Expr) -> tuple[str, str] | None:
+    """A term, or terms, that one side has and the other leaves out, with the model's
+    names as each side writes them (``δ_ip (1 − h − σ(x_i))`` against ``δ_ip − δ_ip
+    σ(x_i)`` misses ``−δ_ip h``): what the claim did, though with ``h = 2`` inlined
+    the same numbers read as a sign.  Else None."""
+    try:
+        t_terms, c_terms = _terms(expand(truth)), _terms(expand(claim))
+    except (IndexcalcError, RecursionError):
+        return None
+    if len(t_terms) > MAX_TERMS or len(c_terms) > MAX_TERMS:
+        return None
+    t_terms, c_terms = _coefficients_of(t_terms), _coefficients_of(c_terms)
+    if t_terms != c_terms and (c_terms.items() <= t_terms.items()
+                               or t_terms.items() <= c_terms.items()):
+        return _expanded_kind(truth, claim)
+    return None
+
+
 def _written_terms(truth: Expr, claim: Expr) -> tuple[str, str] | None:
     t_terms, c_terms = _terms(truth), _terms(claim)
     if t_terms == c_terms:
