@@ -329,3 +329,37 @@ def test_a_result_is_never_a_product_of_two_transposes(text, wrt):
     c = indexcalc.derivative(m, wrt).compile()
     np.testing.assert_allclose(c(**arrays), grad, rtol=1e-12, atol=1e-12)
     assert not re.search(r"\w\.T @ \w+\.T", c.source), c.source
+
+
+# ---------------------------------------------------------------- the call itself
+
+def test_a_warm_call_is_one_python_frame_before_the_planned_function():
+    """What a call adds to the generated function is counted, not timed: once the
+    shapes are planned, ``compiled(**arrays)`` runs one Python function of ours (the
+    dispatch generated for the inputs) and then the planned function, for one
+    output and for several, and a singular matrix is still a clear error."""
+    import sys
+    text = "A : matrix[n, n]\nx : vector[n]\nw : vector[n]\nE = xᵀ A x + sum(w ⊙ x)"
+    arrays = {"A": RNG.standard_normal((4, 4)), "x": RNG.standard_normal(4),
+              "w": RNG.standard_normal(4)}
+    for c in (indexcalc.derivative(text, wrt="x").compile(),
+              indexcalc.compile(text, outputs=["dE/dx", "dE/dw"])):
+        c(**arrays)                                       # plans these shapes
+        frames = []
+
+        def profile(frame, event, arg):
+            if event == "call":
+                frames.append(frame.f_code.co_name)
+        sys.setprofile(profile)
+        try:
+            got = c(**arrays)
+        finally:
+            sys.setprofile(None)
+        assert frames == ["__call__", c.plans[next(iter(c.plans))].fn.__name__], frames
+        want = (arrays["A"] + arrays["A"].T) @ arrays["x"] + arrays["w"]
+        first = got if isinstance(got, np.ndarray) else next(iter(got.values()))
+        assert np.allclose(first, want)
+    check_grad(text, "x", arrays=arrays)
+    inv = indexcalc.derivative("A : matrix[n, n]\nE = logdet(inv(A))", wrt="A").compile()
+    with pytest.raises(indexcalc.IndexcalcError, match="singular"):
+        inv(A=np.zeros((2, 2)))

@@ -52,15 +52,14 @@ class Compiled:
         # NumPy plans depend on the dtypes (float64 ones work in place); a jitted or torch
         # program takes any dtype, so its key is the shapes alone (a cheaper lookup)
         self._typed = self.backend.name == "numpy"
-        self._call = _dispatcher(len(self.inputs), self.inputs, self._fns, self._slow,
-                                 self._typed)
-        self._linalg_errors = self.backend.linalg_errors()
+        # a class of its own whose __call__ is generated for these inputs: a call is
+        # one Python frame before the planned function's (see _calling)
+        self.__class__ = _calling(self.inputs, self._fns, self._slow, self._typed,
+                                  self.backend.linalg_errors())
 
     def __call__(self, /, **arrays):
-        try:
-            return self._call(arrays)
-        except self._linalg_errors as exc:           # inv(A) of a singular A
-            raise singular("inv", exc) from None
+        """The outputs for these arrays (replaced per instance by ``_calling``)."""
+        raise NotImplementedError
 
     def _slow(self, arrays):
         """First call for a shape signature, or arrays that need checking."""
@@ -97,14 +96,7 @@ class Compiled:
 
         With arrays, for their shapes (planning them if they are new); without,
         the most recent plan."""
-        if arrays:
-            args, key = self._checked(arrays)
-            plan = self.plans.get(key) or self.plan(dict(zip(self.inputs, args)), key)
-        elif self.plans:
-            plan = list(self.plans.values())[-1]
-        else:
-            raise EvaluationError("nothing compiled yet: pass arrays to explain_plan")
-        return list(plan.contractions)
+        return list(self._plan_for(arrays).contractions)
 
     def stats(self, /, **arrays) -> dict:
         """What one call costs, counted from the plan (never timed): ``products``
@@ -150,23 +142,33 @@ def compile_program(program: Program, backend: str = "numpy",
     return Compiled(program, backend, keys)
 
 
-def _dispatcher(n: int, inputs, fns: dict, slow, typed: bool = True):
-    """``call(arrays)``: look the planned function up by the inputs' shapes and call it.
+def _calling(inputs, fns: dict, slow, typed: bool, linalg_errors) -> type:
+    """A subclass of ``Compiled`` whose ``__call__`` looks the planned function up by
+    the inputs' shapes (and, ``typed``, dtypes) and calls it; new shapes, missing
+    arrays or non-arrays go to ``slow``, a singular matrix becomes a clear error.
 
     Generated so that a call does no more Python work than it must; input
     names appear only as string literals (``repr``), never as code."""
+    n = len(inputs)
     args = ", ".join(f"a{k}" for k in range(n))
     reads = "; ".join(f"a{k} = arrays[{name!r}]" for k, name in enumerate(inputs)) or "pass"
     key = "(" + "".join(f"a{k}.shape, " for k in range(n)) + "".join(
         f"a{k}.dtype, " for k in range(n) if typed) + ")"
-    src = (f"def call(arrays):\n"
-           f"    try:\n        {reads}\n        fn = get({key})\n"
-           f"    except (KeyError, AttributeError):\n        return slow(arrays)\n"
-           f"    if fn is None:\n        return slow(arrays)\n"
-           f"    return fn({args})\n")
-    namespace = {"get": fns.get, "slow": slow}
+    src = (f"def __call__(self, /, **arrays):\n"
+           f"    try:\n"
+           f"        try:\n            {reads}\n            fn = get({key})\n"
+           f"        except (KeyError, AttributeError):\n            return slow(arrays)\n"
+           f"        if fn is None:\n            return slow(arrays)\n"
+           f"        return fn({args})\n"
+           f"    except linalg_errors as exc:          # inv(A) of a singular A\n"
+           f"        raise singular('inv', exc) from None\n")
+    namespace = {"get": fns.get, "slow": slow, "linalg_errors": linalg_errors,
+                 "singular": singular}
     exec(compile(src, "<indexcalc dispatch>", "exec"), namespace)
-    return namespace["call"]
+    call = namespace["__call__"]
+    call.__doc__ = Compiled.__call__.__doc__
+    return type("Compiled", (Compiled,), {"__call__": call, "__module__": __name__,
+                                          "__doc__": Compiled.__doc__})
 
 
 def _load(backend, source: str, fname: str):
