@@ -89,10 +89,13 @@ def terms_left_out(truth: Expr, claim: Expr) -> tuple[str, str] | None:
         return None
     if len(t_terms) > MAX_TERMS or len(c_terms) > MAX_TERMS:
         return None
-    t_terms, c_terms = _coefficients_of(t_terms), _coefficients_of(c_terms)
-    if t_terms != c_terms and (c_terms.items() <= t_terms.items()
-                               or t_terms.items() <= c_terms.items()):
-        return _expanded_kind(truth, claim)
+    t_coeffs, c_coeffs = _coefficients_of(t_terms), _coefficients_of(c_terms)
+    if t_coeffs != c_coeffs and c_coeffs.items() <= t_coeffs.items():
+        return "term", "it misses the term " + _show(
+            {t_terms[k][1]: c for k, c in t_coeffs.items() if k not in c_coeffs})
+    if t_coeffs != c_coeffs and t_coeffs.items() <= c_coeffs.items():
+        return "term", "it has an extra term " + _show(
+            {c_terms[k][1]: c for k, c in c_coeffs.items() if k not in t_coeffs})
     return None
 
 
