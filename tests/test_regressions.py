@@ -1240,3 +1240,18 @@ def test_a_term_left_out_is_named_as_written_before_names_are_inlined():
     assert not r.holds and r.kind == "term" and "extra term" in r.steps[0].message, str(r)
     r = indexcalc.check(model, "dg_i/dx_p == −δ_ip − δ_ip σ(x_i) + δ_ip σ(x_i)^2 + 2 δ_ip")
     assert not r.holds and r.kind == "term", str(r)      # the first claim, δ_ip as −δ_ip + 2 δ_ip
+
+
+def test_a_kind_read_from_the_numbers_must_hold_past_the_steps():
+    """Long check property (2026-12-02): ``2 δ_ip δ_jq step(4 − 2 W_ij) − 3 δ_ip δ_jq``
+    for ``δ_ip δ_jq (2 step(4 − 2 W_ij) − 1)`` was called a sign mistake: at check's
+    first three points the step is 1 everywhere and the claim is the negative.  A kind
+    read from the numbers is now kept only if the wider points show it too."""
+    model = "W : matrix[n, m]\nh_ij = min(2 + 2 - W_ij, W_ij)"
+    matches_finite_differences(model, "W")
+    r = indexcalc.check(model, "dh_ij/dW_pq == 2 δ_ip δ_jq step(4 − 2 W_ij) − 3 δ_ip δ_jq")
+    assert not r.holds and r.kind == "factor" and "−3 δ_ip δ_jq" in r.steps[0].message, str(r)
+    r = indexcalc.check(model, "dh_ij/dW_pq == −δ_ip δ_jq (2 step(4 − 2 W_ij) − 1)")
+    assert not r.holds and r.kind == "sign", str(r)       # a sign past the step too
+    r = indexcalc.check(model, "dh_ij/dW_pq == 2 δ_ip δ_jq (2 step(4 − 2 W_ij) − 1)")
+    assert not r.holds and r.kind == "factor" and "2 times" in r.steps[0].message, str(r)

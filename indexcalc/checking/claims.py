@@ -233,6 +233,8 @@ class _Judge:
             step.difference = sym.difference
         step.counterexample = counterexample(values, a, b, k == 1)
         found = numeric_kind(values, a, b)
+        if found is not None and values is self.values and not self._seen_widely(found, a, b):
+            found = None                     # the terms say which mistake it is
         if found is None:
             found = self._assumption(k, step, left, right)
         if found is None and var_names(left) != var_names(right):
@@ -245,6 +247,17 @@ class _Judge:
             step.kind, step.message = found
             if step.kind == "assumption":
                 step.message = ""
+
+    def _seen_widely(self, found, a: int, b: int) -> bool:
+        """Does the kind the first points show hold at the wider ones too (inputs scaled
+        down and up; where a step is, the stepped points)?  Points that never cross a
+        step make ``2 step(4 − 2 W) − 3`` look like the negative of ``2 step(4 − 2 W)
+        − 1``, and a wrong kind is no better than a wrong verdict."""
+        v = self.values
+        wide = Values(v.program, v.names, list(v.points), [list(s) for s in v.sides], v.indices)
+        for seeds, scale in SCRUTINY + (STEPPED if self.stepped else ()):
+            wide.extend(evaluate_sides(self.d, self.chain, self.steps, seeds=seeds, scale=scale))
+        return numeric_kind(wide, a, b) == found
 
     def _assumption(self, k: int, step: Step, left: Expr, right: Expr):
         truth = self.assumed or self.d
