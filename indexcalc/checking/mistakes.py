@@ -89,26 +89,22 @@ def terms_left_out(truth: Expr, claim: Expr) -> tuple[str, str] | None:
         return None
     if len(t_terms) > MAX_TERMS or len(c_terms) > MAX_TERMS:
         return None
-    t_coeffs, c_coeffs = _coefficients_of(t_terms), _coefficients_of(c_terms)
-    if t_coeffs != c_coeffs and c_coeffs.items() <= t_coeffs.items():
-        return "term", "it misses the term " + _show(
-            {t_terms[k][1]: c for k, c in t_coeffs.items() if k not in c_coeffs})
-    if t_coeffs != c_coeffs and t_coeffs.items() <= c_coeffs.items():
-        return "term", "it has an extra term " + _show(
-            {c_terms[k][1]: c for k, c in c_coeffs.items() if k not in t_coeffs})
-    return None
+    return _left_out(t_terms, c_terms)
 
 
 def _written_terms(truth: Expr, claim: Expr) -> tuple[str, str] | None:
-    t_terms, c_terms = _terms(truth), _terms(claim)
-    if t_terms == c_terms:
-        return None
-    if c_terms.items() <= t_terms.items():
+    return _left_out(_terms(truth), _terms(claim))
+
+
+def _left_out(t_terms: dict, c_terms: dict) -> tuple[str, str] | None:
+    """"term" if one side's terms are the other's with some left out."""
+    t, c = _coefficients_of(t_terms), _coefficients_of(c_terms)
+    if t != c and c.items() <= t.items():
         return "term", "it misses the term " + _show(
-            {t_terms[k][1]: t_terms[k][0] for k in t_terms if k not in c_terms})
-    if t_terms.items() <= c_terms.items():
+            {t_terms[k][1]: v for k, v in t.items() if k not in c})
+    if t != c and t.items() <= c.items():
         return "term", "it has an extra term " + _show(
-            {c_terms[k][1]: c_terms[k][0] for k in c_terms if k not in t_terms})
+            {c_terms[k][1]: v for k, v in c.items() if k not in t})
     return None
 
 
