@@ -44,9 +44,12 @@ SCRUTINY = (((6, 7, 8), 0.3), ((9, 10, 11, 12), 4.0))
 # ... and at points with the inputs scaled apart (``APART``: each input by its own factor
 # between 1/5 and 1): a step between quantities of different inputs that a common scale
 # never moves across each other (max(det(A), s), det(A) near 2^n and s in [−1, 1])
+# ... and far out (``FAR``): a step at a constant that no input reaches at the scales
+# above (step(3 − c) with c drawn near 0; at scale 4 four points miss it one time in three)
 APART = (27, 28, 29, 30, 31, 32)
+FAR = (33, 34, 35, 36, 37, 38)
 STEPPED = (((13, 14, 15, 16), 1.0), ((17, 18, 19, 20), 2.0), ((21, 22, 23, 24, 25, 26), 0.3),
-           (APART, 1.0))
+           (APART, 1.0), (FAR, 8.0))
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,14 @@ class Values:
         return all(decided)
 
     def agree_where_stable(self, a: int, b: int, nudged: "Values") -> bool | None:
-        """``agree``, at the points where side a barely moves when the inputs move by a
-        relative 1e-9 (``nudged``): at scaled-up inputs a cosine of a huge argument is
-        noise, and two formulas for it need not agree."""
-        stable = [(x, y) for x, y, z in zip(self.sides[a], self.sides[b], nudged.sides[a])
-                  if finite(x) and finite(y) and finite(z) and close(x, z, 1e-6)]
+        """``agree``, at the points where sides a and b barely move when the inputs move
+        by a relative 1e-9 (``nudged``): at scaled-up inputs a cosine of a huge argument
+        is noise, as are terms far larger than the values that cancel, and two formulas
+        for noise need not agree."""
+        stable = [(x, y) for x, y, z, w in zip(self.sides[a], self.sides[b], nudged.sides[a],
+                                               nudged.sides[b])
+                  if finite(x) and finite(y) and finite(z) and finite(w)
+                  and close(x, z, 1e-6) and close(y, w, 1e-6)]
         # a step crossed makes a difference of the values' order; round-off of terms that
         # cancel where a softmax saturates makes one of 1e-12
         return all(close(x, y, 1e-6, 1e-9) for x, y in stable) if stable else None
