@@ -38,6 +38,7 @@ from indexcalc import compiler, read
 from indexcalc.display import Explanation
 from indexcalc.errors import DerivativeError
 from indexcalc.ir import (
+    DimSize,
     Expr,
     Index,
     Var,
@@ -50,6 +51,7 @@ from indexcalc.ir import (
     var_names,
 )
 from indexcalc.limits import INLINE_BUDGET
+from indexcalc.ir.nodes import walk
 from indexcalc.model import Binding, Model, Program, Wrt, needed
 from indexcalc.read.latex import latex as tex
 from indexcalc.read.latex import latex_block, latex_definition
@@ -166,6 +168,9 @@ class Derivative:
         # the derivative takes the arrays its function needs, and the variables
         arguments = [n for n in Program(needed(forward, [self.of]), ()).inputs]
         arguments += [w for w in self.wrt if w not in arguments and w not in self.model.definitions]
+        sizes = [i.dim for i in self.indices] + [n.dim for n in walk(self.unnamed_expr)
+                                                 if isinstance(n, DimSize)]
+        arguments += _carriers(self.model, arguments, sizes)
         return Program(needed(bindings, [self.name]), (self.name,), dict(self.model.shapes),
                        tuple(a for a in arguments if a in self.model.shapes))
 
@@ -309,3 +314,20 @@ def parse_wrt(spec) -> Wrt:
     raw = f"[{bracket}]" if bracket is not None else f"_{{{sub}}}" if "," in sub else "_" + sub
     names = split_subscript(raw)                   # W_pq: one letter per index
     return Wrt(name, tuple(Index(n, "?") for n in names if n))
+
+
+def _carriers(model: Model, arguments: list[str], dims) -> list[str]:
+    """Inputs that fix a dimension of the result no argument carries: ``∂h_i/∂s = 1``
+    for ``h_i = s − x_i + x_i`` reads no array of size n, and ``x`` fixes n."""
+    carried = {d for a in arguments for d in model.shapes.get(a, ())}
+    out = []
+    for dim in dims:
+        for d in (dim.symbols if hasattr(dim, "symbols") else (dim,)):
+            if isinstance(d, int) or d in carried:
+                continue
+            for n in model.inputs:
+                if d in model.shapes.get(n, ()):
+                    out.append(n)
+                    carried |= set(model.shapes[n])
+                    break
+    return out

@@ -1274,3 +1274,15 @@ def test_a_step_at_a_constant_beyond_the_scaled_inputs_is_crossed():
     assert indexcalc.check(model, f"dz1_ij/dc == {truth}").holds
     r = indexcalc.check(model, f"dz1_ij/dc == −({truth})")
     assert not r.holds and r.kind == "sign", str(r)
+
+
+def test_a_result_whose_only_dimension_carrier_cancels_still_evaluates():
+    """Long property run (2026-12-02): ``∂h_i/∂s = 1`` for ``h_i = s − x_i + x_i`` read
+    no array of size n (x cancels), so the compiled derivative, given x, still said
+    "the size of dimension n is not known".  The derivative now takes an input that
+    fixes each dimension of its result none of its arguments carries."""
+    for text in ("x : vector[n]\ns : scalar\nh_i = s - x_i + x_i", "\nh_i = s - x_i + x_i"):
+        d = matches_finite_differences(text, "s")
+        assert "x" in d.compile().inputs
+        got = d.evaluate(x=np.ones(3), s=np.float64(0.5))
+        assert got.shape == (3,) and np.allclose(got, 1.0)
