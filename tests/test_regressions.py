@@ -1286,3 +1286,22 @@ def test_a_result_whose_only_dimension_carrier_cancels_still_evaluates():
         assert "x" in d.compile().inputs
         got = d.evaluate(x=np.ones(3), s=np.float64(0.5))
         assert got.shape == (3,) and np.allclose(got, 1.0)
+
+
+def test_an_input_in_a_denominator_is_drawn_with_both_signs():
+    """Long check property (2026-12-02): every input under a reciprocal was drawn
+    positive (a negative integer power was read like a root), so in ``arctan(min(W_ij
+    det(B), W_ij det(A + B)))`` no point had W_ij < 0, where the other branch of the
+    min is taken, and a claim missing that branch's term held at 36 points.  Only a
+    root (a non-integer power) or a log asks for positive inputs now."""
+    model = ("W : matrix[n, m]\nA ∈ ℝ^{n×n}\nB in R^(n, n)\n"
+             "h_ij = arctan(min(W_ij * det(B), W_ij * det(A + B)))")
+    d = matches_finite_differences(model, "B")
+    assert indexcalc.check(model, f"dh_ij/dB_pq == {str(d).split(' = ', 1)[1]}").holds
+    r = indexcalc.check(model, "dh_ij/dB_pq == W_ij det(B) inv(B)_qp / (1 + (W_ij det(B))^2)")
+    assert not r.holds, str(r)
+    arrays = [indexcalc.checking.numeric.random_arrays(indexcalc.parse(model), seed=s)["W"]
+              for s in range(3)]
+    assert any((a < 0).any() for a in arrays)
+    root = indexcalc.parse("x : vector[n]\nf = sum(sqrt(x)) + sum(1 / (1 + x ⊙ x))")
+    assert (indexcalc.checking.numeric.random_arrays(root, seed=0)["x"] > 0).all()

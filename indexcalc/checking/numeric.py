@@ -82,9 +82,8 @@ def _domains(model: Model) -> tuple[set[str], set[str]]:
             if isinstance(node, Func) and functions.domain(node.name) == "positive":
                 positive |= _vars(node.arg)
             elif isinstance(node, Pow) and not (isinstance(node.exponent, Const)
-                                                and node.exponent.value > 0
                                                 and float(node.exponent.value).is_integer()):
-                positive |= _vars(node.base)
+                positive |= _vars(node.base)      # a root; a reciprocal needs no sign
             elif isinstance(node, Apply) and functions.domain(node.fn) == "invertible":
                 square |= _vars(node.arg)
     return positive, square
