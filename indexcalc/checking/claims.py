@@ -135,6 +135,7 @@ class _Judge:
 
     def __post_init__(self):
         self.values = evaluate_sides(self.d, self.chain, self.steps)
+        self._batches: dict = {}
         bodies = {n: (b.indices, b.expr) for n, b in self.model.definitions.items()}
         for name, named in self.steps:
             bodies.update({b.name: (b.indices, b.expr) for b in named.adjoints})
@@ -145,6 +146,20 @@ class _Judge:
                            for n in walk(b.expr) if isinstance(n, Func))
         self.assume_rules = [Rule(simplify(a.lhs), simplify(a.rhs))
                              for a in self.model.assumptions if a.rhs.free <= a.lhs.free]
+
+    def wider(self) -> tuple:
+        """The wider points' (seeds, scale): inputs scaled down and up, and where a step
+        is, the stepped points."""
+        return SCRUTINY + (STEPPED if self.stepped else ())
+
+    def batch(self, seeds, scale: float, jitter: float = 0.0) -> Values:
+        """Every side at the points ``seeds`` drawn at ``scale``, evaluated once per
+        judge (a chain's links and the kinds of a failing one share them)."""
+        key = (seeds, scale, jitter)
+        if key not in self._batches:
+            self._batches[key] = evaluate_sides(self.d, self.chain, self.steps, seeds=seeds,
+                                                scale=scale, jitter=jitter)
+        return self._batches[key]
 
     def left_expr(self, k: int) -> Expr:
         return self.d.unnamed_expr if k == 1 else self.chain[k - 2]
@@ -162,11 +177,10 @@ class _Judge:
         sym = compare(left, right, self.names)
         agree = self.values.agree(k - 1, k)
         if agree and sym.equal is not True:          # the numbers alone: look harder
-            for seeds, scale in SCRUTINY + (STEPPED if self.stepped else ()):
-                more = evaluate_sides(self.d, self.chain, self.steps, seeds=seeds, scale=scale)
+            for seeds, scale in self.wider():
+                more = self.batch(seeds, scale)
                 if scale > 1 and more.agree(k - 1, k) is False and more.agree_where_stable(
-                        k - 1, k, evaluate_sides(self.d, self.chain, self.steps, seeds=seeds,
-                                                 scale=scale, jitter=1e-9)) is not False:
+                        k - 1, k, self.batch(seeds, scale, jitter=1e-9)) is not False:
                     continue                 # they differ only where the numbers are noise
                 self.values.extend(more)
                 agree = self.values.agree(k - 1, k)
@@ -255,8 +269,8 @@ class _Judge:
         − 1``, and a wrong kind is no better than a wrong verdict."""
         v = self.values
         wide = Values(v.program, v.names, list(v.points), [list(s) for s in v.sides], v.indices)
-        for seeds, scale in SCRUTINY + (STEPPED if self.stepped else ()):
-            wide.extend(evaluate_sides(self.d, self.chain, self.steps, seeds=seeds, scale=scale))
+        for seeds, scale in self.wider():
+            wide.extend(self.batch(seeds, scale))
         return numeric_kind(wide, a, b) == found
 
     def _assumption(self, k: int, step: Step, left: Expr, right: Expr):
