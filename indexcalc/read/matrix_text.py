@@ -107,8 +107,10 @@ class MatrixPrinter:
         finally:
             self.loose = loose
 
-    def at(self, e: MExpr, way, level: int) -> str:
-        s, p = self.show(e, way)
+    def at(self, e: MExpr, way, level: int, fixed: bool = False) -> str:
+        """``e`` parenthesised below ``level``; with ``fixed``, its vectors in the
+        orientation asked for (see ``fixed``)."""
+        s, p = self.fixed(e, way) if fixed else self.show(e, way)
         return f"({s})" if p < level else s
 
     def flip(self, e: MExpr, way):
@@ -200,8 +202,7 @@ class MatrixPrinter:
         out = []
         for k, (f, way) in enumerate(parts):
             leading_prod = k == 0 and isinstance(f, MProd)
-            s, p = self.fixed(f, way)
-            out.append(f"({s})" if p < (PROD if leading_prod else POW) else s)
+            out.append(self.at(f, way, PROD if leading_prod else POW, fixed=True))
             if k == 0 and isinstance(f, MOnes):
                 out[0] += "ᵀ"                            # 1ᵀ X: the column sums of X
         return " ".join(out), PROD
@@ -215,13 +216,9 @@ class MatrixPrinter:
     def side(self, v: MExpr, way) -> str:
         """A factor of an outer product; a compound one the other way round than
         the layout's vectors is written as a transpose: ``y (τ o − t)ᵀ``."""
-        loose, self.loose = self.loose, False
-        try:
-            if way == self.natural or isinstance(v, MName):
-                return self.at(v, way, POW)
-            return self.tee(*self.show(v, self.natural))[0]
-        finally:
-            self.loose = loose
+        if way == self.natural or isinstance(v, MName):
+            return self.at(v, way, POW, fixed=True)
+        return self.tee(*self.fixed(v, self.natural))[0]
 
     def show_MHad(self, e: MHad, way):
         if e.rank == 2 and way is True:                # (M ⊙ R)ᵀ, not Mᵀ ⊙ Rᵀ
