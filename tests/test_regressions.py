@@ -1065,9 +1065,11 @@ def test_a_true_claim_whose_expansion_is_huge_is_decided_by_the_numbers_at_once(
 
 def test_canonical_keys_of_nested_look_alike_factors_take_bounded_work(monkeypatch):
     # Found by the long check property (a claim in a stack trace under ir/keys): the
-    # orders of look-alike factors are tried at each level, and levels nest, so three
+    # orders of look-alike factors were tried at each level, and levels nest, so three
     # levels of four look-alike sums tried 24³ orders (121,250 key computations, 11 s,
-    # for an expression of 190 nodes).  The visits are now bounded per node.
+    # for an expression of 190 nodes).  Bound indices are now named by the depth of
+    # their binder, so look-alike factors need no orders tried at all; only a sum over
+    # several indices of one dimension tries their orders, and those are bounded.
     import itertools
 
     from indexcalc.ir import keys
@@ -1083,16 +1085,38 @@ def test_canonical_keys_of_nested_look_alike_factors_take_bounded_work(monkeypat
 
     p = Index("p", "n")
     e = Sum((p,), Mul(tuple(tree(p, 2) for _ in range(4))))
-    calls = [0]
-    real = keys._erased_key
-    monkeypatch.setattr(keys, "_erased_key", lambda *a: calls.__setitem__(0, calls[0] + 1)
-                        or real(*a))
-    c = keys.canonical(e)
-    assert calls[0] <= keys.WORK * size(e)
-    assert keys.canonical(c) == keys.canonical(c)               # still a key: deterministic
-    small = Sum((p,), Mul(tuple(tree(p, 0) for _ in range(3))))   # ties within the budget
-    renamed = Sum((p,), Mul(tuple(tree(p, 0) for _ in range(3))))
-    assert keys.canonical(small) == keys.canonical(renamed)
+    renamed = Sum((p,), Mul(tuple(tree(p, 2) for _ in range(4))))      # other names
+    assert keys.canonical(e) == keys.canonical(renamed)
+
+    def wide(depth):            # sums over four indices of one dimension, nested
+        ix = tuple(Index(next(names), "n") for _ in range(4))
+        body = Mul(tuple(Var("W", (a, b)) for a, b in zip(ix, ix[1:])))
+        return Sum(ix, body if depth == 0 else Mul((body, wide(depth - 1))))
+
+    orders = [0]
+    real = keys.permutations
+    monkeypatch.setattr(keys, "permutations", lambda g: (orders.__setitem__(
+        0, orders[0] + 1) or o for o in real(g)))
+    w = wide(3)
+    c = keys.canonical(w)
+    assert 0 < orders[0] <= keys.WORK * size(w)          # tried, within the budget
+    assert keys.canonical(c) == keys.canonical(c)          # still a key: deterministic
+
+
+def test_canonical_keys_name_an_outer_index_the_same_whatever_its_look_alike_partner():
+    # Found by the long property run (printing then parsing a variance of a min):
+    # Σ_i (2 u_i − Σ_j u_i² u_j²) and the same with i and j swapped got different
+    # keys, because the tie between u_i² and u_j² was broken by their order, and the
+    # order decided which of the two was named first.
+    from indexcalc.ir import canonical
+    ctx = "u : vector[m]\nP = "
+    texts = ["Σ_a (2 u_a − relu(2 u_a − Σ_b u_a^2 u_b^2) − (Σ_i (2 u_i − relu(2 u_i"
+             " − Σ_j u_i^2 u_j^2))) / m)^2"]
+    for t in texts:
+        forms = {canonical(indexcalc.parse(ctx + t.translate(str.maketrans(a, b)))
+                           .definitions["P"].expr)
+                 for a, b in [("ab", "ab"), ("ab", "ba"), ("abij", "jiba"), ("ij", "ji")]}
+        assert len(forms) == 1
 
 
 def test_a_dropped_term_is_no_constant_factor_where_a_step_leaves_one_point():

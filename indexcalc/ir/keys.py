@@ -31,115 +31,94 @@ from indexcalc.memo import memoised
 
 
 def canonical(e: Expr) -> Expr:
-    """``e`` with bound indices renamed ``_0, _1, ...`` in order of first
-    appearance, children visited in an order that ignores bound names, so that
-    expressions equal up to renaming bound indices become equal.  Built
-    directly (no smart constructors): the structure is only relabelled."""
+    """``e`` with each bound index renamed by the depth of its binder: the
+    indices bound inside ``d`` other bound indices are named ``_d`` (``_d+1``...
+    for a binder of several), so that expressions equal up to renaming bound
+    indices become equal.  A name does not depend on the order the children are
+    visited in, so a product's or a sum's children are simply relabelled and
+    sorted.  Only the indices of one sum over several of one dimension can be
+    named in more than one way: each of their orders is tried, up to ``TIES``,
+    and the smallest result is kept.  Built directly (no smart constructors): the
+    structure is only relabelled."""
     if not e.binds:
         return e
     return _canonical(e)
 
 
-TIES = 24                   # orders of look-alike children tried per product or sum
+TIES = 24                   # orders tried for the indices of one sum
 WORK = 40                   # nodes visited per node of the expression, ties included
 
 
 @memoised(2048)
 def _canonical(e: Expr) -> Expr:
-    counter = [0]
     work = [0, WORK * size(e)]          # visits so far, and the most the ties may take
     taken = {i.name for i in e.free}
-    env: dict[Index, Index] = {}
+    names: dict[int, str] = {}
 
-    def name(i: Index, bound: frozenset) -> Index:
-        if i in env:
-            return env[i]
-        if i not in bound:
-            return i
-        while f"_{counter[0]}" in taken:
-            counter[0] += 1
-        env[i] = Index(f"_{counter[0]}", i.dim)
-        counter[0] += 1
-        return env[i]
+    def fresh(i: Index, depth: int) -> Index:
+        if depth not in names:
+            name = f"_{depth}"
+            while name in taken:        # a free index named _0: both sides have it
+                name = "_" + name
+            names[depth] = name
+        return Index(names[depth], i.dim)
 
-    def scoped(indices, bound, inner):
-        saved = {i: env.pop(i) for i in indices if i in env}
-        result = inner(bound | frozenset(indices))
-        named = tuple(name(i, bound | frozenset(indices)) for i in indices)
+    def sub(i, env):
+        if type(i) is Index:
+            return env.get(i, i)
+        return i.map(lambda j: env.get(j, j))       # an affine subscript
+
+    def bind(indices, env, depth):
+        inner = dict(env)
+        inner.update((i, fresh(i, depth + k)) for k, i in enumerate(indices))
+        return inner, depth + len(indices)
+
+    def orders(indices):
+        """The orders in which a sum's indices may be named: those of one
+        dimension are interchangeable, so each of their orders is a candidate."""
+        groups: dict[tuple, list[Index]] = {}
         for i in indices:
-            env.pop(i, None)
-        env.update(saved)
-        return named, result
-
-    def best_order(order: list[Expr], bound: frozenset) -> list[Expr]:
-        """The children relabelled in the order that names the bound indices best.
-        Children that look alike with bound names erased (W_ab W_ad W_ed, or
-        det(A) and det(Aᵀ) written det_{i,j}(A_ji), whose own binders are named in
-        the order they are visited) are visited in each of their orders, up to ``TIES`` of them, and the smallest
-        result is kept: otherwise the order they came in, which depends on the
-        names, decides the names, and equal terms could differ.  Ties nest (each
-        order of the children tries the orders inside them), so the visits are
-        bounded: past ``WORK`` per node the children keep the order they came in,
-        and equal terms may then stay apart (a comparison has no opinion), but the
-        key is never slow."""
-        groups: list[list[Expr]] = []
-        for c in order:
-            if groups and (c.free & bound or c.binds) and _erased_key(c, bound) == \
-                    _erased_key(groups[-1][0], bound):
-                groups[-1].append(c)
-            else:
-                groups.append([c])
+            groups.setdefault(dim_key(i.dim), []).append(i)
+        groups = [groups[k] for k in sorted(groups)]
         count = 1
         for g in groups:
             count *= factorial(len(g))
         if count == 1 or count > TIES or work[0] > work[1]:
-            return [go(c, bound) for c in order]
-        start, seen, best = counter[0], dict(env), None
-        for combo in product(*(permutations(g) for g in groups)):
-            counter[0] = start
-            env.clear()
-            env.update(seen)
-            kids = [go(c, bound) for g in combo for c in g]
-            key = tuple(sorted(t.key for t in kids))
-            if best is None or key < best[0]:
-                best = (key, kids, counter[0], dict(env))
-            if work[0] > work[1]:
-                break
-        counter[0] = best[2]
-        env.clear()
-        env.update(best[3])
-        return best[1]
+            return [tuple(i for g in groups for i in g)]
+        return [tuple(i for g in combo for i in g)
+                for combo in product(*(permutations(g) for g in groups))]
 
-    def go(node: Expr, bound: frozenset) -> Expr:
+    def go(node: Expr, env: dict, depth: int) -> Expr:
         work[0] += 1
         if isinstance(node, Var):
-            return Var(node.name, tuple(name(i, bound) if type(i) is Index else
-                                        i.map(lambda j: name(j, bound)) for i in node.indices))
+            return Var(node.name, tuple(sub(i, env) for i in node.indices))
         if isinstance(node, InRange):
-            return InRange(node.sub.map(lambda j: name(j, bound)))
+            return InRange(sub(node.sub, env))
         if isinstance(node, Delta):
-            a, b = sorted((node.a, node.b), key=lambda i: _erased(i, bound))
-            a, b = (name(i, bound) if type(i) is Index else i.map(lambda j: name(j, bound))
-                    for i in (a, b))
-            return Delta(*sorted((a, b), key=lambda i: i.key))
+            return Delta(*sorted((sub(node.a, env), sub(node.b, env)), key=lambda i: i.key))
         if isinstance(node, Sum):
-            named, body = scoped(node.indices, bound, lambda inner: go(node.body, inner))
-            return Sum(tuple(sorted(named, key=lambda i: i.key)), body)
-        if isinstance(node, Apply):
-            named, arg = scoped(node.over, bound, lambda inner: go(node.arg, inner))
-            return Apply(node.fn, arg, named, tuple(name(i, bound) for i in node.out),
-                         node.order)
+            best = None
+            for order in orders(node.indices):
+                inner, below = bind(order, env, depth)
+                body = go(node.body, inner, below)
+                if best is None or body.key < best[1].key:
+                    best = (tuple(inner[i] for i in order), body)
+            return Sum(tuple(sorted(best[0], key=lambda i: i.key)), best[1])
+        if isinstance(node, Apply):              # the order of `over` means something
+            inner, below = bind(node.over, env, depth)
+            return Apply(node.fn, go(node.arg, inner, below),
+                         tuple(inner[i] for i in node.over),
+                         tuple(sub(i, env) for i in node.out), node.order)
         if isinstance(node, (Mul, Add)):
-            order = sorted(node.children, key=lambda c: _erased_key(c, bound))
-            kids = sorted(best_order(order, bound), key=lambda t: t.key)
+            kids = sorted((go(c, env, depth) for c in node.children), key=lambda t: t.key)
             return type(node)(tuple(kids))
         if isinstance(node, Pow):
-            return Pow(go(node.base, bound), go(node.exponent, bound))
+            return Pow(go(node.base, env, depth), go(node.exponent, env, depth))
         if isinstance(node, Func):
-            return Func(node.name, go(node.arg, bound), node.order)
+            return Func(node.name, go(node.arg, env, depth), node.order)
         return node
 
-    return go(e, frozenset())
+    return go(e, {}, 0)
 
 
 def _erased(i: Index, bound: frozenset) -> tuple:
