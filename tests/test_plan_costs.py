@@ -247,8 +247,14 @@ def test_jax_backend_is_jit_compiled_and_agrees():
     arrays = attention_arrays(8, 3)
     f = indexcalc.compile(ATTENTION, outputs=["dE/dQ", "dE/dK", "dE/dV"], backend="jax")
     got = f(**arrays)
-    plan = list(f.plans.values())[-1]
-    assert hasattr(plan.fn, "lower")                       # a jax.jit-wrapped function
+    assert hasattr(f.jitted, "lower")                      # a jax.jit-wrapped function
+    traced = len(f.plans)
+    f(**arrays)
+    assert len(f.plans) == traced == 1 and f.jitted._cache_size() == 1   # traced once
+    other = attention_arrays(5, 3)                         # new shapes: planned, traced again
+    np.testing.assert_allclose(np.asarray(f(**other)["dE/dV"]), attention_hand(**other)[2],
+                               rtol=1e-10, atol=1e-12)
+    assert len(f.plans) == 2 and f.jitted._cache_size() == 2
     for name, want in zip(["dE/dQ", "dE/dK", "dE/dV"], attention_hand(**arrays)):
         np.testing.assert_allclose(np.asarray(got[name]), want, rtol=1e-10, atol=1e-12)
 
@@ -290,9 +296,8 @@ def test_a_matrix_times_a_vector_never_transposes_the_matrix(text, wrt):
     jax.config.update("jax_enable_x64", True)
     j = indexcalc.derivative(text, wrt).compile(backend="jax")
     np.testing.assert_allclose(np.asarray(j(**arrays)), grad, rtol=1e-10, atol=1e-12)
-    plan = list(j.plans.values())[-1]
     args = [arrays[n] for n in j.inputs]
-    hlo = plan.fn.lower(*args).compile().as_text()
+    hlo = j.jitted.lower(*args).compile().as_text()
     assert "copy(" not in hlo and "transpose(" not in hlo
 
 

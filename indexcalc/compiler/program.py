@@ -52,10 +52,14 @@ class Compiled:
         # NumPy plans depend on the dtypes (float64 ones work in place); a jitted or torch
         # program takes any dtype, so its key is the shapes alone (a cheaper lookup)
         self._typed = self.backend.name == "numpy"
+        # the fused path: one jitted function for every shape, planned while jax traces
+        # it, so that a call is jax's own dispatch (it keys on the shapes itself);
+        # public, for jax's own tools (``.lower(*arrays)`` shows what XLA compiles)
+        self.jitted = _jit(self._traced) if self.backend.name == "jax" else None
         # a class of its own whose __call__ is generated for these inputs: a call is
         # one Python frame before the planned function's (see _calling)
         self.__class__ = _calling(self.inputs, self._fns, self._slow, self._typed,
-                                  self.backend.linalg_errors())
+                                  self.backend.linalg_errors(), self.jitted)
 
     def __call__(self, /, **arrays):
         """The outputs for these arrays (replaced per instance by ``_calling``)."""
@@ -64,6 +68,17 @@ class Compiled:
     def _slow(self, arrays):
         """First call for a shape signature, or arrays that need checking."""
         args, key = self._checked(arrays)
+        if self.jitted is not None:
+            return self.jitted(*args)
+        plan = self.plans.get(key) or self.plan(dict(zip(self.inputs, args)), key)
+        return plan.fn(*args)
+
+    def _traced(self, *args):
+        """The jax backend's program, run on jax's tracers: planned for their shapes
+        (once per shape signature; jax traces again only for new ones)."""
+        args = [a if hasattr(a, "shape") else _jnp().asarray(a, dtype=_jnp().result_type(
+            float)) for a in args]                     # a list's entries arrive one by one
+        key = tuple(a.shape for a in args)
         plan = self.plans.get(key) or self.plan(dict(zip(self.inputs, args)), key)
         return plan.fn(*args)
 
@@ -142,10 +157,12 @@ def compile_program(program: Program, backend: str = "numpy",
     return Compiled(program, backend, keys)
 
 
-def _calling(inputs, fns: dict, slow, typed: bool, linalg_errors) -> type:
+def _calling(inputs, fns: dict, slow, typed: bool, linalg_errors, jitted=None) -> type:
     """A subclass of ``Compiled`` whose ``__call__`` looks the planned function up by
     the inputs' shapes (and, ``typed``, dtypes) and calls it; new shapes, missing
     arrays or non-arrays go to ``slow``, a singular matrix becomes a clear error.
+    With ``jitted`` (the jax backend), the call goes straight to it: jax looks up
+    the shapes itself, and only a missing array goes to ``slow``.
 
     Generated so that a call does no more Python work than it must; input
     names appear only as string literals (``repr``), never as code."""
@@ -154,16 +171,21 @@ def _calling(inputs, fns: dict, slow, typed: bool, linalg_errors) -> type:
     reads = "; ".join(f"a{k} = arrays[{name!r}]" for k, name in enumerate(inputs)) or "pass"
     key = "(" + "".join(f"a{k}.shape, " for k in range(n)) + "".join(
         f"a{k}.dtype, " for k in range(n) if typed) + ")"
+    if jitted is not None:
+        body = (f"        try:\n            {reads}\n"
+                f"        except KeyError:\n            return slow(arrays)\n"
+                f"        return jitted({args})\n")
+    else:
+        body = (f"        try:\n            {reads}\n            fn = get({key})\n"
+                f"        except (KeyError, AttributeError):\n            return slow(arrays)\n"
+                f"        if fn is None:\n            return slow(arrays)\n"
+                f"        return fn({args})\n")
     src = (f"def __call__(self, /, **arrays):\n"
-           f"    try:\n"
-           f"        try:\n            {reads}\n            fn = get({key})\n"
-           f"        except (KeyError, AttributeError):\n            return slow(arrays)\n"
-           f"        if fn is None:\n            return slow(arrays)\n"
-           f"        return fn({args})\n"
+           f"    try:\n{body}"
            f"    except linalg_errors as exc:          # inv(A) of a singular A\n"
            f"        raise singular('inv', exc) from None\n")
     namespace = {"get": fns.get, "slow": slow, "linalg_errors": linalg_errors,
-                 "singular": singular}
+                 "singular": singular, "jitted": jitted}
     exec(compile(src, "<indexcalc dispatch>", "exec"), namespace)
     call = namespace["__call__"]
     call.__doc__ = Compiled.__call__.__doc__
@@ -177,7 +199,15 @@ def _load(backend, source: str, fname: str):
     text = "\n".join(backend.imports) + "\n\n" + "\n".join(helpers) + "\n" + source
     namespace: dict = {"__builtins__": __builtins__}
     exec(compile(text, f"<indexcalc {fname}>", "exec"), namespace)
-    fn = namespace[fname]
-    if backend.name == "jax":            # the fused path: XLA compiles the whole program
-        fn = namespace["jax"].jit(fn)
-    return fn
+    return namespace[fname]
+
+
+def _jnp():
+    import jax.numpy as jnp
+    return jnp
+
+
+def _jit(fn):
+    """``jax.jit(fn)``: XLA compiles the whole program (imported only when asked for)."""
+    import jax
+    return jax.jit(fn)
