@@ -165,7 +165,9 @@ class MatrixPrinter:
         if norm_of(e) is not None:              # sqrt(sum(x^2)) as the user wrote it
             return f"norm({self.fixed(norm_of(e), None, loose=True)[0]})", ATOM
         arg_way = self.natural if e.arg.rank == 1 else None
-        s = f"{func_text(e.fn, e.order)}({self.fixed(e.arg, arg_way, loose=True)[0]})"
+        # a vector's function is a vector the way its argument is (softmax(𝟙ᵀ X) is a
+        # row): its argument keeps the orientation the ᵀ below assumes
+        s = f"{func_text(e.fn, e.order)}({self.fixed(e.arg, arg_way, loose=e.rank != 1)[0]})"
         if (e.rank == 1 and way != self.natural) or (e.rank == 2 and way and not self.sym(e)):
             return self.tee(s, ATOM)
         return s, ATOM
