@@ -26,6 +26,7 @@ from indexcalc.ir.nodes import (
     binders,
     dim_key,
     size,
+    walk,
 )
 from indexcalc.memo import memoised
 
@@ -73,12 +74,14 @@ def _canonical(e: Expr) -> Expr:
         inner.update((i, fresh(i, depth + k)) for k, i in enumerate(indices))
         return inner, depth + len(indices)
 
-    def orders(indices):
-        """The orders in which a sum's indices may be named: those of one
-        dimension are interchangeable, so each of their orders is a candidate."""
+    def orders(indices, body):
+        """The orders in which a sum's indices may be named: sorted by what their
+        occurrences look like (``_roles``), those that look alike are
+        interchangeable, so each of their orders is a candidate."""
+        roles = _roles(indices, body, e.free) if len(indices) > 1 else {}
         groups: dict[tuple, list[Index]] = {}
         for i in indices:
-            groups.setdefault(dim_key(i.dim), []).append(i)
+            groups.setdefault((dim_key(i.dim), roles.get(i, 0)), []).append(i)
         groups = [groups[k] for k in sorted(groups)]
         count = 1
         for g in groups:
@@ -98,7 +101,7 @@ def _canonical(e: Expr) -> Expr:
             return Delta(*sorted((sub(node.a, env), sub(node.b, env)), key=lambda i: i.key))
         if isinstance(node, Sum):
             best = None
-            for order in orders(node.indices):
+            for order in orders(node.indices, node.body):
                 inner, below = bind(order, env, depth)
                 body = go(node.body, inner, below)
                 if best is None or body.key < best[1].key:
@@ -119,6 +122,54 @@ def _canonical(e: Expr) -> Expr:
         return node
 
     return go(e, {}, 0)
+
+
+ROUNDS = 3                  # rounds of refining the roles of a sum's indices
+
+
+def _roles(indices, body: Expr, keep: frozenset) -> dict[Index, int]:
+    """A rank per index of one sum, from its occurrences alone (no names): which
+    tensor, at which position, beside which other indices; refined for ``ROUNDS``
+    rounds by the ranks of those neighbours (as colour refinement does for graph
+    isomorphism).  Equal ranks are the look-alikes whose orders ``canonical``
+    tries; names kept (``keep``, the free ones) are part of what is seen."""
+    mine = frozenset(indices)
+    leaves = []
+    for node in walk(body):
+        if isinstance(node, Var):
+            leaves.append((("v", node.name), node.indices))
+        elif isinstance(node, Delta):
+            leaves.append((("d",), (node.a, node.b)))
+        elif isinstance(node, InRange):
+            leaves.append((("r",), (node.sub,)))
+        elif isinstance(node, Apply) and node.out:
+            leaves.append((("a", node.fn, node.order), node.out))
+    rank = {i: 0 for i in indices}
+
+    def seen(sub) -> tuple:
+        if type(sub) is not Index:                            # an affine subscript
+            return (2, tuple(sorted((seen(j), c) for j, c in sub.terms)), sub.offset)
+        if sub in mine:
+            return (0, rank[sub])
+        return (1, sub.key if sub in keep else ("", dim_key(sub.dim)))
+
+    for _ in range(ROUNDS):
+        looks = {}
+        for i in indices:
+            around = []
+            for label, subs in leaves:
+                row = tuple(seen(t) for t in subs)
+                around.extend((label, 0 if label == ("d",) else p, row)
+                              for p, t in enumerate(subs)
+                              if (t == i if type(t) is Index else i in t.free))
+            looks[i] = (rank[i], tuple(sorted(around)))
+        order = sorted(set(looks.values()))
+        new = {i: order.index(looks[i]) for i in indices}
+        stable = len(set(new.values())) == len(set(rank.values()))
+        rank = new
+        if stable:                                  # no new distinctions: done
+            break
+    return rank
 
 
 def _erased(i: Index, bound: frozenset) -> tuple:
