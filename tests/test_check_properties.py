@@ -65,9 +65,10 @@ def tally():
 
 
 def values(model, d, exprs, seed: int, symmetric: bool = False, scale: float = 1.0,
-           arrays=None, jitter: float = 0.0):
+           arrays=None, jitter: float = 0.0, nudge: int = 0):
     """Each expression's value at unrounded random inputs (not check's points), scaled
-    by ``scale`` and moved by a relative ``jitter``; or at the inputs ``arrays``."""
+    by ``scale`` and moved by a relative ``jitter`` (the ``nudge``-th random one); or
+    at the inputs ``arrays``."""
     bindings = list(model.program().bindings) + [Binding(f"#{k}", d.indices, e)
                                                  for k, e in enumerate(exprs)]
     program = Program(tuple(bindings), tuple(f"#{k}" for k in range(len(exprs))),
@@ -75,7 +76,7 @@ def values(model, d, exprs, seed: int, symmetric: bool = False, scale: float = 1
     if arrays is None:
         arrays = {n: a * scale for n, a in random_arrays(model, seed).items()}
     if jitter:
-        rng = np.random.default_rng(seed + 1)
+        rng = np.random.default_rng((seed + 1, nudge))
         arrays = {n: a * (1 + jitter * rng.standard_normal(np.shape(a)))
                   for n, a in arrays.items()}
     if symmetric:
@@ -122,10 +123,21 @@ def stable_pairs(model, d, truth, claim, symmetric: bool = False) -> list:
     places += [dict(seed=0, arrays=arrays) for arrays in check_points(model)]
     for where in places:
         p = values(model, d, [truth, claim], symmetric=symmetric, **where)
-        q = values(model, d, [truth, claim], symmetric=symmetric, jitter=1e-9, **where)
-        if finite(p) and finite(q) and all(near(a, b) for a, b in zip(p, q)):
+        if finite(p) and all(stays(p, values(model, d, [truth, claim], symmetric=symmetric,
+                                             jitter=1e-9, nudge=k, **where))
+                             for k in range(NUDGES)):
             out.append(p + [near])
     return out
+
+
+# nudges per point: round-off where large terms cancel moves at random, and one nudge
+# may leave it nearly where it was (found by the long run: terms of 1e9 around a
+# saturated tanh cancelled to 0.03; one nudge moved the claim by 7e-9, others by 4e-7)
+NUDGES = 3
+
+
+def stays(p, q) -> bool:
+    return finite(q) and all(near(a, b) for a, b in zip(p, q))
 
 
 def check_points(model):
@@ -267,3 +279,24 @@ def test_check_never_gives_a_wrong_verdict(case, data):
             TALLY["kind wrong"] += 1
         assert r.kind == kind or r.kind in fits, (
             f"a {kind} mistake was classified {r.kind!r} (the numbers fit {sorted(fits)}):\n{r}")
+
+
+def test_the_oracle_leaves_out_points_where_cancelling_terms_round_off():
+    # Found by the long run: a transposed A, which symmetry saves, was classified
+    # "assumption" by check, rightly (the difference is a multiple of A − Aᵀ), but
+    # this test's numbers saw a difference of 2e-7 at one point scaled by 8, where
+    # tanh is ±1 and terms of 1e9 cancel; the one nudge it took had moved the claim by
+    # 7e-9 only.  With NUDGES nudges the point is seen to be noise and left out.
+    text = ("x : vector[n]\ny : vector[n]\nv : vector[m]\nW ∈ ℝ^{n×m}\nA : matrix[n, n]\n"
+            "h = outer(x, x) ⊙ ((y v^T) ⊙ W (v x^T))\ng = (h^T A) ⊙ h.T W\n"
+            "E = sum(log_softmax(softmax(v, 2))) - sum(tanh(g))")
+    claim = ('m softmax_i(v_i / 2)_p (Σ_b softmax_c(softmax_d(v_d / 2)_c)_b softmax_e(v_e / '
+             '2)_b) / 2 − 2 v_p Σ_{a,j,n,q} x_a^2 A_jn h_ja W_np W_nq x_n y_n − 2 Σ_{h,o,t,u} '
+             'v_p x_h^2 W_op x_o y_o A_to h_th W_tu − m softmax_k(softmax_m(v_m / 2)_k)_p '
+             'softmax_r(v_r / 2)_p / 2 + 2 v_p Σ_{f,g,l,s} A_fs h_fl x_l^2 W_sg W_sp x_s y_s '
+             'tanh(g_lg)^2 + 2 v_p Σ_{v,w,x,y} x_v^2 A_wx W_wp x_w y_w h_xv W_xy tanh(g_vy)^2')
+    model = indexcalc.parse(text)
+    d = indexcalc.derivative(model, "v")
+    shown = indexcalc.parse(text + "\nC_p = " + claim).definitions["C"].expr
+    assert relation(model, d, inline_adjoints(d), shown) == {"assumption"}
+    assert indexcalc.check(text, "dE/dv_p == " + claim).kind == "assumption"
