@@ -255,6 +255,9 @@ def test_jax_backend_is_jit_compiled_and_agrees():
     np.testing.assert_allclose(np.asarray(f(**other)["dE/dV"]), attention_hand(**other)[2],
                                rtol=1e-10, atol=1e-12)
     assert len(f.plans) == 2 and f.jitted._cache_size() == 2
+    bad = dict(other, V=other["V"][:, :2])             # planned while tracing: still our error
+    with pytest.raises(indexcalc.IndexcalcError, match="dimension"):
+        f(**bad)
     for name, want in zip(["dE/dQ", "dE/dK", "dE/dV"], attention_hand(**arrays)):
         np.testing.assert_allclose(np.asarray(got[name]), want, rtol=1e-10, atol=1e-12)
 

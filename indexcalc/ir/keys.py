@@ -40,7 +40,8 @@ def canonical(e: Expr) -> Expr:
     sorted.  Only the indices of one sum over several of one dimension can be
     named in more than one way: each of their orders is tried, up to ``TIES``,
     and the smallest result is kept.  Built directly (no smart constructors): the
-    structure is only relabelled."""
+    structure is only relabelled.  Sums side by side reuse names (``Σ__0 x__0 ·
+    Σ__0 y__0``): the result is a key to compare, not an expression to compute with."""
     if not e.binds:
         return e
     return _canonical(e)
