@@ -186,19 +186,22 @@ class _Judge:
                 agree = self.values.agree(k - 1, k)
                 if not agree:
                     break
+        why = ("no random point could evaluate both sides (outside a function's domain)"
+               if not self.values.finite_at(k - 1, k) else
+               "at every random point the sides differ by no more than the round-off of "
+               "the large terms they add up")
         if agree is None and sym.equal is not True:
             raise EvaluationError(
-                f"cannot decide {lhs} == {to_text(right)}: no random point could evaluate "
-                "both sides (outside a function's domain), and canonical forms that differ do "
-                "not prove the sides unequal; write the claim so that its values are defined "
-                "at ordinary inputs, or compare it by hand")
+                f"cannot decide {lhs} == {to_text(right)}: {why}, and canonical forms that "
+                "differ do not prove the sides unequal; write the claim so that its values "
+                "are defined at ordinary inputs and its terms do not cancel, or compare it "
+                "by hand")
         points, differing = self.values.count(k - 1, k)
         step = Step(k, lhs, right, bool(agree) if agree is not None else sym.equal is True,
                     symbolic=sym.equal is True, difference=sym.difference, points=points,
                     differing=differing)
         if agree is None:
-            step.message = ("no random point could evaluate both sides (outside a function's "
-                            "domain); decided symbolically")
+            step.message = f"{why}; decided symbolically"
         elif agree and sym.equal is not True:
             step.numerically = True
             step.message = ("decided numerically: the symbolic forms differ (or are too large "
@@ -267,8 +270,7 @@ class _Judge:
         down and up; where a step is, the stepped points)?  Points that never cross a
         step make ``2 step(4 − 2 W) − 3`` look like the negative of ``2 step(4 − 2 W)
         − 1``, and a wrong kind is no better than a wrong verdict."""
-        v = self.values
-        wide = Values(v.program, v.names, list(v.points), [list(s) for s in v.sides], v.indices)
+        wide = self.values.copy()
         for seeds, scale in self.wider():
             wide.extend(self.batch(seeds, scale))
         return numeric_kind(wide, a, b) == found

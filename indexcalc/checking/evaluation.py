@@ -19,10 +19,11 @@ still shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from indexcalc.checking.magnitudes import magnitude_program
 from indexcalc.checking.numeric import random_arrays
 from indexcalc.checking.standins import concrete, describe
 from indexcalc.compiler.reference import evaluate_program
@@ -36,6 +37,7 @@ SEEDS = (0, 1, 2)
 EXTRA_SEEDS = (3, 4, 5)           # drawn when a point cannot be evaluated (a log of 0)
 DIGITS = 2                        # inputs are rounded to this many decimals
 RTOL, ATOL = 1e-9, 1e-12          # |a − b| <= RTOL (|a| + |b|) / 2 + ATOL · scale
+TERMS = 1e-13                     # a point within TERMS (M(a) + M(b)) only cannot tell (magnitudes)
 # when only the numbers say a claim holds, more points: inputs scaled down (functions far
 # from saturation) and up (a step of max or relu that small inputs never cross)
 SCRUTINY = (((6, 7, 8), 0.3), ((9, 10, 11, 12), 4.0))
@@ -46,10 +48,13 @@ SCRUTINY = (((6, 7, 8), 0.3), ((9, 10, 11, 12), 4.0))
 # never moves across each other (max(det(A), s), det(A) near 2^n and s in [−1, 1])
 # ... and far out (``FAR``): a step at a constant that no input reaches at the scales
 # above (step(3 − c) with c drawn near 0; at scale 4 four points miss it one time in three)
+# ... and with the invertible inputs' determinants of the other sign (``FLIPPED``): a
+# step at a determinant (min(det(A + B), c)) that matrices near 2 I never cross
 APART = (27, 28, 29, 30, 31, 32)
 FAR = (33, 34, 35, 36, 37, 38)
+FLIPPED = (39, 40, 41, 42)
 STEPPED = (((13, 14, 15, 16), 1.0), ((17, 18, 19, 20), 2.0), ((21, 22, 23, 24, 25, 26), 0.3),
-           (APART, 1.0), (FAR, 8.0))
+           (APART, 1.0), (FAR, 8.0), (FLIPPED, 1.0))
 
 
 @dataclass(frozen=True)
@@ -60,62 +65,125 @@ class Point:
 
 @dataclass
 class Values:
-    """The value of every side of a check at each point (``sides[k][p]``)."""
+    """The value of every side of a check at each point (``sides[k][p]``).
+
+    Two sides agree at a point when they are close (``close``).  A point where they
+    are not, but differ by no more than the round-off of the terms they are computed
+    from (``TERMS`` times their magnitudes, ``magnitudes.py``), cannot tell: where a
+    derivative is 0 and a claim writes it as terms of 1e4 that cancel to 1e-12, the
+    difference says nothing, and the other points decide.  The magnitudes are
+    evaluated only at points where the values differ."""
     program: Program
     names: list[str]
     points: list[Point]
     sides: list[list[np.ndarray]]
     indices: tuple[Index, ...]
+    runnable: Program | None = None            # the program with stand-ins, as evaluated
+    _sizes: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
+    _magnitude: Program | None = field(default=None, repr=False)
+
+    def same(self, a: int, b: int, p: int, rtol: float = RTOL, atol: float = ATOL
+             ) -> bool | None:
+        """Do sides a and b agree at point p (both finite)?  None where they differ by
+        no more than the round-off of the terms they are computed from: that point
+        cannot tell."""
+        x, y = self.sides[a][p], self.sides[b][p]
+        if close(x, y, rtol, atol):
+            return True
+        sizes = self.sizes(p)
+        if sizes is not None and close(x, y, rtol, atol, TERMS * (sizes[a] + sizes[b])):
+            return None
+        return False
+
+    def sizes(self, p: int) -> list[np.ndarray] | None:
+        """The magnitude of every side at point p (None where they cannot be evaluated)."""
+        if p not in self._sizes:
+            self._sizes[p] = self._magnitudes(p) if self.runnable else None
+        return self._sizes[p]
+
+    def _magnitudes(self, p: int) -> list[np.ndarray] | None:
+        if self._magnitude is None:
+            self._magnitude = magnitude_program(self.runnable)
+        program = self._magnitude
+        try:
+            with np.errstate(all="ignore"):
+                out = evaluate_program(program, self.points[p].arrays)
+        except IndexcalcError:
+            return None
+        shape = np.shape(self.sides[0][p])
+        sizes = [np.broadcast_to(np.asarray(out[n], float), shape) for n in program.outputs]
+        # a magnitude that overflows or is undefined bounds nothing
+        return [np.where(np.isfinite(m), m, 0.0) for m in sizes]
+
+    def finite_at(self, a: int, b: int) -> int:
+        """At how many points both sides are finite."""
+        return sum(finite(x) and finite(y) for x, y in zip(self.sides[a], self.sides[b]))
+
+    def judged(self, a: int, b: int) -> list[tuple[int, bool]]:
+        """The points that can tell whether sides a and b agree (both finite, and not
+        within round-off of each other only), and whether they do."""
+        found = []
+        for p, (x, y) in enumerate(zip(self.sides[a], self.sides[b])):
+            if finite(x) and finite(y):
+                same = self.same(a, b, p)
+                if same is not None:
+                    found.append((p, same))
+        return found
 
     def agree(self, a: int, b: int) -> bool | None:
         """Do sides a and b agree at every point?  None if no point could decide."""
-        decided = [close(x, y) for x, y in zip(self.sides[a], self.sides[b])
-                   if finite(x) and finite(y)]
-        if not decided:
-            return None
-        return all(decided)
+        judged = self.judged(a, b)
+        return all(same for _, same in judged) if judged else None
 
     def agree_where_stable(self, a: int, b: int, nudged: "Values") -> bool | None:
         """``agree``, at the points where sides a and b barely move when the inputs move
         by a relative 1e-9 (``nudged``): at scaled-up inputs a cosine of a huge argument
         is noise, as are terms far larger than the values that cancel, and two formulas
         for noise need not agree."""
-        stable = [(x, y) for x, y, z, w in zip(self.sides[a], self.sides[b], nudged.sides[a],
-                                               nudged.sides[b])
+        stable = [p for p, (x, y, z, w) in enumerate(zip(self.sides[a], self.sides[b],
+                                                         nudged.sides[a], nudged.sides[b]))
                   if finite(x) and finite(y) and finite(z) and finite(w)
                   and close(x, z, 1e-6) and close(y, w, 1e-6)]
         # a step crossed makes a difference of the values' order; round-off of terms that
         # cancel where a softmax saturates makes one of 1e-12
-        return all(close(x, y, 1e-6, 1e-9) for x, y in stable) if stable else None
+        judged = [self.same(a, b, p, 1e-6, 1e-9) for p in stable]
+        judged = [same for same in judged if same is not None]
+        return all(judged) if judged else None
 
     def count(self, a: int, b: int) -> tuple[int, int]:
-        """How many points decided (both sides finite), and at how many they differ."""
-        pairs = self.pairs(a, b)
-        return len(pairs), sum(not close(x, y) for x, y in pairs)
+        """How many points decided (``judged``), and at how many the sides differ."""
+        judged = self.judged(a, b)
+        return len(judged), sum(not same for _, same in judged)
+
+    def copy(self) -> "Values":
+        return Values(self.program, self.names, list(self.points),
+                      [list(s) for s in self.sides], self.indices, self.runnable,
+                      dict(self._sizes))
 
     def extend(self, other: "Values") -> None:
+        offset = len(self.points)
         self.points += other.points
         for mine, theirs in zip(self.sides, other.sides):
             mine += theirs
+        self._sizes.update({offset + p: s for p, s in other._sizes.items()})
 
     def first_disagreement(self, a: int, b: int) -> int | None:
-        for p, (x, y) in enumerate(zip(self.sides[a], self.sides[b])):
-            if finite(x) and finite(y) and not close(x, y):
-                return p
-        return None
+        return next((p for p, same in self.judged(a, b) if not same), None)
 
     def pairs(self, a: int, b: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(x, y) for x, y in zip(self.sides[a], self.sides[b]) if finite(x) and finite(y)]
+        return [(self.sides[a][p], self.sides[b][p]) for p, _ in self.judged(a, b)]
 
 
 def finite(a: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(a)))
 
 
-def close(a, b, rtol: float = RTOL, atol: float = ATOL) -> bool:
+def close(a, b, rtol: float = RTOL, atol: float = ATOL, slack=0.0) -> bool:
+    """|a − b| <= rtol (|a| + |b|) / 2 + atol · max(1, |a|, |b|) + slack, entry by entry."""
     a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
     scale = max(1.0, float(np.max(np.abs(a), initial=0)), float(np.max(np.abs(b), initial=0)))
-    return bool(np.all(np.abs(a - b) <= rtol * (np.abs(a) + np.abs(b)) / 2 + atol * scale))
+    return bool(np.all(np.abs(a - b) <= rtol * (np.abs(a) + np.abs(b)) / 2 + atol * scale
+                       + slack))
 
 
 def side_name(k: int) -> str:
@@ -170,7 +238,7 @@ def evaluate_sides(d: Derivative, sides: list[Expr], steps=(), draw_from: Model 
         for k, name in enumerate(program.outputs):
             values[k].append(np.broadcast_to(np.asarray(out[name], float),
                                              tuple(np.shape(out[side_name(0)]))))
-    return Values(program, names, points, values, d.indices)
+    return Values(program, names, points, values, d.indices, runnable)
 
 
 def draw_point(model: Model, names: list[str], seed: int, scale: float = 1.0,
@@ -179,7 +247,7 @@ def draw_point(model: Model, names: list[str], seed: int, scale: float = 1.0,
     # not where a shifted read derives a range from them (n − 2K + 2 would be empty)
     derived = any(isinstance(d, DimExpr) for shape in model.shapes.values() for d in shape)
     sizes = {dim: 2 for dim in _dims(model)} if seed == 0 and not derived else None
-    arrays = random_arrays(model, seed=seed, sizes=sizes, names=names)
+    arrays = random_arrays(model, seed=seed, sizes=sizes, names=names, flip=seed in FLIPPED)
     if seed in APART:                 # scaled down only: nothing saturates
         rng = np.random.default_rng(seed)
         arrays = {n: a * 5.0 ** -rng.uniform(0, 1) for n, a in sorted(arrays.items())}

@@ -28,8 +28,10 @@ DEFAULT_SIZE = 3
 
 
 def random_arrays(model: Model, seed: int = 0, sizes: dict[str, int] | None = None,
-                  names: list[str] | None = None) -> dict[str, np.ndarray]:
-    """Random float64 arrays for the model's inputs, in the functions' domains."""
+                  names: list[str] | None = None, flip: bool = False) -> dict[str, np.ndarray]:
+    """Random float64 arrays for the model's inputs, in the functions' domains.  An
+    input that must be invertible is drawn near 2 I, or with ``flip`` near
+    diag(−2, 2, ..., 2): as invertible, with a determinant of the other sign."""
     rng = np.random.default_rng(seed)
     dims = _dim_sizes(model, rng, sizes or {})
     positive, square = _domains(model)
@@ -42,7 +44,9 @@ def random_arrays(model: Model, seed: int = 0, sizes: dict[str, int] | None = No
                              f"for random inputs")
         if name in square and len(shape) == 2 and shape[0] == shape[1]:
             n = shape[0]
-            a = np.eye(n) * 2.0 + 0.4 * rng.standard_normal(shape) / np.sqrt(n)
+            diagonal = np.full(n, 2.0)
+            diagonal[0] = -2.0 if flip else 2.0
+            a = np.diag(diagonal) + 0.4 * rng.standard_normal(shape) / np.sqrt(n)
         elif name in positive:
             a = rng.uniform(0.5, 1.5, shape)
         else:
