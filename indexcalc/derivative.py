@@ -51,6 +51,7 @@ from indexcalc.ir import (
     var_names,
 )
 from indexcalc.limits import INLINE_BUDGET
+from indexcalc.ir.affine import DimExpr
 from indexcalc.ir.nodes import walk
 from indexcalc.model import Binding, Model, Program, Wrt, needed
 from indexcalc.read.latex import latex as tex
@@ -322,7 +323,7 @@ def _carriers(model: Model, arguments: list[str], dims) -> list[str]:
     carried = {d for a in arguments for d in model.shapes.get(a, ())}
     out = []
     for dim in dims:
-        for d in (dim.symbols if hasattr(dim, "symbols") else (dim,)):
+        for d in (dim.symbols if isinstance(dim, DimExpr) else (dim,)):
             if isinstance(d, int) or d in carried:
                 continue
             for n in model.inputs:

@@ -76,8 +76,9 @@ class Compiled:
     def _traced(self, *args):
         """The jax backend's program, run on jax's tracers: planned for their shapes
         (once per shape signature; jax traces again only for new ones)."""
-        args = [a if hasattr(a, "shape") else _jnp().asarray(a, dtype=_jnp().result_type(
-            float)) for a in args]                     # a list's entries arrive one by one
+        jnp = _jnp()
+        args = [a if hasattr(a, "shape") else jnp.asarray(a, dtype=jnp.result_type(float))
+                for a in args]                         # a list's entries arrive one by one
         key = tuple(a.shape for a in args)
         plan = self.plans.get(key) or self.plan(dict(zip(self.inputs, args)), key)
         return plan.fn(*args)
