@@ -37,7 +37,7 @@ from indexcalc.ir import (
     Var,
     add,
     delta,
-    fresh_index,
+    fresh_indices,
     func,
     index_names,
     mul,
@@ -110,11 +110,6 @@ class _Differentiator:
 
     def apply(self, e: Apply) -> Expr:
         # ∂F(A)_o = Σ_w J_F[o, w] ∂A_w, with w fresh
-        w = []
-        for i in e.over:
-            new = fresh_index(self.taken, i.dim)
-            self.taken.add(new.name)
-            w.append(new)
-        w = tuple(w)
+        w = fresh_indices(self.taken, e.over)
         inner = rename(e.arg, dict(zip(e.over, w)))
         return summation(w, mul(tensor_jacobian(e, w), self.go(inner)))

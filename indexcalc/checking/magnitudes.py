@@ -42,7 +42,7 @@ from indexcalc.ir import (
     Var,
     add,
     const,
-    fresh_index,
+    fresh_indices,
     func,
     index_names,
     mul,
@@ -96,17 +96,13 @@ class _Magnitude:
         if isinstance(e, Pow):
             return self.pow(e)
         if isinstance(e, Func):
-            return add(_abs(e), self.through(lambda: elementwise_derivative(e), e.arg))
+            try:
+                return add(_abs(e), mul(_abs(elementwise_derivative(e)), self.go(e.arg)))
+            except DerivativeError:    # no derivative in the table (a step): |f(a)| alone
+                return _abs(e)
         if isinstance(e, Apply):
             return self.apply(e)
         return _abs(e)
-
-    def through(self, derivative, arg: Expr) -> Expr:
-        """|f'(a)| M(a); nothing where the table has no derivative (a step)."""
-        try:
-            return mul(_abs(derivative()), self.go(arg))
-        except DerivativeError:
-            return const(0)
 
     def pow(self, e: Pow) -> Expr:
         base, exp = e.base, e.exponent
@@ -116,12 +112,7 @@ class _Magnitude:
         return add(*parts)
 
     def apply(self, e: Apply) -> Expr:
-        w = []
-        for i in e.over:
-            new = fresh_index(self.taken, i.dim)
-            self.taken.add(new.name)
-            w.append(new)
-        w = tuple(w)
+        w = fresh_indices(self.taken, e.over)
         inner = rename(e.arg, dict(zip(e.over, w)))
         try:
             jacobian = tensor_jacobian(e, w)

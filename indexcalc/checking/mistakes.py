@@ -49,6 +49,7 @@ from indexcalc.ir import (
     coeff_rest,
     const,
     fresh_index,
+    fresh_indices,
     index_names,
     mul,
     rename,
@@ -233,11 +234,8 @@ def _restore_totals(missing: dict, extra: dict) -> tuple[dict, dict]:
                 taken = set(index_names(t)) | set(index_names(o))
                 back, total = o, Fraction(1)
                 for f in lacking:
-                    fresh = []
-                    for i in f.out:
-                        fresh.append(fresh_index(taken, i.dim))
-                        taken.add(fresh[-1].name)
-                    back = mul(back, summation(tuple(fresh), rename(f, dict(zip(f.out, fresh)))))
+                    fresh = fresh_indices(taken, f.out)
+                    back = mul(back, summation(fresh, rename(f, dict(zip(f.out, fresh)))))
                     total *= Fraction(TENSOR[f.fn].total)
                 del sides[b][o]
                 sides[b][back] = c2 / total

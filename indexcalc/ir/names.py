@@ -31,9 +31,20 @@ def fresh_index(avoid: Iterable[str], dim: Dim, prefer: str | None = None) -> In
     return Index(fresh_name(avoid, prefer), dim)
 
 
+def fresh_indices(taken: set[str], like: Iterable[Index]) -> tuple[Index, ...]:
+    """One fresh index per index of ``like``, over the same dimension; their names are
+    added to ``taken``."""
+    out = []
+    for i in like:
+        out.append(fresh_index(taken, i.dim))
+        taken.add(out[-1].name)
+    return tuple(out)
+
+
 __all__ = [
     "INDEX_POOL",
     "fresh_index",
+    "fresh_indices",
     "fresh_name",
 ]
 
