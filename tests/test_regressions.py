@@ -1374,3 +1374,22 @@ def test_a_vector_function_of_column_sums_keeps_their_orientation(text, layout):
     form = check_derivative(text, "W", layout=layout)
     assert layout == "row" or "(𝟙ᵀ W)" not in form.text, form.text
     matches_finite_differences(text, "W")
+
+
+def test_a_contraction_written_as_an_outer_sum_that_merges_with_another_term_is_a_product():
+    """Check property (long run, 2026-12-02): ``Σ_a h_pa softmax(x)_a`` written ``Σ_{a,i}
+    h_pa softmax(x)_i`` simplifies to ``Σ_a h_pa``, a term the derivative also has, so
+    the claim had one coefficient changed and one term missing, and no kind fitted.  The
+    change is now taken as a term of its own before the terms' wiring is compared."""
+    model = ("x : vector[n]\nh_ij = softmax_a(x_a)_j softmax_b(x_b)_i\n"
+             "g = softmax_b(x_b)_a softmax_c(x_c)_a - sum(h)\nE = g^2")
+    rest = "4 g softmax(x)_p Σ_{j,k} h_jk − 4 g Σ_m h_pm + 4 g softmax(x)_p^2"
+    assert indexcalc.check(model, f"dE/dx_p == {rest} − 4 Σ_a h_pa g softmax(x)_a").holds
+    r = indexcalc.check(model, f"dE/dx_p == {rest} − 4 Σ_{{a,i}} h_pa g softmax(x)_i")
+    assert not r.holds and r.kind == "product", str(r)
+    model = ("x : vector[n]; v : vector[n]; W : matrix[n, n]\ns = softmax(x)\n"
+             "E = sum_{i,a} W_ia s_a v_i + sum_{i,a} W_ia v_i")
+    assert indexcalc.check(model, "dE/dv_p == sum_a W_pa s_a + sum_a W_pa").holds
+    # the reverse: Σ_a W_pa, which is Σ_{a,i} W_pa s_i, written as the contraction
+    r = indexcalc.check(model, "dE/dv_p == 2 sum_a W_pa s_a")
+    assert not r.holds and r.kind == "product", str(r)

@@ -126,7 +126,7 @@ def _expanded_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
     if changed and not missing and not extra:
         return _coefficients(changed)
     if changed:
-        return _partly_missing(t_terms, c_terms, extra)
+        return _partly_missing(t_terms, c_terms, extra) or _merged(missing, extra, changed)
     if not missing and not extra:
         return None
     if not extra:
@@ -185,6 +185,25 @@ def _partly_missing(t_terms: dict, c_terms: dict, extra: dict):
     gone = {t_terms[k][1]: t_terms[k][0] - c_terms.get(k, (Fraction(0),))[0]
             for k in keys if c_terms.get(k, (None,))[0] != t_terms[k][0]}
     return "term", f"it misses the term {_show(gone)}"
+
+
+def _merged(missing: dict, extra: dict, changed: dict) -> tuple[str, str] | None:
+    """A rewired term that simplification merged into a term both sides have: ``Σ_a
+    h_pa softmax(x)_a`` written ``Σ_{a,i} h_pa softmax(x)_i``, which is ``Σ_a h_pa``,
+    so the claim has that term's coefficient changed and the truth's term missing.  The
+    change is taken as an extra term of the claim (or a missing one) and the terms'
+    wiring compared as when no coefficient changed."""
+    for into_extra in (True, False):
+        m, e = dict(missing), dict(extra)
+        for t, (ct, cc) in changed.items():
+            if into_extra:
+                e[t] = cc - ct
+            else:
+                m[t] = ct - cc
+        found = _rewired(*_restore_totals(m, e)) if m and e else None
+        if found is not None:
+            return found
+    return None
 
 
 def _coefficients(changed: dict) -> tuple[str, str]:
