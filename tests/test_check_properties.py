@@ -42,7 +42,7 @@ from strategies import models
 from test_properties import broadcasts, dependencies, scaled
 
 import indexcalc
-from indexcalc.checking.evaluation import SCRUTINY, SEEDS, STEPPED, draw_point
+from indexcalc.checking.evaluation import SEEDS, draw_point, wider_points
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.errors import IndexcalcError, LimitError
 from indexcalc.model import Binding, Program
@@ -120,7 +120,7 @@ def stable_pairs(model, d, truth, claim, symmetric: bool = False) -> list:
     check leaves such points out."""
     out = []
     places = [dict(seed=s, scale=scale) for scale, s in SCALED]
-    places += [dict(seed=0, arrays=arrays) for arrays in check_points(model)]
+    places += [dict(seed=0, arrays=arrays) for arrays in check_points(model, d, truth, claim)]
     for where in places:
         p = values(model, d, [truth, claim], symmetric=symmetric, **where)
         if finite(p) and all(stays(p, values(model, d, [truth, claim], symmetric=symmetric,
@@ -140,12 +140,13 @@ def stays(p, q) -> bool:
     return finite(q) and all(near(a, b) for a, b in zip(p, q))
 
 
-def check_points(model):
+def check_points(model, d, truth, claim):
     """The inputs check draws (evaluated here by this test's own program): a claim
     that check finds wrong at one of them is seen to be wrong here too, even where
     a step of max or relu lies that no other point crosses."""
     names = [n for n in model.inputs if n in model.shapes]
-    for seeds, scale in ((SEEDS, 1.0),) + SCRUTINY + STEPPED:
+    exprs = [b.expr for b in model.program().bindings] + [b.expr for b in d.adjoints]
+    for seeds, scale in ((SEEDS, 1.0),) + wider_points(exprs + [truth, claim], model):
         for seed in seeds:
             yield draw_point(model, names, seed, scale).arrays
 

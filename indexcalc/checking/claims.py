@@ -28,11 +28,10 @@ from indexcalc.calculus.rewrite import Rule
 from indexcalc.calculus.simplify import simplify
 from indexcalc.checking.assumptions import symmetric_input, vanishing_sum
 from indexcalc.checking.evaluation import (
-    SCRUTINY,
-    STEPPED,
     Values,
     evaluate_sides,
     point_text,
+    wider_points,
     worst_entry,
 )
 from indexcalc.checking.mistakes import structural_kind, terms_left_out
@@ -47,7 +46,7 @@ from indexcalc.errors import (
     ShapeError,
     UnknownNameError,
 )
-from indexcalc.ir import DimSize, Expr, Func, var_names
+from indexcalc.ir import DimSize, Expr, var_names
 from indexcalc.ir.nodes import binders, walk
 from indexcalc.model import Assume, Check, Model, Question
 from indexcalc.read.text import to_text
@@ -142,15 +141,10 @@ class _Judge:
             bodies[name] = (named.indices, named.unnamed_expr)
         bodies.update({b.name: (b.indices, b.expr) for b in self.d.adjoints})
         self.names = Names(bodies)
-        self.stepped = any(n.name in ("step", "relu") for b in self.values.program.bindings
-                           for n in walk(b.expr) if isinstance(n, Func))
+        self.wide = wider_points([b.expr for b in self.values.program.bindings],
+                                 self.values.drawn)
         self.assume_rules = [Rule(simplify(a.lhs), simplify(a.rhs))
                              for a in self.model.assumptions if a.rhs.free <= a.lhs.free]
-
-    def wider(self) -> tuple:
-        """The wider points' (seeds, scale): inputs scaled down and up, and where a step
-        is, the stepped points."""
-        return SCRUTINY + (STEPPED if self.stepped else ())
 
     def batch(self, seeds, scale: float, jitter: float = 0.0) -> Values:
         """Every side at the points ``seeds`` drawn at ``scale``, evaluated once per
@@ -177,7 +171,7 @@ class _Judge:
         sym = compare(left, right, self.names)
         agree = self.values.agree(k - 1, k)
         if agree and sym.equal is not True:          # the numbers alone: look harder
-            for seeds, scale in self.wider():
+            for seeds, scale in self.wide:
                 more = self.batch(seeds, scale)
                 if scale > 1 and more.agree(k - 1, k) is False and more.agree_where_stable(
                         k - 1, k, self.batch(seeds, scale, jitter=1e-9)) is not False:
@@ -271,7 +265,7 @@ class _Judge:
         step make ``2 step(4 − 2 W) − 3`` look like the negative of ``2 step(4 − 2 W)
         − 1``, and a wrong kind is no better than a wrong verdict."""
         wide = self.values.copy()
-        for seeds, scale in self.wider():
+        for seeds, scale in self.wide:
             wide.extend(self.batch(seeds, scale))
         return numeric_kind(wide, a, b) == found
 

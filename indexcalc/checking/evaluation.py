@@ -24,12 +24,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from indexcalc.checking.magnitudes import magnitude_program
-from indexcalc.checking.numeric import random_arrays
+from indexcalc.checking.numeric import invertible_inputs, random_arrays
 from indexcalc.checking.standins import concrete, describe
 from indexcalc.compiler.reference import evaluate_program
 from indexcalc.derivative import Derivative
 from indexcalc.errors import IndexcalcError
-from indexcalc.ir import Expr, Index, Var, var_names
+from indexcalc.ir import Expr, Func, Index, Var, var_names, walk
 from indexcalc.ir.affine import DimExpr
 from indexcalc.model import Binding, Definition, Model, Program, needed
 
@@ -57,6 +57,18 @@ STEPPED = (((13, 14, 15, 16), 1.0), ((17, 18, 19, 20), 2.0), ((21, 22, 23, 24, 2
            (APART, 1.0), (FAR, 8.0), (FLIPPED, 1.0))
 
 
+def wider_points(exprs, model: Model) -> tuple:
+    """The wider points' (seeds, scale) for sides computed by ``exprs`` from inputs
+    drawn for ``model``: inputs scaled down and up; where a step is, the stepped
+    points; the flipped ones only where an input is drawn invertible (elsewhere they
+    would be four more points like the others)."""
+    if not any(isinstance(n, Func) and n.name in ("step", "relu") for e in exprs
+               for n in walk(e)):
+        return SCRUTINY
+    flips = bool(invertible_inputs(model))
+    return SCRUTINY + tuple(p for p in STEPPED if flips or p[0] != FLIPPED)
+
+
 @dataclass(frozen=True)
 class Point:
     seed: int
@@ -79,6 +91,7 @@ class Values:
     sides: list[list[np.ndarray]]
     indices: tuple[Index, ...]
     runnable: Program | None = None            # the program with stand-ins, as evaluated
+    drawn: Model | None = None                 # the model the inputs were drawn for
     _sizes: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
     _magnitude: Program | None = field(default=None, repr=False)
 
@@ -158,7 +171,7 @@ class Values:
     def copy(self) -> "Values":
         return Values(self.program, self.names, list(self.points),
                       [list(s) for s in self.sides], self.indices, self.runnable,
-                      dict(self._sizes))
+                      self.drawn, dict(self._sizes))
 
     def extend(self, other: "Values") -> None:
         offset = len(self.points)
@@ -238,7 +251,7 @@ def evaluate_sides(d: Derivative, sides: list[Expr], steps=(), draw_from: Model 
         for k, name in enumerate(program.outputs):
             values[k].append(np.broadcast_to(np.asarray(out[name], float),
                                              tuple(np.shape(out[side_name(0)]))))
-    return Values(program, names, points, values, d.indices, runnable)
+    return Values(program, names, points, values, d.indices, runnable, model)
 
 
 def draw_point(model: Model, names: list[str], seed: int, scale: float = 1.0,

@@ -78,6 +78,11 @@ def _dim_sizes(model: Model, rng, sizes: dict[str, int]) -> dict[str, int]:
     return out
 
 
+def invertible_inputs(model: Model) -> set[str]:
+    """The inputs drawn as invertible matrices (near 2 I)."""
+    return _domains(model)[1]
+
+
 def _domains(model: Model) -> tuple[set[str], set[str]]:
     """Inputs that must be positive, and inputs that must be invertible matrices."""
     positive, square = set(), set()
