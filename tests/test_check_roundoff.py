@@ -138,3 +138,24 @@ def printed_matrix(text: str, name: str) -> list:
             break
     rows = text[start + 1:end].split("], [")
     return [[float(v) for v in row.strip("[]").split(", ")] for row in rows]
+
+
+def test_the_flipped_points_are_drawn_only_where_a_step_meets_an_invertible_input():
+    """``wider_points``: scaled points always; the stepped ones where a step (of max, min
+    or relu) is in the sides; the flipped ones only where an input is drawn invertible,
+    and there each such input has a determinant of the other sign than at 2 I."""
+    from indexcalc.checking.evaluation import SCRUTINY, STEPPED, wider_points
+
+    def wide(text):
+        m = indexcalc.parse(text)
+        return wider_points([b.expr for b in m.program().bindings], m)
+
+    smooth, stepped = "x : vector[n]\nE = sum(tanh(x))", "x : vector[n]\nE = sum(relu(x))"
+    inverted = "A : matrix[n, n]\nc : scalar\nE = min(det(A), c)"
+    assert wide(smooth) == SCRUTINY
+    assert wide(stepped) == SCRUTINY + tuple(p for p in STEPPED if p[0] != FLIPPED)
+    assert wide(inverted) == SCRUTINY + STEPPED
+    m = indexcalc.parse(inverted)
+    for seed in FLIPPED:
+        assert np.linalg.det(draw_point(m, ["A", "c"], seed).arrays["A"]) < 0
+    assert np.linalg.det(draw_point(m, ["A", "c"], SEEDS[0]).arrays["A"]) > 0
