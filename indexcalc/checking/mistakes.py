@@ -26,34 +26,25 @@ A claim matching none is classified None, with the whole difference.
 from __future__ import annotations
 
 from fractions import Fraction
-from itertools import permutations
 
-from indexcalc.calculus.simplify import expand, simplify
+from indexcalc.calculus.simplify import expand
 from indexcalc.checking.numeric_kinds import axis_swaps, transposed
+from indexcalc.checking.wiring import factors_of, shape_key, signature, wiring
 from indexcalc.errors import IndexcalcError
 from indexcalc.functions import TENSOR
 from indexcalc.ir import (
     Add,
     Apply,
     Const,
-    Delta,
-    DimSize,
     Expr,
-    Func,
-    Mul,
-    Pow,
-    Sum,
-    Var,
     add,
     canonical,
     coeff_rest,
     const,
-    fresh_index,
     fresh_indices,
     index_names,
     mul,
     rename,
-    rename_bound,
     summation,
 )
 from indexcalc.read.text import to_text
@@ -265,12 +256,12 @@ def _restore_totals(missing: dict, extra: dict) -> tuple[dict, dict]:
 def _summed_away(t: Expr, o: Expr) -> list[Apply]:
     """The factors of ``t`` that ``o`` lacks, if ``o`` has no other difference and
     each of those factors' entries add up to a known number."""
-    tf, of = _factors(t)[0], _factors(o)[0]
-    rest = [_shape(f) for f in of if not isinstance(f, Const)]
+    tf, of = factors_of(t)[0], factors_of(o)[0]
+    rest = [shape_key(f) for f in of if not isinstance(f, Const)]
     lacking = []
     for f in tf:
-        if _shape(f) in rest:
-            rest.remove(_shape(f))
+        if shape_key(f) in rest:
+            rest.remove(shape_key(f))
         else:
             lacking.append(f)
     if rest or not all(isinstance(f, Apply) and not f.order and f.fn in TENSOR
@@ -287,7 +278,7 @@ def _rewired(missing: dict, extra: dict) -> tuple[str, str] | None:
         groups: dict = {}
         for side, terms in ((0, missing), (1, extra)):
             for t, c in terms.items():
-                g = groups.setdefault(_signature(t, deltas), ([], [], [Fraction(0)] * 2))
+                g = groups.setdefault(signature(t, deltas), ([], [], [Fraction(0)] * 2))
                 g[side].append((t, c))
                 g[2][side] += c
         if all(g[0] and g[1] and g[2][0] == g[2][1] for g in groups.values()):
@@ -299,10 +290,10 @@ def _rewired(missing: dict, extra: dict) -> tuple[str, str] | None:
         t, o, c = pairs[0]
         return "sum", (f"a delta summed away, or one too many: it has {_term(o, c)} where the "
                        f"other side has {_term(t, c)}")
-    found = [(_wiring(t, o), t, o, c) for t, o, c in pairs]
+    found = [(wiring(t, o), t, o, c) for t, o, c in pairs]
     for how in ("missing sum", "extra sum", "layout", "product"):
-        for wiring, t, o, c in found:
-            if wiring == how:
+        for wired, t, o, c in found:
+            if wired == how:
                 return _KIND[how], f"{_SAYS[how]}: it has {_term(o, c)} where the other " \
                                    f"side has {_term(t, c)}"
     return None
@@ -313,8 +304,8 @@ def _sum_across(missing: dict, extra: dict):
     (Σ_o v_o cos(v_p u_o + u_p v_o) written v_p cos(2 u_p v_p))."""
     for t, c in missing.items():
         for o, c2 in extra.items():
-            if c == c2 and _wiring(t, o) in ("missing sum", "extra sum"):
-                how = _wiring(t, o)
+            if c == c2 and wiring(t, o) in ("missing sum", "extra sum"):
+                how = wiring(t, o)
                 return "sum", f"{_SAYS[how]}: it has {_term(o, c)} where the other side " \
                               f"has {_term(t, c)}"
     return None
@@ -330,147 +321,3 @@ _SAYS = {"missing sum": "a missing sum (a summed index written as a free one)",
 
 def _term(t: Expr, c) -> str:
     return to_text(mul(const(c), t))
-
-
-# ---------------------------------------------------------------- index wiring
-
-def _factors(term: Expr) -> tuple[list[Expr], set]:
-    """The factors of a product term under its sums (nested sums and integer powers
-    flattened: ``o_k Σ_j t_j`` has the factors o_k, t_j), and the summed indices."""
-    bound: set = set()
-    out, stack, taken = [], [term], set(index_names(term))
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Sum):
-            bound |= set(n.indices)
-            stack.append(n.body)
-        elif isinstance(n, Mul):
-            stack.extend(reversed(n.factors))
-        elif (isinstance(n, Pow) and not isinstance(n.base, (Mul, Add))
-              and isinstance(n.exponent, Const)
-              and n.exponent.value > 0
-              and float(n.exponent.value).is_integer() and n.exponent.value <= 8):
-            stack.extend(_copies(n.base, int(n.exponent.value), taken))
-        else:
-            out.append(n)
-    return out, bound
-
-
-def _copies(base: Expr, n: int, taken: set) -> list[Expr]:
-    """n copies of ``base``; a sum's copies get their own bound indices
-    ((Σ_k u_k)^2 is Σ_k u_k Σ_k' u_k')."""
-    out = [base]
-    for _ in range(n - 1):
-        if isinstance(base, Sum):
-            fix = {}
-            for i in base.indices:
-                fix[i] = fresh_index(taken, i.dim)
-                taken.add(fix[i].name)
-            out.append(rename_bound(base, fix))
-        else:
-            out.append(base)
-    return out
-
-
-def _shape(e: Expr) -> tuple:
-    """A key of ``e`` with every index name erased (dimensions kept)."""
-    if isinstance(e, Var):
-        return ("V", e.name, tuple(str(i.dim) for i in e.indices))
-    if isinstance(e, Delta):
-        return ("δ", str(e.a.dim))
-    if isinstance(e, (Const, DimSize)):
-        return ("C", str(e.key))
-    if isinstance(e, (Mul, Pow)):                  # x_k x_l and x_k^2: the same factors
-        return ("M", tuple(sorted(_powers_apart(e))))
-    kids = tuple(sorted(_shape(c) for c in e.children))
-    if isinstance(e, Func):
-        return ("F", e.name, e.order, kids)
-    if isinstance(e, Apply):
-        return ("A", e.fn, e.order, len(e.over), kids)
-    if isinstance(e, Sum):
-        return kids[0]
-    return (type(e).__name__, kids)
-
-
-def _powers_apart(e: Expr) -> list[tuple]:
-    """The shapes of a product's factors, small integer powers written out."""
-    out = []
-    for f in (e.factors if isinstance(e, Mul) else (e,)):
-        if (isinstance(f, Pow) and isinstance(f.exponent, Const) and 0 < f.exponent.value <= 8
-                and float(f.exponent.value).is_integer()):     # exact, or a float like 2.0
-            out.extend([_shape(f.base)] * int(f.exponent.value))
-        elif isinstance(f, Pow):
-            out.append(("P", _shape(f.base), _shape(f.exponent)))
-        else:
-            out.append(_shape(f))
-    return out
-
-
-def _signature(term: Expr, deltas: bool = True) -> tuple:
-    factors, _ = _factors(term)
-    return tuple(sorted(_shape(f) for f in factors if deltas or not isinstance(f, Delta)))
-
-
-def _wiring(truth: Expr, claim: Expr) -> str:
-    """``missing sum`` if the claim is the truth with a summed index written as a
-    free one (``Σ_j t_j o_k`` as ``t_k o_k``), ``extra sum`` the reverse, ``layout``
-    for a transposed tensor, else ``product``."""
-    if _drops_a_sum(truth, claim, anew=True):
-        return "missing sum"
-    if _drops_a_sum(claim, truth):
-        return "extra sum"
-    if _transposed_factor(truth, claim):
-        return "layout"
-    return "product"
-
-
-def _flat_key(term: Expr):
-    """The canonical key of ``term`` rebuilt from its factors, as the rewired terms it is
-    compared with are (a square of a sum written as two sums: ``(Σ_q W_lq v_q)^2`` is
-    ``Σ_{q,r} W_lq v_q W_lr v_r`` on both sides)."""
-    factors, bound = _factors(term)
-    try:
-        return canonical(simplify(summation(tuple(bound), mul(*factors))))
-    except IndexcalcError:
-        return canonical(term)
-
-
-def _transposed_factor(truth: Expr, claim: Expr) -> bool:
-    """Is ``claim`` the term ``truth`` with one tensor transposed (W1_ij as W1_ji)?"""
-    factors, bound = _factors(truth)
-    want = _flat_key(claim)
-    for k, f in enumerate(factors):
-        if not isinstance(f, Var) or len(f.indices) < 2:
-            continue
-        for perm in permutations(f.indices):
-            if perm == f.indices or any(a.dim != b.dim for a, b in zip(perm, f.indices)):
-                continue
-            moved = factors[:k] + [Var(f.name, perm)] + factors[k + 1:]
-            try:
-                if canonical(simplify(summation(tuple(bound), mul(*moved)))) == want:
-                    return True
-            except IndexcalcError:
-                continue
-    return False
-
-
-def _drops_a_sum(a: Expr, b: Expr, anew: bool = False) -> bool:
-    """Is ``b`` the term ``a`` with one of its sums dropped, its index renamed to a
-    free index of ``a`` (or, ``anew``, of ``b`` alone: ``a`` is the truth, constant
-    along an axis of the derivative, ``Σ_{i,j} W_ij`` written ``Σ_j W_pj``)?  A claim
-    summed along every place of an axis (``f'(z1) W1 δ2`` for ``f'(z1) ⊙ (W1 δ2)``) is
-    not an extra sum but a product wired as a contraction."""
-    factors, bound = _factors(a)
-    want = _flat_key(b)
-    for j in bound:
-        for k in sorted(a.free | (b.free if anew else set()), key=lambda i: i.name):
-            if k.dim != j.dim:
-                continue
-            moved = summation(tuple(i for i in bound if i != j),
-                              mul(*(rename(f, {j: k}) for f in factors)))
-            try:
-                if canonical(simplify(moved)) == want:
-                    return True
-            except IndexcalcError:
-                continue
-    return False
