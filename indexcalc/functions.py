@@ -53,6 +53,20 @@ from indexcalc.ir import (
     power,
     sub,
 )
+from indexcalc.implementations import (
+    _erf,
+    _gelu,
+    _gelu_tanh,
+    _heaviside,
+    _log_softmax,
+    _logdet,
+    _logsumexp,
+    _norm2,
+    _norm2grad,
+    _sigmoid,
+    _softmax,
+    _softplus,
+)
 from indexcalc.later import np
 from indexcalc.later import numpy_function as _numpy
 
@@ -73,6 +87,9 @@ class Elementwise:
     helper: str = ""                       # helper `code` calls; its NumPy source is impl's
     helpers: dict[str, str] = field(default_factory=dict, hash=False)    # backend -> source
     values: tuple[float, float] = (-INF, INF)   # the interval its values lie in
+    # its value at a constant, where that is rational (exp(0) = 1, relu(c) = max(c, 0);
+    # a table's keys: 0 and 0.0 are one)
+    exact: Callable[[object], object] = field(default=lambda c: None, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -93,31 +110,6 @@ class TensorFunction:
     values: tuple[float, float] = (-INF, INF)   # the interval its values lie in
     total: Fraction | None = None          # Σ_j F(x)_j when it is a constant (softmax: 1)
     inverse: bool = False                  # Σ_j F(X)_ij X_jk = δ_ik (inv); F(X) symmetric too
-
-
-def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))          # stable for any x
-
-
-def _softplus(x):
-    return np.logaddexp(0.0, x)
-
-
-def _heaviside(x):
-    return np.heaviside(x, 0.0)
-
-
-def _erf(x):
-    import math
-    return np.vectorize(math.erf, otypes=[float])(x)
-
-
-def _gelu(x):
-    return 0.5 * x * (1.0 + _erf(x * 0.7071067811865476))
-
-
-def _gelu_tanh(x):
-    return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)))
 
 
 def _f(name: str, x: Expr) -> Expr:
@@ -156,82 +148,88 @@ def _gelu_tanh_derivative(x: Expr) -> Expr:
 ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     # d exp(x) = exp(x) dx
     Elementwise("exp", lambda x: _f("exp", x), _numpy("exp"), "np.exp({0})", "exp", r"\exp",
-                values=(0.0, INF)),
+                values=(0.0, INF), exact={0: 1}.get),
     # d log(x) = dx / x
     Elementwise("log", lambda x: power(x, MINUS_ONE), _numpy("log"), "np.log({0})", "log", r"\log",
-                domain="positive"),
+                domain="positive", exact={1: 0}.get),
     # d sqrt(x) = dx / (2 sqrt(x))
     Elementwise("sqrt", lambda x: mul(const(Fraction(1, 2)), power(_f("sqrt", x), MINUS_ONE)),
                 _numpy("sqrt"), "np.sqrt({0})", "sqrt", r"\sqrt", domain="positive",
-                values=(0.0, INF)),
+                values=(0.0, INF), exact={0: 0, 1: 1}.get),
     # d sin(x) = cos(x) dx
     Elementwise("sin", lambda x: _f("cos", x), _numpy("sin"), "np.sin({0})", "sin", r"\sin",
-                values=(-1.0, 1.0)),
+                values=(-1.0, 1.0), exact={0: 0}.get),
     # d cos(x) = -sin(x) dx
     Elementwise("cos", lambda x: neg(_f("sin", x)), _numpy("cos"), "np.cos({0})", "cos", r"\cos",
-                values=(-1.0, 1.0)),
+                values=(-1.0, 1.0), exact={0: 1}.get),
     # d tanh(x) = (1 - tanh(x)^2) dx
     Elementwise("tanh", lambda x: sub(ONE, power(_f("tanh", x), const(2))), _numpy("tanh"),
-                "np.tanh({0})", "tanh", r"\tanh", values=(-1.0, 1.0)),
+                "np.tanh({0})", "tanh", r"\tanh", values=(-1.0, 1.0), exact={0: 0}.get),
     # d σ(x) = σ(x) (1 - σ(x)) dx
     Elementwise("sigmoid", lambda x: mul(_f("sigmoid", x), sub(ONE, _f("sigmoid", x))),
                 _sigmoid, "_sigmoid({0})", "σ", r"\sigma", helper="_sigmoid", helpers={
                     "torch": "def _sigmoid(x):\n    return torch.sigmoid(x)\n",
                     "jax": "def _sigmoid(x):\n    return jax.nn.sigmoid(x)\n"},
-                values=(0.0, 1.0)),
+                values=(0.0, 1.0), exact={0: Fraction(1, 2)}.get),
     # d relu(x) = step(x) dx
     Elementwise("relu", lambda x: _f("step", x), lambda x: np.maximum(x, 0.0),
                 "np.maximum({0}, 0.0)", "relu", r"\operatorname{relu}",
-                spelling={"torch": "torch.relu({0})"}, values=(0.0, INF)),
+                spelling={"torch": "torch.relu({0})"}, values=(0.0, INF),
+                exact=lambda c: max(c, 0)),
     # d step(x) = 0 (almost everywhere)
     Elementwise("step", lambda x: const(0), _heaviside, "np.heaviside({0}, 0.0)", "step",
                 r"\operatorname{step}",
                 spelling={"torch": "torch.heaviside({0}, {0}.new_zeros(()))"},
-                values=(0.0, 1.0)),
+                values=(0.0, 1.0), exact=lambda c: int(c > 0)),
     # d |x| = sign(x) dx
     Elementwise("abs", lambda x: _f("sign", x), _numpy("abs"), "np.abs({0})", "abs",
-                r"\operatorname{abs}", values=(0.0, INF)),
+                r"\operatorname{abs}", values=(0.0, INF), exact=abs),
     # d sign(x) = 0 (almost everywhere)
     Elementwise("sign", lambda x: const(0), _numpy("sign"), "np.sign({0})", "sign",
-                r"\operatorname{sign}", values=(-1.0, 1.0)),
+                r"\operatorname{sign}", values=(-1.0, 1.0),
+                exact=lambda c: int(c > 0) - int(c < 0)),
     # d softplus(x) = σ(x) dx
     Elementwise("softplus", lambda x: _f("sigmoid", x), _softplus, "np.logaddexp(0.0, {0})",
                 "softplus", r"\operatorname{softplus}",
                 spelling={"torch": "torch.nn.functional.softplus({0})"}, values=(0.0, INF)),
     # d tan(x) = (1 + tan(x)^2) dx
     Elementwise("tan", lambda x: add(ONE, power(_f("tan", x), const(2))), _numpy("tan"),
-                "np.tan({0})", "tan", r"\tan"),
+                "np.tan({0})", "tan", r"\tan", exact={0: 0}.get),
     # d sinh(x) = cosh(x) dx
-    Elementwise("sinh", lambda x: _f("cosh", x), _numpy("sinh"), "np.sinh({0})", "sinh", r"\sinh"),
+    Elementwise("sinh", lambda x: _f("cosh", x), _numpy("sinh"), "np.sinh({0})", "sinh", r"\sinh",
+                exact={0: 0}.get),
     # d cosh(x) = sinh(x) dx
     Elementwise("cosh", lambda x: _f("sinh", x), _numpy("cosh"), "np.cosh({0})", "cosh", r"\cosh",
-                values=(1.0, INF)),
+                values=(1.0, INF), exact={0: 1}.get),
     # d arctan(x) = dx / (1 + x^2)
     Elementwise("arctan", lambda x: power(add(ONE, power(x, const(2))), MINUS_ONE),
                 _numpy("arctan"),
-                "np.arctan({0})", "arctan", r"\arctan"),
+                "np.arctan({0})", "arctan", r"\arctan", exact={0: 0}.get),
     # d log1p(x) = dx / (1 + x)
     Elementwise("log1p", lambda x: power(add(ONE, x), MINUS_ONE), _numpy("log1p"), "np.log1p({0})",
-                "log1p", r"\operatorname{log1p}", domain="positive"),
+                "log1p", r"\operatorname{log1p}", domain="positive", exact={0: 0}.get),
     # d expm1(x) = exp(x) dx
     Elementwise("expm1", lambda x: _f("exp", x), _numpy("expm1"), "np.expm1({0})", "expm1",
-                r"\operatorname{expm1}"),
+                r"\operatorname{expm1}", exact={0: 0}.get),
     # d erf(x) = 2/sqrt(π) exp(-x^2) dx
     Elementwise("erf", _erf_derivative, _erf, "_erf({0})", "erf", r"\operatorname{erf}",
                 helper="_erf", helpers={
                     "torch": "def _erf(x):\n    return torch.special.erf(x)\n",
-                    "jax": "def _erf(x):\n    return jax.scipy.special.erf(x)\n"}),
+                    "jax": "def _erf(x):\n    return jax.scipy.special.erf(x)\n"},
+                exact={0: 0}.get),
     # gelu(x) = x Φ(x) (exact);  d gelu(x) = (Φ(x) + x φ(x)) dx
     Elementwise("gelu", _gelu_derivative, _gelu, "_gelu({0})", "gelu",
                 r"\operatorname{gelu}", helper="_gelu", helpers={
                     "torch": "def _gelu(x):\n    return torch.nn.functional.gelu(x)\n",
-                    "jax": "def _gelu(x):\n    return jax.nn.gelu(x, approximate=False)\n"}),
+                    "jax": "def _gelu(x):\n    return jax.nn.gelu(x, approximate=False)\n"},
+                exact={0: 0}.get),
     # gelu_tanh(x) = x (1 + tanh(sqrt(2/π) (x + 0.044715 x^3)))/2, the tanh approximation
     Elementwise("gelu_tanh", _gelu_tanh_derivative, _gelu_tanh, "_gelu_tanh({0})",
                 "gelu_tanh", r"\operatorname{gelu_{tanh}}", helper="_gelu_tanh", helpers={
                     "torch": "def _gelu_tanh(x):\n"
                              "    return torch.nn.functional.gelu(x, approximate='tanh')\n",
-                    "jax": "def _gelu_tanh(x):\n    return jax.nn.gelu(x, approximate=True)\n"}),
+                    "jax": "def _gelu_tanh(x):\n    return jax.nn.gelu(x, approximate=True)\n"},
+                exact={0: 0}.get),
     # The constants are functions c·x applied to 1 (Func("const_pi", 1), printed as the
     # symbol; no one can type the name):  d (π x) = π dx,  d (e x) = e dx.
     Elementwise("const_pi", lambda x: PI, lambda x: np.pi * x, "(np.pi * {0})", "π", r"\pi"),
@@ -310,34 +308,6 @@ def _norm2_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
 def _norm2grad_jacobian(node: Apply, w: tuple[Index, ...]) -> Expr:
     raise DerivativeError("the second derivative of the spectral norm ||A||_2 is not "
                           "available (it needs the whole singular value decomposition)")
-
-
-def _norm2(x):
-    return np.linalg.norm(x, 2, axis=(-2, -1))
-
-
-def _norm2grad(x):
-    u, s, vt = np.linalg.svd(x)
-    return u[..., :, 0, None] * vt[..., None, 0, :]
-
-
-def _softmax(x):
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
-
-
-def _logsumexp(x):
-    m = np.max(x, axis=-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return (m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)))[..., 0]
-
-
-def _log_softmax(x):
-    return x - _logsumexp(x)[..., None]
-
-
-def _logdet(x):
-    return np.linalg.slogdet(x)[1]
 
 
 TENSOR: dict[str, TensorFunction] = {t.name: t for t in [
@@ -421,6 +391,13 @@ def values(name: str) -> tuple[float, float]:
     """The interval a known function's values lie in ((-inf, inf) when unknown)."""
     entry = ELEMENTWISE.get(name) or TENSOR.get(name)
     return entry.values if entry else (-INF, INF)
+
+
+def exact_value(name: str, c) -> object:
+    """The elementwise function ``name`` at the constant ``c``, where that is rational
+    (step(0) = 0, as the code computes it: np.heaviside(0, 0)); else None."""
+    e = ELEMENTWISE.get(name)
+    return None if e is None else e.exact(c)
 
 
 def domain(name: str) -> str:

@@ -2,6 +2,8 @@
 that every entry's facts agree with each other (helpers, spellings, domains, identities)
 and that the modules reading them see them."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,8 @@ from indexcalc.calculus.simplify import simplify
 from indexcalc.checking.numeric import random_arrays
 from indexcalc.compiler import backends
 from indexcalc.compiler.prepare import stable_logs
-from indexcalc.ir import Apply, Func, Index, Var
+from indexcalc.ir import Apply, Func, Index, Var, const
+from indexcalc.testing import numeric_derivative
 from indexcalc.model import Binding, Program
 
 ENTRIES = list(functions.ELEMENTWISE.values()) + list(functions.TENSOR.values())
@@ -96,3 +99,34 @@ def test_invertible_domains_give_well_conditioned_random_inputs(fn):
 def test_entries_have_printed_names():
     for e in ENTRIES:
         assert e.unicode and e.latex.startswith("\\"), e.name
+
+
+CONSTANTS = [-2, Fraction(-1, 2), 0, 0.0, Fraction(1, 3), 1, 2, 0.3]
+
+
+@pytest.mark.parametrize("fn", sorted(functions.ELEMENTWISE))
+def test_exact_values_at_constants_are_the_implementations_values(fn):
+    """An entry's ``exact`` values (the ones simplification folds: relu(0) → 0, σ(0) → 1/2)
+    are what its implementation computes there, at every constant it claims one for;
+    step(0) and sign(0) are 0 as np.heaviside(0, 0) and np.sign(0) are."""
+    entry = functions.ELEMENTWISE[fn]
+    for c in CONSTANTS:
+        value = entry.exact(c)
+        if value is not None:
+            assert float(value) == pytest.approx(float(entry.impl(np.array(float(c)))),
+                                                 abs=1e-15), (fn, c)
+            assert simplify(Func(fn, const(c))) == const(value)
+        elif fn not in ("const_pi", "const_e"):
+            assert simplify(Func(fn, const(c))) == Func(fn, const(c))
+
+
+def test_a_function_of_a_constant_in_a_derivative_is_folded():
+    """``relu(x − x)`` is ``relu(0)``, which is 0, not a term left in the answer; the
+    derivative is also the finite differences'."""
+    model = "x : vector[n]\nE = sum(relu(x - x + 2) x) + sum(sigmoid(x - x) x^2)"
+    d = indexcalc.derivative(model, wrt="x_p")
+    assert str(d) == "∂E/∂x_p = 2 + x_p"
+    m = indexcalc.parse(model)
+    arrays = random_arrays(m, seed=3)
+    assert np.allclose(d.evaluate(**arrays), numeric_derivative(m, "E", ["x"], arrays),
+                       atol=1e-7)

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "indexcalc"
 LAYERS = [
     {"errors", "memo", "naming", "limits", "version", "display", "later"},
     {"ir"},
-    {"functions", "model"},
+    {"functions", "implementations", "model"},
     {"syntax", "calculus"},
     {"read", "compiler"},
     {"derivative"},

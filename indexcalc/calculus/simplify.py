@@ -47,7 +47,7 @@ from indexcalc.calculus.deltas import contract_deltas, contracted
 from indexcalc.calculus.factoring import best_group, divide, shared, split
 from indexcalc.calculus.rewrite import Rule, push_inward, rewrite
 from indexcalc.errors import LimitError
-from indexcalc.functions import TENSOR, fused
+from indexcalc.functions import TENSOR, exact_value, fused
 from indexcalc.ir import (
     ONE,
     ZERO,
@@ -258,11 +258,10 @@ def _func(e: Func) -> Expr:
         return arg.arg                                           # exp(log(x)) -> x
     if isinstance(arg, Apply) and fused(e.name, arg.fn):
         return Apply(fused(e.name, arg.fn), arg.arg, arg.over, arg.out)  # log softmax
-    if e.name in ("exp", "log", "sin", "tanh", "sqrt") and isinstance(arg, Const):
-        if e.name == "log" and arg.value == 1:
-            return ZERO
-        if e.name != "log" and arg.value == 0:
-            return ONE if e.name == "exp" else ZERO
+    if isinstance(arg, Const):                                   # relu(0) -> 0
+        value = exact_value(e.name, arg.value)
+        if value is not None:
+            return const(value)
     return e
 
 
