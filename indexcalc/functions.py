@@ -3,9 +3,9 @@
 Adding a function is adding one entry.  An entry holds:
 
 * the derivative rule (as an IR expression);
-* the NumPy implementation: a callable for the reference evaluator and a source
-  template for generated code (``np.`` is respelled ``torch.``/``jnp.`` by the
-  backends);
+* the NumPy implementation (``implementations.py`` where it is not one NumPy
+  function): a callable for the reference evaluator and a source template for
+  generated code (``np.`` is respelled ``torch.``/``jnp.`` by the backends);
 * ``spelling``: per array library, a different template where the NumPy one
   does not carry over (``torch.relu({0})``);
 * ``helper``: the name of the helper function generated code calls (``_softmax``),
@@ -17,7 +17,9 @@ Adding a function is adding one entry.  An entry holds:
 * ``fuses``: identities ``outer(inner(x)) = this(x)`` (log(softmax) = log_softmax),
   read by simplification and by the compiler's stable rewrites (``fused``);
 * ``values``: the interval the function's values lie in (sigmoid in [0, 1]), read
-  by the compiler to know a weight is never negative (``values``).
+  by the compiler to know a weight is never negative (``values``);
+* ``exact``: its value at a constant, where that is rational (relu(0) = 0), which
+  simplification folds (``exact_value``).
 
 Two kinds of function exist:
 
