@@ -598,11 +598,15 @@ def test_trace_of_a_constant_matrix_is_its_size():
     "\nh_ij = 0.25 inv(Aᵀ)[-i,j]",
     "θ : vector[n]\nz1_i = softmax_a(θ_a)_{-ji} + θ_i",
     "h : vector[n]\ng = sum_{i+k}(h)",                       # seed 41: a sum binds names
+    "x in R^n\nh = mean_{i-1}a(x_{a})",                     # seed 154: so does a mean
+    "x in R^n\nh = var_{a+1}b(x_b)",
+    "x in R^n\nh = std_{i+1}a(x_a) + 1",
 ])
 def test_a_shifted_subscript_on_an_expression_is_a_located_error(text):
-    """Fuzz escapes (seed 31, 100,000 inputs): a shifted subscript on a parenthesised
-    or function result reached lowering as an index name (TypeError).  Only a named
-    tensor reads at shifted places; elsewhere it is a ParseError that says so."""
+    """Fuzz escapes (seed 31, 100,000 inputs; and seed 154, 20,000, on a mean's binders):
+    a shifted subscript on a parenthesised or function result, or among the indices a
+    sum or a mean runs over, reached lowering as an index name (TypeError).  Only a
+    named tensor reads at shifted places; elsewhere it is a ParseError that says so."""
     with pytest.raises(indexcalc.IndexcalcError, match="may follow a tensor's name only"):
         indexcalc.parse(text)
 

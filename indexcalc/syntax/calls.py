@@ -54,7 +54,7 @@ def call(sc: Scope, node: S.Call, ctx: Ctx, lower: Lower) -> Val:
     raw = node.name
     name = "tr" if raw == "trace" else canonical_name(raw)
     index_form.not_recursive(sc, raw, ctx, node.head)
-    index_form.no_shifts(sc, node.out or (), node.pos)
+    index_form.no_shifts(sc, tuple(node.over or ()) + tuple(node.out or ()), node.pos)
     if raw in QUESTION_WORDS:
         raise sc.err(ParseError, f"{raw}(...) is a question; write it as a statement "
                      "on its own line", node.pos)
