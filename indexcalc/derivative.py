@@ -52,7 +52,7 @@ from indexcalc.ir import (
 )
 from indexcalc.limits import INLINE_BUDGET
 from indexcalc.ir.affine import DimExpr
-from indexcalc.ir.nodes import walk
+from indexcalc.ir.nodes import binders, walk
 from indexcalc.model import Binding, Model, Program, Wrt, needed
 from indexcalc.read.latex import latex as tex
 from indexcalc.read.latex import latex_block, latex_definition
@@ -169,10 +169,9 @@ class Derivative:
         # the derivative takes the arrays its function needs, and the variables
         arguments = [n for n in Program(needed(forward, [self.of]), ()).inputs]
         arguments += [w for w in self.wrt if w not in arguments and w not in self.model.definitions]
-        sizes = [i.dim for i in self.indices] + [n.dim for n in walk(self.unnamed_expr)
-                                                 if isinstance(n, DimSize)]
-        arguments += _carriers(self.model, arguments, sizes)
-        return Program(needed(bindings, [self.name]), (self.name,), dict(self.model.shapes),
+        kept = needed(bindings, [self.name])
+        arguments += _carriers(self.model, arguments, _dims_used(kept))
+        return Program(kept, (self.name,), dict(self.model.shapes),
                        tuple(a for a in arguments if a in self.model.shapes))
 
     def evaluate(self, /, **arrays) -> np.ndarray:
@@ -317,9 +316,20 @@ def parse_wrt(spec) -> Wrt:
     return Wrt(name, tuple(Index(n, "?") for n in names if n))
 
 
+def _dims_used(bindings) -> list:
+    """The dimensions the bindings are laid out in, sum over or take the size of."""
+    out = []
+    for b in bindings:
+        out += [i.dim for i in b.indices]
+        for n in walk(b.expr):
+            out += [n.dim] if isinstance(n, DimSize) else [i.dim for i in binders(n)]
+    return out
+
+
 def _carriers(model: Model, arguments: list[str], dims) -> list[str]:
-    """Inputs that fix a dimension of the result no argument carries: ``∂h_i/∂s = 1``
-    for ``h_i = s − x_i + x_i`` reads no array of size n, and ``x`` fixes n."""
+    """Inputs that fix a dimension no argument carries: ``∂h_i/∂s = 1`` for ``h_i = s −
+    x_i + x_i`` reads no array of size n, and ``x`` fixes n; a definition ``h = W − W``
+    (0, of W's shape) summed in ``g = det(A) − Σ tanh(h)`` reads none of size m."""
     carried = {d for a in arguments for d in model.shapes.get(a, ())}
     out = []
     for dim in dims:

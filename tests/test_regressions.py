@@ -1397,3 +1397,20 @@ def test_a_contraction_written_as_an_outer_sum_that_merges_with_another_term_is_
     # the reverse: Σ_a W_pa, which is Σ_{a,i} W_pa s_i, written as the contraction
     r = indexcalc.check(model, "dE/dv_p == 2 sum_a W_pa s_a")
     assert not r.holds and r.kind == "product", str(r)
+
+
+def test_a_dimension_only_a_zero_definition_carries_is_fixed_by_an_input():
+    """Long property run (2026-12-02, fifth session): ``h = (Wᵀ)ᵀ − W`` is 0 of W's
+    shape, and ``g = det(A) − Σ tanh(h)`` sums it over m, so ∂z1/∂x reads no array of
+    size m.  The derivative took only x and A, and evaluating it could not size h.
+    An input that fixes every dimension the program uses is taken too (W)."""
+    text = ("x : vector[n]\nW : matrix[n, m]\nA : matrix[n, n]\nh = (Wᵀ)ᵀ - W\n"
+            "g = det(A) - sum(tanh(h))\nz1_i = x_i + x_i - g x_i")
+    d = matches_finite_differences(text + "\nE = sum(z1)", "x")
+    assert str(d) == "∂E/∂x_p = 2 − g"
+    d = indexcalc.derivative(text, of="z1", wrt="x")
+    assert "W" in d.program.arguments
+    arrays = random_arrays(indexcalc.parse(text), 1)
+    g = np.linalg.det(arrays["A"])
+    assert np.allclose(d.evaluate_reference(**arrays), (2 - g) * np.eye(len(arrays["x"])))
+    assert np.allclose(d.evaluate(**arrays), (2 - g) * np.eye(len(arrays["x"])))
