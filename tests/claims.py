@@ -46,7 +46,7 @@ from indexcalc.ir import (
     var_names,
 )
 from indexcalc.ir import unique_binders
-from indexcalc.read.text import to_text
+from indexcalc.read.text import TextPrinter
 
 MAX_TERMS = 12
 
@@ -83,9 +83,10 @@ def renamed(e: Expr, model, rng: random.Random) -> Expr:
 
 
 def index_claim(d, e: Expr, ascii_: bool) -> str:
-    # a summed index must not reuse a name of the left side (∂E/∂A_pq == Σ_p ... is refused)
+    # a summed index must not reuse a name of the left side (∂E/∂A_pq == Σ_p ... is refused),
+    # nor may a call's binders the printer shortens (det_{i,j} beside ∂g_ij/∂B_pq)
     e = unique_binders(e, {i.name for i in d.indices})
-    return f"{d.lhs(ascii=ascii_)} == {to_text(e, ascii=ascii_)}"
+    return f"{d.lhs(ascii=ascii_)} == {TextPrinter(ascii_, order=d.indices).print(e)}"
 
 
 def matrix_claims(d) -> list[str]:
