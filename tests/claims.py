@@ -167,9 +167,19 @@ def mistakes(d, truth: Expr, rng: random.Random) -> list[tuple[str, Expr]]:
         for k in order:
             wrong = make(ts[k], free, rng)
             if wrong is not None:
-                out.append((kind, add(*(wrong if j == k else t for j, t in enumerate(ts)))))
+                # a rewired term that is 0 (Σ_k θ_k step(θ_i x_k − x_i θ_k) with the sum
+                # dropped into i is θ_i step(0)) leaves the claim the truth less a term
+                made = "term" if _vanishes(wrong) else kind
+                out.append((made, add(*(wrong if j == k else t for j, t in enumerate(ts)))))
                 break
     return out
+
+
+def _vanishes(term: Expr) -> bool:
+    try:
+        return simplify(term) == const(0)
+    except Exception:                                   # noqa: BLE001 - too large: not known
+        return False
 
 
 def _taken(term: Expr) -> set[str]:

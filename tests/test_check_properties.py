@@ -16,6 +16,8 @@ into the wrong claim after the mistake was made, terms may merge or split so
 that the mistake is no longer one of the kinds in any names: such claims are
 tallied apart ("kind not recovered after renaming"), their verdicts still
 asserted.
+A rewired term that is 0 (a sum dropped into an index that makes ``step(θ_i x_k −
+x_i θ_k)`` ``step(0)``) leaves the truth less that term: that mistake is a ``term``.
 
 CI runs 30 examples (about ten claims each); ``tools/long_properties.py``
 runs the long profile's 3,000.
