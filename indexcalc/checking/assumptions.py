@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from indexcalc.calculus.diff import diff as differentiate_expr
 from indexcalc.calculus.simplify import expand, name_sums, simplify
-from indexcalc.checking.evaluation import SEEDS, evaluate_sides, wider_points
+from indexcalc.checking.evaluation import SEEDS, evaluate_sides
 from indexcalc.derivative import Derivative
 from indexcalc.errors import IndexcalcError
 from indexcalc.ir import ZERO, Expr, add, const, mul, substitute, var_names
@@ -60,8 +60,7 @@ def symmetric_input(d: Derivative, left: Expr | None, right: Expr, steps
         try:                    # at the usual points, then scaled down and up (a step)
             points = 0
             first = evaluate_sides(d, sides, steps, draw_from=sym)
-            wider = wider_points([x.expr for x in first.program.bindings], first.drawn)
-            for seeds, scale in ((SEEDS, 1.0),) + wider:
+            for seeds, scale in ((SEEDS, 1.0),) + first.wider():
                 values = first if seeds is SEEDS else evaluate_sides(
                     d, sides, steps, draw_from=sym, seeds=seeds, scale=scale)
                 if not values.agree(a, b) and (scale <= 1 or values.agree_where_stable(

@@ -31,7 +31,6 @@ from indexcalc.checking.evaluation import (
     Values,
     evaluate_sides,
     point_text,
-    wider_points,
     worst_entry,
 )
 from indexcalc.checking.mistakes import structural_kind, terms_left_out
@@ -141,8 +140,7 @@ class _Judge:
             bodies[name] = (named.indices, named.unnamed_expr)
         bodies.update({b.name: (b.indices, b.expr) for b in self.d.adjoints})
         self.names = Names(bodies)
-        self.wide = wider_points([b.expr for b in self.values.program.bindings],
-                                 self.values.drawn)
+        self.wide = self.values.wider()
         self.assume_rules = [Rule(simplify(a.lhs), simplify(a.rhs))
                              for a in self.model.assumptions if a.rhs.free <= a.lhs.free]
 

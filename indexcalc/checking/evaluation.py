@@ -168,6 +168,10 @@ class Values:
         judged = self.judged(a, b)
         return len(judged), sum(not same for _, same in judged)
 
+    def wider(self) -> tuple:
+        """``wider_points`` for these sides and the model their inputs were drawn for."""
+        return wider_points([b.expr for b in self.program.bindings], self.drawn)
+
     def copy(self) -> "Values":
         return Values(self.program, self.names, list(self.points),
                       [list(s) for s in self.sides], self.indices, self.runnable,
