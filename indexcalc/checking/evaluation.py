@@ -175,7 +175,7 @@ class Values:
     def copy(self) -> "Values":
         return Values(self.program, self.names, list(self.points),
                       [list(s) for s in self.sides], self.indices, self.runnable,
-                      self.drawn, dict(self._sizes))
+                      self.drawn, dict(self._sizes), self._magnitude)
 
     def extend(self, other: "Values") -> None:
         offset = len(self.points)
