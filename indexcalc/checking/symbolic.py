@@ -13,7 +13,8 @@ that uses another name wrong, so the names are unfolded first:
    until both sides use the same names (``f`` becomes ``3 s``, then ``3 Σ x²``);
 4. everything inlined.
 
-Expansion is bounded (``BUDGET`` nodes per side, ``MAX_TERMS`` terms); past the
+Expansion is bounded (``BUDGET`` nodes per side, or ``GROWTH`` times the larger
+side as written, and ``MAX_TERMS`` terms); past the
 bound the symbolic side has no opinion and the numbers decide alone.  Each
 attempt returns the difference it reached, so that a failed check shows the
 difference in the fewest names (``comparable``).
@@ -29,6 +30,7 @@ from indexcalc.errors import IndexcalcError
 from indexcalc.ir import ZERO, Expr, Index, size, sub, substitute, var_names
 
 BUDGET = 600                # nodes per side beyond which nothing more is inlined
+GROWTH = 2                  # ... or this many times the larger side as written, if more
 
 
 @dataclass
@@ -78,18 +80,25 @@ def comparable(left: Expr, right: Expr, names: Names) -> list[tuple[Expr, Expr]]
     (``compare`` has expanded them already; a claim's length has its own limit), so
     that a claim typed out term by term, larger than the budget, is still read term
     by term."""
-    out = []
+    out, budget = [], _budget(left, right)
     for n, (l2, r2) in enumerate(_attempts(left, right, names)):
-        if n and (size(l2) > BUDGET or size(r2) > BUDGET):
+        if n and (size(l2) > budget or size(r2) > budget):
             break
         if _named(l2, names) == _named(r2, names) and (l2, r2) not in out:
             out.append((l2, r2))
     return out
 
 
+def _budget(left: Expr, right: Expr) -> int:
+    """Nodes a side may grow to by inlining: a long claim typed in full may be
+    compared with the derivative inlined to the same length."""
+    return max(BUDGET, GROWTH * max(size(left), size(right)))
+
+
 def _attempts(left: Expr, right: Expr, names: Names):
     yield left, right
-    folded = _folded(left, right, names)
+    budget = _budget(left, right)
+    folded = _folded(left, right, names, budget)
     if folded is not None:
         yield left, folded
     l2, r2 = left, right
@@ -100,7 +109,7 @@ def _attempts(left: Expr, right: Expr, names: Names):
         latest = max(only, key=list(names.bodies).index)
         l2 = names.inline(l2, {latest}) if latest in var_names(l2) else l2
         r2 = names.inline(r2, {latest}) if latest in var_names(r2) else r2
-        if size(l2) > BUDGET or size(r2) > BUDGET:
+        if size(l2) > budget or size(r2) > budget:
             return
     if (l2, r2) != (left, right):
         yield l2, r2
@@ -110,13 +119,13 @@ def _attempts(left: Expr, right: Expr, names: Names):
         if not (_named(l3, names) | _named(r3, names)):
             break
         l3, r3 = names.inline(l3, every), names.inline(r3, every)
-        if size(l3) > BUDGET or size(r3) > BUDGET:
+        if size(l3) > budget or size(r3) > budget:
             return
     if (l3, r3) != (l2, r2):
         yield l3, r3
 
 
-def _folded(left: Expr, right: Expr, names: Names) -> Expr | None:
+def _folded(left: Expr, right: Expr, names: Names, budget: int) -> Expr | None:
     """The right side in the left side's names: the names only the left uses folded
     into it, the names only it uses inlined.  None if that does not reach them."""
     r2 = right
@@ -126,7 +135,7 @@ def _folded(left: Expr, right: Expr, names: Names) -> Expr | None:
         if rule is not None:
             r2 = rewrite(r2, [rule])
     r2 = names.inline(r2, _named(r2, names) - _named(left, names))
-    if r2 == right or _named(r2, names) != _named(left, names) or size(r2) > BUDGET:
+    if r2 == right or _named(r2, names) != _named(left, names) or size(r2) > budget:
         return None
     return r2
 
