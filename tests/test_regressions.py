@@ -1420,7 +1420,7 @@ def test_a_dimension_only_a_zero_definition_carries_is_fixed_by_an_input():
 
 def test_a_term_left_out_of_a_long_claim_with_inlined_adjoints_is_a_term_mistake():
     """Check property (long run, 2026-12-02, fifth session): a term left out of ∂z1/∂A,
-    with the adjoints inlined (tests/data/open_kind_claim.txt, 677 nodes), was rightly
+    with the adjoints inlined (tests/data/long_claim_term_left_out.txt, 677 nodes), was rightly
     rejected with kind None.  The derivative keeps its adjoints named, and inlining
     them stopped at a fixed 600 nodes, so the sides were never in the same names.
     Inlining may now grow a side to twice the longer side as written."""
@@ -1429,7 +1429,7 @@ def test_a_term_left_out_of_a_long_claim_with_inlined_adjoints_is_a_term_mistake
              "^tanh(theta_{i}) / (exp(sin((sum_a (x_{i}*v[a])) (s / sigmoid(tr(A @ B))))) + "
              "exp(-sin((sum_a (x_{i}*v[a])) (s / sigmoid(tr(A @ B)))))) - sum(h) theta[i]\n"
              "z1 = diag(x) - (sum_a g_a sin(g_a)) A")
-    claim = (Path(__file__).parent / "data" / "open_kind_claim.txt").read_text("utf-8").strip()
+    claim = (Path(__file__).parent / "data" / "long_claim_term_left_out.txt").read_text("utf-8").strip()
     r = indexcalc.check(model, claim)
     assert not r.holds
     assert r.kind == "term", str(r)
