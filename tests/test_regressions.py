@@ -9,8 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from claims import index_claim, inline_adjoints, terms
 
 import indexcalc
+from indexcalc.calculus.simplify import expand
+from indexcalc.ir import add, size
 from indexcalc.testing import chain_model, check_grad, numeric_derivative, random_arrays
 
 
@@ -1420,8 +1423,8 @@ def test_a_dimension_only_a_zero_definition_carries_is_fixed_by_an_input():
 
 def test_a_term_left_out_of_a_long_claim_with_inlined_adjoints_is_a_term_mistake():
     """Check property (long run, 2026-12-02, fifth session): a term left out of ∂z1/∂A,
-    with the adjoints inlined (tests/data/long_claim_term_left_out.txt, 677 nodes), was rightly
-    rejected with kind None.  The derivative keeps its adjoints named, and inlining
+    with the adjoints inlined (tests/data/long_claim_term_left_out.txt, 677 nodes),
+    was rightly rejected with kind None.  The derivative keeps its adjoints named, and inlining
     them stopped at a fixed 600 nodes, so the sides were never in the same names.
     Inlining may now grow a side to twice the longer side as written."""
     model = ("x ∈ ℝ^n\ntheta in R^n\nv in R^m\nA : matrix[n, n]\nB : matrix[n, n]\ns ∈ ℝ\n"
@@ -1429,7 +1432,8 @@ def test_a_term_left_out_of_a_long_claim_with_inlined_adjoints_is_a_term_mistake
              "^tanh(theta_{i}) / (exp(sin((sum_a (x_{i}*v[a])) (s / sigmoid(tr(A @ B))))) + "
              "exp(-sin((sum_a (x_{i}*v[a])) (s / sigmoid(tr(A @ B)))))) - sum(h) theta[i]\n"
              "z1 = diag(x) - (sum_a g_a sin(g_a)) A")
-    claim = (Path(__file__).parent / "data" / "long_claim_term_left_out.txt").read_text("utf-8").strip()
+    claim = (Path(__file__).parent / "data" / "long_claim_term_left_out.txt").read_text("utf-8")
+    claim = claim.strip()
     r = indexcalc.check(model, claim)
     assert not r.holds
     assert r.kind == "term", str(r)
@@ -1440,11 +1444,6 @@ def test_every_term_left_out_of_a_long_inlined_claim_is_a_term_mistake():
     named, and written with them inlined it is over 1,000 nodes.  The whole claim
     holds, and a claim with one of its terms left out is a ``term`` mistake (every
     one of the 15 was, when this test was written; three are kept for time)."""
-    from claims import index_claim, inline_adjoints, terms
-
-    from indexcalc.calculus.simplify import expand
-    from indexcalc.ir import add, size
-
     model = ("x : vector[n]\nc : vector[n]\nW : matrix[n, n]\nB : matrix[n, n]\ns : scalar\n"
              "h = W + B\ng_i = (exp(c_i) / (1 + exp(cos(c_i))))^tanh(c_i) / "
              "(exp(sin(sum_j h_ij x_j s / sigmoid(tr(W @ B)))) + "

@@ -14,8 +14,8 @@ that uses another name wrong, so the names are unfolded first:
 4. everything inlined.
 
 Expansion is bounded (``BUDGET`` nodes per side, or ``GROWTH`` times the larger
-side as written, and ``MAX_TERMS`` terms); past the
-bound the symbolic side has no opinion and the numbers decide alone.  Each
+side as written, and ``MAX_TERMS`` terms); past the bound the symbolic side has
+no opinion and the numbers decide alone.  Each
 attempt returns the difference it reached, so that a failed check shows the
 difference in the fewest names (``comparable``).
 """
@@ -59,7 +59,7 @@ def compare(left: Expr, right: Expr, names: Names, rules=()) -> Comparison:
     """Canonical forms of the sides as written, then unfolded apart, then inlined.
     A difference is shown in the sides' common names (the unfolded-apart attempt)."""
     tried: list[Comparison] = []
-    for l2, r2 in _attempts(left, right, names):
+    for l2, r2 in _attempts(left, right, names, _budget(left, right)):
         try:
             difference = simplify(sub(l2, r2), rules)
             if expand(difference) == ZERO:
@@ -81,7 +81,7 @@ def comparable(left: Expr, right: Expr, names: Names) -> list[tuple[Expr, Expr]]
     that a claim typed out term by term, larger than the budget, is still read term
     by term."""
     out, budget = [], _budget(left, right)
-    for n, (l2, r2) in enumerate(_attempts(left, right, names)):
+    for n, (l2, r2) in enumerate(_attempts(left, right, names, budget)):
         if n and (size(l2) > budget or size(r2) > budget):
             break
         if _named(l2, names) == _named(r2, names) and (l2, r2) not in out:
@@ -95,9 +95,8 @@ def _budget(left: Expr, right: Expr) -> int:
     return max(BUDGET, GROWTH * max(size(left), size(right)))
 
 
-def _attempts(left: Expr, right: Expr, names: Names):
+def _attempts(left: Expr, right: Expr, names: Names, budget: int):
     yield left, right
-    budget = _budget(left, right)
     folded = _folded(left, right, names, budget)
     if folded is not None:
         yield left, folded
