@@ -5,15 +5,20 @@ found the bug, shows the smallest input that exposed it, and checks the
 repaired behaviour (usually: the derivative matches finite differences).
 """
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 from claims import index_claim, inline_adjoints, terms
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import indexcalc
 from indexcalc.calculus.simplify import expand
-from indexcalc.ir import add, size
+from indexcalc.ir import Const, add, size
+from indexcalc.read.matrix import expr_form
+from indexcalc.read.text import definition_text
 from indexcalc.testing import chain_model, check_grad, numeric_derivative, random_arrays
 
 
@@ -1458,3 +1463,35 @@ def test_every_term_left_out_of_a_long_inlined_claim_is_a_term_mistake():
         claim = index_claim(d, add(*truth[:k], *truth[k + 1:]), False)
         r = indexcalc.check(model, claim)
         assert not r.holds and r.kind == "term", (k, str(r))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(-99, 99).filter(bool), st.integers(0, 20), st.integers(0, 20))
+def test_an_exact_fraction_prints_as_a_fraction_and_parses_back_exact(p, a, b):
+    # Found by test_printing_then_parsing_gives_the_same_ir: h = ((0.25^-2)^2)^-2 is
+    # exactly 1/65536, printed as the decimal 0.0000152587890625, which parses back as a
+    # float (a decimal the user writes stays a decimal).  1/3125 printed as 0.00032 was not
+    # even the same number.  A fraction is printed as a fraction, in every form.
+    c = Fraction(p, 2 ** a * 5 ** b)
+    text = (f"x : vector[n]\nW : matrix[n, n]\n"
+            f"y_i = {c.numerator} Σ_j W_ij x_j / {c.denominator}\nE = Σ_i y_i^2")
+    model = indexcalc.parse(text)
+    y = model.definitions["y"]
+    for ascii_ in (False, True):
+        back = indexcalc.parse(text + "\n" + definition_text("P", y.indices, y.expr, ascii=ascii_))
+        assert back.definitions["P"].expr == y.expr
+    form = expr_form(y.expr, y.indices, name="Pm", taken=frozenset(model.shapes))
+    assert form.exact and "." not in form.text, form.text
+    assert abs(c) == 1 or str(abs(c)) in form.text, form.text
+    d = matches_finite_differences(text, "W")
+    assert "." not in str(d) and "." not in d.matrix().text, (str(d), d.matrix().text)
+
+
+def test_a_power_of_a_decimal_folded_to_an_exact_fraction_round_trips():
+    text = "x : vector[n]\nA : matrix[n, n]\nh = ((0.25^-2)^2)^-2\ng = det(A) - h\nE = dot(x, x) - g"
+    h = indexcalc.parse(text).definitions["h"]
+    assert h.expr == Const(Fraction(1, 65536))
+    assert definition_text("P", (), h.expr) == "P = 1/65536"
+    back = indexcalc.parse(text + "\n" + definition_text("P", (), h.expr)).definitions["P"]
+    assert back.expr == h.expr
+    matches_finite_differences(text, "A")

@@ -40,7 +40,6 @@ from indexcalc.read.mexpr import (
     is_symmetric,
 )
 from indexcalc.read.spelling import norm_of
-from indexcalc.read.text import fraction_decimal_text
 from indexcalc.syntax.scope import IDENTITY, ONES
 
 # ---------------------------------------------------------------- printing
@@ -60,8 +59,7 @@ COL, ROW = "col", "row"
 
 def number_text(value: Number) -> str:
     if isinstance(value, Fraction):
-        return str(value.numerator) if value.denominator == 1 else \
-            fraction_decimal_text(value) or str(value)
+        return str(value)
     mantissa, e, exponent = repr(value).partition("e")          # 1e-5, not 1e-05
     return f"{mantissa}e{int(exponent)}" if e else mantissa
 

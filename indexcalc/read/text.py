@@ -144,7 +144,7 @@ class Printer:
             v = e.value
             if v < 0:
                 return SIGNED
-            whole = not isinstance(v, Fraction) or v.denominator == 1 or fraction_decimal_text(v)
+            whole = not isinstance(v, Fraction) or v.denominator == 1
             return ATOM if whole else PRODUCT
         if isinstance(e, Mul):
             coeff, _, _ = self.split(e)
@@ -344,8 +344,6 @@ class Printer:
         under a fraction bar, but inline only when nothing follows it
         (`Σ_j x_j / 2` would sum x_j/2)."""
         p, q = (coeff.numerator, coeff.denominator) if isinstance(coeff, Fraction) else (coeff, 1)
-        if isinstance(coeff, Fraction) and fraction_decimal_text(coeff):   # 0.0356774081 x
-            p, q = coeff, 1
         top = self.factors(num, trailing_sum=bar or (not den and q == 1))
         if p != 1 or not top:
             top.insert(0, self.number(Fraction(p) if isinstance(p, int) else p))
@@ -353,29 +351,6 @@ class Printer:
         if q != 1:
             bottom.insert(0, str(q))
         return top, bottom, p
-
-
-def fraction_decimal_text(value: Fraction) -> str:
-    """A number the user wrote as a decimal, written back as one: ``1e-5``, not
-    ``1/100000``; ``0.0356774081``, not ``356774081/10000000000``.  For a fraction whose
-    denominator is 1000 or more and divides a power of ten; '' for any other number."""
-    q = value.denominator
-    if q < 1000:
-        return ""
-    for f in (2, 5):
-        while q % f == 0:
-            q //= f
-    if q != 1:
-        return ""
-    k = 0
-    while (value * 10 ** k).denominator != 1:
-        k += 1
-    m = abs(value.numerator * 10 ** k // value.denominator)
-    sign = "-" if value < 0 else ""
-    if m < 10:
-        return f"{sign}{m}e-{k}"
-    digits = str(m).rjust(k + 1, "0")
-    return f"{sign}{digits[:-k]}.{digits[-k:]}"
 
 
 def small_constant(t: Expr) -> bool:
@@ -408,7 +383,7 @@ class TextPrinter(Printer):
 
     def number(self, value) -> str:
         if isinstance(value, Fraction):
-            return fraction_decimal_text(value) or str(value)
+            return str(value)
         return decimal_text(value)
 
     def constant(self, symbol: tuple[str, str, str]) -> str:
