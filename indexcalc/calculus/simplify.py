@@ -80,6 +80,7 @@ from indexcalc.ir import (
     var_names,
     summation,
     unique_binders,
+    walk,
 )
 from indexcalc.limits import MAX_EXPANDED, MAX_TERMS
 from indexcalc.memo import memoised
@@ -290,14 +291,33 @@ def collect(e: Expr) -> Expr:
 def expand(e: Expr) -> Expr:
     """Multiply everything out into a sum of products, then simplify.  A LimitError
     past MAX_TERMS terms, or MAX_EXPANDED nodes (few terms, each multiplied out
-    inside its functions and powers), which simplify would take minutes over."""
-    e = _expand(unique_binders(e))
-    if size(e) > MAX_EXPANDED:
-        raise LimitError(f"the expression expands to more than {MAX_EXPANDED} nodes")
-    e = simplify(e)
-    if isinstance(e, Add) and len(e.terms) > MAX_TERMS:
-        raise LimitError(f"the expression expands to more than {MAX_TERMS} terms")
+    inside its functions and powers), which simplify would take minutes over.
+
+    Simplifying may merge powers into a new integer power of a sum (``x^0.5 x^1.5``
+    is ``x^2``, with ``x = 2 + sin(v)``), which is multiplied out in its turn, so that
+    an expanded expression expands to itself: a claim typed as the expanded
+    derivative is compared term by term with it."""
+    for _ in range(EXPAND_ROUNDS):
+        e = _expand(unique_binders(e))
+        if size(e) > MAX_EXPANDED:
+            raise LimitError(f"the expression expands to more than {MAX_EXPANDED} nodes")
+        e = simplify(e)
+        if isinstance(e, Add) and len(e.terms) > MAX_TERMS:
+            raise LimitError(f"the expression expands to more than {MAX_TERMS} terms")
+        if not any(_power_of_a_sum(n) for n in walk(e)):
+            break
     return e
+
+
+EXPAND_ROUNDS = 4           # simplifying seldom makes a power of a sum more than once
+
+
+def _power_of_a_sum(e: Expr) -> bool:
+    """A power that ``_expand`` multiplies out."""
+    if not (isinstance(e, Pow) and isinstance(e.base, Add) and isinstance(e.exponent, Const)):
+        return False
+    n = e.exponent.value
+    return isinstance(n, Fraction) and n.denominator == 1 and 1 < n <= 8
 
 
 def _expand(e: Expr) -> Expr:
@@ -306,12 +326,10 @@ def _expand(e: Expr) -> Expr:
     e = rebuild(e, tuple(_expand(c) for c in e.children))
     if isinstance(e, Mul):
         return _multiply_out(e.factors)
-    if isinstance(e, Pow) and isinstance(e.base, Add) and isinstance(e.exponent, Const):
-        n = e.exponent.value
-        if isinstance(n, Fraction) and n.denominator == 1 and 1 < n <= 8:
-            # the base is expanded already; multiplied out directly, since rebuilding
-            # the product of its copies would make the power again (and recurse forever)
-            return _multiply_out((e.base,) * int(n))
+    if _power_of_a_sum(e):
+        # the base is expanded already; multiplied out directly, since rebuilding
+        # the product of its copies would make the power again (and recurse forever)
+        return _multiply_out((e.base,) * int(e.exponent.value))
     if isinstance(e, Sum) and isinstance(e.body, Add):
         return add(*(summation(e.indices, t) for t in e.body.terms))
     return e

@@ -76,7 +76,7 @@ def terms_left_out(truth: Expr, claim: Expr) -> tuple[str, str] | None:
     σ(x_i)`` misses ``−δ_ip h``): what the claim did, though with ``h = 2`` inlined
     the same numbers read as a sign.  Else None."""
     try:
-        t_terms, c_terms = _terms(expand(truth)), _terms(expand(claim))
+        t_terms, c_terms = _expanded_terms(truth, claim)
     except (IndexcalcError, RecursionError):
         return None
     if len(t_terms) > MAX_TERMS or len(c_terms) > MAX_TERMS:
@@ -85,7 +85,8 @@ def terms_left_out(truth: Expr, claim: Expr) -> tuple[str, str] | None:
 
 
 def _written_terms(truth: Expr, claim: Expr) -> tuple[str, str] | None:
-    return _left_out(_terms(truth), _terms(claim))
+    t_terms = _terms(truth)
+    return _left_out(t_terms, _reconciled(t_terms, _terms(claim)))
 
 
 def _left_out(t_terms: dict, c_terms: dict) -> tuple[str, str] | None:
@@ -102,7 +103,7 @@ def _left_out(t_terms: dict, c_terms: dict) -> tuple[str, str] | None:
 
 def _expanded_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
     try:
-        t_terms, c_terms = _terms(expand(truth)), _terms(expand(claim))
+        t_terms, c_terms = _expanded_terms(truth, claim)
     except (IndexcalcError, RecursionError):
         return None
     if len(t_terms) > MAX_TERMS or len(c_terms) > MAX_TERMS:
@@ -115,7 +116,7 @@ def _expanded_kind(truth: Expr, claim: Expr) -> tuple[str, str] | None:
     changed = {t_terms[k][1]: (t_terms[k][0], c_terms[k][0]) for k in t_terms
                if k in c_terms and c_terms[k][0] != t_terms[k][0]}
     if changed and not missing and not extra:
-        return _coefficients(changed)
+        return _merged_term(changed) or _coefficients(changed)
     if changed:
         return _partly_missing(t_terms, c_terms, extra) or _merged(missing, extra, changed)
     if not missing and not extra:
@@ -139,9 +140,29 @@ def _swapped_free(truth: Expr, c_terms: dict) -> str | None:
             moved = _terms(expand(rename(truth, {free[k]: free[p] for k, p in enumerate(perm)})))
         except (IndexcalcError, RecursionError):
             return None
-        if _coefficients_of(moved) == _coefficients_of(c_terms):
+        if _coefficients_of(moved) == _coefficients_of(_reconciled(moved, c_terms)):
             return swapped
     return None
+
+
+def _expanded_terms(truth: Expr, claim: Expr) -> tuple[dict, dict]:
+    t_terms = _terms(expand(truth))
+    return t_terms, _reconciled(t_terms, _terms(expand(claim)))
+
+
+ROUNDOFF = Fraction(1, 10 ** 9)     # relative: coefficients this close are the same number
+
+
+def _reconciled(t_terms: dict, c_terms: dict) -> dict:
+    """The claim's terms, each coefficient within round-off of the truth's coefficient of
+    the same term taken as the truth's: decimals multiplied out in another order (the
+    claim typed from the printed expansion) differ in their last bits."""
+    out = {}
+    for k, (c, shown) in c_terms.items():
+        t = t_terms[k][0] if k in t_terms else None
+        close = t is not None and abs(c - t) <= ROUNDOFF * max(abs(c), abs(t))
+        out[k] = (t if close else c, shown)
+    return out
 
 
 def _terms(e: Expr) -> dict:
@@ -162,7 +183,7 @@ def _coefficients_of(terms: dict) -> dict:
 
 
 def _show(terms: dict) -> str:
-    return to_text(add(*(mul(const(c), t) for t, c in terms.items())))
+    return to_text(add(*(_term_expr(t, c) for t, c in terms.items())))
 
 
 def _partly_missing(t_terms: dict, c_terms: dict, extra: dict):
@@ -197,10 +218,24 @@ def _merged(missing: dict, extra: dict, changed: dict) -> tuple[str, str] | None
     return None
 
 
+def _merged_term(changed: dict) -> tuple[str, str] | None:
+    """A term left out (or added) whose expansion merged into terms both sides have: the
+    claim's coefficients, in unequal ratios to the truth's (else a factor), all between
+    0 and the truth's (or all beyond it)."""
+    ratios = [c / v for v, c in changed.values()]
+    if all(abs(r - ratios[0]) <= ROUNDOFF * abs(ratios[0]) for r in ratios):
+        return None
+    if all(0 <= r < 1 for r in ratios):
+        return "term", "it misses the term " + _show({t: v - c for t, (v, c) in changed.items()})
+    if all(r > 1 for r in ratios):
+        return "term", "it has an extra term " + _show({t: c - v for t, (v, c) in changed.items()})
+    return None
+
+
 def _coefficients(changed: dict) -> tuple[str, str]:
     """Terms both sides have, with other coefficients: a sign, or a factor."""
-    shown = ", ".join(to_text(mul(const(c), t)) for t, (_, c) in changed.items())
-    truth = ", ".join(to_text(mul(const(v), t)) for t, (v, _) in changed.items())
+    shown = ", ".join(_term(t, c) for t, (_, c) in changed.items())
+    truth = ", ".join(_term(t, v) for t, (v, _) in changed.items())
     if all(c == -v for v, c in changed.values()):
         return "sign", f"the term {truth} has the wrong sign (it has {shown})"
     return "factor", f"a constant factor: it has {shown} where the other side has {truth}"
@@ -320,4 +355,12 @@ _SAYS = {"missing sum": "a missing sum (a summed index written as a free one)",
 
 
 def _term(t: Expr, c) -> str:
-    return to_text(mul(const(c), t))
+    return to_text(_term_expr(t, c))
+
+
+def _term_expr(t: Expr, c) -> Expr:
+    """``c t``, a coefficient a decimal made (its exact value's denominator a large power
+    of two) shown as that decimal, not as 6343421406142959/2251799813685248."""
+    if isinstance(c, Fraction) and c.denominator > 2 ** 20:
+        c = float(c)
+    return mul(const(c), t)
